@@ -1,0 +1,138 @@
+"""Correct layer shares for classifier error with the grouped-CV confusion matrix.
+
+With P[i, j] = P(predicted j | true i) from repository-grouped cross-validation, observed shares q
+relate to true shares p by q = p P, so p = q P^-1 (matrix inversion; negative components clipped
+and the rest renormalised). Rogan-Gladen does the same per layer from that layer's sensitivity
+and specificity, a one-vs-rest check that does not need the full matrix to be well conditioned.
+Intervals bootstrap both sources of uncertainty together: the corpus (by repository) and the
+labelled set (by repository when out-of-fold predictions are available, else each true-layer row
+of the confusion matrix as a multinomial).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import LAYERS
+from analysis.dataset import Evaluation, row_normalise
+from analysis.stats import bootstrap_sums, cluster_counts, percentile_ci, shares_of
+
+METHODS = ("raw", "inverse", "rogan_gladen")
+
+
+def invert(q: np.ndarray, misclassification: np.ndarray) -> np.ndarray:
+    """True shares from observed shares (last axis) by matrix inversion, clipped to the simplex."""
+    try:
+        inv = np.linalg.inv(misclassification)
+    except np.linalg.LinAlgError:
+        inv = np.linalg.pinv(misclassification)
+    p = np.clip(q @ inv, 0, None)
+    total = p.sum(axis=-1, keepdims=True)
+    return np.divide(p, total, out=np.full_like(p, np.nan), where=total > 0)
+
+
+def sensitivity_specificity(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer, one vs rest: sensitivity P(pred k | true k), specificity P(pred not k | true not k)."""
+    c = np.asarray(confusion, float)
+    k = len(c)
+    sens, spec = np.empty(k), np.empty(k)
+    for j in range(k):
+        rest = np.arange(k) != j
+        true_j = c[j].sum()
+        sens[j] = c[j, j] / true_j if true_j else np.nan
+        true_rest = c[rest].sum()
+        spec[j] = c[np.ix_(rest, rest)].sum() / true_rest if true_rest else np.nan
+    return sens, spec
+
+
+def rogan_gladen(q: np.ndarray, confusion: np.ndarray) -> np.ndarray:
+    """Per-layer Rogan-Gladen estimate (q + Sp - 1) / (Se + Sp - 1), clipped to [0, 1].
+
+    The per-layer estimates need not sum to 1; that gap is itself a diagnostic.
+    """
+    sens, spec = sensitivity_specificity(confusion)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = (q + spec - 1) / (sens + spec - 1)
+    return np.clip(p, 0, 1)
+
+
+def labelled_draws(evaluation: Evaluation, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap confusion matrices (n_boot x L x L) from the labelled set."""
+    rng = np.random.default_rng(seed)
+    if evaluation.oof is not None and len(evaluation.oof):
+        oof = evaluation.oof
+        counts, _, _ = cluster_counts(oof.assign(one="x"), "repo", "true", LAYERS, outcome="pred")
+        # cluster_counts sorts the true labels alphabetically; put them in LAYERS order
+        present = sorted(oof["true"].unique())
+        full = np.zeros((counts.shape[0], len(LAYERS), len(LAYERS)))
+        for i, label in enumerate(present):
+            full[:, LAYERS.index(label)] = counts[:, i]
+        return bootstrap_sums(full, n_boot, seed)
+    conf = evaluation.confusion
+    draws = np.empty((n_boot, *conf.shape))
+    for i, row in enumerate(conf):
+        total = int(row.sum())
+        if total == 0:
+            draws[:, i] = 0
+            continue
+        draws[:, i] = rng.multinomial(total, row / total, size=n_boot)
+    return draws
+
+
+def corrected_shares(
+    df: pd.DataFrame, evaluation: Evaluation | None, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> pd.DataFrame:
+    """Raw and corrected layer shares per group, and the ai - human difference, with joint CIs.
+
+    Columns: group (human | ai | ai - human), layer, method (raw | inverse | rogan_gladen), share,
+    lo, hi. Without an evaluation only the raw rows are returned.
+    """
+    counts, groups, _ = cluster_counts(df, "repo", "group", LAYERS)
+    q_point = shares_of(counts.sum(axis=0))
+    q_draws = shares_of(bootstrap_sums(counts, n_boot, seed))
+    estimates = {"raw": (q_point, q_draws)}
+    if evaluation is not None:
+        conf = evaluation.confusion
+        c_draws = labelled_draws(evaluation, n_boot, seed + 1)
+        p_draws = np.stack([row_normalise(c) for c in c_draws])
+        estimates["inverse"] = (
+            invert(q_point, row_normalise(conf)),
+            np.stack([invert(q_draws[b], p_draws[b]) for b in range(n_boot)]),
+        )
+        estimates["rogan_gladen"] = (
+            rogan_gladen(q_point, conf),
+            np.stack([rogan_gladen(q_draws[b], c_draws[b]) for b in range(n_boot)]),
+        )
+    rows = []
+    for method, (point, draws) in estimates.items():
+        lo, hi = percentile_ci(draws, level)
+        for g, group in enumerate(groups):
+            for k, layer in enumerate(LAYERS):
+                rows.append({"group": group, "layer": layer, "method": method, "share": point[g, k],
+                             "lo": lo[g, k], "hi": hi[g, k]})
+        if "ai" in groups and "human" in groups:
+            ia, ih = groups.index("ai"), groups.index("human")
+            dlo, dhi = percentile_ci(draws[:, ia] - draws[:, ih], level)
+            for k, layer in enumerate(LAYERS):
+                rows.append({"group": "ai - human", "layer": layer, "method": method,
+                             "share": point[ia, k] - point[ih, k], "lo": dlo[k], "hi": dhi[k]})
+    return pd.DataFrame(rows)
+
+
+def accuracy_by_group(evaluation: Evaluation | None, df: pd.DataFrame) -> pd.DataFrame:
+    """Classifier accuracy on labelled AI vs human commits, where labelled shas are in the corpus.
+
+    The correction assumes one error matrix for both groups; this is the check.
+    """
+    if evaluation is None or evaluation.oof is None or "sha" not in evaluation.oof.columns:
+        return pd.DataFrame(columns=["group", "n", "accuracy"])
+    oof = evaluation.oof
+    cols = ["repo", "sha", "group"] if "repo" in oof.columns else ["sha", "group"]
+    merged = oof.merge(df[cols], on=cols[:-1], how="inner")
+    if "group" in oof.columns and merged.empty:
+        merged = oof
+    rows = []
+    for group, g in merged.groupby("group"):
+        rows.append({"group": group, "n": len(g), "accuracy": float((g["true"] == g["pred"]).mean())})
+    return pd.DataFrame(rows, columns=["group", "n", "accuracy"])

@@ -1,0 +1,235 @@
+"""Tables and views of the DuckDB dataset as DataFrames, one function each, read-only.
+
+The analysis population is every classified non-merge commit whose author is a person or an AI
+agent: non-AI automation (dependabot, release bots) is excluded because its work is boilerplate by
+construction and would inflate the human baseline. A commit is in the *ai* group when any
+non-suggestion channel names an AI tool (`commit_facts.ai`) or an AI agent authored it; every
+other commit is *human* (undetected AI work therefore sits in the human group; see
+`sensitivity.py`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analysis import LAYERS
+from mining import store
+from mining.errors import DatabaseError, StageError
+
+SIZE_BANDS: tuple[str, ...] = ("xs", "s", "m", "l")
+"""Churn bands (lines added + deleted): xs < 10 <= s < 100 <= m < 1000 <= l."""
+SIZE_EDGES: tuple[float, ...] = (-np.inf, 10, 100, 1000, np.inf)
+
+INTEGRATION_MODES: tuple[str, ...] = ("squash_pr", "merged_branch", "direct", "merge")
+
+DATE_ORIGIN = pd.Timestamp("2020-01-01")
+
+
+def open_db(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open the dataset read-only: the analysis never writes to the store."""
+    return store.connect(path, read_only=True)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return set(store.table_columns(con, table))
+
+
+def commit_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """`commit_facts` with `integration_mode`, `pr_number` and `language` added if the view lacks them.
+
+    The view gains columns over time; joining `commits`/`repos` here keeps the analysis working
+    against older and newer databases alike.
+    """
+    facts = _columns(con, "commit_facts")
+    if not facts:
+        raise DatabaseError("no view commit_facts in the database (run `strata load` first)")
+    commits = _columns(con, "commits")
+    repos = _columns(con, "repos")
+    select = ["f.*"]
+    joins = []
+    for col in ("integration_mode", "pr_number", "on_first_parent"):
+        if col not in facts and col in commits:
+            select.append(f"c.{col}")
+            if "c" not in {j[0] for j in joins}:
+                joins.append(("c", "LEFT JOIN commits c ON c.repo = f.repo AND c.sha = f.sha"))
+    if "language" not in facts:
+        if "language" in repos:
+            select.append("r.language")
+            joins.append(("r", "LEFT JOIN repos r ON r.repo = f.repo"))
+        elif "tags" in repos:
+            select.append("r.tags AS repo_tags")
+            joins.append(("r", "LEFT JOIN repos r ON r.repo = f.repo"))
+    sql = f"SELECT {', '.join(select)} FROM commit_facts f {' '.join(j[1] for j in joins)}"  # noqa: S608 - fixed names
+    frame = con.execute(sql).df()
+    if "language" not in frame.columns:
+        frame["language"] = _language_from_tags(frame.pop("repo_tags")) if "repo_tags" in frame else None
+    if "integration_mode" not in frame.columns:
+        frame["integration_mode"] = np.where(frame["is_merge"], "merge", "direct")
+    return frame
+
+
+def _language_from_tags(tags: pd.Series) -> pd.Series:
+    """Corpus manifests tag repos `language:<name>`; the first such tag is the repo's language."""
+
+    def pick(value: Any) -> str | None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return None
+        for tag in list(value):
+            if isinstance(tag, str) and tag.startswith(("language:", "lang:")):
+                return tag.split(":", 1)[1]
+        return None
+
+    return tags.map(pick)
+
+
+def analysis_commits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The analysis population (see module doc) with the derived columns every estimator uses.
+
+    Adds: group (ai|human), is_ai, tool (one tool, `multiple`, or None), channel, arch (0/1),
+    log_churn, size_band, month, years (since 2020, the date control), language ('unknown' if
+    absent).
+    """
+    frame = commit_facts(con)
+    if frame.empty:
+        raise StageError("commit_facts is empty: run `strata load` (or the build) first")
+    keep = (~frame["is_merge"].astype(bool)) & frame["layer"].notna()
+    keep &= frame["author_kind"].isin(["human", "ai_agent"])
+    df = frame.loc[keep].copy()
+    if df.empty:
+        raise StageError("no classified non-merge commits by people or AI agents: run `strata classify`")
+    ai = df["ai"].astype(bool) | (df["author_kind"] == "ai_agent")
+    df["is_ai"] = ai.astype(int)
+    df["group"] = np.where(ai, "ai", "human")
+    df["tool"] = [_one_tool(t) if a else None for t, a in zip(df["ai_tools"], ai, strict=True)]
+    df["channel"] = np.where(ai, df["ai_channel"].fillna("identity"), None)
+    df["layer"] = pd.Categorical(df["layer"], categories=list(LAYERS))
+    df["arch"] = (df["layer"] == "architectural").astype(int)
+    df["churn"] = df["churn"].fillna(0).astype(float)
+    df["log_churn"] = np.log1p(df["churn"])
+    df["size_band"] = pd.cut(df["churn"], SIZE_EDGES, labels=list(SIZE_BANDS), right=False)
+    when = pd.to_datetime(df["authored_at"], utc=True).dt.tz_convert(None)
+    df["month"] = when.dt.to_period("M").dt.to_timestamp()
+    df["years"] = (when - DATE_ORIGIN).dt.days / 365.25
+    df["years"] = df["years"].fillna(df["years"].median())
+    df["language"] = df["language"].fillna("unknown").astype(str)
+    df["integration_mode"] = df["integration_mode"].fillna("direct").astype(str)
+    return df.reset_index(drop=True)
+
+
+def _one_tool(tools: Any) -> str | None:
+    names = [] if tools is None else list(tools)
+    if not names:
+        return "unknown"
+    return names[0] if len(names) == 1 else "multiple"
+
+
+def attributions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every piece of AI evidence: repo, sha, tool, channel, field (evidence text left out)."""
+    return con.execute("SELECT repo, sha, tool, channel, field FROM attributions").df()
+
+
+def adoption_markers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Files that announce a repo's AI adoption (CLAUDE.md, .cursorrules, ...) and when."""
+    return con.execute(
+        "SELECT repo, path, tool, added_sha, added_at, removed_at FROM adoption_markers"
+    ).df()
+
+
+def repos(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The corpus: one row per repository as crawled (pinned revision, counts)."""
+    return con.execute("SELECT * FROM repos ORDER BY repo").df()
+
+
+def corpus_table(commits: pd.DataFrame, all_facts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per repository: language, commits analysed, AI commits and share, tools, date range."""
+    grouped = commits.groupby("repo", observed=True)
+    table = pd.DataFrame(
+        {
+            "language": grouped["language"].first(),
+            "commits": grouped.size(),
+            "ai_commits": grouped["is_ai"].sum(),
+            "first": grouped["month"].min().dt.strftime("%Y-%m"),
+            "last": grouped["month"].max().dt.strftime("%Y-%m"),
+            "tools": grouped["tool"].agg(lambda s: ", ".join(sorted(set(s.dropna())))),
+        }
+    )
+    table["ai_share"] = table["ai_commits"] / table["commits"]
+    if all_facts is not None:
+        table.insert(1, "all_commits", all_facts.groupby("repo").size().reindex(table.index))
+    return table.reset_index()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The classifier's grouped-CV result: confusion counts (rows true, cols predicted)."""
+
+    labels: tuple[str, ...]
+    confusion: np.ndarray
+    oof: pd.DataFrame | None
+    source: str
+
+    def misclassification(self) -> np.ndarray:
+        """P(predicted = j | true = i), rows in LAYERS order."""
+        return row_normalise(self.confusion)
+
+
+def row_normalise(counts: np.ndarray) -> np.ndarray:
+    """Turn confusion counts into P(pred | true); an empty row becomes the identity row."""
+    counts = np.asarray(counts, dtype=float)
+    sums = counts.sum(axis=1, keepdims=True)
+    out = np.divide(counts, sums, out=np.zeros_like(counts), where=sums > 0)
+    empty = sums[:, 0] == 0
+    out[empty] = np.eye(len(counts))[empty]
+    return out
+
+
+def load_evaluation(path: str | Path, oof_path: str | Path | None = None) -> Evaluation | None:
+    """Read `strata evaluate`'s JSON (keys `labels`, `confusion_matrix`); None if the file is absent.
+
+    The matrix is reordered to LAYERS. Out-of-fold predictions (CSV: repo, sha, true, pred) are
+    attached when present so the correction can bootstrap the labelled set by repository.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        labels = [str(x) for x in data["labels"]]
+        matrix = np.asarray(data["confusion_matrix"], dtype=float)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StageError(f"{path}: not an evaluation report with labels and confusion_matrix ({exc})") from exc
+    if set(labels) != set(LAYERS) or matrix.shape != (len(LAYERS), len(LAYERS)):
+        raise StageError(f"{path}: labels {labels} / matrix {matrix.shape} do not match the layers {LAYERS}")
+    order = [labels.index(layer) for layer in LAYERS]
+    matrix = matrix[np.ix_(order, order)]
+    oof = None
+    if oof_path is not None and Path(oof_path).exists():
+        oof = pd.read_csv(oof_path, dtype=str)
+        missing = {"true", "pred"} - set(oof.columns)
+        if missing:
+            raise StageError(f"{oof_path}: missing columns {sorted(missing)} (need repo, sha, true, pred)")
+        oof = oof[oof["true"].isin(LAYERS) & oof["pred"].isin(LAYERS)].reset_index(drop=True)
+        if "repo" not in oof.columns:
+            oof["repo"] = "labelled"
+    return Evaluation(tuple(LAYERS), matrix, oof, str(path))
+
+
+def load_blame_releases(path: str | Path) -> pd.DataFrame | None:
+    """`strata blame --releases --json` output as a frame; None when the file is absent."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        frame = pd.DataFrame(rows)
+        frame = frame[["from", "to", "total_lines", "ai_lines", "ai_share", "by_tool"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StageError(f"{path}: not a `strata blame --releases --json` list ({exc})") from exc
+    return frame

@@ -1,0 +1,508 @@
+"""`strata report`: the study as `reports/study.md` + HTML, every number computed from the data.
+
+Also executes the notebooks (jupytext py:percent) headless with nbclient into `reports/*.html`.
+Text that interprets a result is chosen by the result (e.g. whether an interval excludes 1), so
+the wording cannot drift from the numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import LAYERS, figures, style
+from analysis.correction import sensitivity_specificity
+from analysis.study import Study, run_study, save_study
+
+NOTEBOOKS = ("01-corpus", "02-attribution", "03-classifier-validity", "04-rq1-concentration", "05-robustness")
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def pct(x: float, digits: int = 1) -> str:
+    """A share as a percentage; 'n/a' when undefined."""
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.{digits}f}%"
+
+
+def pp(x: float) -> str:
+    """A difference of shares in percentage points, signed."""
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:+.1f} pp"
+
+
+def num(x: float, digits: int = 2) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def ci(lo: float, hi: float, fmt=pct) -> str:  # noqa: ANN001
+    return f"[{fmt(lo)}, {fmt(hi)}]"
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    """A pipe table (no dependency on tabulate)."""
+    if frame.empty:
+        return "_(no rows)_\n"
+    cols = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(" --- " for _ in cols) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join("" if _missing(v) else str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def verdict(lo: float, hi: float) -> str:
+    """How an odds-ratio interval reads: below 1, above 1, or undecided."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "cannot be estimated"
+    if hi < 1:
+        return "lower for AI-assisted commits (interval below 1)"
+    if lo > 1:
+        return "higher for AI-assisted commits (interval above 1)"
+    return "not distinguishable from human commits (interval includes 1)"
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _share_row(study: Study, group: str, layer: str) -> pd.Series:
+    s = study.shares
+    return s[(s["group"] == group) & (s["layer"] == layer)].iloc[0]
+
+
+def _diff_row(frame: pd.DataFrame, layer: str) -> pd.Series | None:
+    rows = frame[frame["layer"] == layer]
+    return rows.iloc[0] if len(rows) else None
+
+
+def section_corpus(study: Study) -> str:
+    c = study.commits
+    corpus = study.corpus.copy()
+    table = pd.DataFrame(
+        {
+            "repository": corpus["repo"],
+            "language": corpus["language"],
+            "commits analysed": corpus["commits"],
+            "AI commits": corpus["ai_commits"],
+            "AI share": corpus["ai_share"].map(pct),
+            "period": corpus["first"] + " to " + corpus["last"],
+            "tools": corpus["tools"],
+        }
+    )
+    ai = c[c["is_ai"] == 1]
+    tools = ai["tool"].value_counts().rename_axis("tool").reset_index(name="AI commits")
+    channels = ai["channel"].value_counts().rename_axis("strongest channel").reset_index(name="AI commits")
+    n_lang = c["language"].nunique()
+    return (
+        "## Corpus\n\n"
+        f"{len(corpus)} repositories in {n_lang} language(s); {len(c):,} classified non-merge commits by "
+        f"people or AI agents, of which {len(ai):,} ({pct(len(ai) / len(c))}) carry AI evidence, from "
+        f"{c['author_id'].nunique():,} author identities. Period: {c['month'].min():%Y-%m} to "
+        f"{c['month'].max():%Y-%m}.\n\n"
+        + md_table(table)
+        + "\nAI commits per tool (a commit naming several tools counts as `multiple`):\n\n"
+        + md_table(tools)
+        + "\nAI commits per strongest detection channel:\n\n"
+        + md_table(channels)
+    )
+
+
+def section_methods(study: Study) -> str:
+    ev = study.evaluation
+    n_lab = int(ev.confusion.sum()) if ev is not None else 0
+    return f"""## Methods
+
+- **Population.** Every classified non-merge commit authored by a person or an AI agent; non-AI
+  automation (dependabot, release bots) is excluded. A commit is *AI-assisted* when a non-suggestion
+  evidence channel names an AI tool (agent identity, co-author trailer, session link, disclosure,
+  marker, prefix, or a commit of a merged AI branch) or an AI agent authored it; all other commits
+  are *human*. Undetected AI work therefore sits in the human group (see sensitivity).
+- **Outcome.** The layer (boilerplate, refactor, feature, architectural) assigned by the classifier
+  per the codebook; the main contrast is architectural vs the three structured layers.
+- **Shares and differences.** Layer shares per group with 95% percentile intervals from a
+  repository-cluster bootstrap ({study.n_boot} resamples of whole repositories, seed {study.seed});
+  Pearson chi-square with Cramér's V as the effect size (its p-value treats commits as independent).
+- **Models.** Logit of architectural vs not on AI, log1p(churn) and date (years since 2020) with
+  (a) repository fixed effects and repository-clustered SEs, (b) repository random intercepts and
+  language (variational Bayes); one-vs-rest logits for every layer and a multinomial logit (base:
+  feature) with repository fixed effects. Odds ratios with 95% intervals.
+- **Within developer.** Developers (author identity within a repository) with both AI-evidenced and
+  unassisted commits: mean paired difference of their own shares (repository bootstrap) and a logit
+  with one intercept per developer.
+- **Classifier error.** The grouped-CV confusion matrix ({n_lab} labelled commits) gives
+  P(predicted | true); true shares are recovered by matrix inversion and, per layer, by Rogan-Gladen.
+  Intervals bootstrap the corpus (by repository) and the labelled set together.
+- **Detection.** Results per detection channel, and bounds on the AI - human difference if detection
+  recall were 100%, 50%, 25% or 10%.
+- **Like with like.** Mantel-Haenszel odds ratios within repository x integration mode (squash-merged
+  PR, commit inside a merged branch, direct) x size band (churn <10, <100, <1000, more).
+- **Time.** AI share per month; layer mix per quarter; layer shares before vs after each repository's
+  first adoption marker (repositories weighted equally, repository bootstrap).
+"""
+
+
+def main_result(study: Study) -> dict:
+    """The headline numbers: architectural share per group, difference, model odds ratios."""
+    out: dict = {}
+    groups = set(study.shares["group"])
+    if {"ai", "human"} <= groups:
+        out["ai"] = _share_row(study, "ai", "architectural")
+        out["human"] = _share_row(study, "human", "architectural")
+        out["diff"] = _diff_row(study.differences, "architectural")
+    fe = study.arch_models[study.arch_models["model"] == "repo fixed effects"]
+    out["fe"] = fe.iloc[0] if len(fe) else None
+    corr = study.corrected
+    inv = corr[(corr["group"] == "ai - human") & (corr["method"] == "inverse") & (corr["layer"] == "architectural")]
+    out["corrected_diff"] = inv.iloc[0] if len(inv) else None
+    return out
+
+
+def section_results(study: Study) -> str:
+    m = main_result(study)
+    parts = ["## Results\n"]
+    if "ai" not in m:
+        parts.append("No AI-evidenced commits (or no human commits): no comparison is possible.\n")
+        return "\n".join(parts)
+    ai, hu, d, fe = m["ai"], m["human"], m["diff"], m["fe"]
+    headline = (
+        f"**Main result.** {pct(ai['share'])} {ci(ai['lo'], ai['hi'])} of AI-assisted commits are "
+        f"architectural, against {pct(hu['share'])} {ci(hu['lo'], hu['hi'])} of human commits: a "
+        f"difference of {pp(d['diff'])} {ci(d['lo'], d['hi'], pp)}."
+    )
+    if fe is not None and np.isfinite(fe["or"]):
+        headline += (
+            f" Within repositories, holding size and date fixed, the odds of an architectural change are "
+            f"{num(fe['or'])} {ci(fe['lo'], fe['hi'], num)} times those of a human commit: "
+            f"{verdict(fe['lo'], fe['hi'])}."
+        )
+    cd = m["corrected_diff"]
+    if cd is not None:
+        headline += (
+            f" Corrected for classifier error the difference is {pp(cd['share'])} {ci(cd['lo'], cd['hi'], pp)}."
+        )
+    else:
+        headline += " The shares are not corrected for classifier error (no evaluation)."
+    parts.append(headline + "\n")
+
+    s = study.shares
+    wide = pd.DataFrame({"layer": list(LAYERS)})
+    for g in ("human", "ai"):
+        part = s[s["group"] == g].set_index("layer").reindex(list(LAYERS))
+        wide[f"{g} share [95% CI]"] = [f"{pct(r.share)} {ci(r.lo, r.hi)}" for r in part.itertuples()]
+    dd = study.differences.set_index("layer").reindex(list(LAYERS))
+    wide["AI - human [95% CI]"] = [f"{pp(r.diff)} {ci(r.lo, r.hi, pp)}" for r in dd.itertuples()]
+    wide["ratio [95% CI]"] = [f"{num(r.ratio)} {ci(r.ratio_lo, r.ratio_hi, num)}" for r in dd.itertuples()]
+    chi = study.chi_square
+    parts.append("### Layer mix, AI-assisted vs human (figure 1)\n")
+    parts.append(md_table(wide))
+    parts.append(
+        f"\nChi-square {num(chi['chi2'], 1)} (df {chi['dof']}, n {chi['n']:,}), Cramér's V {num(chi['cramers_v'], 3)}.\n"
+    )
+    parts.append("### Models of P(layer | AI) (figure 5)\n")
+    models = pd.concat([study.arch_models, study.layer_models, study.multinomial], ignore_index=True)
+    parts.append(md_table(_or_table(models, ["model", "outcome"], extra=["n", "n_repos", "note"])))
+    parts.append("\n### Within developer\n")
+    wl = study.within_logit
+    wp = study.within_pairs
+    if len(wp):
+        parts.append(
+            f"{int(wp['n_developers'].iloc[0])} developers have both AI-evidenced and unassisted commits in the "
+            "same repository. Mean of their own AI - human share difference:\n\n"
+        )
+        parts.append(md_table(pd.DataFrame({
+            "layer": wp["layer"],
+            "AI - human [95% CI]": [f"{pp(r.diff)} {ci(r.lo, r.hi, pp)}" for r in wp.itertuples()],
+        })))
+    if np.isfinite(wl.get("or", np.nan)):
+        parts.append(
+            f"\nWith one intercept per developer ({wl['n_developers']} developers, {wl['n']:,} commits), the odds "
+            f"ratio of an architectural change is {num(wl['or'])} {ci(wl['lo'], wl['hi'], num)}: "
+            f"{verdict(wl['lo'], wl['hi'])}.\n"
+        )
+    else:
+        parts.append(f"\nDeveloper model: {wl.get('note', 'not estimable')}.\n")
+    parts.append(section_correction(study))
+    parts.append(section_detection(study))
+    parts.append(section_units(study))
+    parts.append(section_time(study))
+    return "\n".join(parts)
+
+
+def _or_table(frame: pd.DataFrame, keys: list[str], extra: Iterable[str] = ()) -> pd.DataFrame:
+    out = frame[keys].copy()
+    out["odds ratio [95% CI]"] = [f"{num(r['or'])} {ci(r['lo'], r['hi'], num)}" for _, r in frame.iterrows()]
+    for col in extra:
+        if col in frame.columns:
+            out[col] = frame[col]
+    return out
+
+
+def section_correction(study: Study) -> str:
+    ev = study.evaluation
+    head = "\n### Classifier error and its correction (figures 3 and 6)\n\n"
+    if ev is None:
+        return head + (
+            "**No classifier evaluation was found**, so the shares above are the classifier's labels taken "
+            "at face value. Run `strata evaluate` (it writes the grouped-CV confusion matrix) and rerun "
+            "`strata report`.\n"
+        )
+    sens, spec = sensitivity_specificity(ev.confusion)
+    acc = np.trace(ev.confusion) / ev.confusion.sum()
+    perf = pd.DataFrame({"layer": list(LAYERS), "recall (sensitivity)": [pct(x) for x in sens],
+                         "specificity": [pct(x) for x in spec],
+                         "labelled": ev.confusion.sum(axis=1).astype(int)})
+    corr = study.corrected
+    rows = []
+    for method in ("raw", "inverse", "rogan_gladen"):
+        for group in ("human", "ai", "ai - human"):
+            r = corr[(corr["method"] == method) & (corr["group"] == group) & (corr["layer"] == "architectural")]
+            if len(r):
+                r = r.iloc[0]
+                fmt = pp if group == "ai - human" else pct
+                rows.append({"method": method, "group": group, "architectural [95% CI]":
+                             f"{fmt(r['share'])} {ci(r['lo'], r['hi'], fmt)}"})
+    text = head + (
+        f"Grouped-CV accuracy {pct(acc)} on {int(ev.confusion.sum())} labelled commits (`{ev.source}`).\n\n"
+        + md_table(perf)
+        + "\nArchitectural share, raw and corrected:\n\n"
+        + md_table(pd.DataFrame(rows))
+    )
+    abg = study.accuracy_by_group
+    if len(abg):
+        text += "\nAccuracy on labelled commits by group (the correction assumes one error matrix for both):\n\n"
+        text += md_table(abg.assign(accuracy=abg["accuracy"].map(pct)))
+    return text
+
+
+def section_detection(study: Study) -> str:
+    ch = study.channel_or
+    table = pd.DataFrame({
+        "AI commits": ch["channel"], "n": ch["n_ai"], "architectural share": ch["arch_share"].map(pct),
+        "odds ratio vs human [95% CI]": [f"{num(r.or_)} {ci(r.lo, r.hi, num)}" for r in ch.rename(columns={"or": "or_"}).itertuples()],
+    })
+    rb = study.recall_bounds
+    bounds = pd.DataFrame({
+        "assumed recall": rb["recall"].map(lambda r: pct(r, 0)),
+        "undetected AI commits": rb["n_undetected"],
+        "if undetected AI is like detected": rb["diff_if_alike"].map(pp),
+        "bounds (any mix)": [f"{pp(a)} to {pp(b)}" for a, b in zip(rb["diff_min"], rb["diff_max"], strict=True)],
+        "note": rb["note"],
+    })
+    return (
+        "\n### Detection channel and recall\n\n"
+        "Architectural odds ratio (Mantel-Haenszel over repositories) by the strongest channel of the AI "
+        "evidence:\n\n" + md_table(table)
+        + "\nAI - human difference in the architectural share if detection missed AI work (undetected AI "
+        "commits are in the human group):\n\n" + md_table(bounds)
+    )
+
+
+def section_units(study: Study) -> str:
+    mm = study.mode_mix.pivot_table(index="group", columns="integration_mode", values="share").reset_index()
+    for col in mm.columns[1:]:
+        mm[col] = mm[col].map(pct)
+    moves = study.moves
+    crude = moves.iloc[0]
+    full = moves.iloc[-1]
+    return (
+        "\n### Like with like: integration mode and size (figure 9)\n\n"
+        "Share of each group's commits by integration mode:\n\n" + md_table(mm)
+        + "\nArchitectural odds ratio as the comparison is held to the same repository, mode and size band:\n\n"
+        + md_table(_or_table(moves, ["adjustment"], extra=["n", "n_strata"]))
+        + f"\nFrom crude {num(crude['or'])} to {num(full['or'])} once repository, mode and size band are held fixed.\n\n"
+        + "Within each integration mode (repository x size band strata):\n\n"
+        + md_table(_or_table(study.by_mode, ["integration_mode"], extra=["n", "n_ai"]))
+    )
+
+
+def section_time(study: Study) -> str:
+    mo = study.monthly
+    text = "\n### Time (figures 4 and 8)\n\n"
+    if len(mo):
+        peak = mo.loc[mo["share"].idxmax()]
+        first_ai = mo[mo["n_ai"] > 0]
+        start = f"{first_ai['month'].min():%Y-%m}" if len(first_ai) else "never"
+        text += (
+            f"AI evidence first appears in {start}; the highest monthly AI share is {pct(peak['share'])} "
+            f"{ci(peak['lo'], peak['hi'])} in {peak['month']:%Y-%m}.\n\n"
+        )
+    ba = study.before_after
+    if len(ba):
+        text += (
+            f"Before vs after the first adoption marker ({int(ba['n_repos'].iloc[0])} repositories with commits on "
+            "both sides; all commits, AI-evidenced or not):\n\n"
+        )
+        text += md_table(pd.DataFrame({
+            "layer": ba["layer"], "before": ba["before"].map(pct), "after": ba["after"].map(pct),
+            "change [95% CI]": [f"{pp(r.diff)} {ci(r.lo, r.hi, pp)}" for r in ba.itertuples()],
+        }))
+    else:
+        text += "No repository has commits on both sides of an adoption marker.\n"
+    if study.blame is not None and len(study.blame):
+        b = study.blame
+        text += (
+            f"\n`strata blame --releases` (figure 7): the AI share of surviving lines goes from "
+            f"{num(b['ai_share'].iloc[0], 1)}% at {b['to'].iloc[0]} to {num(b['ai_share'].iloc[-1], 1)}% at "
+            f"{b['to'].iloc[-1]} over {len(b)} releases.\n"
+        )
+    return text
+
+
+def section_threats(study: Study) -> str:
+    c = study.commits
+    ev = study.evaluation
+    acc = f"{pct(np.trace(ev.confusion) / ev.confusion.sum())}" if ev is not None else "unmeasured"
+    n_repos_ai = int((study.corpus["ai_commits"] > 0).sum())
+    return f"""## Threats to validity
+
+- **Detection misses AI work.** Only AI use that leaves metadata (an agent identity, a trailer, a
+  disclosure) is seen; {pct(c['is_ai'].mean())} of analysed commits carry such evidence. The human
+  group contains an unknown amount of AI work, which biases the AI - human contrast towards zero;
+  the recall bounds above show how far.
+- **Detection channel selects the work.** Tools that sign their commits (agents opening PRs) do
+  different tasks from tools that leave no trace (completion in the editor). Per-channel results
+  differ for this reason, not only because of AI.
+- **The classifier errs** (grouped-CV accuracy {acc}). The correction assumes the same error matrix
+  for AI and human commits and for the labelled set and the corpus; the bootstrap carries the
+  labelled set's sampling error but not a shift between them.
+- **Units of work differ.** AI evidence arrives more often on squash-merged pull requests, which
+  bundle many changes; the like-with-like comparison holds mode and size fixed, but a squash
+  commit's layer is still that of its largest part.
+- **Nesting.** Commits nest in developers and repositories; {n_repos_ai} of {len(study.corpus)}
+  repositories have AI commits, so repository-level conclusions rest on few clusters and the
+  intervals are wide where clusters are few.
+- **Corpus selection.** Repositories were chosen for visible AI evidence and active human
+  development; they are not a random sample of software projects.
+"""
+
+
+def section_cannot_decide() -> str:
+    return """## What the data cannot decide
+
+- Whether AI *causes* a shift away from architectural work: developers choose when to use AI, and
+  the tasks they hand to it are selected. The within-developer and before/after comparisons remove
+  stable differences between people and repositories, not task selection.
+- How much of a commit the AI wrote: evidence says a tool took part, not its share of the change.
+- Anything about AI use that leaves no trace in git metadata (the largest part of AI use).
+- Whether a layer difference is good or bad for the software.
+"""
+
+
+def render_markdown(study: Study, figure_paths: dict[str, list[Path]] | None = None) -> str:
+    """The whole report as Markdown, from the study's tables."""
+    notes = "".join(f"> **Note.** {n}\n>\n" for n in study.notes)
+    head = (
+        "# Do AI-assisted commits concentrate in the structured layers of software work?\n\n"
+        f"_Generated by `strata report` from `{study.db}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Every "
+        "number is computed from the dataset; none is typed by hand._\n\n" + (notes + "\n" if notes else "")
+    )
+    question = (
+        "## Question\n\n"
+        "Stated before the data: do AI-assisted commits concentrate in the structured layers of software "
+        "work (boilerplate, refactor, well-specified feature) and away from architectural change, compared "
+        "with human commits in the same repositories? Layers follow the project's codebook.\n"
+    )
+    figs = ""
+    if figure_paths:
+        lines = []
+        for key, paths in figure_paths.items():
+            png = [p for p in paths if p.suffix == ".png"]
+            if png:
+                lines.append(f"- {key}: ![{key}](figures/{png[0].name}) (data: `figures/{png[0].stem}.csv`)")
+            else:
+                lines.append(f"- {key}: not drawn (its input is missing; see the notes above)")
+        figs = "## Figures\n\n" + "\n".join(lines) + "\n"
+    return "\n".join([head, question, section_corpus(study), section_methods(study), section_results(study),
+                      section_threats(study), section_cannot_decide(), figs])
+
+
+def markdown_to_html(text: str, title: str = "ai-strata study") -> str:
+    """Standalone HTML for the Markdown report (mistune, shipped with nbconvert)."""
+    import mistune
+
+    body = mistune.create_markdown(plugins=["table"])(text)
+    css = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+           "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px solid #ccc;"
+           "padding:.2rem .4rem}img{max-width:100%}blockquote{border-left:4px solid #E69F00;margin:0;"
+           "padding:.2rem 1rem;background:#fff8e6}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{css}</style>"
+            f"</head><body>{body}</body></html>\n")
+
+
+# ---------------------------------------------------------------- notebooks
+
+
+def run_notebook(source: Path, html_out: Path, parameters: dict[str, object], timeout: int = 900) -> Path:
+    """Execute one py:percent notebook headless with `parameters` injected after its parameters cell."""
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    nb = jupytext.read(source)
+    lines = [f"{k} = {v!r}" for k, v in parameters.items()]
+    injected = nbformat.v4.new_code_cell("# injected by strata report\n" + "\n".join(lines))
+    injected.metadata["tags"] = ["injected-parameters"]
+    pos = next((i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), -1)
+    nb.cells.insert(pos + 1, injected)
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(Path.cwd())}}).execute()
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    html_out.parent.mkdir(parents=True, exist_ok=True)
+    html_out.write_text(html, encoding="utf-8")
+    return html_out
+
+
+def run_notebooks(notebook_dir: str | Path, out: str | Path, parameters: dict[str, object]) -> list[Path]:
+    """Execute every study notebook found in `notebook_dir` into `out`/<name>.html."""
+    folder = Path(notebook_dir)
+    return [run_notebook(folder / f"{name}.py", Path(out) / f"{name}.html", parameters)
+            for name in NOTEBOOKS if (folder / f"{name}.py").exists()]
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def build_report(
+    db: str | Path,
+    out: str | Path = "reports",
+    *,
+    evaluation: str | Path = "reports/evaluation.json",
+    oof: str | Path | None = "data/labels/oof_predictions.csv",
+    blame: str | Path = "reports/blame_releases.json",
+    n_boot: int = 1000,
+    seed: int = 0,
+    formats: Iterable[str] = style.FORMATS,
+    notebooks: str | Path | None = "notebooks",
+) -> dict[str, object]:
+    """`strata report`: study -> figures -> study.md/html -> executed notebooks. Returns the paths."""
+    out = Path(out)
+    study = run_study(db, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed)
+    figure_paths = figures.all_figures(study, out / "figures", formats)
+    text = render_markdown(study, figure_paths)
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "study.md"
+    md.write_text(text, encoding="utf-8")
+    html = out / "study.html"
+    html.write_text(markdown_to_html(text), encoding="utf-8")
+    result: dict[str, object] = {"markdown": md, "html": html, "figures": figure_paths, "notebooks": [],
+                                 "notes": study.notes}
+    if notebooks is not None and Path(notebooks).is_dir():
+        with tempfile.TemporaryDirectory(prefix="strata-report-") as tmp:
+            cache = save_study(study, Path(tmp) / "study.pkl")
+            params = {"db": str(Path(db).resolve()), "evaluation": str(Path(evaluation).resolve()),
+                      "oof": str(Path(oof).resolve()) if oof else None, "blame": str(Path(blame).resolve()),
+                      "n_boot": n_boot, "seed": seed, "cache": str(cache)}
+            result["notebooks"] = run_notebooks(notebooks, out, params)
+    elif notebooks is not None:
+        study.notes.append(f"No notebooks folder at `{notebooks}`: notebooks not executed.")
+    return result

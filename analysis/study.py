@@ -1,0 +1,145 @@
+"""Run every estimator once over the dataset; figures, report and notebooks read the result.
+
+Why one place: the report's numbers and the figures' numbers must be the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import correction, dataset, models, sensitivity, shares, timeline, units, within_dev
+from analysis.dataset import Evaluation
+
+DEFAULT_EVALUATION = Path("reports/evaluation.json")
+DEFAULT_OOF = Path("data/labels/oof_predictions.csv")
+DEFAULT_BLAME = Path("reports/blame_releases.json")
+DEFAULT_BOOT = 1000
+
+
+@dataclass
+class Study:
+    """Every table the report and figures draw on, plus notes on what was missing."""
+
+    db: str
+    n_boot: int
+    seed: int
+    commits: pd.DataFrame
+    corpus: pd.DataFrame
+    shares: pd.DataFrame
+    differences: pd.DataFrame
+    chi_square: dict
+    tool_shares: pd.DataFrame
+    channel_shares: pd.DataFrame
+    arch_models: pd.DataFrame
+    layer_models: pd.DataFrame
+    multinomial: pd.DataFrame
+    per_repo: pd.DataFrame
+    within_pairs: pd.DataFrame
+    within_logit: dict
+    corrected: pd.DataFrame
+    accuracy_by_group: pd.DataFrame
+    channel_or: pd.DataFrame
+    recall_bounds: pd.DataFrame
+    mode_mix: pd.DataFrame
+    moves: pd.DataFrame
+    by_mode: pd.DataFrame
+    monthly: pd.DataFrame
+    layer_time: pd.DataFrame
+    before_after: pd.DataFrame
+    markers: pd.DataFrame
+    evaluation: Evaluation | None
+    blame: pd.DataFrame | None
+    notes: list[str] = field(default_factory=list)
+
+
+def run_study(
+    db: str | Path,
+    evaluation: str | Path = DEFAULT_EVALUATION,
+    oof: str | Path | None = DEFAULT_OOF,
+    blame: str | Path = DEFAULT_BLAME,
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = 0,
+) -> Study:
+    """Load the dataset read-only and compute every table of the study."""
+    con = dataset.open_db(db)
+    try:
+        commits = dataset.analysis_commits(con)
+        facts = dataset.commit_facts(con)
+        markers = dataset.adoption_markers(con)
+    finally:
+        con.close()
+    notes: list[str] = []
+    ev = dataset.load_evaluation(evaluation, oof)
+    if ev is None:
+        notes.append(
+            f"No classifier evaluation at `{evaluation}`: shares are NOT corrected for classifier error "
+            "(run `strata evaluate`)."
+        )
+    elif ev.oof is None:
+        notes.append(
+            f"No out-of-fold predictions at `{oof}`: the labelled set is resampled per true layer "
+            "(multinomial rows of the confusion matrix), not by repository."
+        )
+    blame_frame = dataset.load_blame_releases(blame)
+    if blame_frame is None:
+        notes.append(f"No `strata blame --releases --json` output at `{blame}`: the release chart is skipped.")
+    if commits["is_ai"].sum() == 0:
+        notes.append("No AI-evidenced commits in the analysis population: AI vs human comparisons are empty.")
+    if markers.empty:
+        notes.append("No adoption markers: the before/after comparison is empty.")
+    return Study(
+        db=str(db),
+        n_boot=n_boot,
+        seed=seed,
+        commits=commits,
+        corpus=dataset.corpus_table(commits, facts),
+        shares=shares.layer_shares(commits, "group", n_boot, seed),
+        differences=shares.share_differences(commits, n_boot=n_boot, seed=seed),
+        chi_square=shares.chi_square(commits),
+        tool_shares=shares.tool_shares(commits, n_boot, seed),
+        channel_shares=shares.channel_shares(commits, n_boot, seed),
+        arch_models=models.architectural_models(commits),
+        layer_models=models.layer_models(commits),
+        multinomial=models.multinomial_logit(commits),
+        per_repo=models.per_repo_odds_ratios(commits),
+        within_pairs=within_dev.paired_differences(commits, n_boot, seed),
+        within_logit=within_dev.conditional_logit(commits),
+        corrected=correction.corrected_shares(commits, ev, n_boot, seed),
+        accuracy_by_group=correction.accuracy_by_group(ev, commits),
+        channel_or=sensitivity.channel_odds_ratios(commits),
+        recall_bounds=sensitivity.recall_bounds(commits),
+        mode_mix=units.mode_mix(commits),
+        moves=units.how_the_answer_moves(commits),
+        by_mode=units.by_mode(commits),
+        monthly=timeline.ai_share_by_month(commits),
+        layer_time=timeline.layer_mix_by_period(commits),
+        before_after=timeline.before_after(commits, markers, n_boot, seed),
+        markers=markers,
+        evaluation=ev,
+        blame=blame_frame,
+        notes=notes,
+    )
+
+
+def save_study(study: Study, path: str | Path) -> Path:
+    """Pickle a computed study so that notebooks run by `strata report` reuse it instead of refitting."""
+    import pickle
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        pickle.dump(study, fh)
+    return path
+
+
+def load_or_run(db: str | Path, cache: str | Path | None = None, **kwargs: object) -> Study:
+    """The study from `cache` when it exists (written by this run of `strata report`), else computed."""
+    import pickle
+
+    if cache and Path(cache).exists():
+        with Path(cache).open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - our own file, written by save_study in this run
+    return run_study(db, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,391 @@
+"""`strata blame`: the share of a release's surviving lines that AI tools wrote, from git blame.
+
+Projects publish "AI wrote N% of the code in this release": blame every line of the files at the
+release tag, keep the lines last changed by commits between the previous tag and this one, and
+count those whose commit carries AI evidence. This module computes that figure with the same
+catalog matcher as the `attribute` stage, reading commit metadata from git (no database), so it
+runs on any clone or bare mirror.
+
+Reproducibility: results depend on blame's options, so user and repository config that changes
+blame (`blame.ignoreRevsFile`, `blame.markIgnoredLines`, ...) is overridden on the command line and
+move/copy detection is opt-in through `blame_args`. Missing blobs (partial clones) are stubbed in a
+scratch clone so blame does not fail; the stubs are reported.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shlex
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mining.attribute import Catalog, load_catalog, merged_branch, only_via_second_parent
+from mining.errors import GitError, SourceError
+from mining.gitcmd import git_text, resolve_git_dir, run_git, validate_rev
+
+#: config that would silently change blame's answer, pinned on git's command line
+BLAME_CONFIG = (
+    "blame.ignoreRevsFile=",
+    "blame.markIgnoredLines=false",
+    "blame.markUnblamableLines=false",
+    "blame.blankBoundary=false",
+    "blame.showRoot=false",
+    "diff.algorithm=myers",
+    "core.quotePath=false",
+)
+#: options blame_args may not override: they would change the output format we parse
+_FORBIDDEN_ARGS = re.compile(
+    r"^(--(porcelain|line-porcelain|incremental|contents|reverse|output|show-stats|textconv)\b|-[pn]$|-S$|--$)"
+)
+_HEADER_RE = re.compile(rb"^([0-9a-f]{40}|[0-9a-f]{64}) \d+ \d+( \d+)?$")
+_MISSING_RE = re.compile(r"unable to read|bad object|missing blob|could not read|cannot read", re.I)
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class BlameResult:
+    """Line counts for one range; `to_json` gives the documented JSON contract."""
+
+    from_rev: str | None
+    to_rev: str
+    files: int = 0
+    total_lines: int = 0
+    ai_lines: int = 0
+    by_tool: dict[str, int] = field(default_factory=dict)
+    skipped_files: list[str] = field(default_factory=list)  # blob absent at `to`
+    stubbed_blobs: int = 0  # history blobs replaced by an empty stub (partial clone)
+
+    @property
+    def ai_share(self) -> float:
+        return round(100.0 * self.ai_lines / self.total_lines, 2) if self.total_lines else 0.0
+
+    def to_json(self) -> dict:
+        """`{"from","to","files","total_lines","ai_lines","ai_share","by_tool"}`."""
+        return {
+            "from": self.from_rev,
+            "to": self.to_rev,
+            "files": self.files,
+            "total_lines": self.total_lines,
+            "ai_lines": self.ai_lines,
+            "ai_share": self.ai_share,
+            "by_tool": dict(sorted(self.by_tool.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
+
+
+def parse_blame_args(text: str | Sequence[str] | None) -> list[str]:
+    """Split `--blame-args` and refuse options that change the output format or read files."""
+    args = shlex.split(text) if isinstance(text, str) else list(text or [])
+    for a in args:
+        if _FORBIDDEN_ARGS.match(a) or not a.startswith("-"):
+            raise SourceError(
+                f"--blame-args: {a!r} is not allowed (only blame options such as -M, -C, -w, "
+                "--ignore-revs-file; no revisions, paths or output formats)"
+            )
+    return args
+
+
+def select_files(paths: Sequence[str], include: Sequence[str], exclude: Sequence[str]) -> list[str]:
+    """Paths matching any `include` glob (all when none) and no `exclude` glob.
+
+    Globs use fnmatch on the whole path, so `*` also crosses folders: `*.py` matches `a/b.py`.
+    """
+    out = []
+    for p in paths:
+        if include and not any(fnmatch.fnmatchcase(p, g) for g in include):
+            continue
+        if any(fnmatch.fnmatchcase(p, g) for g in exclude):
+            continue
+        out.append(p)
+    return out
+
+
+def release_tags(git_dir: str | Path, pattern: str) -> list[str]:
+    """Tags matching the glob `pattern`, sorted as versions (git's version:refname order)."""
+    out = git_text(git_dir, ["tag", "--list", "--sort=version:refname", "--", pattern])
+    return [t for t in out.splitlines() if t]
+
+
+# -- commit metadata -> AI tools ------------------------------------------------------------------
+def ai_commits(
+    git_dir: str | Path, to: str, from_rev: str | None, catalog: Catalog
+) -> tuple[set[str], dict[str, frozenset[str]]]:
+    """(commits in from..to, {sha: AI tools}) from git metadata with the catalog matcher.
+
+    Tools count when their evidence is any channel but `suggestion`, as `commit_facts.ai` does;
+    agent-branch merges anywhere in `to`'s history credit the commits they brought in.
+    """
+    rng = [to] if from_rev is None else [to, f"^{from_rev}"]
+    fmt = "%H%x00%P%x00%an <%ae>%x00%cn <%ce>%x00%aN <%aE>%x00%B%x00%x1e"
+    raw = run_git(git_dir, ["log", "--use-mailmap", f"--format={fmt}", *rng, "--"]).stdout
+    in_range: set[str] = set()
+    tools: dict[str, frozenset[str]] = {}
+    for rec in raw.split(b"\x00\x1e"):
+        rec = rec.lstrip(b"\n")
+        if not rec:
+            continue
+        sha, _ps, author, committer, mm_author, message = (
+            x.decode("utf-8", "replace") for x in rec.split(b"\x00", 5)
+        )
+        in_range.add(sha)
+        found = {
+            ev[0]
+            for ev in catalog.commit_evidence(author, committer, message, mm_author)
+            if ev[1] != "suggestion"
+        }
+        if found:
+            tools[sha] = frozenset(found)
+    for sha, tool in _branch_credits(git_dir, to, catalog):
+        if sha in in_range:
+            tools[sha] = tools.get(sha, frozenset()) | {tool}
+    return in_range, tools
+
+
+def _branch_credits(git_dir: str | Path, to: str, catalog: Catalog) -> list[tuple[str, str]]:
+    if not catalog.branches:
+        return []
+    merges = run_git(git_dir, ["log", "--merges", "--format=%H %s", to, "--"]).stdout
+    hits = []
+    for line in merges.decode("utf-8", "replace").splitlines():
+        sha, _, subj = line.partition(" ")
+        branch = merged_branch(subj)
+        hit = catalog.branch_tool(branch) if branch else None
+        if hit:
+            hits.append((sha, hit[0]))
+    if not hits:
+        return []
+    listing = run_git(git_dir, ["rev-list", "--topo-order", "--parents", to, "--"]).stdout
+    parents: dict[str, tuple[str, ...]] = {}
+    order: dict[str, int] = {}
+    for i, line in enumerate(listing.decode().splitlines()):
+        parts = line.split()
+        parents[parts[0]] = tuple(parts[1:])
+        order[parts[0]] = i
+    return [
+        (sha, tool) for merge, tool in hits for sha in only_via_second_parent(merge, parents, order)
+    ]
+
+
+# -- missing blobs -------------------------------------------------------------------------------
+def _tree_blobs(git_dir: str | Path, to: str) -> list[tuple[str, str]]:
+    """(path, blob id) of the regular files and symlinks at `to` (submodules left out)."""
+    out = run_git(git_dir, ["ls-tree", "-r", "-z", "--full-tree", to]).stdout
+    rows = []
+    for entry in out.split(b"\x00"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        _mode, kind, oid = meta.split(b" ")
+        if kind == b"blob":
+            rows.append((path.decode("utf-8", "surrogateescape"), oid.decode()))
+    return rows
+
+
+def _absent(git_dir: str | Path, oids: Sequence[str]) -> set[str]:
+    if not oids:
+        return set()
+    out = run_git(
+        git_dir, ["cat-file", "--batch-check"], input="\n".join(oids).encode() + b"\n"
+    ).stdout
+    return {ln.split()[0] for ln in out.decode().splitlines() if ln.endswith(" missing")}
+
+
+def stub_missing_blobs(git_dir: str | Path, to: str, scratch: Path) -> tuple[Path, int]:
+    """A scratch `clone --bare --shared` whose replace refs point every absent blob at an empty
+    stub, so that blame (which reads old versions and, with -C, other files) cannot fail."""
+    proc = run_git(git_dir, ["rev-list", "--objects", "--missing=print", to, "--"])
+    missing = sorted(
+        {ln[1:].split()[0] for ln in proc.stdout.decode().splitlines() if ln.startswith("?")}
+    )
+    clone = scratch / "stubbed.git"
+    run_git(git_dir, ["clone", "-q", "--bare", "--shared", "--no-tags", str(git_dir), str(clone)])
+    if missing:
+        stub = _empty_blob(clone)
+        cmds = "".join(f"update refs/replace/{oid} {stub}\n" for oid in missing)
+        run_git(clone, ["update-ref", "--stdin"], input=cmds.encode())
+    return clone, len(missing)
+
+
+def _empty_blob(git_dir: Path) -> str:
+    return run_git(git_dir, ["hash-object", "-w", "--stdin"], input=b"").stdout.decode().strip()
+
+
+# -- blame ------------------------------------------------------------------------------------
+def _config_args() -> list[str]:
+    out: list[str] = []
+    for kv in BLAME_CONFIG:
+        out += ["-c", kv]
+    return out
+
+
+def blame_file(
+    git_dir: str | Path, to: str, from_rev: str | None, path: str, extra: Sequence[str]
+) -> tuple[Counter[str] | None, str]:
+    """Lines per last-changing commit for one file (None and git's error when blame failed)."""
+    rng = [to] if from_rev is None else [f"{from_rev}..{to}"]
+    args = [
+        *_config_args(),
+        "blame",
+        "--porcelain",
+        "--root",
+        "--no-textconv",
+        *extra,
+        *rng,
+        "--",
+        path,
+    ]
+    proc = run_git(git_dir, args, check=False)
+    if proc.returncode != 0:
+        return None, proc.stderr.decode("utf-8", "replace")
+    counts: Counter[str] = Counter()
+    for line in proc.stdout.split(b"\n"):
+        if not line or line[:1] == b"\t":
+            continue
+        if _HEADER_RE.match(line):
+            counts[line[: line.index(b" ")].decode()] += 1
+    return counts, ""
+
+
+def _touched(git_dir: str | Path, to: str, from_rev: str) -> set[str]:
+    """Paths any commit in from..to changed (merges against every parent): a file no commit in
+    the range touched has all its lines on the boundary, so blaming it can be skipped."""
+    out = run_git(
+        git_dir,
+        ["log", "-m", "--no-renames", "--name-only", "-z", "--format=", to, f"^{from_rev}", "--"],
+    ).stdout
+    return {
+        p.strip(b"\n").decode("utf-8", "surrogateescape")
+        for p in out.split(b"\x00")
+        if p.strip(b"\n")
+    }
+
+
+def blame_range(
+    repo: str | Path,
+    to: str,
+    from_rev: str | None = None,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    blame_args: str | Sequence[str] | None = None,
+    jobs: int = 2,
+    progress: ProgressFn | None = None,
+    catalog: Catalog | None = None,
+) -> BlameResult:
+    """Blame the matching files at `to`; count lines last changed in from..to, and the AI ones.
+
+    Without `from_rev` every line counts. Raises SourceError/GitError naming a bad repo or rev.
+    """
+    git_dir = resolve_git_dir(repo)
+    validate_rev(to)
+    if from_rev is not None:
+        validate_rev(from_rev)
+    for rev in [to] + ([from_rev] if from_rev else []):
+        if run_git(
+            git_dir, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False
+        ).returncode:
+            raise GitError(f"{git_dir}: unknown revision {rev!r}")
+    extra = parse_blame_args(blame_args)
+    catalog = catalog or load_catalog()
+    result = BlameResult(from_rev, to)
+
+    blobs = _tree_blobs(git_dir, to)
+    wanted = set(select_files([p for p, _ in blobs], include, exclude))
+    blobs = [(p, o) for p, o in blobs if p in wanted]
+    result.files = len(blobs)
+    absent = _absent(git_dir, [o for _, o in blobs])
+    result.skipped_files = sorted(p for p, o in blobs if o in absent)
+    paths = [p for p, o in blobs if o not in absent]
+    if from_rev is not None:
+        touched = _touched(git_dir, to, from_rev)
+        paths = [p for p in paths if p in touched]
+
+    in_range, tools = ai_commits(git_dir, to, from_rev, catalog)
+    totals: Counter[str] = Counter()
+    failed: list[str] = []
+    done = 0
+
+    def one(path: str, where: str | Path) -> tuple[str, Counter[str] | None, str]:
+        counts, err = blame_file(where, to, from_rev, path, extra)
+        return path, counts, err
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for path, counts, err in pool.map(lambda p: one(p, git_dir), paths):
+            done += 1
+            if progress:
+                progress(done, len(paths))
+            if counts is None:
+                if _MISSING_RE.search(err):
+                    failed.append(path)
+                    continue
+                raise GitError(
+                    f"{git_dir}: git blame {path} failed: {err.strip().splitlines()[-1] if err.strip() else ''}"
+                )
+            totals.update(counts)
+    if failed:
+        scratch = Path(tempfile.mkdtemp(prefix="strata-blame-"))
+        try:
+            clone, result.stubbed_blobs = stub_missing_blobs(git_dir, to, scratch)
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                for path, counts, err in pool.map(lambda p: one(p, clone), failed):
+                    if counts is None:
+                        raise GitError(
+                            f"{git_dir}: git blame {path} failed even with stubbed blobs: {err.strip()}"
+                        )
+                    totals.update(counts)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    by_tool: Counter[str] = Counter()
+    for sha, n in totals.items():
+        if sha not in in_range:
+            continue  # boundary: last changed before from_rev
+        result.total_lines += n
+        ts = tools.get(sha)
+        if ts:
+            result.ai_lines += n
+            for t in ts:
+                by_tool[t] += n
+    result.by_tool = dict(by_tool)
+    return result
+
+
+def blame_releases(
+    repo: str | Path,
+    pattern: str,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    blame_args: str | Sequence[str] | None = None,
+    jobs: int = 2,
+    progress: Callable[[str, int, int], None] | None = None,
+    catalog: Catalog | None = None,
+) -> list[BlameResult]:
+    """`blame_range` for every consecutive pair of tags matching `pattern` (version order)."""
+    git_dir = resolve_git_dir(repo)
+    tags = release_tags(git_dir, pattern)
+    if len(tags) < 2:
+        raise SourceError(f"{repo}: fewer than two tags match {pattern!r} (found {len(tags)})")
+    out = []
+    for a, b in zip(tags, tags[1:], strict=False):
+        cb = (lambda d, n, b=b: progress(b, d, n)) if progress else None
+        out.append(
+            blame_range(
+                git_dir,
+                b,
+                a,
+                include=include,
+                exclude=exclude,
+                blame_args=blame_args,
+                jobs=jobs,
+                progress=cb,
+                catalog=catalog,
+            )
+        )
+    return out

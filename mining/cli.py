@@ -1,0 +1,354 @@
+"""`strata`: one thin command per stage. Commands parse options, call one library function,
+and report; the work lives in the stage modules so that it runs without the CLI.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mining import __version__
+from mining.errors import StrataError
+
+app = typer.Typer(
+    name="strata",
+    help=(
+        "Mine git histories for AI-assisted work and classify each change's layer "
+        "(boilerplate | refactor | feature | architectural).\n\n"
+        "Pipeline: crawl -> attribute -> features -> classify -> analysis. Each stage reads the "
+        "previous stage's tables in the DuckDB file (default data/strata.duckdb) and can be rerun "
+        "alone."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    Path, typer.Option("--db", help="DuckDB database file.", envvar="STRATA_DB")
+]
+DEFAULT_DB = Path("data/strata.duckdb")
+
+
+def fail(error: StrataError) -> None:
+    """Print a one-line error naming the bad input and exit non-zero (no traceback)."""
+    typer.secho(f"strata: error: {error}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=error.exit_code)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"strata {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    """ai-strata command line."""
+
+
+# --- stage commands: each section belongs to its stage; add new commands below this line ---
+
+# --- reproduce (the main job) ----------------------------------------------------------------
+
+
+@app.command()
+def reproduce(
+    db: DbOption = DEFAULT_DB,
+    release: Annotated[Path, typer.Option(help="Release folder to load (parquet + manifest).")] = Path("data/release"),
+    out: Annotated[Path, typer.Option(help="Where the report and figures go.")] = Path("reports"),
+) -> None:
+    """Run the study's main job offline: load the shipped release, then analyse and report.
+
+    Without a release (a fresh checkout of an early version) it crawls this repository's own
+    history instead and prints the summary, so the pipeline is exercised end to end.
+    """
+    from mining.reproduce import run_reproduce
+
+    try:
+        run_reproduce(db, release, out)
+    except StrataError as err:
+        fail(err)
+
+
+# --- crawl ---------------------------------------------------------------------------------
+
+
+@app.command()
+def crawl(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Work trees, bare repos, mirrors or clone URLs.", show_default=False),
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Corpus manifest (TOML with [[repo]] entries) instead of SOURCEs.")
+    ] = None,
+    mirrors: Annotated[
+        Path | None,
+        typer.Option(help="With --corpus: local mirrors to read instead of cloning (TSV name<TAB>path, or a folder of owner+name mirrors)."),
+    ] = None,
+    rev: Annotated[str, typer.Option(help="Revision to crawl for SOURCEs (the corpus pins its own).")] = "HEAD",
+    cache: Annotated[Path, typer.Option(help="Where clone URLs are cloned (bare).")] = Path("data/raw"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories crawled in parallel processes.")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Crawl git histories into the database: commits, file_changes, identities, messages.
+
+    Reads one streamed `git log` per repository and never writes into it. A second crawl adds only
+    new commits; an interrupted crawl leaves each repository as before or fully updated.
+
+    Examples:
+
+      strata crawl .                       # this repository
+
+      strata crawl ~/src/a /mirrors/b.git --db study.duckdb -j 2
+
+      strata crawl --corpus data/corpus.toml --mirrors /work/notes/corpus_mirrors.tsv
+    """
+    from mining.runner import resolve_targets, run_crawl
+
+    try:
+        targets = resolve_targets(sources or [], corpus, mirrors, rev, cache)
+        ok = run_crawl(db, targets, jobs=jobs, quiet=quiet)
+    except StrataError as err:
+        fail(err)
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+# --- attribute / blame -----------------------------------------------------------------------
+
+
+@app.command()
+def attribute(
+    db: DbOption = DEFAULT_DB,
+    repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Re-run AI attribution over stored metadata (after the catalog grows), without re-crawling.
+
+    Writes attributions (tool, channel, evidence), commit_authors (human | ai_agent | automation)
+    and adoption_markers; the crawl already runs this for each repository it stores.
+    """
+    from mining.attribute import attribute_all
+    from mining.store import connect
+
+    def progress(name: str, counts: dict[str, int]) -> None:
+        if not quiet:
+            typer.echo(f"{name}: {counts['ai_commits']} AI commits of {counts['commits']}", err=True)
+
+    try:
+        results = attribute_all(connect(db), repo or None, progress)
+    except StrataError as err:
+        fail(err)
+    n_ai = sum(r["ai_commits"] for r in results.values())
+    typer.echo(f"attributed {n_ai} AI commits in {len(results)} repositories")
+
+
+@app.command()
+def blame(
+    repo: Annotated[Path, typer.Argument(help="Work tree, bare repo or mirror.")],
+    to: Annotated[str, typer.Option("--to", help="Revision whose files are blamed.")] = "HEAD",
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Count only lines last changed in FROM..TO.")
+    ] = None,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Path glob to blame (repeatable; * crosses folders).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Path glob to skip (repeatable).")] = None,
+    releases: Annotated[
+        str | None, typer.Option("--releases", help="Tag glob, e.g. 'v*.*.0': every consecutive pair of matching tags (version order).")
+    ] = None,
+    blame_args: Annotated[
+        str, typer.Option("--blame-args", help="Extra git blame options, e.g. \"-M100 -C100 -C -C\" or \"-w\" (default: none).")
+    ] = "",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel git blame processes.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list with --releases).")] = False,
+) -> None:
+    """Share of lines AI tools wrote: blame the files at TO, count lines changed in FROM..TO.
+
+    A line is AI when its last-changing commit carries AI evidence (same catalog as `attribute`;
+    review suggestions excluded). JSON: {"from","to","files","total_lines","ai_lines","ai_share",
+    "by_tool"}. Example: strata blame . --releases 'v0.*.0' --blame-args "-M100 -C100 -C -C"
+    """
+    import json
+
+    from rich.progress import Progress
+
+    from mining.blame import blame_range, blame_releases
+
+    try:
+        with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("blame", total=None)
+
+            def progress_range(done: int, total: int, label: str = to) -> None:
+                bar.update(task, completed=done, total=total, description=f"blame {label}")
+
+            if releases:
+                results = blame_releases(
+                    repo, releases, include=include or (), exclude=exclude or (),
+                    blame_args=blame_args, jobs=jobs,
+                    progress=lambda tag, d, n: progress_range(d, n, tag),
+                )  # fmt: skip
+            else:
+                results = [
+                    blame_range(
+                        repo, to, from_, include=include or (), exclude=exclude or (),
+                        blame_args=blame_args, jobs=jobs, progress=progress_range,
+                    )
+                ]  # fmt: skip
+    except StrataError as err:
+        fail(err)
+    for r in results:
+        if r.stubbed_blobs or r.skipped_files:
+            typer.echo(
+                f"strata: {r.to_rev}: {r.stubbed_blobs} missing history blobs stubbed, "
+                f"{len(r.skipped_files)} files absent at {r.to_rev} skipped (partial clone)",
+                err=True,
+            )
+    if as_json:
+        data = [r.to_json() for r in results]
+        typer.echo(json.dumps(data if releases else data[0], indent=2))
+        return
+    for r in results:
+        tools = ", ".join(f"{t} {n}" for t, n in r.to_json()["by_tool"].items()) or "-"
+        typer.echo(
+            f"{r.from_rev or '(root)'}..{r.to_rev}: {r.files} files, {r.total_lines} lines, "
+            f"{r.ai_lines} AI ({r.ai_share:.1f}%): {tools}"
+        )
+
+
+# --- query ---------------------------------------------------------------------------------
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run, e.g. \"SELECT * FROM commit_facts LIMIT 5\".")],
+    db: DbOption = DEFAULT_DB,
+    format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+) -> None:
+    """Run read-only SQL on the dataset and print the result (writes are refused).
+
+    Example: strata query --format csv "SELECT repo, count(*) FROM commits GROUP BY repo"
+    """
+    from mining.query import format_rows, run_query
+
+    try:
+        cols, rows = run_query(db, sql)
+        typer.echo(format_rows(cols, rows, format))
+    except StrataError as err:
+        fail(err)
+
+
+# --- features / classify / evaluate ----------------------------------------------------------
+
+
+@app.command()
+def features(
+    db: DbOption = DEFAULT_DB,
+    repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Compute change features of every stored non-merge commit into commit_features.
+
+    From the diff and the message only (trailers and attribution markers stripped), never from
+    authorship. Resumable: commits already featured are skipped.
+    """
+    from mining.features import features_stage
+    from mining.store import connect
+
+    def progress(name: str, done: int, total: int) -> None:
+        if not quiet:
+            typer.echo(f"{name}: {done}/{total} commits", err=True)
+
+    try:
+        counts = features_stage(connect(db), repo or None, progress)
+    except StrataError as err:
+        fail(err)
+    typer.echo(f"featured {sum(counts.values())} commits in {len(counts)} repositories")
+
+
+@app.command()
+def classify(
+    db: DbOption = DEFAULT_DB,
+    repo: Annotated[
+        Path | None, typer.Option("--repo", help="Classify commits of this repository (work tree, bare repo or mirror) without a database.")
+    ] = None,
+    shas: Annotated[Path | None, typer.Option("--shas", help="With --repo: file with one commit id per line ('-' = stdin).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="Model folder (default: the shipped model).")] = None,
+) -> None:
+    """Label each commit's layer (boilerplate | refactor | feature | architectural) and is_fix.
+
+    Without --repo: every featured commit in the database -> commit_layers. With --repo and
+    --shas: print CSV `sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix`.
+    """
+    from mining.classify import CSV_COLUMNS, classify_shas, classify_stage, load_model
+    from mining.store import connect
+
+    try:
+        if repo is not None:
+            if shas is None:
+                raise StrataError("--repo needs --shas FILE (one commit id per line)")
+            text = sys.stdin.read() if str(shas) == "-" else shas.read_text()
+            rows = classify_shas(repo, text.split(), load_model(model))
+            rows["is_fix"] = rows["is_fix"].map({True: "true", False: "false"})
+            sys.stdout.write(rows[CSV_COLUMNS].to_csv(index=False, float_format="%.4f"))
+            return
+        counts = classify_stage(connect(db), None, load_model(model))
+    except StrataError as err:
+        fail(err)
+    typer.echo(f"classified {sum(counts.values())} commits in {len(counts)} repositories")
+
+
+@app.command()
+def evaluate(
+    labels: Annotated[Path, typer.Option(help="Labelled commits (repo, sha, layer, is_fix).")] = Path("data/labels/labels.csv"),
+    features_file: Annotated[Path, typer.Option("--features", help="Stored features of the labelled commits.")] = Path("data/labels/features.parquet"),
+    ai_status: Annotated[Path, typer.Option(help="repo, sha, ai: for accuracy on AI vs human commits.")] = Path("data/labels/ai_status.csv"),
+    out: Annotated[Path, typer.Option(help="Folder for evaluation.json and the confusion matrix.")] = Path("reports/classifier"),
+    refresh_features: Annotated[bool, typer.Option("--refresh-features", help="Recompute the features from the mirrors first.")] = False,
+    mirrors: Annotated[Path | None, typer.Option(help="TSV repo<TAB>mirror path (else data/labels/repos.toml).")] = None,
+    train: Annotated[bool, typer.Option("--train", help="Then train the shipped model on all labels.")] = False,
+    model: Annotated[Path | None, typer.Option("--model", help="With --train: model folder to write (default: the package's).")] = None,
+) -> None:
+    """Score the classifier with repository-grouped CV against baselines; JSON + figure.
+
+    Reports macro-F1, per-layer precision/recall/F1, the confusion matrix, and accuracy on AI
+    and on human commits separately. Runs offline from the stored features.
+    """
+    from mining.evaluate import mirror_paths, run
+
+    try:
+        paths = mirror_paths(tsv=mirrors) if refresh_features else None
+        report = run(labels, features_file, ai_status, out, refresh=refresh_features,
+                     mirrors=paths, train=train, model_dir=model)  # fmt: skip
+    except StrataError as err:
+        fail(err)
+    c = report["classifier"]
+    typer.echo(f"n={c['n']} macro-F1 {c['macro_f1']:.3f} accuracy {c['accuracy']:.3f} "
+               f"architectural F1 {c['per_layer']['architectural']['f1']:.3f}")  # fmt: skip
+    for name, b in report["baselines"].items():
+        typer.echo(f"baseline {name}: macro-F1 {b['macro_f1']:.3f}")
+    gap = report.get("by_authorship", {}).get("accuracy_gap_ai_minus_human")
+    if gap is not None:
+        typer.echo(f"accuracy AI - human: {gap:+.3f}")
+    typer.echo(f"report: {out / 'evaluation.json'}")
+
+
+
+def run() -> None:  # pragma: no cover - console entry for `python -m mining.cli`
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.secho("strata: interrupted; completed repositories are saved", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

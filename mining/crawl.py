@@ -1,0 +1,533 @@
+"""Stage `crawl`: one streamed `git log` per repository -> commits, file_changes, identities,
+messages (tables in schema/00_crawl.sql).
+
+Design: a worker streams git's own output (mining.logparse) into Parquet files in a staging
+folder, in bounded batches; the main process then swaps the repository's rows into DuckDB in one
+transaction. So `--jobs N` crawls in parallel processes while DuckDB keeps one writer, memory stays
+bounded by the batch size, and a crawl killed at any point leaves each repository as before or
+fully updated. A second crawl only reads commits the database does not have yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mining import __version__, store
+from mining.errors import GitError, SourceError, StrataError
+from mining.gitcmd import run_git, stream_git, validate_rev
+from mining.logparse import LOG_FORMAT, CommitRecord, parse_log
+from mining.sources import Source
+
+#: git log options that fix what is measured, whatever the user's or repository's config says.
+LOG_ARGS = [
+    "log",
+    "-z",
+    "--raw",
+    "--numstat",
+    "-M",
+    "--no-abbrev",
+    "--diff-merges=off",
+    "--no-textconv",
+    "--no-ext-diff",
+    "--no-color",
+    "--no-use-mailmap",
+    "--date=raw",
+    f"--format={LOG_FORMAT}",
+]
+#: the same commits, without line counts or rename detection: needs no blob, only trees.
+_RAW_ARGS = ["log", "-z", "--raw", "--no-renames", "--no-abbrev", "--diff-merges=off", "--no-use-mailmap",
+             "--date=raw", f"--format={LOG_FORMAT}"]
+BATCH_COMMITS = 20_000
+EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+NULL_SHA = "0" * 40
+_MISSING_RE = re.compile(r"unable to read|could not read|missing blob|bad object|invalid object|loose object .* is corrupt|packfile .* cannot be accessed")
+_PR_SQUASH_RE = re.compile(r"\(#(\d+)\)\s*$")
+_PR_MERGE_RE = re.compile(r"^Merge pull request #(\d+)")
+SHA_TABLES_SKIP = {"repos", "runs", "strata_meta", "adoption_markers"}
+
+_TS = pa.timestamp("us", tz="UTC")
+COMMIT_SCHEMA = pa.schema(
+    [
+        ("repo", pa.string()), ("sha", pa.string()), ("parents", pa.list_(pa.string())),
+        ("is_merge", pa.bool_()), ("author_id", pa.string()), ("committer_id", pa.string()),
+        ("authored_at", _TS), ("author_tz_offset", pa.int32()), ("committed_at", _TS),
+        ("committer_tz_offset", pa.int32()), ("authored_epoch", pa.int64()),
+        ("committed_epoch", pa.int64()), ("files_changed", pa.int32()), ("lines_added", pa.int64()),
+        ("lines_deleted", pa.int64()), ("n_binary", pa.int32()), ("n_missing_blobs", pa.int32()),
+        ("topo_index", pa.int32()), ("on_first_parent", pa.bool_()),
+        ("integration_mode", pa.string()), ("pr_number", pa.int32()),
+    ]
+)
+FILE_SCHEMA = pa.schema(
+    [
+        ("repo", pa.string()), ("sha", pa.string()), ("path", pa.string()), ("old_path", pa.string()),
+        ("change_type", pa.string()), ("similarity", pa.int16()), ("lines_added", pa.int32()),
+        ("lines_deleted", pa.int32()), ("is_binary", pa.bool_()), ("blob_missing", pa.bool_()),
+        ("old_mode", pa.string()), ("new_mode", pa.string()), ("old_blob", pa.string()),
+        ("new_blob", pa.string()),
+    ]
+)
+IDENTITY_SCHEMA = pa.schema(
+    [(c, pa.string()) for c in (
+        "repo", "sha", "author_name", "author_email", "committer_name", "committer_email",
+        "mailmap_author_name", "mailmap_author_email",
+    )]
+)
+MESSAGE_SCHEMA = pa.schema(
+    [("repo", pa.string()), ("sha", pa.string()), ("message", pa.string()), ("bad_utf8", pa.bool_())]
+)
+SCHEMAS = {
+    "commits": COMMIT_SCHEMA,
+    "file_changes": FILE_SCHEMA,
+    "identities": IDENTITY_SCHEMA,
+    "messages": MESSAGE_SCHEMA,
+}
+
+
+@dataclass
+class CrawlTarget:
+    """A resolved source plus what to crawl of it."""
+
+    source: Source
+    rev: str = "HEAD"
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+    role: str | None = None
+
+
+@dataclass
+class CrawlResult:
+    """What one repository's crawl did (printed as the summary table)."""
+
+    repo: str
+    head_sha: str = ""
+    n_commits: int = 0
+    n_new: int = 0
+    n_removed: int = 0
+    n_file_changes: int = 0
+    n_missing_blobs: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    attributed: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class StagedRepo:
+    """Parquet files a worker wrote for one repository, waiting to be swapped into DuckDB."""
+
+    repo: str
+    folder: Path
+    head_sha: str
+    all_shas: list[str]
+    n_new: int
+    n_missing_blobs: int
+    seconds: float
+
+
+# --- identities, dates, text ----------------------------------------------------------------
+
+def person_id(email: bytes | str, name: bytes | str = b"") -> str:
+    """Stable pseudonymous id: hash of the lowercased, stripped email (name if no email)."""
+    e = email.decode("utf-8", "replace") if isinstance(email, bytes) else email
+    n = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+    key = e.strip().lower() or ("name:" + n.strip().lower())
+    return hashlib.sha256(b"ai-strata/v1:" + key.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_git_date(raw: bytes) -> tuple[int | None, datetime | None, int | None]:
+    """`--date=raw` ("<seconds> <+hhmm>") -> (epoch, UTC instant or None if out of range, offset min)."""
+    parts = raw.split()
+    try:
+        epoch = int(parts[0])
+    except (IndexError, ValueError):
+        return None, None, None
+    offset = None
+    if len(parts) > 1 and re.fullmatch(rb"[+-]\d{4}", parts[1]):
+        sign = -1 if parts[1][:1] == b"-" else 1
+        offset = sign * (int(parts[1][1:3]) * 60 + int(parts[1][3:5]))
+    try:
+        when = datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        when = None
+    return epoch, when, offset
+
+
+def decode_text(raw: bytes) -> tuple[str, bool]:
+    """UTF-8 text and whether the bytes were invalid (then replaced with U+FFFD)."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), True
+
+
+def decode_path(raw: bytes) -> str:
+    """Paths keep undecodable bytes visible and distinct as \\xNN escapes."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def integration_of(is_merge: bool, on_first_parent: bool, subject: str) -> tuple[str, int | None]:
+    """How a commit reached HEAD: squash_pr | merged_branch | merge | direct, and its PR number."""
+    m = _PR_MERGE_RE.match(subject) or _PR_SQUASH_RE.search(subject)
+    pr = int(m.group(1)) if m else None
+    if pr is not None and pr > 2**31 - 1:
+        pr = None
+    if is_merge:
+        return "merge", pr
+    if not on_first_parent:
+        return "merged_branch", pr
+    if _PR_SQUASH_RE.search(subject):
+        return "squash_pr", pr
+    return "direct", pr
+
+
+# --- reading git ----------------------------------------------------------------------------
+
+def resolve_head(git_dir: Path, rev: str) -> str:
+    """The commit `rev` names; SourceError for an empty repository or unknown revision."""
+    validate_rev(rev)
+    proc = run_git(git_dir, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], check=False)
+    if proc.returncode != 0:
+        if rev == "HEAD":
+            has_any = run_git(git_dir, ["for-each-ref", "--count=1", "refs/"], check=False).stdout.strip()
+            if not has_any:
+                raise SourceError(f"{git_dir}: empty repository (no commits)")
+            raise SourceError(f"{git_dir}: HEAD does not point to a commit (no default branch?); pass --rev")
+        raise SourceError(f"{git_dir}: unknown revision {rev!r}")
+    return proc.stdout.decode().strip()
+
+
+def list_commits(git_dir: Path, head: str, *, first_parent: bool = False) -> list[str]:
+    """All commits reachable from `head`, newest first (git rev-list order)."""
+    args = ["rev-list", *(["--first-parent"] if first_parent else []), head]
+    out = run_git(git_dir, args).stdout
+    return out.decode().split()
+
+
+def iter_commits(git_dir: Path, shas: Sequence[str]) -> Iterator[CommitRecord]:
+    """Stream the given commits with their file rows (order not guaranteed after a recovery).
+
+    Partial clones lack some blobs, and `git log --numstat` dies at the first commit that needs
+    one. Then the commits not yet read are checked cheaply (a `--raw --no-renames` pass lists each
+    commit's blobs, `cat-file --batch-check` tells which are absent); the commits that need an
+    absent blob are read one by one without it (rows flagged `blob_missing`) and the rest are
+    streamed again. Nothing is lost and the crawl does not crash.
+    """
+    remaining = list(shas)
+    absent = absent_objects(git_dir, remaining) if is_partial_clone(git_dir) else set()
+    bad = commits_needing_absent_blobs(git_dir, remaining, absent) if absent else set()
+    done = 0
+    try:
+        for rec in _stream(git_dir, [s for s in remaining if s not in bad]):
+            done += 1
+            yield rec
+    except GitError as exc:
+        if bad or not _MISSING_RE.search(str(exc)):
+            raise
+        # Not flagged as a partial clone, yet a blob is absent: check what is left, then resume.
+        # git's buffered output for the last few commits was lost, so resume from `done`.
+        remaining = remaining[done:]
+        absent = absent_objects(git_dir, remaining)
+        bad = commits_needing_absent_blobs(git_dir, remaining, absent)
+        yield from _stream(git_dir, [s for s in remaining if s not in bad])
+    for sha in remaining:
+        if sha in bad:
+            yield recover_commit(git_dir, sha, absent)
+
+
+def is_partial_clone(git_dir: Path) -> bool:
+    """A promisor pack (or partialClone config) means blobs may be absent by design."""
+    pack = Path(git_dir) / "objects" / "pack"
+    if pack.is_dir() and any(p.suffix == ".promisor" for p in pack.iterdir()):
+        return True
+    proc = run_git(git_dir, ["config", "--get", "extensions.partialClone"], check=False)
+    return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def _stream(git_dir: Path, shas: Sequence[str]) -> Iterator[CommitRecord]:
+    if not shas:
+        return iter(())
+    stdin = "\n".join(shas).encode() + b"\n"
+    return parse_log(stream_git(git_dir, [*LOG_ARGS, "--no-walk=unsorted", "--stdin"], stdin_data=stdin))
+
+
+def absent_objects(git_dir: Path, shas: Sequence[str]) -> set[str]:
+    """Objects reachable from `shas` that the repository lacks, without trying to fetch them
+    (`rev-list --missing=print` never contacts a promisor; `cat-file` would)."""
+    if not shas:
+        return set()
+    out = run_git(git_dir, ["rev-list", "--objects", "--missing=print", "--stdin"],
+                  input="\n".join(shas).encode() + b"\n").stdout
+    return {line[1:].decode() for line in out.split(b"\n") if line.startswith(b"?")}
+
+
+def commits_needing_absent_blobs(git_dir: Path, shas: Sequence[str], absent: set[str]) -> set[str]:
+    """Commits among `shas` whose diff needs one of the `absent` blobs (a raw pass: trees only)."""
+    out = run_git(git_dir, [*_RAW_ARGS, "--no-walk=unsorted", "--stdin"],
+                  input="\n".join(shas).encode() + b"\n").stdout
+    return {rec.sha for rec in parse_log([out])
+            if any(b in absent for f in rec.files for b in (f.old_blob, f.new_blob))}
+
+
+def recover_commit(git_dir: Path, sha: str, absent: set[str]) -> CommitRecord:
+    """Read one commit whose diff needs absent blobs: the rows that need them are kept without
+    line counts (`blob_missing`), the others are read normally with those paths excluded."""
+    raw = run_git(git_dir, [*_RAW_ARGS, "--no-walk", sha]).stdout
+    recs = list(parse_log([raw]))
+    if len(recs) != 1:
+        raise GitError(f"{git_dir}: cannot read commit {sha}")
+    rec = recs[0]
+    missing = [f for f in rec.files if f.old_blob in absent or f.new_blob in absent]
+    excludes = [":(exclude,literal)" + os.fsdecode(f.path) for f in missing]
+    full = run_git(git_dir, [*LOG_ARGS, "--no-walk", sha, "--", ".", *excludes]).stdout
+    readable = list(parse_log([full]))
+    rec.files = readable[0].files if readable else []
+    for f in missing:
+        f.blob_missing = True
+        rec.files.append(f)
+    return rec
+
+
+# --- worker: git -> parquet -----------------------------------------------------------------
+
+class _Sink:
+    """Column buffers for one table, flushed to a Parquet file every BATCH rows."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path, self.schema = path, schema
+        self.cols: dict[str, list] = {n: [] for n in schema.names}
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, row: tuple) -> None:
+        for name, value in zip(self.schema.names, row, strict=True):
+            self.cols[name].append(value)
+
+    def flush(self) -> None:
+        if not self.cols[self.schema.names[0]]:
+            return
+        table = pa.table({n: pa.array(v, type=self.schema.field(n).type) for n, v in self.cols.items()}, schema=self.schema)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, self.schema)
+        self.writer.write_table(table)
+        self.cols = {n: [] for n in self.schema.names}
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is None:
+            pq.write_table(self.schema.empty_table(), self.path)
+        else:
+            self.writer.close()
+
+
+def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
+               on_commit: Callable[[int], None] | None = None) -> StagedRepo:
+    """Worker: stream the repository's new commits into Parquet files under `staging_root`.
+
+    Runs in a child process with --jobs > 1; touches no database.
+    """
+    t0 = time.perf_counter()
+    src = target.source
+    head = resolve_head(src.git_dir, target.rev)
+    all_shas = list_commits(src.git_dir, head)
+    first_parent = set(list_commits(src.git_dir, head, first_parent=True))
+    position = {s: i for i, s in enumerate(all_shas)}
+    new = [s for s in all_shas if s not in known]
+    folder = Path(tempfile.mkdtemp(prefix="crawl-", dir=staging_root))
+    sinks = {name: _Sink(folder / f"{name}.parquet", schema) for name, schema in SCHEMAS.items()}
+    repo = src.repo
+    n_missing = 0
+    n = 0
+    for rec in iter_commits(src.git_dir, new):
+        if not rec.author_date.strip() or not rec.committer_date.strip():
+            _dates_from_object(src.git_dir, rec)
+        n_missing += _emit(repo, rec, position, first_parent, sinks)
+        n += 1
+        if n % BATCH_COMMITS == 0:
+            for s in sinks.values():
+                s.flush()
+        if on_commit is not None and n % 500 == 0:
+            on_commit(500)
+    for s in sinks.values():
+        s.close()
+    if on_commit is not None:
+        on_commit(n % 500)
+    if n != len(new):
+        raise GitError(f"{src.git_dir}: git returned {n} of {len(new)} commits")
+    return StagedRepo(repo, folder, head, all_shas, len(new), n_missing, time.perf_counter() - t0)
+
+
+def _dates_from_object(git_dir: Path, rec: CommitRecord) -> None:
+    """git < 2.4x prints no date for timestamps before 1970: read them from the commit object."""
+    raw = run_git(git_dir, ["cat-file", "commit", rec.sha]).stdout
+    for line in raw.split(b"\n\n", 1)[0].split(b"\n"):
+        key, _, rest = line.partition(b" ")
+        m = re.search(rb"> (-?\d+) ([+-]\d{4})$", rest)
+        if m and key == b"author":
+            rec.author_date = m.group(1) + b" " + m.group(2)
+        elif m and key == b"committer":
+            rec.committer_date = m.group(1) + b" " + m.group(2)
+
+
+def _emit(repo: str, rec: CommitRecord, position: dict[str, int], first_parent: set[str],
+          sinks: dict[str, _Sink]) -> int:
+    sha = rec.sha
+    a_epoch, a_at, a_off = parse_git_date(rec.author_date)
+    c_epoch, c_at, c_off = parse_git_date(rec.committer_date)
+    message, bad = decode_text(rec.message.rstrip(b"\n"))
+    names = [decode_text(x)[0] for x in (rec.author_name, rec.author_email, rec.committer_name,
+                                          rec.committer_email, rec.mailmap_author_name, rec.mailmap_author_email)]
+    is_merge = len(rec.parents) > 1
+    on_fp = sha in first_parent
+    mode, pr = integration_of(is_merge, on_fp, message.split("\n", 1)[0])
+    added = deleted = n_bin = n_missing = 0
+    fsink = sinks["file_changes"]
+    for f in rec.files:
+        if f.added is None and not f.is_binary and not f.blob_missing:
+            f.blob_missing = True  # numstat never came for this row
+        added += f.added or 0
+        deleted += f.deleted or 0
+        n_bin += f.is_binary
+        n_missing += f.blob_missing
+        fsink.add((
+            repo, sha, decode_path(f.path), decode_path(f.old_path) if f.old_path is not None else None,
+            f.status, f.similarity, f.added, f.deleted, f.is_binary, f.blob_missing,
+            f.old_mode, f.new_mode, f.old_blob, f.new_blob,
+        ))
+    sinks["commits"].add((
+        repo, sha, rec.parents, is_merge, person_id(rec.mailmap_author_email, rec.mailmap_author_name),
+        person_id(rec.committer_email, rec.committer_name), a_at, a_off, c_at, c_off, a_epoch, c_epoch,
+        len(rec.files), added, deleted, n_bin, n_missing, position.get(sha, -1), on_fp, mode, pr,
+    ))
+    sinks["identities"].add((repo, sha, *names))
+    sinks["messages"].add((repo, sha, message, bad))
+    return n_missing
+
+
+# --- main process: parquet -> DuckDB --------------------------------------------------------
+
+def sha_keyed_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every table keyed by (repo, sha): the rows to drop when a commit leaves the history."""
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.columns WHERE column_name IN ('repo', 'sha') "
+        "AND table_name IN (SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE') "
+        "GROUP BY table_name HAVING count(*) = 2 ORDER BY table_name"
+    ).fetchall()
+    return [r[0] for r in rows if r[0] not in SHA_TABLES_SKIP]
+
+
+def known_shas(con: duckdb.DuckDBPyConnection, repo: str) -> frozenset[str]:
+    return frozenset(r[0] for r in con.execute("SELECT sha FROM commits WHERE repo = ?", [repo]).fetchall())
+
+
+def load_staged(con: duckdb.DuckDBPyConnection, staged: StagedRepo, target: CrawlTarget,
+                known: frozenset[str]) -> CrawlResult:
+    """Swap one repository's staged rows into the database in a single transaction."""
+    repo = staged.repo
+    stale = sorted(known - set(staged.all_shas))
+    with store.transaction(con):
+        if stale:
+            for table in sha_keyed_tables(con):
+                store.replace_repo_rows(con, table, repo, pa.table({"repo": pa.array([], pa.string())}), shas=stale)
+        for name in SCHEMAS:
+            path = staged.folder / f"{name}.parquet"
+            con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM read_parquet(?)', [str(path)])  # noqa: S608 - fixed names
+        n_commits, n_files, n_missing = con.execute(
+            "SELECT count(*), coalesce(sum(files_changed), 0), coalesce(sum(n_missing_blobs), 0) FROM commits WHERE repo = ?",
+            [repo],
+        ).fetchone()
+        con.execute("DELETE FROM repos WHERE repo = ?", [repo])
+        con.execute(
+            "INSERT INTO repos (repo, source, git_dir, rev, head_sha, crawled_at, n_commits, n_file_changes, "
+            "n_missing_blobs, tags, strata_version, language, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [repo, target.source.source, str(target.source.git_dir), target.rev, staged.head_sha,
+             datetime.now(UTC), n_commits, n_files, n_missing, list(target.tags), __version__,
+             target.language, target.role],
+        )
+        attributed = _attribute(con, repo)
+    shutil.rmtree(staged.folder, ignore_errors=True)
+    return CrawlResult(repo, staged.head_sha, n_commits, staged.n_new, len(stale), n_files, n_missing,
+                       staged.seconds, attributed=attributed)
+
+
+def _attribute(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, int]:
+    """Attribution runs during crawl (same transaction) when the attribute stage is installed."""
+    try:
+        from mining import attribute
+    except ImportError:
+        return {}
+    fn = getattr(attribute, "attribute_repo", None)
+    return fn(con, repo) if fn else {}
+
+
+def crawl(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
+          progress: Callable[[str, int], None] | None = None,
+          on_result: Callable[[CrawlResult], None] | None = None) -> list[CrawlResult]:
+    """Crawl every target into `db`; each repository commits alone (resumable per repository).
+
+    `progress(kind, n)` receives ("commits", n) as commits stream (jobs=1) and ("repo", 1) per
+    finished repository. A repository that fails is reported in its CrawlResult.error and the
+    database keeps its previous rows for it; other repositories continue.
+    """
+    names = [t.source.repo for t in targets]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise StrataError(f"two sources map to the same repository key {sorted(dup)}; name them in a corpus manifest")
+    con = store.connect(db)
+    results: list[CrawlResult] = []
+    staging_root = Path(db).resolve().parent / ".staging"
+    staging_root.mkdir(parents=True, exist_ok=True)
+    try:
+        with store.run_record(con, "crawl", json.dumps(names)):
+            knowns = {t.source.repo: known_shas(con, t.source.repo) for t in targets}
+
+            def finish(target: CrawlTarget, staged: StagedRepo | None, err: BaseException | None) -> None:
+                if err is not None:
+                    res = CrawlResult(target.source.repo, error=str(err))
+                else:
+                    assert staged is not None
+                    res = load_staged(con, staged, target, knowns[target.source.repo])
+                results.append(res)
+                if on_result:
+                    on_result(res)
+                if progress:
+                    progress("repo", 1)
+
+            if jobs <= 1 or len(targets) <= 1:
+                for t in targets:
+                    cb = (lambda k: progress("commits", k)) if progress else None
+                    try:
+                        staged = stage_repo(t, knowns[t.source.repo], staging_root, cb)
+                    except StrataError as exc:
+                        finish(t, None, exc)
+                        continue
+                    finish(t, staged, None)
+            else:
+                with ProcessPoolExecutor(max_workers=jobs) as pool:
+                    futs = {pool.submit(stage_repo, t, knowns[t.source.repo], staging_root): t for t in targets}
+                    for fut in as_completed(futs):
+                        t = futs[fut]
+                        try:
+                            staged = fut.result()
+                        except StrataError as exc:
+                            finish(t, None, exc)
+                            continue
+                        finish(t, staged, None)
+    finally:
+        con.close()
+        shutil.rmtree(staging_root, ignore_errors=True)
+    order = {n: i for i, n in enumerate(names)}
+    return sorted(results, key=lambda r: order[r.repo])

@@ -1,0 +1,460 @@
+"""Streamed patch reading: one `git log -p` per batch of commits, split per commit and per file.
+
+Why streamed and capped: a history's patches run to hundreds of MB and single commits can carry
+a 50 MB generated file. We read git's output in chunks, keep at most a bounded number of changed
+lines per file and per commit (the counts stay exact), and cut over-long lines, so memory stays
+bounded whatever the history. Binary files are recognised from git's own "Binary files" line.
+Commits whose patch git cannot produce (a blob missing from a partial clone) fall back to a
+content-free file list and are flagged `incomplete`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from mining.errors import GitError
+from mining.gitcmd import run_git, stream_git
+
+#: changed lines kept per file / per commit; beyond that only the counts grow.
+MAX_LINES_PER_FILE = 3000
+MAX_LINES_PER_COMMIT = 20000
+#: bytes kept of one line (minified files have multi-MB lines).
+MAX_LINE_BYTES = 2000
+
+_START = b"\x00\x00C"
+_END = b"\x00\x00E"
+_FORMAT = "--format=%x00%x00C%H %P%n%B%x00%x00E"
+_PATCH_OPTS = [
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--diff-merges=off",
+    "-M",
+    "-p",
+    "--full-index",
+    "--submodule=short",
+]
+_HUNK_RE = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_ZERO_OID = "0" * 40
+
+
+@dataclass(slots=True)
+class Hunk:
+    """Removed and added lines of one hunk, in order (capped; see `FileDiff.truncated`)."""
+
+    removed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FileDiff:
+    """One file's change in a commit, as git's patch describes it."""
+
+    path: str
+    old_path: str | None = None
+    change_type: str = "M"  # A, M, D, R, C, T
+    similarity: int | None = None
+    old_blob: str | None = None
+    new_blob: str | None = None
+    old_mode: str | None = None
+    new_mode: str | None = None
+    is_binary: bool = False
+    lines_added: int = 0
+    lines_deleted: int = 0
+    hunks: list[Hunk] = field(default_factory=list)
+    truncated: bool = False  # some changed lines were not kept (counts are still exact)
+
+
+@dataclass(slots=True)
+class CommitDiff:
+    """A commit's parents, raw message and per-file changes."""
+
+    sha: str
+    parents: list[str]
+    message: str
+    files: list[FileDiff] = field(default_factory=list)
+    incomplete: bool = False  # git could not produce the patch; files carry no lines
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+
+# --- file kinds ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    kind: str
+    names: tuple[str, ...]
+    paths: tuple[str, ...]
+    dirs: frozenset[str]
+
+    def matches(self, path: str, base: str, dirs: list[str]) -> bool:
+        if any(fnmatch.fnmatchcase(base, pat) for pat in self.names):
+            return True
+        if any(fnmatch.fnmatchcase(path, pat) for pat in self.paths):
+            return True
+        return any(d in self.dirs for d in dirs)
+
+
+@lru_cache(maxsize=1)
+def _kind_data() -> dict:
+    text = (resources.files("mining") / "file_kinds.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def _rule(kind: str, spec: dict) -> _Rule:
+    return _Rule(
+        kind,
+        tuple(p.lower() for p in spec.get("names", [])),
+        tuple(p.lower() for p in spec.get("paths", [])),
+        frozenset(d.lower() for d in spec.get("dirs", [])),
+    )
+
+
+@lru_cache(maxsize=1)
+def _rules() -> tuple[tuple[_Rule, ...], _Rule, _Rule]:
+    data = _kind_data()
+    rules = tuple(_rule(r["kind"], r) for r in data["rule"])
+    return rules, _rule("contract", data["contracts"]), _rule("marker", data["package_markers"])
+
+
+#: every kind a path can get, in the data file's order, plus the fallback.
+def file_kinds() -> list[str]:
+    """All kinds defined in file_kinds.toml (first-match order) plus "other"."""
+    seen: list[str] = []
+    for r in _rules()[0]:
+        if r.kind not in seen:
+            seen.append(r.kind)
+    return [*seen, "other"]
+
+
+def _split(path: str) -> tuple[str, str, list[str]]:
+    low = path.lower()
+    parts = low.split("/")
+    return low, parts[-1], parts[:-1]
+
+
+@lru_cache(maxsize=65536)
+def file_kind(path: str) -> str:
+    """The kind of a path per file_kinds.toml: first matching rule wins, else "other"."""
+    low, base, dirs = _split(path)
+    for rule in _rules()[0]:
+        if rule.matches(low, base, dirs):
+            return rule.kind
+    return "other"
+
+
+@lru_cache(maxsize=65536)
+def is_contract(path: str) -> bool:
+    """Schema or interface file: migration, SQL DDL file, .proto, OpenAPI, GraphQL, ..."""
+    low, base, dirs = _split(path)
+    return _rules()[1].matches(low, base, dirs)
+
+
+def is_package_marker(path: str) -> bool:
+    """A file whose creation makes a new module or package (`__init__.py`, `go.mod`, ...)."""
+    low, base, dirs = _split(path)
+    return _rules()[2].matches(low, base, dirs)
+
+
+# --- patch stream --------------------------------------------------------------------------
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Split a byte stream into lines without the newline; cut lines longer than MAX_LINE_BYTES."""
+    pending = b""
+    overflow = False
+    for chunk in chunks:
+        start = 0
+        while True:
+            nl = chunk.find(b"\n", start)
+            if nl < 0:
+                if not overflow:
+                    pending += chunk[start:]
+                    if len(pending) > MAX_LINE_BYTES:
+                        pending = pending[:MAX_LINE_BYTES]
+                        overflow = True
+                break
+            if overflow:
+                yield pending
+            else:
+                piece = chunk[start:nl]
+                yield (pending + piece)[:MAX_LINE_BYTES] if pending else piece[:MAX_LINE_BYTES]
+            pending = b""
+            overflow = False
+            start = nl + 1
+    if pending:
+        yield pending
+
+
+_ESCAPES = {b"n": b"\n", b"t": b"\t", b'"': b'"', b"\\": b"\\", b"a": b"\a", b"b": b"\b",
+            b"f": b"\f", b"r": b"\r", b"v": b"\v"}  # fmt: skip
+
+
+def unquote_path(raw: bytes) -> str:
+    """Undo git's C-style path quoting; undecodable bytes become \\xNN (as in file_changes)."""
+    if len(raw) >= 2 and raw[:1] == b'"' and raw[-1:] == b'"':
+        body, out, i = raw[1:-1], bytearray(), 0
+        while i < len(body):
+            ch = body[i : i + 1]
+            if ch == b"\\" and i + 1 < len(body):
+                nxt = body[i + 1 : i + 2]
+                if nxt.isdigit() and i + 3 < len(body) + 1:
+                    out += bytes([int(body[i + 1 : i + 4], 8) & 0xFF])
+                    i += 4
+                    continue
+                out += _ESCAPES.get(nxt, nxt)
+                i += 2
+                continue
+            out += ch
+            i += 1
+        raw = bytes(out)
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _strip_prefix(raw: bytes, prefix: bytes) -> str | None:
+    """Path from a `--- a/x` / `+++ b/x` / `rename from x` value; None for /dev/null."""
+    raw = raw.rstrip(b"\t")  # git appends a tab to names with spaces in ---/+++ lines
+    if raw == b"/dev/null":
+        return None
+    quoted = raw.startswith(b'"')
+    text = unquote_path(raw)
+    p = prefix.decode()
+    if quoted or text.startswith(p):
+        return text[len(p) :] if text.startswith(p) else text
+    return text
+
+
+def _paths_from_diff_line(rest: bytes) -> tuple[str, str]:
+    """Old and new path from the part of `diff --git ` after the command (best effort)."""
+    if rest.startswith(b'"'):
+        end = rest.find(b'" ', 1)
+        a, b = rest[: end + 1], rest[end + 2 :]
+    else:
+        # unquoted: "a/P b/P" where both halves are equal unless renamed (then later lines tell)
+        half = (len(rest) - 1) // 2
+        a, b = rest[:half], rest[half + 1 :]
+        if b.startswith(b'"'):
+            a, b = rest[: rest.find(b' "')], rest[rest.find(b' "') + 1 :]
+    old = unquote_path(a)
+    new = unquote_path(b)
+    return (old[2:] if old.startswith("a/") else old, new[2:] if new.startswith("b/") else new)
+
+
+class _Parser:
+    """State machine over patch lines; yields CommitDiff objects as commits complete."""
+
+    def __init__(self) -> None:
+        self.commit: CommitDiff | None = None
+        self.file: FileDiff | None = None
+        self.hunk: Hunk | None = None
+        self.old_rem = 0
+        self.new_rem = 0
+        self.kept_commit = 0
+        self.kept_file = 0
+        self.in_message = False
+        self.msg_lines: list[bytes] = []
+
+    def _finish_file(self) -> None:
+        if self.file is not None and self.commit is not None:
+            self.commit.files.append(self.file)
+        self.file = None
+        self.hunk = None
+        self.old_rem = self.new_rem = 0
+
+    def finish(self) -> CommitDiff | None:
+        self._finish_file()
+        done, self.commit = self.commit, None
+        return done
+
+    def feed(self, line: bytes) -> CommitDiff | None:
+        """Consume one line; return a finished commit when a new one starts."""
+        if self.in_message:
+            if line.endswith(_END):
+                self.in_message = False
+                assert self.commit is not None
+                self.msg_lines.append(line[: -len(_END)])
+                text = b"\n".join(self.msg_lines)
+                self.commit.message = text.decode("utf-8", "replace").rstrip("\n")
+                self.msg_lines = []
+            else:
+                self.msg_lines.append(line)
+            return None
+        if self.old_rem > 0 or self.new_rem > 0:
+            self._hunk_line(line)
+            return None
+        if line.startswith(_START):
+            done = self.finish()
+            head = line[len(_START) :].decode("ascii", "replace").split()
+            self.commit = CommitDiff(sha=head[0], parents=head[1:], message="")
+            self.kept_commit = 0
+            self.in_message = True
+            return done
+        if self.commit is None:
+            return None
+        if line.startswith(b"diff --git "):
+            self._finish_file()
+            old, new = _paths_from_diff_line(line[11:])
+            self.file = FileDiff(path=new, old_path=None)
+            self.file.old_path = old if old != new else None
+            self.kept_file = 0
+            return None
+        f = self.file
+        if f is None:
+            return None
+        if line.startswith(b"@@"):
+            m = _HUNK_RE.match(line)
+            if m:
+                self.old_rem = int(m.group(2)) if m.group(2) is not None else 1
+                self.new_rem = int(m.group(4)) if m.group(4) is not None else 1
+                self.hunk = Hunk()
+                f.hunks.append(self.hunk)
+        elif line.startswith(b"new file mode "):
+            f.change_type, f.new_mode = "A", line[14:].decode()
+        elif line.startswith(b"deleted file mode "):
+            f.change_type, f.old_mode = "D", line[18:].decode()
+        elif line.startswith(b"old mode "):
+            f.old_mode = line[9:].decode()
+        elif line.startswith(b"new mode "):
+            f.new_mode = line[9:].decode()
+        elif line.startswith(b"similarity index "):
+            f.similarity = int(line[17:].rstrip(b"%") or 0)
+        elif line.startswith(b"rename from ") or line.startswith(b"copy from "):
+            f.change_type = "R" if line.startswith(b"rename") else "C"
+            f.old_path = _strip_prefix(line.split(b" ", 2)[2], b"")
+        elif line.startswith(b"rename to ") or line.startswith(b"copy to "):
+            f.path = _strip_prefix(line.split(b" ", 2)[2], b"") or f.path
+        elif line.startswith(b"index "):
+            parts = line[6:].split(b" ")
+            old_oid, _, new_oid = parts[0].partition(b"..")
+            f.old_blob = None if old_oid.strip(b"0") == b"" else old_oid.decode()
+            f.new_blob = None if new_oid.strip(b"0") == b"" else new_oid.decode()
+            if len(parts) > 1 and f.new_mode is None:
+                f.old_mode = f.old_mode or parts[1].decode()
+                f.new_mode = parts[1].decode()
+        elif line.startswith(b"Binary files ") or line == b"GIT binary patch":
+            f.is_binary = True
+        elif line.startswith(b"--- "):
+            p = _strip_prefix(line[4:], b"a/")
+            if p is not None and f.change_type not in ("R", "C"):
+                f.path = p
+        elif line.startswith(b"+++ "):
+            p = _strip_prefix(line[4:], b"b/")
+            if p is not None:
+                f.path = p
+        elif line.startswith(b"Submodule "):
+            f.is_binary = True
+        return None
+
+    def _hunk_line(self, line: bytes) -> None:
+        f, h = self.file, self.hunk
+        assert f is not None and h is not None
+        tag = line[:1]
+        if tag == b"+":
+            self.new_rem -= 1
+            f.lines_added += 1
+            self._keep(h.added, line)
+        elif tag == b"-":
+            self.old_rem -= 1
+            f.lines_deleted += 1
+            self._keep(h.removed, line)
+        elif tag == b"\\":
+            pass  # "\ No newline at end of file"
+        else:  # context line (" ") or an empty line git emitted for an empty context line
+            self.old_rem -= 1
+            self.new_rem -= 1
+
+    def _keep(self, target: list[str], line: bytes) -> None:
+        f = self.file
+        assert f is not None
+        if self.kept_file >= MAX_LINES_PER_FILE or self.kept_commit >= MAX_LINES_PER_COMMIT:
+            f.truncated = True
+            return
+        self.kept_file += 1
+        self.kept_commit += 1
+        target.append(line[1:].decode("utf-8", "replace"))
+
+
+def _parse(lines: Iterable[bytes]) -> Iterator[CommitDiff]:
+    parser = _Parser()
+    for line in lines:
+        done = parser.feed(line)
+        if done is not None:
+            yield _finalise(done)
+    done = parser.finish()
+    if done is not None:
+        yield _finalise(done)
+
+
+def _finalise(c: CommitDiff) -> CommitDiff:
+    for f in c.files:
+        if f.change_type == "M" and f.old_mode and f.new_mode and f.old_mode[:2] != f.new_mode[:2]:
+            f.change_type = "T"
+    return c
+
+
+def iter_commit_diffs(git_dir: str | Path, shas: list[str]) -> Iterator[CommitDiff]:
+    """Yield one CommitDiff per sha, in the given order, from one streamed `git log -p`.
+
+    Merges come back with no files (git's default). If git fails part-way (a missing blob in a
+    partial clone), the remaining commits are retried one by one; a commit that still fails is
+    yielded with a content-free file list and `incomplete=True`.
+    """
+    pending = list(shas)
+    args = ["log", "--no-walk=unsorted", "--stdin", _FORMAT, *_PATCH_OPTS]
+    while pending:
+        stdin = ("\n".join(pending) + "\n").encode()
+        done = 0
+        try:
+            for c in _parse(_lines(stream_git(git_dir, args, stdin_data=stdin))):
+                done += 1
+                yield c
+            return
+        except GitError:
+            pass
+        # git died inside the first commit not yet yielded: redo it alone, stream the rest
+        if done < len(pending):
+            yield _one_commit(git_dir, pending[done])
+        pending = pending[done + 1 :]
+
+
+def _one_commit(git_dir: str | Path, sha: str) -> CommitDiff:
+    proc = run_git(git_dir, ["show", _FORMAT, *_PATCH_OPTS, sha], check=False)
+    if proc.returncode == 0:
+        commits = list(_parse(_lines([proc.stdout])))
+        if commits:
+            return commits[0]
+    # content-free fallback: raw file list without rename detection needs no blob contents
+    meta = run_git(git_dir, ["show", "-s", _FORMAT, sha])
+    commit = next(_parse(_lines([meta.stdout])))
+    commit.incomplete = True
+    raw = run_git(git_dir, ["diff-tree", "-r", "-z", "--no-renames", "--root", "--raw",
+                            "--no-commit-id", sha], check=False)  # fmt: skip
+    fields = raw.stdout.split(b"\x00")
+    i = 0
+    while i + 1 < len(fields):
+        meta_f, path_f = fields[i], fields[i + 1]
+        i += 2
+        if not meta_f.startswith(b":"):
+            continue
+        old_mode, new_mode, old_oid, new_oid, status = meta_f[1:].decode().split(" ")
+        commit.files.append(
+            FileDiff(
+                path=path_f.decode("utf-8", "backslashreplace"),
+                change_type=status[:1],
+                old_blob=None if old_oid == _ZERO_OID else old_oid,
+                new_blob=None if new_oid == _ZERO_OID else new_oid,
+                old_mode=old_mode,
+                new_mode=new_mode,
+            )
+        )
+    return commit

@@ -1,0 +1,587 @@
+"""Stage `features`: per non-merge commit, numbers that describe the change, for the classifier.
+
+Reads: `repos.git_dir`, `commits` (which shas). Writes: `commit_features` (20_features.sql).
+
+Everything comes from the diff and the message, never from authorship: the study compares AI
+and human commits, so a feature that knew who wrote a commit would let the classifier's error
+differ between the groups by construction. Messages therefore lose their trailers
+(`Co-authored-by`, `Signed-off-by`, any final `Key: value` block) and attribution markers
+("Generated with ...", aider's `aider:` prefix) before any message feature is computed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from mining import diffs, store, syntax
+from mining.errors import SourceError, StageError
+from mining.gitcmd import resolve_git_dir, run_git
+
+#: bump when a feature's definition changes (rows of older versions are recomputed)
+FEATURES_VERSION = "1"
+#: source files parsed with tree-sitter per commit (the rest count as unparsed)
+MAX_PARSED_FILES = 40
+#: directories checked for being new/removed per commit
+MAX_DIR_CHECKS = 200
+#: commits written per transaction in the stage (an interrupted run keeps finished batches)
+BATCH = 2000
+
+KINDS = diffs.file_kinds()
+
+CC_TYPES = ("feat", "fix", "refactor", "perf", "docs", "test", "style", "chore", "build", "ci",
+            "revert", "deps", "release", "other", "none")  # fmt: skip
+_CC_ALIASES = {"feature": "feat", "bugfix": "fix", "doc": "docs", "tests": "test",
+               "dep": "deps", "bump": "deps", "refactoring": "refactor", "wip": "other"}  # fmt: skip
+_CC_RE = re.compile(r"^\s*([A-Za-z]+)(\([^)]*\))?(!)?:\s*\S")
+_BRACKET_RE = re.compile(r"^\s*\[([A-Za-z]+)\]\s*")
+
+# --- message cleaning ------------------------------------------------------------------------
+
+_TRAILER_LINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*[ \t]*:[ \t]*\S")
+_ATTRIBUTION_KEYS = re.compile(
+    r"^\s*(co-?authored-by|co-developed-by|co-author|signed-off-by|reviewed-by|acked-by|"
+    r"tested-by|reported-by|suggested-by|helped-by|assisted-by|ai-[a-z-]+|generated-(by|with)|"
+    r"llm-assisted-by|made-with|coding-agent|[a-z]+-session[a-z-]*|[a-z]+-thread(-id)?|"
+    r"agent-logs-url|replit-commit-author|entire-[a-z]+|change-id)\s*:",
+    re.IGNORECASE,
+)
+_MARKER_LINE = re.compile(
+    r"(generated (with|by)|co-authored|\U0001f916|created with|written (with|by) (an? )?ai|"
+    r"claude|copilot|cursor|codex|aider|devin|chatgpt|openai|anthropic|gemini)",
+    re.IGNORECASE,
+)
+_SUBJECT_PREFIX = re.compile(r"^\s*(aider|claude|codex|copilot|cursor|ai)\s*:\s*", re.IGNORECASE)
+
+
+def clean_message(message: str) -> str:
+    """The message with trailers, attribution markers and tool prefixes removed.
+
+    Drops the final paragraph when it consists of `Key: value` lines (git's trailer block),
+    any line anywhere whose key is an attribution or session key, and any body line that names
+    an AI tool or says "Generated with". The subject keeps its words minus a tool prefix.
+    """
+    lines = message.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    paras: list[list[str]] = [[]]
+    for ln in lines:
+        if ln.strip():
+            paras[-1].append(ln.rstrip())
+        elif paras[-1]:
+            paras.append([])
+    paras = [p for p in paras if p]
+    if not paras:
+        return ""
+    if len(paras) > 1:
+        last = paras[-1]
+        if all(_TRAILER_LINE.match(x) or x[:1] in (" ", "\t") for x in last):
+            paras = paras[:-1]
+    subject_para, body = paras[0], paras[1:]
+    subject = _SUBJECT_PREFIX.sub("", subject_para[0])
+    if _ATTRIBUTION_KEYS.match(subject):
+        subject = ""
+    kept_subject = [subject, *[x for x in subject_para[1:] if not _is_attribution(x)]]
+    out = ["\n".join(kept_subject)]
+    for p in body:
+        kept = [x for x in p if not _is_attribution(x)]
+        if kept:
+            out.append("\n".join(kept))
+    return "\n\n".join(out).strip()
+
+
+def _is_attribution(line: str) -> bool:
+    return bool(_ATTRIBUTION_KEYS.match(line) or _MARKER_LINE.search(line))
+
+
+@lru_cache(maxsize=1)
+def _keyword_patterns() -> dict[str, re.Pattern[str]]:
+    text = (resources.files("mining") / "message_keywords.toml").read_text(encoding="utf-8")
+    groups = tomllib.loads(text)["groups"]
+    return {
+        name: re.compile(r"\b(" + "|".join(words) + r")\b", re.IGNORECASE)
+        for name, words in groups.items()
+    }
+
+
+def keyword_groups() -> list[str]:
+    """Names of the keyword groups (feature columns `kw_<group>`)."""
+    return list(_keyword_patterns())
+
+
+def conventional_type(subject: str) -> tuple[str, bool, bool]:
+    """(type, has scope, breaking) from a Conventional Commits subject; type "none" if absent."""
+    m = _CC_RE.match(subject)
+    if m is None:
+        b = _BRACKET_RE.match(subject)
+        if b is None:
+            return "none", False, False
+        raw = b.group(1).lower()
+        raw = _CC_ALIASES.get(raw, raw)
+        return (raw if raw in CC_TYPES else "none"), False, False
+    raw = _CC_ALIASES.get(m.group(1).lower(), m.group(1).lower())
+    scope = (m.group(2) or "").lower()
+    kind = raw if raw in CC_TYPES else "other"
+    if kind in ("chore", "build", "fix") and ("deps" in scope or "dependabot" in scope):
+        kind = "deps"
+    return kind, bool(m.group(2)), bool(m.group(3))
+
+
+def message_features(message: str) -> dict[str, Any]:
+    """Features of a message after `clean_message` (never of the raw text)."""
+    text = clean_message(message)
+    subject = text.split("\n", 1)[0]
+    body = text[len(subject) :].strip()
+    cc, has_scope, breaking = conventional_type(subject)
+    row: dict[str, Any] = {
+        "cc_type": cc,
+        "cc_has_scope": has_scope,
+        "cc_breaking": breaking or "BREAKING CHANGE" in body,
+        "msg_subject_chars": len(subject),
+        "msg_body_lines": len([ln for ln in body.split("\n") if ln.strip()]),
+        "msg_words": len(text.split()),
+        "msg_has_issue_ref": bool(re.search(r"#\d+|\b[A-Z]{2,}-\d+\b", text)),
+        "msg_has_bullets": bool(re.search(r"^\s*[-*] ", body, re.MULTILINE)),
+    }
+    subj_no_cc = _CC_RE.sub("", subject) if cc != "none" else subject
+    for name, pat in _keyword_patterns().items():
+        row[f"kw_{name}"] = len(pat.findall(text))
+        row[f"kws_{name}"] = bool(pat.search(subj_no_cc) or pat.search(subject.split(":", 1)[0]))
+    return row
+
+
+# --- diff features ---------------------------------------------------------------------------
+
+_COMMENT_RE = re.compile(
+    r"^\s*(#(?!include|define|if|pragma|import|!)|//|/\*|\*/|\*\s|\*$|--\s|<!--|;;|\"\"\"|''')"
+)
+_IMPORT_RE = re.compile(
+    r"^\s*(import\s|from\s+\S+\s+import\s|#include\s|use\s+[\w:{]|extern crate\s|"
+    r"(const|let|var)\s+[\w{}, ]+=\s*require\(|require\(|package\s+[\w.]+;?\s*$|using\s+[\w.]+;|"
+    r"export\s+\*\s+from\s|export\s+\{[^}]*\}\s+from\s)"
+)
+_GO_IMPORT_RE = re.compile(r'^\s*(\w+\s+|_\s+|\.\s+)?"[\w./@-]+"\s*$')
+_DDL_RE = re.compile(
+    r"\b(create|alter|drop)\s+(table|index|unique\s+index|view|type|schema|sequence|trigger|"
+    r"materialized\s+view)\b|\badd\s+column\b|\bdrop\s+column\b|"
+    r"\bmigrations\.(CreateModel|AddField|RemoveField|AlterField|RenameField|DeleteModel)\b|"
+    r"\bop\.(create_table|drop_table|add_column|drop_column|alter_column|create_index)\b",
+    re.IGNORECASE,
+)
+_WS_RE = re.compile(r"\s+")
+_VERSION_KEY = re.compile(r'^\s*"?version"?\s*[=:]\s*["\']?\d', re.IGNORECASE)
+
+_DEP_PATTERNS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"requirements.*\.(txt|in)$|constraints.*\.txt$"),
+     re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|>=|<=|~=|!=|>|<|@|;|$)")),
+    (re.compile(r"(pyproject\.toml|setup\.py|setup\.cfg|pipfile|environment\.yml)$"),
+     re.compile(r"^\s*-?\s*[\"']?([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|>=|<=|~=|!=|>|<|\^)")),
+    (re.compile(r"(pyproject\.toml|pipfile|cargo\.toml|libs\.versions\.toml)$"),
+     re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=\s*(\"[\^~=<>*]?\s*\d|\{[^}]*version)")),
+    (re.compile(r"(package\.json|composer\.json|deno\.json)$"),
+     re.compile(r"^\s*\"(@?[\w.-]+(/[\w.-]+)?)\"\s*:\s*\"(\^|~|>=|<=|>|<|=|\d|\*|latest|workspace:|npm:|file:|link:|git|https?:|github:)")),
+    (re.compile(r"go\.mod$"), re.compile(r"^\s*(?:require\s+)?([\w.-]+\.[a-z]{2,}/[\w./-]*)\s+v\d")),
+    (re.compile(r"pom\.xml$"), re.compile(r"<artifactId>\s*([^<\s]+)\s*</artifactId>")),
+    (re.compile(r"build\.gradle(\.kts)?$"),
+     re.compile(r"(?:implementation|api|compileOnly|runtimeOnly|testImplementation|classpath|kapt|annotationProcessor|testRuntimeOnly)\s*\(?\s*[\"']([^:\"']+:[^:\"']+)")),
+    (re.compile(r"(gemfile|\.gemspec)$"),
+     re.compile(r"^\s*(?:gem|(?:s|spec)\.add_(?:development_|runtime_)?dependency)\s*\(?\s*[\"']([\w.-]+)[\"']")),
+]  # fmt: skip
+_NOT_DEPS = {"name", "version", "description", "readme", "license", "requires-python",
+             "edition", "rust-version", "python", "node", "npm", "authors", "homepage",
+             "repository", "documentation", "keywords", "main", "module", "types", "type",
+             "private", "packagemanager", "engines"}  # fmt: skip
+_RELEASE_BASENAMES = re.compile(
+    r"^(changelog|changes|history|news|release[-_]?notes)", re.IGNORECASE
+)
+
+
+def _dep_names(path: str, lines: Iterable[str]) -> set[str]:
+    low = path.lower()
+    pats = [p for f, p in _DEP_PATTERNS if f.search(low)]
+    names: set[str] = set()
+    if not pats:
+        return names
+    for ln in lines:
+        s = ln.strip()
+        if not s or s.startswith(("#", "//", "-r ", "--")):
+            continue
+        for p in pats:
+            m = p.search(ln)
+            if m:
+                name = m.group(1).lower()
+                if name not in _NOT_DEPS:
+                    names.add(name)
+                break
+    return names
+
+
+def _pkg(path: str) -> str:
+    parts = path.split("/")[:-1]
+    return "/".join(parts[:2]) if parts else "."
+
+
+def _top(path: str) -> str:
+    parts = path.split("/")
+    return parts[0] if len(parts) > 1 else "."
+
+
+def _entropy(weights: list[float]) -> float:
+    total = sum(weights)
+    if total <= 0 or len(weights) < 2:
+        return 0.0
+    return -sum((w / total) * math.log2(w / total) for w in weights if w > 0)
+
+
+def _line_classes(f: diffs.FileDiff, kind: str) -> Counter[str]:
+    """Count kept changed lines by class: whitespace (formatting), blank, comment, import, other."""
+    out: Counter[str] = Counter()
+    go = f.path.endswith(".go")
+    codeish = kind in ("source", "test", "build", "config", "other", "generated", "vendored")
+    for h in f.hunks:
+        n = len(h.removed) + len(h.added)
+        if n == 0:
+            continue
+        rem = _WS_RE.sub("", "".join(h.removed))
+        add = _WS_RE.sub("", "".join(h.added))
+        if rem == add:  # same text up to whitespace and line breaks: formatting
+            out["whitespace"] += n
+            out["format_hunks"] += 1
+            continue
+        for ln in (*h.removed, *h.added):
+            if not ln.strip():
+                out["blank"] += 1
+            elif codeish and (_IMPORT_RE.match(ln) or (go and _GO_IMPORT_RE.match(ln))):
+                out["import"] += 1
+            elif codeish and _COMMENT_RE.match(ln):
+                out["comment"] += 1
+            else:
+                out["code"] += 1
+    return out
+
+
+def _empty_row() -> dict[str, Any]:
+    row: dict[str, Any] = {name: 0 for name in NUMERIC_COLUMNS}
+    row.update({name: False for name in BOOL_COLUMNS})
+    row["cc_type"] = "none"
+    return row
+
+
+def commit_row(c: diffs.CommitDiff, reader: syntax.BlobReader | None) -> dict[str, Any]:
+    """All features of one non-merge commit (see 20_features.sql for their meaning)."""
+    row = _empty_row()
+    row["sha"] = c.sha
+    row.update(message_features(c.message))
+    row["is_root"] = not c.parents
+    row["incomplete"] = c.incomplete
+    files = c.files
+    row["n_files"] = len(files)
+    weights: list[float] = []
+    dirs: set[str] = set()
+    tops: set[str] = set()
+    pkgs: set[str] = set()
+    lines: Counter[str] = Counter()
+    dep_add: set[str] = set()
+    dep_rem: set[str] = set()
+    dep_both: set[str] = set()
+    added_dirs: set[str] = set()
+    removed_dirs: set[str] = set()
+    delta = syntax.StructureDelta()
+    n_parse = 0
+    langs: set[str] = set()
+    for f in files:
+        kind = diffs.file_kind(f.path)
+        churn = f.lines_added + f.lines_deleted
+        row[f"n_{kind}"] += 1
+        row[f"churn_{kind}"] += churn
+        row["lines_added"] += f.lines_added
+        row["lines_deleted"] += f.lines_deleted
+        row["n_hunks"] += len(f.hunks)
+        row["n_binary"] += f.is_binary
+        row["n_truncated"] += f.truncated
+        weights.append(max(churn, 1))
+        d = f.path.rsplit("/", 1)[0] if "/" in f.path else "."
+        dirs.add(d)
+        tops.add(_top(f.path))
+        pkgs.add(_pkg(f.path))
+        if f.change_type == "A":
+            row["n_added"] += 1
+            if d != ".":
+                added_dirs.add(d)
+            if diffs.is_package_marker(f.path):
+                row["n_package_markers_added"] += 1
+            if kind == "source":
+                row["n_source_added"] += 1
+        elif f.change_type == "D":
+            row["n_deleted"] += 1
+            if d != ".":
+                removed_dirs.add(d)
+            if diffs.is_package_marker(f.path):
+                row["n_package_markers_deleted"] += 1
+            if kind == "source":
+                row["n_source_deleted"] += 1
+        elif f.change_type in ("R", "C"):
+            row["n_renamed" if f.change_type == "R" else "n_copied"] += 1
+            old = f.old_path or f.path
+            if f.change_type == "R" and churn == 0:
+                row["n_pure_renames"] += 1
+            if old.rsplit("/", 1)[0:1] != f.path.rsplit("/", 1)[0:1]:
+                row["n_moves"] += 1
+            if _pkg(old) != _pkg(f.path):
+                row["n_cross_pkg_moves"] += 1
+            if _top(old) != _top(f.path):
+                row["n_cross_top_moves"] += 1
+            if f.change_type == "R" and "/" in f.path:
+                added_dirs.add(d)
+            if f.change_type == "R" and "/" in old:
+                removed_dirs.add(old.rsplit("/", 1)[0])
+        elif f.change_type == "T" or (f.old_mode and f.new_mode and f.old_mode != f.new_mode):
+            row["n_mode_changes"] += 1
+        if diffs.is_contract(f.path):
+            row["n_contract"] += 1
+            row["churn_contract"] += churn
+            row["n_contract_added"] += f.change_type == "A"
+        if kind in ("manifest", "build") or kind == "lockfile":
+            removed = [ln for h in f.hunks for ln in h.removed]
+            added = [ln for h in f.hunks for ln in h.added]
+            if kind == "manifest":
+                a, r = _dep_names(f.path, added), _dep_names(f.path, removed)
+                if f.change_type == "A":
+                    row["dep_manifests_added"] += 1
+                dep_both |= {f"{f.path}:{x}" for x in a & r}
+                dep_add |= {f"{f.path}:{x}" for x in a - r}
+                dep_rem |= {f"{f.path}:{x}" for x in r - a}
+                row["manifest_version_lines"] += sum(bool(_VERSION_KEY.match(x)) for x in added)
+        if kind != "docs":
+            for h in f.hunks:
+                row["ddl_lines"] += sum(bool(_DDL_RE.search(x)) for x in (*h.removed, *h.added))
+        if kind == "docs" and _RELEASE_BASENAMES.match(f.path.rsplit("/", 1)[-1]):
+            row["n_changelog"] += 1
+        if not f.is_binary:
+            lines += _line_classes(f, kind)
+        lang = syntax.language_for(f.path)
+        if lang and kind == "source" and not f.is_binary:
+            if reader is None or (f.change_type == "R" and churn == 0):
+                continue
+            if n_parse >= MAX_PARSED_FILES:
+                row["syn_files_skipped"] += 1
+                continue
+            n_parse += 1
+            try:
+                old = syntax.file_definitions(
+                    reader, None if f.change_type == "A" else f.old_blob, lang
+                )
+                new = syntax.file_definitions(
+                    reader, None if f.change_type == "D" else f.new_blob, lang
+                )
+            except (ValueError, RecursionError):
+                old = new = None
+            if old is None or new is None:
+                delta.parse_errors += 1
+                continue
+            langs.add(lang)
+            delta.add(old, new)
+    row["churn"] = row["lines_added"] + row["lines_deleted"]
+    row["n_dirs"] = len(dirs)
+    row["n_top_dirs"] = len(tops)
+    row["n_pkgs"] = len(pkgs)
+    row["entropy_files"] = _entropy(weights)
+    pkg_w: Counter[str] = Counter()
+    for f, w in zip(files, weights, strict=True):
+        pkg_w[_pkg(f.path)] += w
+    row["entropy_pkgs"] = _entropy(list(pkg_w.values()))
+    row["dep_added"] = len(dep_add)
+    row["dep_removed"] = len(dep_rem)
+    row["dep_bumped"] = len(dep_both)
+    total_lines = sum(v for k, v in lines.items() if k != "format_hunks")
+    row["kept_lines"] = total_lines
+    row["n_format_hunks"] = lines["format_hunks"]
+    for cls in ("whitespace", "blank", "comment", "import"):
+        row[f"share_{cls}"] = lines[cls] / total_lines if total_lines else 0.0
+    row["formatting_only"] = bool(
+        total_lines and lines["whitespace"] == total_lines and not row["n_added"]
+        and not row["n_deleted"]
+    )  # fmt: skip
+    for name in ("files_parsed", "defs_added", "defs_removed", "defs_signature_changed",
+                 "defs_body_changed", "types_added", "types_removed", "public_added",
+                 "public_removed", "public_signature_changed", "parse_errors"):  # fmt: skip
+        row[f"syn_{name}"] = getattr(delta, name)
+    row["syn_languages"] = len(langs)
+    if reader is not None:
+        new_dirs, gone_dirs = _dir_changes(reader, c, added_dirs, removed_dirs)
+        row["n_new_dirs"] = new_dirs
+        row["n_removed_dirs"] = gone_dirs
+    for kind in KINDS:
+        row[f"frac_churn_{kind}"] = row[f"churn_{kind}"] / row["churn"] if row["churn"] else 0.0
+        row[f"frac_files_{kind}"] = row[f"n_{kind}"] / len(files) if files else 0.0
+    row["log_churn"] = math.log1p(row["churn"])
+    row["log_files"] = math.log1p(len(files))
+    return row
+
+
+def _topmost(dirs: set[str]) -> list[str]:
+    ordered = sorted(dirs, key=lambda d: d.count("/"))
+    out: list[str] = []
+    for d in ordered:
+        if not any(d == t or d.startswith(t + "/") for t in out):
+            out.append(d)
+    return out
+
+
+def _dir_changes(
+    reader: syntax.BlobReader, c: diffs.CommitDiff, added: set[str], removed: set[str]
+) -> tuple[int, int]:
+    """Directories that the commit creates (absent in the parent) or empties (absent after)."""
+    new = gone = 0
+    checks = 0
+    for d in _topmost(added):
+        if checks >= MAX_DIR_CHECKS:
+            break
+        checks += 1
+        if not c.parents or reader.info(f"{c.parents[0]}:{d}") is None:
+            new += 1
+    for d in _topmost(removed):
+        if checks >= MAX_DIR_CHECKS:
+            break
+        checks += 1
+        if reader.info(f"{c.sha}:{d}") is None:
+            gone += 1
+    return new, gone
+
+
+# --- columns -----------------------------------------------------------------------------------
+
+
+def _columns() -> tuple[list[str], list[str], list[str]]:
+    numeric = [
+        "msg_subject_chars", "msg_body_lines", "msg_words",
+        *[f"kw_{g}" for g in keyword_groups()],
+        "n_files", "lines_added", "lines_deleted", "churn", "log_churn", "log_files", "n_hunks",
+        "n_binary", "n_truncated",
+        *[f"n_{k}" for k in KINDS], *[f"churn_{k}" for k in KINDS],
+        *[f"frac_files_{k}" for k in KINDS], *[f"frac_churn_{k}" for k in KINDS],
+        "n_dirs", "n_top_dirs", "n_pkgs", "entropy_files", "entropy_pkgs",
+        "n_added", "n_deleted", "n_renamed", "n_copied", "n_pure_renames", "n_mode_changes",
+        "n_moves", "n_cross_pkg_moves", "n_cross_top_moves", "n_new_dirs", "n_removed_dirs",
+        "n_package_markers_added", "n_package_markers_deleted", "n_source_added",
+        "n_source_deleted", "n_changelog",
+        "dep_added", "dep_removed", "dep_bumped", "dep_manifests_added", "manifest_version_lines",
+        "n_contract", "churn_contract", "n_contract_added", "ddl_lines",
+        "kept_lines", "n_format_hunks", "share_whitespace", "share_blank", "share_comment",
+        "share_import",
+        "syn_files_parsed", "syn_files_skipped", "syn_languages", "syn_defs_added",
+        "syn_defs_removed", "syn_defs_signature_changed", "syn_defs_body_changed",
+        "syn_types_added", "syn_types_removed", "syn_public_added", "syn_public_removed",
+        "syn_public_signature_changed", "syn_parse_errors",
+    ]  # fmt: skip
+    boolean = ["cc_has_scope", "cc_breaking", "msg_has_issue_ref", "msg_has_bullets",
+               *[f"kws_{g}" for g in keyword_groups()],
+               "is_root", "incomplete", "formatting_only"]  # fmt: skip
+    categorical = ["cc_type"]
+    return numeric, boolean, categorical
+
+
+NUMERIC_COLUMNS, BOOL_COLUMNS, CATEGORICAL_COLUMNS = _columns()
+#: the model's inputs, in order: what `commit_features` holds besides repo, sha, version
+FEATURE_COLUMNS = [*NUMERIC_COLUMNS, *BOOL_COLUMNS, *CATEGORICAL_COLUMNS]
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["sha", *FEATURE_COLUMNS])
+    for col in NUMERIC_COLUMNS:
+        frame[col] = pd.to_numeric(frame[col]).astype("float64" if _is_float(col) else "int64")
+    for col in BOOL_COLUMNS:
+        frame[col] = frame[col].astype(bool)
+    frame["cc_type"] = frame["cc_type"].astype(str)
+    return frame.copy()
+
+
+def _is_float(col: str) -> bool:
+    return col.startswith(("frac_", "share_", "entropy_", "log_"))
+
+
+def _check_shas(git_dir: Path, shas: list[str]) -> None:
+    bad = [s for s in shas if not re.fullmatch(r"[0-9a-fA-F]{4,64}", s)]
+    if bad:
+        raise SourceError(f"{bad[0]!r}: not a commit id (hex digits expected)")
+    proc = run_git(git_dir, ["cat-file", "--batch-check"], input=("\n".join(shas) + "\n").encode())
+    for sha, line in zip(shas, proc.stdout.decode("utf-8", "replace").splitlines(), strict=False):
+        parts = line.split()
+        if len(parts) < 2 or parts[1] != "commit":
+            raise SourceError(f"{git_dir}: {sha} is not a commit in this repository")
+
+
+def compute_features(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
+    """Features of the listed commits straight from git (no database); merges are left out.
+
+    Works on a work tree, a bare repo or a bare mirror with an empty config; opens it read-only.
+    Rows follow the order of `shas`; full shas are returned even for abbreviated input.
+    """
+    gd = resolve_git_dir(git_dir)
+    shas = [s.strip() for s in shas if s.strip()]
+    if not shas:
+        return _frame([])
+    _check_shas(gd, shas)
+    rows = []
+    with syntax.BlobReader(gd) as reader:
+        for c in diffs.iter_commit_diffs(gd, shas):
+            if c.is_merge:
+                continue
+            rows.append(commit_row(c, reader))
+    return _frame(rows)
+
+
+def features_stage(
+    con: duckdb.DuckDBPyConnection,
+    repos: list[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, int]:
+    """Fill `commit_features` for every stored repository's non-merge commits not yet featured.
+
+    Resumable: commits already featured with the current FEATURES_VERSION are skipped; each batch
+    of BATCH commits is written in its own transaction. Returns commits featured per repo.
+    """
+    store.require_rows(con, "commits", "crawl")
+    known = [r[0] for r in con.execute("SELECT repo, git_dir FROM repos ORDER BY repo").fetchall()]
+    dirs = dict(con.execute("SELECT repo, git_dir FROM repos").fetchall())
+    wanted = repos or known
+    missing = [r for r in wanted if r not in dirs]
+    if missing:
+        raise StageError(f"{missing[0]}: no such repository in the database (crawl it first)")
+    done: dict[str, int] = {}
+    for repo in wanted:
+        shas = [
+            r[0]
+            for r in con.execute(
+                "SELECT c.sha FROM commits c WHERE c.repo = ? AND NOT c.is_merge AND c.sha NOT IN "
+                "(SELECT sha FROM commit_features f WHERE f.repo = ? AND f.features_version = ?) "
+                "ORDER BY c.topo_index",
+                [repo, repo, FEATURES_VERSION],
+            ).fetchall()
+        ]
+        done[repo] = 0
+        if not shas:
+            continue
+        git_dir = resolve_git_dir(dirs[repo])
+        with syntax.BlobReader(git_dir) as reader:
+            for start in range(0, len(shas), BATCH):
+                batch = shas[start : start + BATCH]
+                rows = [commit_row(c, reader) for c in diffs.iter_commit_diffs(git_dir, batch)
+                        if not c.is_merge]  # fmt: skip
+                frame = _frame(rows).copy()
+                frame.insert(0, "repo", repo)
+                frame.insert(2, "features_version", FEATURES_VERSION)
+                with store.transaction(con):
+                    store.replace_repo_rows(con, "commit_features", repo, frame, shas=batch)
+                done[repo] += len(frame)
+                if progress is not None:
+                    progress(repo, start + len(batch), len(shas))
+    return done

@@ -1,0 +1,15 @@
+-- Stage: classify (mining/classify.py). One layer per non-merge commit, per ../shared/codebook.md.
+
+CREATE TABLE IF NOT EXISTS commit_layers (
+    repo            VARCHAR NOT NULL,
+    sha             VARCHAR NOT NULL,
+    layer           VARCHAR NOT NULL,  -- boilerplate | refactor | feature | architectural
+    p_boilerplate   DOUBLE NOT NULL,
+    p_refactor      DOUBLE NOT NULL,
+    p_feature       DOUBLE NOT NULL,
+    p_architectural DOUBLE NOT NULL,
+    is_fix          BOOLEAN NOT NULL,
+    model_version   VARCHAR NOT NULL,
+    decided_by      VARCHAR,           -- rule:<name> or model
+    PRIMARY KEY (repo, sha)
+);

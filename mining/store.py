@@ -1,0 +1,176 @@
+"""The DuckDB store: connect, apply the schema, and write a stage's rows atomically.
+
+Stages never issue DDL of their own: the schema lives in `mining/schema/*.sql` (package data),
+applied in file order on every writable connect. Writes replace a repository's rows inside one
+transaction, so an interrupted stage leaves the previous state intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mining import __version__
+from mining.errors import DatabaseError
+
+DEFAULT_DB = Path("data/strata.duckdb")
+
+#: bump when a table's columns change; `connect` refuses older files with a clear message.
+SCHEMA_VERSION = 1
+
+
+def schema_sql() -> list[tuple[str, str]]:
+    """Return (file name, SQL) for every schema file, in application order."""
+    folder = resources.files("mining") / "schema"
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+    return [(p.name, p.read_text(encoding="utf-8")) for p in files]
+
+
+def connect(path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the database; a writable connection creates it and applies the schema.
+
+    Raises DatabaseError naming the file when it is locked by another process, missing (read-only),
+    or written by an incompatible schema version.
+    """
+    path = Path(path)
+    if read_only and str(path) != ":memory:" and not path.exists():
+        raise DatabaseError(f"{path}: no such database (run `strata crawl` or `strata load` first)")
+    if not read_only and str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        msg = str(exc)
+        if "lock" in msg.lower():
+            raise DatabaseError(f"{path}: database is in use by another process ({_first_line(msg)})") from exc
+        raise DatabaseError(f"{path}: cannot open database: {_first_line(msg)}") from exc
+    except duckdb.Error as exc:
+        raise DatabaseError(f"{path}: not a DuckDB database or unreadable: {_first_line(str(exc))}") from exc
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        apply_schema(con, path)
+    return con
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") -> None:
+    """Create missing tables and (re)create views; refuse a database from another schema version."""
+    con.execute("CREATE TABLE IF NOT EXISTS strata_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    row = con.execute("SELECT value FROM strata_meta WHERE key = 'schema_version'").fetchone()
+    if row is not None and int(row[0]) != SCHEMA_VERSION:
+        raise DatabaseError(
+            f"{path}: database has schema version {row[0]}, this ai-strata expects {SCHEMA_VERSION}; "
+            "rebuild it (`strata crawl` into a new --db, or `strata load`)"
+        )
+    for _name, sql in schema_sql():
+        con.execute(sql)
+    con.execute(
+        "INSERT OR REPLACE INTO strata_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+    )
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All-or-nothing block: commit on success, roll back on any exception (incl. Ctrl-C)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Column names of `table` in schema order (used to align frames before insert)."""
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: Any) -> int:
+    """Bulk-insert a pandas DataFrame or Arrow table whose columns are a subset of `table`'s.
+
+    Columns are matched by name, so a stage may leave optional columns out. Returns rows inserted.
+    """
+    n = len(frame)
+    if n == 0:
+        return 0
+    cols = list(frame.column_names) if hasattr(frame, "column_names") else list(frame.columns)
+    known = set(table_columns(con, table))
+    unknown = [c for c in cols if c not in known]
+    if unknown:
+        raise DatabaseError(f"table {table} has no columns {unknown}")
+    con.register("_strata_frame", frame)
+    try:
+        col_list = ", ".join(f'"{c}"' for c in cols)
+        con.execute(f'INSERT INTO "{table}" ({col_list}) SELECT {col_list} FROM _strata_frame')  # noqa: S608 - names checked against the schema
+    finally:
+        con.unregister("_strata_frame")
+    return n
+
+
+def replace_repo_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    repo: str,
+    frame: Any,
+    shas: Sequence[str] | None = None,
+) -> int:
+    """Delete `repo`'s rows (only those `shas` if given) from `table`, then insert `frame`.
+
+    Call inside `transaction()` so the delete and insert land together.
+    """
+    if not table_columns(con, table):
+        raise DatabaseError(f"no table {table} in the schema")
+    if shas is None:
+        con.execute(f'DELETE FROM "{table}" WHERE repo = ?', [repo])  # noqa: S608
+    elif len(shas):
+        con.register("_strata_shas", _sha_frame(shas))
+        try:
+            con.execute(
+                f'DELETE FROM "{table}" WHERE repo = ? AND sha IN (SELECT sha FROM _strata_shas)',  # noqa: S608
+                [repo],
+            )
+        finally:
+            con.unregister("_strata_shas")
+    return insert_frame(con, table, frame)
+
+
+def require_rows(con: duckdb.DuckDBPyConnection, table: str, stage: str) -> None:
+    """Raise StageError if `table` is empty: the stage that fills it has not run."""
+    from mining.errors import StageError
+
+    n = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+    if n == 0:
+        raise StageError(f"table {table} is empty: run `strata {stage}` first")
+
+
+@contextlib.contextmanager
+def run_record(con: duckdb.DuckDBPyConnection, stage: str, args: str = "") -> Iterator[str]:
+    """Record a stage run in `runs` (provenance): start row now, finish time on success."""
+    run_id = uuid.uuid4().hex[:12]
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, NULL, ?, ?)",
+        [run_id, stage, datetime.now(UTC), __version__, args],
+    )
+    yield run_id
+    con.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", [datetime.now(UTC), run_id])
+
+
+def _sha_frame(shas: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({"sha": pa.array(list(shas), pa.string())})
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text

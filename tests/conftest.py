@@ -1,0 +1,32 @@
+"""Keep the machine out of the tests: no user git config, fixed timezone, isolated HOME."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.gitrepo import RepoBuilder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_TEMPLATE_DIR", "")
+    monkeypatch.setenv("TZ", "UTC")
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    (home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.org\n[init]\n\tdefaultBranch = main\n")
+
+
+@pytest.fixture
+def repo_builder(tmp_path: Path):
+    """Factory: `repo_builder("name")` returns a fresh RepoBuilder under tmp_path."""
+
+    def make(name: str = "repo", **kw: object) -> RepoBuilder:
+        return RepoBuilder(tmp_path / name, **kw)  # type: ignore[arg-type]
+
+    return make

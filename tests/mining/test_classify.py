@@ -1,0 +1,156 @@
+"""Classifier wiring: rules fire, probabilities are a distribution, models load, CSV contract.
+
+Scores are not asserted here (they belong to `strata evaluate`); a small model trained on
+synthetic feature rows stands in for the shipped one where a test needs a model it controls.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mining import classify, features, store
+from mining.cli import app
+from mining.classify import LAYERS
+
+
+def _synthetic(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {c: rng.integers(0, 5, n) for c in features.NUMERIC_COLUMNS}
+        | {c: rng.integers(0, 2, n).astype(bool) for c in features.BOOL_COLUMNS}
+        | {"cc_type": rng.choice(list(features.CC_TYPES), n)}
+    )
+    frame["n_files"] = frame["n_files"] + 1  # no "empty" rule hits
+    frame["formatting_only"] = False
+    layers = pd.Series(np.array(LAYERS)[np.arange(n) % 4])
+    return frame, layers, pd.Series(np.arange(n) % 3 == 0)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    frame, layers, fix = _synthetic()
+    model = classify.fit(frame, layers, fix, kind="hgb", meta={"version": "test-1"})
+    d = tmp_path_factory.mktemp("model")
+    classify.save_model(model, d)
+    return d
+
+
+def test_saved_model_loads_with_version_and_feature_list(model_dir):
+    meta = json.loads((model_dir / "layer_model.json").read_text())
+    assert meta["version"] == "test-1"
+    assert meta["feature_columns"] == features.FEATURE_COLUMNS
+    assert meta["layers"] == list(LAYERS)
+    m = classify.load_model(model_dir)
+    assert m.version == "test-1"
+
+
+def test_probabilities_sum_to_one_and_match_layer(model_dir):
+    frame, _, _ = _synthetic(40, seed=1)
+    out = classify.load_model(model_dir).predict(frame)
+    probs = out[classify.PROB_COLUMNS].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1.0) and (probs >= 0).all()
+    assert (np.array(LAYERS)[probs.argmax(axis=1)] == out["layer"].to_numpy()).all()
+    assert set(out["decided_by"]) <= {"model", *(f"rule:{r}" for r in classify.RULES)}
+
+
+def test_rules_fire_and_decide(model_dir):
+    frame, _, _ = _synthetic(5, seed=2)
+    frame.loc[0, "n_files"] = 0
+    frame.loc[1, "formatting_only"] = True
+    for col in ("n_files", "n_pure_renames"):
+        frame.loc[2, col] = 3
+    frame.loc[2, "n_cross_pkg_moves"] = 0
+    frame.loc[3, ["n_files", "n_lockfile", "n_generated", "n_vendored"]] = [2, 2, 0, 0]
+    names = classify.rule_names(frame)
+    assert list(names[:4]) == ["empty", "formatting_only", "pure_rename_local",
+                               "lockfile_or_generated_only"]  # fmt: skip
+    out = classify.load_model(model_dir).predict(frame)
+    assert list(out["layer"][:4]) == ["boilerplate", "boilerplate", "refactor", "boilerplate"]
+    assert out.loc[2, "decided_by"] == "rule:pure_rename_local"
+    assert out.loc[2, "p_refactor"] == pytest.approx(
+        classify.load_model(model_dir).rule_precision["pure_rename_local"]
+    )
+
+
+def test_rule_precision_is_measured():
+    frame, layers, _ = _synthetic(8, seed=3)
+    frame["n_files"] = 1
+    frame.loc[:3, "n_files"] = 0  # four "empty" commits, two labelled boilerplate
+    layers[:4] = ["boilerplate", "boilerplate", "feature", "refactor"]
+    prec = classify.rule_precision(frame, layers)
+    assert prec["empty"] == pytest.approx((2 + 1.8) / 6)
+
+
+def test_missing_model_is_a_named_error(tmp_path):
+    with pytest.raises(classify.ModelError, match="no trained model"):
+        classify.load_model(tmp_path)
+
+
+def test_shipped_model_loads():
+    m = classify.load_model()
+    assert m.meta["feature_columns"] == features.FEATURE_COLUMNS
+    assert m.version
+
+
+def _repo(repo_builder):
+    rb = repo_builder()
+    rb.commit("initial", {"src/a.py": "def f(x):\n    return x\n", "README.md": "# a\n"})
+    s1 = rb.commit("feat: add g", {"src/a.py": "def f(x):\n    return x\n\ndef g():\n    pass\n"})
+    s2 = rb.commit("style: format", {"src/a.py": "def f(x):\n    return  x\n\ndef g():\n    pass\n"})
+    return rb, [s1, s2]
+
+
+def test_cli_classify_prints_csv_contract(repo_builder, model_dir, tmp_path):
+    rb, shas = _repo(repo_builder)
+    mirror = rb.bare_clone(tmp_path / "mirror.git", empty_config=True)
+    listing = tmp_path / "shas.txt"
+    listing.write_text("\n".join(shas) + "\n")
+    res = CliRunner().invoke(
+        app, ["classify", "--repo", str(mirror), "--shas", str(listing), "--model", str(model_dir)]
+    )
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    assert lines[0] == "sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix"
+    rows = [ln.split(",") for ln in lines[1:]]
+    assert [r[0] for r in rows] == shas
+    assert rows[1][1] == "boilerplate"  # formatting-only rule
+    assert all(r[1] in LAYERS and r[6] in ("true", "false") for r in rows)
+    assert all(abs(sum(float(x) for x in r[2:6]) - 1) < 0.01 for r in rows)
+
+
+def test_cli_classify_bad_repo_is_one_line_error(tmp_path, model_dir):
+    listing = tmp_path / "shas.txt"
+    listing.write_text("abc\n")
+    res = CliRunner().invoke(
+        app, ["classify", "--repo", str(tmp_path / "nope"), "--shas", str(listing),
+              "--model", str(model_dir)],
+    )  # fmt: skip
+    assert res.exit_code != 0 and "nope" in res.output
+
+
+def test_classify_stage_fills_commit_layers_and_facts(repo_builder, model_dir, tmp_path):
+    from mining.crawl import CrawlTarget, crawl
+    from mining.sources import resolve_source
+
+    rb, shas = _repo(repo_builder)
+    db = tmp_path / "s.duckdb"
+    crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
+    con = store.connect(db)
+    features.features_stage(con)
+    counts = classify.classify_stage(con, model=classify.load_model(model_dir))
+    assert sum(counts.values()) == 3
+    rows = con.execute(
+        "SELECT sha, layer, p_boilerplate + p_refactor + p_feature + p_architectural, "
+        "model_version, decided_by FROM commit_layers ORDER BY sha"
+    ).fetchall()
+    assert all(abs(r[2] - 1) < 1e-9 and r[3] == "test-1" for r in rows)
+    facts = dict(con.execute("SELECT sha, layer FROM commit_facts").fetchall())
+    assert facts[shas[1]] == "boilerplate"
+    # rerun replaces, never duplicates
+    classify.classify_stage(con, model=classify.load_model(model_dir))
+    assert con.execute("SELECT count(*) FROM commit_layers").fetchone()[0] == 3

@@ -1,0 +1,240 @@
+"""Change features on fixture repositories, one scenario per commit kind the codebook names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mining import features, store
+from mining.errors import SourceError
+
+PY_V1 = "def parse(text):\n    return text.split()\n\n\ndef _helper(x):\n    return x\n"
+
+
+def _row(rb, sha: str) -> dict:
+    frame = features.compute_features(rb.git_dir, [sha])
+    assert list(frame["sha"]) == [sha]
+    return frame.iloc[0].to_dict()
+
+
+@pytest.fixture
+def base(repo_builder):
+    rb = repo_builder()
+    rb.commit(
+        "initial",
+        {
+            "pyproject.toml": '[project]\nname = "demo"\nversion = "1.0"\ndependencies = [\n'
+            '    "requests>=2.31",\n    "click>=8.0",\n]\n',
+            "poetry.lock": "# lock\nrequests 2.31\n",
+            "src/demo/__init__.py": "",
+            "src/demo/core.py": PY_V1,
+            "README.md": "# demo\n\nSome text.\n",
+            "tests/test_core.py": "def test_parse():\n    assert True\n",
+        },
+    )
+    return rb
+
+
+def test_dependency_bump(base):
+    sha = base.commit(
+        "chore(deps): bump requests from 2.31 to 2.32",
+        {
+            "pyproject.toml": '[project]\nname = "demo"\nversion = "1.0"\ndependencies = [\n'
+            '    "requests>=2.32",\n    "click>=8.0",\n    "rich>=13",\n]\n',
+            "poetry.lock": "# lock\nrequests 2.32\n",
+        },
+    )
+    r = _row(base, sha)
+    assert (r["dep_bumped"], r["dep_added"], r["dep_removed"]) == (1, 1, 0)
+    assert r["n_manifest"] == 1 and r["n_lockfile"] == 1 and r["n_source"] == 0
+    assert r["cc_type"] == "deps" and r["cc_has_scope"]
+    assert r["kw_bump"] >= 1
+
+
+def test_rename_only_refactor(base):
+    base.rename("src/demo/core.py", "src/demo/parsing.py", message="refactor: rename core module")
+    r = _row(base, base.head())
+    assert (r["n_renamed"], r["n_pure_renames"], r["churn"]) == (1, 1, 0)
+    assert r["n_cross_pkg_moves"] == 0 and r["n_moves"] == 0
+    assert r["syn_files_parsed"] == 0  # identical content is not parsed
+    assert r["cc_type"] == "refactor"
+
+
+def test_move_across_packages(base):
+    base.rename("src/demo/core.py", "lib/other/core.py", message="move core")
+    r = _row(base, base.head())
+    assert r["n_moves"] == 1 and r["n_cross_pkg_moves"] == 1 and r["n_cross_top_moves"] == 1
+    assert r["n_new_dirs"] == 1  # lib/ did not exist before
+
+
+def test_new_package(base):
+    sha = base.commit(
+        "feat: add storage package",
+        {
+            "src/demo/storage/__init__.py": "from .db import Store\n",
+            "src/demo/storage/db.py": "class Store:\n    def get(self, key):\n        return key\n",
+        },
+    )
+    r = _row(base, sha)
+    assert r["n_added"] == 2 and r["n_source_added"] == 2
+    assert r["n_package_markers_added"] == 1
+    assert r["n_new_dirs"] == 1  # the topmost new directory only
+    assert r["syn_types_added"] == 1 and r["syn_defs_added"] == 2 and r["syn_public_added"] == 2
+    assert r["share_import"] > 0
+
+
+def test_api_signature_change(base):
+    new = PY_V1.replace("def parse(text):", "def parse(text, sep=None):")
+    sha = base.commit("change parse signature", {"src/demo/core.py": new})
+    r = _row(base, sha)
+    assert r["syn_defs_signature_changed"] == 1 and r["syn_public_signature_changed"] == 1
+    assert r["syn_defs_added"] == 0 and r["syn_defs_removed"] == 0
+    body = new.replace("return x\n", "return x + 1\n")
+    sha2 = base.commit("private body change", {"src/demo/core.py": body})
+    r2 = _row(base, sha2)
+    assert r2["syn_defs_signature_changed"] == 0 and r2["syn_defs_body_changed"] == 1
+
+
+def test_docs_only_change(base):
+    sha = base.commit("docs: explain usage", {"README.md": "# demo\n\nSome text.\n\nUsage: run it.\n"})
+    r = _row(base, sha)
+    assert r["n_docs"] == 1 and r["n_files"] == 1 and r["frac_churn_docs"] == 1.0
+    assert r["cc_type"] == "docs" and r["share_comment"] == 0
+
+
+def test_lockfile_only(base):
+    sha = base.commit("update lock", {"poetry.lock": "# lock\nrequests 2.31.1\n"})
+    r = _row(base, sha)
+    assert r["n_lockfile"] == 1 and r["frac_files_lockfile"] == 1.0 and r["dep_bumped"] == 0
+
+
+def test_migration_file(base):
+    sha = base.commit(
+        "add users table",
+        {"db/migrations/0002_users.sql": "CREATE TABLE users (id int);\nALTER TABLE x ADD COLUMN y int;\n"},
+    )
+    r = _row(base, sha)
+    assert r["n_contract"] == 1 and r["n_contract_added"] == 1 and r["ddl_lines"] == 2
+
+
+def test_formatting_only_diff(base):
+    sha = base.commit(
+        "style: reformat",
+        {"src/demo/core.py": PY_V1.replace("return text.split()", "return    text.split( )")},
+    )
+    r = _row(base, sha)
+    assert r["formatting_only"] and r["share_whitespace"] == 1.0 and r["n_format_hunks"] == 1
+
+
+def test_non_utf8_content_and_binary_and_huge_file(base):
+    sha = base.commit(
+        b"non-utf8 message caf\xe9",
+        {
+            "data/latin.txt": "caf\xe9\n".encode("latin-1"),
+            "static/logo.png": b"\x89PNG\x00\x01\x02" * 100,
+            "gen/big.txt": "".join(f"row {i}\n" for i in range(30_000)),
+        },
+    )
+    r = _row(base, sha)
+    assert r["n_binary"] == 1 and r["n_assets"] == 1
+    assert r["lines_added"] == 30_001 and r["n_truncated"] == 1
+    assert r["msg_words"] == 3
+
+
+def test_merges_are_left_out_and_bad_shas_named(base):
+    first = base.head()
+    base.branch("side")
+    side = base.commit("side work", {"side.txt": "s\n"})
+    base.checkout("main")
+    base.commit("main work", {"main.txt": "m\n"})
+    merge = base.merge("side")
+    frame = features.compute_features(base.git_dir, [merge, side, first])
+    assert list(frame["sha"]) == [side, first]
+    with pytest.raises(SourceError, match="not a commit"):
+        features.compute_features(base.git_dir, ["0" * 40])
+    with pytest.raises(SourceError, match="not a commit id"):
+        features.compute_features(base.git_dir, ["--all"])
+
+
+def test_bare_mirror_with_empty_config(base, tmp_path):
+    sha = base.commit("feat: x", {"src/demo/x.py": "def x():\n    pass\n"})
+    mirror = base.bare_clone(tmp_path / "m.git", empty_config=True)
+    a = features.compute_features(mirror, [sha])
+    b = features.compute_features(base.path, [sha])
+    assert a.equals(b)
+
+
+# --- authorship never reaches the features ----------------------------------------------------
+
+
+def test_author_and_trailers_do_not_change_features(repo_builder):
+    files = {"src/app.py": "def run(x):\n    return x\n"}
+    change = {"src/app.py": "def run(x, y=0):\n    return x + y\n"}
+    rows = []
+    for i, (author, trailers, msg) in enumerate(
+        [
+            (("Ada Human", "ada@example.org"), [], "feat: add y to run"),
+            (
+                ("Claude", "noreply@anthropic.com"),
+                [("Co-authored-by", "Claude <noreply@anthropic.com>"),
+                 ("Signed-off-by", "Bob <bob@example.org>")],
+                "aider: feat: add y to run\n\n\U0001f916 Generated with [Claude Code](https://claude.ai)",
+            ),
+        ]
+    ):  # fmt: skip
+        rb = repo_builder(f"r{i}")
+        rb.commit("initial", files)
+        sha = rb.commit(msg, change, author=author, trailers=trailers)
+        rows.append(features.compute_features(rb.git_dir, [sha]).drop(columns="sha").iloc[0])
+    assert rows[0].to_dict() == rows[1].to_dict()
+
+
+def test_clean_message_strips_trailers_and_markers():
+    msg = (
+        "fix: handle empty input\n\nLonger explanation here.\n"
+        "Generated with Cursor\n\nCo-authored-by: X <x@y>\nSigned-off-by: Y <y@z>\n"
+    )
+    assert features.clean_message(msg) == "fix: handle empty input\n\nLonger explanation here."
+    # a one-paragraph "Key: value" subject is not a trailer block
+    assert features.clean_message("fix: typo") == "fix: typo"
+    assert features.clean_message("Assisted-by: Claude\n") == ""
+
+
+def test_no_feature_names_authorship():
+    banned = re.compile(r"author|committer|email|trailer|ai_|tool|bot|identity")
+    assert not [c for c in features.FEATURE_COLUMNS if banned.search(c)]
+
+
+def test_schema_matches_feature_columns():
+    con = store.connect(":memory:")
+    cols = store.table_columns(con, "commit_features")
+    assert cols == ["repo", "sha", "features_version", *features.FEATURE_COLUMNS]
+
+
+# --- the stage ----------------------------------------------------------------------------
+
+
+def test_features_stage_writes_and_resumes(base, tmp_path: Path):
+    from mining.crawl import CrawlTarget, crawl
+    from mining.sources import resolve_source
+
+    base.branch("side")
+    base.commit("side", {"s.txt": "s\n"})
+    base.checkout("main")
+    base.commit("main", {"m.txt": "m\n"})
+    base.merge("side")
+    db = tmp_path / "s.duckdb"
+    crawl(db, [CrawlTarget(resolve_source(str(base.path)))])
+    con = store.connect(db)
+    calls = []
+    counts = features.features_stage(con, progress=lambda *a: calls.append(a))
+    (repo,) = counts
+    n_non_merge = con.execute("SELECT count(*) FROM commits WHERE NOT is_merge").fetchone()[0]
+    assert counts[repo] == n_non_merge == 3 and calls
+    got = con.execute("SELECT count(*), count(DISTINCT sha) FROM commit_features").fetchone()
+    assert got == (3, 3)
+    assert features.features_stage(con) == {repo: 0}  # resumable: nothing left to do
+    con.execute("DELETE FROM commit_features WHERE sha = (SELECT min(sha) FROM commit_features)")
+    assert features.features_stage(con) == {repo: 1}

@@ -1,0 +1,72 @@
+"""Definitions and their changes per language, read with tree-sitter."""
+
+from __future__ import annotations
+
+import pytest
+
+from mining import syntax
+
+
+def _defs(lang: str, src: str) -> dict[str, syntax.Definition]:
+    return syntax.definitions(lang, src.encode())
+
+
+@pytest.mark.parametrize(
+    ("lang", "src", "public", "private"),
+    [
+        ("python", "def f(a):\n  pass\ndef _g():\n  pass\nclass C:\n  def m(self): pass\n",
+         {"f", "C", "C.m"}, {"_g"}),
+        ("javascript", "export function a(x) {}\nfunction b() {}\nexport const h = (q) => q;\n",
+         {"a", "h"}, {"b"}),
+        ("typescript", "export interface I { f(a: number): string }\nclass Z { private q() {} }\n",
+         {"I", "I.f"}, {"Z", "Z.q"}),
+        ("go", "package x\nfunc Pub(a int) error { return nil }\nfunc (s *S) priv() {}\n"
+               "type S struct{}\n", {"Pub", "S"}, {"S.priv"}),
+        ("rust", "pub fn a(x: u8) -> u8 { x }\nstruct S;\nimpl S { pub fn new() -> S { S } }\n",
+         {"a", "S.new"}, {"S"}),
+        ("java", "public class A { public int f(int x) { return x; } private void g() {} }\n",
+         {"A", "A.f"}, {"A.g"}),
+    ],
+)  # fmt: skip
+def test_definitions_and_visibility(lang, src, public, private):
+    defs = _defs(lang, src)
+    assert {n for n, d in defs.items() if d.public} == public
+    assert {n for n, d in defs.items() if not d.public} == private
+
+
+def test_signature_change_versus_body_change():
+    old = _defs("python", "def f(a):\n    return a\n\ndef g(x):\n    return x\n")
+    new = _defs("python", "def f(a, b=1):\n    return a\n\ndef g(x):\n    return x + 1\n")
+    d = syntax.StructureDelta()
+    d.add(old, new)
+    assert (d.defs_signature_changed, d.defs_body_changed, d.defs_added, d.defs_removed) == (1, 1, 0, 0)
+    assert d.public_signature_changed == 1
+
+
+def test_added_and_removed_types():
+    old = _defs("go", "package x\ntype A struct{}\nfunc F() {}\n")
+    new = _defs("go", "package x\ntype B interface{ M() }\nfunc F() {}\n")
+    d = syntax.StructureDelta()
+    d.add(old, new)
+    assert d.types_added == 1 and d.types_removed == 1
+    assert d.public_added == 2 and d.public_removed == 1  # B and B.M added, A removed
+
+
+def test_language_for_paths():
+    assert syntax.language_for("a/b.tsx") == "tsx"
+    assert syntax.language_for("x.rs") == "rust"
+    assert syntax.language_for("x.rb") is None
+
+
+def test_blob_reader_reads_blobs_and_paths(repo_builder):
+    rb = repo_builder()
+    sha = rb.commit("first", {"pkg/a.py": "def f():\n  pass\n"})
+    oid = rb.git("rev-parse", f"{sha}:pkg/a.py")
+    with syntax.BlobReader(rb.git_dir) as reader:
+        assert reader.read(oid) == b"def f():\n  pass\n"
+        assert reader.info(f"{sha}:pkg")[0] == "tree"
+        assert reader.info(f"{sha}:nope") is None
+        assert reader.read(oid, max_bytes=3) is None
+        defs = syntax.file_definitions(reader, oid, "python")
+        assert set(defs) == {"f"}
+        assert syntax.file_definitions(reader, oid, "python") is defs  # cached by blob id
