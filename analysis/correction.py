@@ -18,7 +18,7 @@ from analysis import LAYERS
 from analysis.dataset import Evaluation, row_normalise
 from analysis.stats import bootstrap_sums, cluster_counts, percentile_ci, shares_of
 
-METHODS = ("raw", "inverse", "rogan_gladen")
+METHODS = ("raw", "inverse", "rogan_gladen", "inverse_by_group")
 
 
 def invert(q: np.ndarray, misclassification: np.ndarray) -> np.ndarray:
@@ -62,7 +62,7 @@ def labelled_draws(evaluation: Evaluation, n_boot: int, seed: int) -> np.ndarray
     rng = np.random.default_rng(seed)
     if evaluation.oof is not None and len(evaluation.oof):
         oof = evaluation.oof
-        counts, _, _ = cluster_counts(oof.assign(one="x"), "repo", "true", LAYERS, outcome="pred")
+        counts, _, _ = cluster_counts(oof, "repo", "true", LAYERS, outcome="pred")
         # cluster_counts sorts the true labels alphabetically; put them in LAYERS order
         present = sorted(oof["true"].unique())
         full = np.zeros((counts.shape[0], len(LAYERS), len(LAYERS)))
@@ -95,7 +95,7 @@ def corrected_shares(
     if evaluation is not None:
         conf = evaluation.confusion
         c_draws = labelled_draws(evaluation, n_boot, seed + 1)
-        p_draws = np.stack([row_normalise(c) for c in c_draws])
+        p_draws = row_normalise(c_draws)
         estimates["inverse"] = (
             invert(q_point, row_normalise(conf)),
             np.stack([invert(q_draws[b], p_draws[b]) for b in range(n_boot)]),
@@ -104,6 +104,9 @@ def corrected_shares(
             rogan_gladen(q_point, conf),
             np.stack([rogan_gladen(q_draws[b], c_draws[b]) for b in range(n_boot)]),
         )
+        by_group = _by_group(evaluation, groups, q_point, q_draws, n_boot, seed + 2)
+        if by_group is not None:
+            estimates["inverse_by_group"] = by_group
     rows = []
     for method, (point, draws) in estimates.items():
         lo, hi = percentile_ci(draws, level)
@@ -120,11 +123,34 @@ def corrected_shares(
     return pd.DataFrame(rows)
 
 
+def _by_group(evaluation: Evaluation, groups: list[str], q_point: np.ndarray, q_draws: np.ndarray,
+              n_boot: int, seed: int, min_n: int = 50) -> tuple[np.ndarray, np.ndarray] | None:
+    """Matrix inversion with a separate error matrix for AI and for human commits.
+
+    Only when the evaluation reports both and each has `min_n` labelled commits; the group's
+    matrix rows are resampled as multinomials.
+    """
+    mats = evaluation.by_group
+    if not all(g in mats and mats[g].sum() >= min_n for g in groups):
+        return None
+    point = np.stack([invert(q_point[i], row_normalise(mats[g])) for i, g in enumerate(groups)])
+    draws = np.empty_like(q_draws)
+    for i, g in enumerate(groups):
+        c_draws = labelled_draws(Evaluation(evaluation.labels, mats[g], None, evaluation.source), n_boot, seed + i)
+        p_draws = row_normalise(c_draws)
+        draws[:, i] = np.stack([invert(q_draws[b, i], p_draws[b]) for b in range(n_boot)])
+    return point, draws
+
+
 def accuracy_by_group(evaluation: Evaluation | None, df: pd.DataFrame) -> pd.DataFrame:
     """Classifier accuracy on labelled AI vs human commits, where labelled shas are in the corpus.
 
     The correction assumes one error matrix for both groups; this is the check.
     """
+    if evaluation is not None and evaluation.by_group:
+        return pd.DataFrame([{"group": g, "n": int(m.sum()), "accuracy": float(np.trace(m) / m.sum())}
+                             for g, m in sorted(evaluation.by_group.items()) if m.sum() > 0],
+                            columns=["group", "n", "accuracy"])
     if evaluation is None or evaluation.oof is None or "sha" not in evaluation.oof.columns:
         return pd.DataFrame(columns=["group", "n", "accuracy"])
     oof = evaluation.oof

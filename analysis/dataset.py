@@ -11,7 +11,7 @@ other commit is *human* (undetected AI work therefore sits in the human group; s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -168,12 +168,17 @@ def corpus_table(commits: pd.DataFrame, all_facts: pd.DataFrame | None = None) -
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The classifier's grouped-CV result: confusion counts (rows true, cols predicted)."""
+    """The classifier's grouped-CV result: confusion counts (rows true, cols predicted, LAYERS order).
+
+    `by_group` holds separate matrices for labelled AI and human commits when the evaluation
+    reports them (`by_authorship`), so the correction can check its one-matrix assumption.
+    """
 
     labels: tuple[str, ...]
     confusion: np.ndarray
     oof: pd.DataFrame | None
     source: str
+    by_group: dict[str, np.ndarray] = field(default_factory=dict)
 
     def misclassification(self) -> np.ndarray:
         """P(predicted = j | true = i), rows in LAYERS order."""
@@ -183,32 +188,51 @@ class Evaluation:
 def row_normalise(counts: np.ndarray) -> np.ndarray:
     """Turn confusion counts into P(pred | true); an empty row becomes the identity row."""
     counts = np.asarray(counts, dtype=float)
-    sums = counts.sum(axis=1, keepdims=True)
+    sums = counts.sum(axis=-1, keepdims=True)
     out = np.divide(counts, sums, out=np.zeros_like(counts), where=sums > 0)
-    empty = sums[:, 0] == 0
-    out[empty] = np.eye(len(counts))[empty]
+    empty = sums[..., 0] == 0
+    out[empty] = np.eye(counts.shape[-1])[np.nonzero(empty)[-1]]
     return out
 
 
-def load_evaluation(path: str | Path, oof_path: str | Path | None = None) -> Evaluation | None:
-    """Read `strata evaluate`'s JSON (keys `labels`, `confusion_matrix`); None if the file is absent.
+EVALUATION_CANDIDATES: tuple[Path, ...] = (Path("reports/classifier/evaluation.json"), Path("reports/evaluation.json"))
 
-    The matrix is reordered to LAYERS. Out-of-fold predictions (CSV: repo, sha, true, pred) are
-    attached when present so the correction can bootstrap the labelled set by repository.
+
+def _matrix(labels: list[str], counts: object, path: Path) -> np.ndarray:
+    matrix = np.asarray(counts, dtype=float)
+    if set(labels) != set(LAYERS) or matrix.shape != (len(LAYERS), len(LAYERS)):
+        raise StageError(f"{path}: labels {labels} / matrix {matrix.shape} do not match the layers {LAYERS}")
+    order = [labels.index(layer) for layer in LAYERS]
+    return matrix[np.ix_(order, order)]
+
+
+def load_evaluation(path: str | Path, oof_path: str | Path | None = None) -> Evaluation | None:
+    """Read `strata evaluate`'s JSON; None if the file is absent.
+
+    Accepts `{"labels": [...], "confusion_matrix": [[...]]}` or the evaluate report's
+    `{"classifier": {"confusion": {"rows_true_cols_pred": [...], "counts": [[...]]}}, "by_authorship":
+    {"ai": {"confusion": ...}, "human": {...}}}`. Matrices are reordered to LAYERS. Out-of-fold
+    predictions (CSV: repo, sha, true, pred) are attached when present so the correction can
+    bootstrap the labelled set by repository.
     """
     path = Path(path)
     if not path.exists():
         return None
+    by_group: dict[str, np.ndarray] = {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        labels = [str(x) for x in data["labels"]]
-        matrix = np.asarray(data["confusion_matrix"], dtype=float)
+        if "confusion_matrix" in data:
+            labels = [str(x) for x in data["labels"]]
+            matrix = _matrix(labels, data["confusion_matrix"], path)
+        else:
+            conf = data["classifier"]["confusion"]
+            labels = [str(x) for x in conf["rows_true_cols_pred"]]
+            matrix = _matrix(labels, conf["counts"], path)
+        for group, part in (data.get("by_authorship") or {}).items():
+            if isinstance(part, dict) and part.get("confusion") is not None:
+                by_group[group] = _matrix(labels, part["confusion"], path)
     except (ValueError, KeyError, TypeError) as exc:
-        raise StageError(f"{path}: not an evaluation report with labels and confusion_matrix ({exc})") from exc
-    if set(labels) != set(LAYERS) or matrix.shape != (len(LAYERS), len(LAYERS)):
-        raise StageError(f"{path}: labels {labels} / matrix {matrix.shape} do not match the layers {LAYERS}")
-    order = [labels.index(layer) for layer in LAYERS]
-    matrix = matrix[np.ix_(order, order)]
+        raise StageError(f"{path}: not an evaluation report with a confusion matrix ({exc!r})") from exc
     oof = None
     if oof_path is not None and Path(oof_path).exists():
         oof = pd.read_csv(oof_path, dtype=str)
@@ -218,7 +242,7 @@ def load_evaluation(path: str | Path, oof_path: str | Path | None = None) -> Eva
         oof = oof[oof["true"].isin(LAYERS) & oof["pred"].isin(LAYERS)].reset_index(drop=True)
         if "repo" not in oof.columns:
             oof["repo"] = "labelled"
-    return Evaluation(tuple(LAYERS), matrix, oof, str(path))
+    return Evaluation(tuple(LAYERS), matrix, oof, str(path), by_group)
 
 
 def load_blame_releases(path: str | Path) -> pd.DataFrame | None:

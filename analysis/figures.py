@@ -62,9 +62,11 @@ def fig03_corrected(corrected: pd.DataFrame, out: str | Path, formats: Iterable[
     groups = [g for g in ("human", "ai") if g in set(data["group"])]
     fig, axes = style.figure(2, sharey=True, ncols=max(len(groups), 1))
     axes = np.atleast_1d(axes)
-    methods = [m for m in ("raw", "inverse", "rogan_gladen") if m in set(data["method"])]
-    colors = dict(zip(methods, ["0.55", style.OKABE_ITO[2], style.OKABE_ITO[4]], strict=False))
-    names = {"raw": "raw", "inverse": "corrected (matrix inversion)", "rogan_gladen": "corrected (Rogan-Gladen)"}
+    methods = [m for m in ("raw", "inverse", "rogan_gladen", "inverse_by_group") if m in set(data["method"])]
+    colors = {"raw": "0.55", "inverse": style.OKABE_ITO[2], "rogan_gladen": style.OKABE_ITO[4],
+              "inverse_by_group": style.OKABE_ITO[5]}
+    names = {"raw": "raw", "inverse": "corrected (matrix inversion)", "rogan_gladen": "corrected (Rogan-Gladen)",
+             "inverse_by_group": "corrected (per-group matrices)"}
     for ax, group in zip(axes, groups, strict=False):
         _bars(ax, data[data["group"] == group], "method", methods, colors, names)
         ax.set_title(f"{style.GROUP_LABELS[group]} commits")

@@ -261,7 +261,7 @@ def section_correction(study: Study) -> str:
                          "labelled": ev.confusion.sum(axis=1).astype(int)})
     corr = study.corrected
     rows = []
-    for method in ("raw", "inverse", "rogan_gladen"):
+    for method in ("raw", "inverse", "rogan_gladen", "inverse_by_group"):
         for group in ("human", "ai", "ai - human"):
             r = corr[(corr["method"] == method) & (corr["group"] == group) & (corr["layer"] == "architectural")]
             if len(r):
@@ -476,7 +476,7 @@ def build_report(
     db: str | Path,
     out: str | Path = "reports",
     *,
-    evaluation: str | Path = "reports/evaluation.json",
+    evaluation: str | Path | None = None,
     oof: str | Path | None = "data/labels/oof_predictions.csv",
     blame: str | Path = "reports/blame_releases.json",
     n_boot: int = 1000,
@@ -484,7 +484,10 @@ def build_report(
     formats: Iterable[str] = style.FORMATS,
     notebooks: str | Path | None = "notebooks",
 ) -> dict[str, object]:
-    """`strata report`: study -> figures -> study.md/html -> executed notebooks. Returns the paths."""
+    """`strata report`: study -> figures -> study.md/html -> executed notebooks.
+
+    Returns {"report": study.md, "html", "figures": folder, "figure_files", "notebooks", "notes"}.
+    """
     out = Path(out)
     study = run_study(db, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed)
     figure_paths = figures.all_figures(study, out / "figures", formats)
@@ -494,12 +497,13 @@ def build_report(
     md.write_text(text, encoding="utf-8")
     html = out / "study.html"
     html.write_text(markdown_to_html(text), encoding="utf-8")
-    result: dict[str, object] = {"markdown": md, "html": html, "figures": figure_paths, "notebooks": [],
-                                 "notes": study.notes}
+    result: dict[str, object] = {"report": md, "html": html, "figures": out / "figures",
+                                 "figure_files": figure_paths, "notebooks": [], "notes": study.notes}
     if notebooks is not None and Path(notebooks).is_dir():
         with tempfile.TemporaryDirectory(prefix="strata-report-") as tmp:
             cache = save_study(study, Path(tmp) / "study.pkl")
-            params = {"db": str(Path(db).resolve()), "evaluation": str(Path(evaluation).resolve()),
+            ev_path = study.evaluation.source if study.evaluation is not None else evaluation
+            params = {"db": str(Path(db).resolve()), "evaluation": str(Path(ev_path).resolve()) if ev_path else None,
                       "oof": str(Path(oof).resolve()) if oof else None, "blame": str(Path(blame).resolve()),
                       "n_boot": n_boot, "seed": seed, "cache": str(cache)}
             result["notebooks"] = run_notebooks(notebooks, out, params)

@@ -13,7 +13,6 @@ import pandas as pd
 from analysis import correction, dataset, models, sensitivity, shares, timeline, units, within_dev
 from analysis.dataset import Evaluation
 
-DEFAULT_EVALUATION = Path("reports/evaluation.json")
 DEFAULT_OOF = Path("data/labels/oof_predictions.csv")
 DEFAULT_BLAME = Path("reports/blame_releases.json")
 DEFAULT_BOOT = 1000
@@ -57,13 +56,19 @@ class Study:
 
 def run_study(
     db: str | Path,
-    evaluation: str | Path = DEFAULT_EVALUATION,
+    evaluation: str | Path | None = None,
     oof: str | Path | None = DEFAULT_OOF,
     blame: str | Path = DEFAULT_BLAME,
     n_boot: int = DEFAULT_BOOT,
     seed: int = 0,
 ) -> Study:
-    """Load the dataset read-only and compute every table of the study."""
+    """Load the dataset read-only and compute every table of the study.
+
+    `evaluation` defaults to the first of reports/classifier/evaluation.json, reports/evaluation.json.
+    """
+    if evaluation is None:
+        found = [p for p in dataset.EVALUATION_CANDIDATES if p.exists()]
+        evaluation = found[0] if found else dataset.EVALUATION_CANDIDATES[0]
     con = dataset.open_db(db)
     try:
         commits = dataset.analysis_commits(con)

@@ -345,12 +345,27 @@ def _write_evaluation(rng, matrix, n_labelled: int, evaluation_path, oof_path) -
             "pred": np.array(LAYERS)[pred],
         }
     )
-    confusion = np.zeros((4, 4), dtype=int)
-    np.add.at(confusion, (true, pred), 1)
+    ai = rng.random(n_labelled) < 0.5
+
+    def counts(mask: np.ndarray) -> list[list[int]]:
+        confusion = np.zeros((4, 4), dtype=int)
+        np.add.at(confusion, (true[mask], pred[mask]), 1)
+        return confusion.tolist()
+
     if evaluation_path is not None:
         Path(evaluation_path).parent.mkdir(parents=True, exist_ok=True)
-        report = {"labels": list(LAYERS), "confusion_matrix": confusion.tolist(), "n": n_labelled,
-                  "source": "synthetic"}
+        everyone = np.ones(n_labelled, dtype=bool)
+        report = {  # the layout `strata evaluate` writes
+            "source": "synthetic",
+            "n_evaluated": n_labelled,
+            "classifier": {"confusion": {"rows_true_cols_pred": list(LAYERS), "counts": counts(everyone)},
+                           "accuracy": float((true == pred).mean())},
+            "by_authorship": {
+                name: {"n": int(mask.sum()), "accuracy": float((true[mask] == pred[mask]).mean()),
+                       "confusion": counts(mask)}
+                for name, mask in (("ai", ai), ("human", ~ai))
+            },
+        }
         Path(evaluation_path).write_text(json.dumps(report, indent=2), encoding="utf-8")
     if oof_path is not None:
         Path(oof_path).parent.mkdir(parents=True, exist_ok=True)

@@ -83,10 +83,12 @@ class Catalog:
     _id_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
     _auto_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
 
-    @property
-    def known_keys(self) -> frozenset[str]:
-        """Trailer keys the catalog reads (git's "configured" keys for the 25% rule)."""
-        return self.person_keys | self.disclosure_keys | frozenset(self.sessions)
+    def __post_init__(self) -> None:
+        #: trailer keys the catalog reads (git's "configured" keys for the 25% rule)
+        self.known_keys = self.person_keys | self.disclosure_keys | frozenset(self.sessions)
+        # one search tells whether a message can hold a trailer we read: most messages cannot
+        keys = "|".join(re.escape(k) for k in sorted(self.known_keys, key=len, reverse=True))
+        self._key_rx = re.compile(rf"^(?:{keys})[ \t]*:", re.IGNORECASE | re.MULTILINE)
 
     def identity_tool(self, ident: str) -> str | None:
         """Tool whose identity pattern matches `name <email>` (first in catalog order), cached."""
@@ -156,7 +158,8 @@ class Catalog:
     def message_evidence(self, message: str) -> list[Evidence]:
         """Trailer, marker and prefix evidence in a commit message."""
         out: list[Evidence] = []
-        for tr in parse_trailers(message, self.known_keys):
+        trailers = parse_trailers(message, self.known_keys) if self._key_rx.search(message) else []
+        for tr in trailers:
             if tr.key in self.person_keys:
                 tool = self.identity_tool(tr.value)
                 if tool is not None:

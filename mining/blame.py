@@ -29,7 +29,9 @@ from mining.attribute import Catalog, load_catalog, merged_branch, only_via_seco
 from mining.errors import GitError, SourceError
 from mining.gitcmd import git_text, resolve_git_dir, run_git, validate_rev
 
-#: config that would silently change blame's answer, pinned on git's command line
+#: config that would silently change blame's answer, pinned on git's command line; an ignore-revs
+#: file set in the repository's config is cleared by `--ignore-revs-file=` (git sorts config values,
+#: so an empty config value cannot reset the list)
 BLAME_CONFIG = (
     "blame.ignoreRevsFile=",
     "blame.markIgnoredLines=false",
@@ -217,6 +219,13 @@ def _empty_blob(git_dir: Path) -> str:
 
 
 # -- blame ------------------------------------------------------------------------------------
+def _commit_sha(git_dir: str | Path, rev: str) -> str:
+    proc = run_git(git_dir, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False)
+    if proc.returncode:
+        raise GitError(f"{git_dir}: unknown revision {rev!r}")
+    return proc.stdout.decode().strip()
+
+
 def _config_args() -> list[str]:
     out: list[str] = []
     for kv in BLAME_CONFIG:
@@ -235,6 +244,7 @@ def blame_file(
         "--porcelain",
         "--root",
         "--no-textconv",
+        "--ignore-revs-file=",
         *extra,
         *rng,
         "--",
@@ -286,15 +296,13 @@ def blame_range(
     validate_rev(to)
     if from_rev is not None:
         validate_rev(from_rev)
-    for rev in [to] + ([from_rev] if from_rev else []):
-        if run_git(
-            git_dir, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False
-        ).returncode:
-            raise GitError(f"{git_dir}: unknown revision {rev!r}")
+    to_sha = _commit_sha(git_dir, to)
+    from_sha = _commit_sha(git_dir, from_rev) if from_rev is not None else None
     extra = parse_blame_args(blame_args)
     catalog = catalog or load_catalog()
     result = BlameResult(from_rev, to)
 
+    to, from_rev = to_sha, from_sha  # shas from here on: the scratch clone has no tags
     blobs = _tree_blobs(git_dir, to)
     wanted = set(select_files([p for p, _ in blobs], include, exclude))
     blobs = [(p, o) for p, o in blobs if p in wanted]

@@ -341,6 +341,78 @@ def evaluate(
     typer.echo(f"report: {out / 'evaluation.json'}")
 
 
+# --- analysis: figures / report (analysis/) --------------------------------------------------
+
+EvaluationOption = Annotated[
+    Path | None,
+    typer.Option(help="Classifier evaluation JSON (default: reports/classifier/evaluation.json, else reports/evaluation.json)."),
+]
+OofOption = Annotated[Path, typer.Option("--oof", help="Out-of-fold predictions CSV (repo, sha, true, pred), if any.")]
+BlameOption = Annotated[Path, typer.Option(help="`strata blame --releases --json` output for the release chart.")]
+BootOption = Annotated[int, typer.Option("--n-boot", min=10, help="Bootstrap resamples for every interval.")]
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    formats = tuple(f.strip().lower() for f in value.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("pdf", "svg", "png")]
+    if bad or not formats:
+        raise typer.BadParameter(f"unknown figure format(s) {bad or value!r}; choose from pdf,svg,png")
+    return formats
+
+
+@app.command("figures")
+def figures_command(
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path, typer.Option(help="Report folder; figures go to OUT/figures.")] = Path("reports"),
+    fmt: Annotated[str, typer.Option("--format", help="Comma-separated: pdf,svg,png.")] = "pdf,svg,png",
+    evaluation: EvaluationOption = None,
+    oof: OofOption = Path("data/labels/oof_predictions.csv"),
+    blame: BlameOption = Path("reports/blame_releases.json"),
+    n_boot: BootOption = 1000,
+) -> None:
+    """Draw the study's figures (each with a CSV of its numbers) from the dataset, read-only."""
+    from analysis.figures import build_figures
+
+    formats = _formats(fmt)
+    try:
+        written = build_figures(db, out, formats, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot)
+    except StrataError as err:
+        fail(err)
+    for name, paths in written.items():
+        typer.echo(f"{name}: {', '.join(p.name for p in paths) if paths else 'skipped (input missing)'}")
+    typer.echo(f"figures: {out / 'figures'}")
+
+
+@app.command("report")
+def report_command(
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path, typer.Option(help="Folder for study.md/html, figures/ and notebook HTML.")] = Path("reports"),
+    evaluation: EvaluationOption = None,
+    oof: OofOption = Path("data/labels/oof_predictions.csv"),
+    blame: BlameOption = Path("reports/blame_releases.json"),
+    n_boot: BootOption = 1000,
+    notebooks: Annotated[Path, typer.Option(help="Folder of py:percent notebooks to execute.")] = Path("notebooks"),
+    run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the notebooks into OUT.")] = True,
+) -> None:
+    """Write the study report (Markdown + HTML), its figures, and the executed notebooks.
+
+    Every number in the report is computed from the dataset; missing inputs (classifier
+    evaluation, blame releases) are named in the report instead of failing.
+    """
+    from analysis.report import build_report
+
+    try:
+        paths = build_report(db, out, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot,
+                             notebooks=notebooks if run_notebooks else None)  # fmt: skip
+    except StrataError as err:
+        fail(err)
+    for note in paths["notes"]:
+        typer.echo(f"note: {note}")
+    typer.echo(f"report: {paths['report']}\nhtml: {paths['html']}\nfigures: {paths['figures']}")
+    for nb in paths["notebooks"]:
+        typer.echo(f"notebook: {nb}")
+
+
 
 def run() -> None:  # pragma: no cover - console entry for `python -m mining.cli`
     try:

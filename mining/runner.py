@@ -26,7 +26,7 @@ from mining.errors import CorpusError, StrataError
 from mining.gitcmd import validate_rev
 from mining.sources import DEFAULT_CACHE, Source, resolve_source
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def resolve_targets(
@@ -99,7 +99,8 @@ def print_summary(results: Sequence[CrawlResult]) -> None:
             f"{r.n_file_changes:,}", f"{r.n_missing_blobs:,}",
             f"{r.attributed.get('ai_commits', 0):,}" if r.attributed else "-", f"{r.seconds:.2f}",
         )
-    Console().print(table)
+    out = Console() if sys.stdout.isatty() else Console(width=140)
+    out.print(table)
 
 
 def report_error(err: StrataError) -> None:  # pragma: no cover - used by scripts

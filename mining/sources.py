@@ -31,12 +31,13 @@ class Source:
 
 
 def is_url(text: str) -> bool:
-    return bool(_URL_RE.match(text))
+    """Anything git would treat as a remote: a scheme, scp-like host:path, or a `<helper>::` transport."""
+    return bool(_URL_RE.match(text)) or "::" in text.split("/", 1)[0]
 
 
 def validate_url(url: str) -> str:
     """Accept only plain transports; `ext::` and option-like URLs would run commands."""
-    if url.startswith("-") or "::" in url.split("/", 1)[0] or not is_url(url):
+    if url.startswith("-") or "::" in url.split("/", 1)[0] or not _URL_RE.match(url):
         raise SourceError(f"{url}: not an acceptable clone URL (https, ssh, git or file only)")
     return url
 
@@ -59,6 +60,8 @@ def repo_key_for(source: str, git_dir: Path | None = None) -> str:
 
 def resolve_source(source: str, *, cache: Path = DEFAULT_CACHE, name: str | None = None) -> Source:
     """Resolve a user-given source; clone URLs into `cache` (reused when already there)."""
+    if source.startswith("-"):
+        raise SourceError(f"{source}: not an acceptable source (starts with '-')")
     if is_url(source):
         validate_url(source)
         key = name or repo_key_for(source)

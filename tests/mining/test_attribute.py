@@ -46,7 +46,14 @@ class Tables:
         committer = committer or author
         mailmap = mailmap or author
         self.rows.append(
-            dict(sha=sha, message=message, author=author, committer=committer, mailmap=mailmap, parents=list(parents))
+            dict(
+                sha=sha,
+                message=message,
+                author=author,
+                committer=committer,
+                mailmap=mailmap,
+                parents=list(parents),
+            )
         )
         for path, change in (files or {}).items():
             old = None
@@ -95,11 +102,18 @@ class Tables:
         )
         store.insert_frame(con, "identities", ids)
         msgs = pd.DataFrame(
-            dict(repo=self.repo, sha=[r["sha"] for r in self.rows], message=[r["message"] for r in self.rows], bad_utf8=False)
+            dict(
+                repo=self.repo,
+                sha=[r["sha"] for r in self.rows],
+                message=[r["message"] for r in self.rows],
+                bad_utf8=False,
+            )
         )
         store.insert_frame(con, "messages", msgs)
         if self.files:
-            fc = pd.DataFrame(self.files).assign(repo=self.repo, is_binary=False, blob_missing=False)
+            fc = pd.DataFrame(self.files).assign(
+                repo=self.repo, is_binary=False, blob_missing=False
+            )
             fc["old_path"] = fc["old_path"].astype("string")
             store.insert_frame(con, "file_changes", fc)
 
@@ -143,10 +157,19 @@ IDENTITY_CASES = [
     ("devin", ("Devin AI", "158243242+devin-ai-integration[bot]@users.noreply.github.com")),
     ("cursor", ("Cursor Agent", "cursoragent@cursor.com")),
     ("cursor", ("cursor[bot]", "206951365+cursor[bot]@users.noreply.github.com")),
-    ("codex", ("chatgpt-codex-connector[bot]", "199175422+chatgpt-codex-connector[bot]@users.noreply.github.com")),
+    (
+        "codex",
+        (
+            "chatgpt-codex-connector[bot]",
+            "199175422+chatgpt-codex-connector[bot]@users.noreply.github.com",
+        ),
+    ),
     ("codex", ("Codex CLI Agent", "noreply@openai.com")),
     ("openhands", ("openhands", "openhands@all-hands.dev")),
-    ("jules", ("google-labs-jules[bot]", "161369871+google-labs-jules[bot]@users.noreply.github.com")),
+    (
+        "jules",
+        ("google-labs-jules[bot]", "161369871+google-labs-jules[bot]@users.noreply.github.com"),
+    ),
     ("gemini-cli", ("Gemini CLI", "gemini-cli-agent@google.com")),
     ("amp", ("Amp", "amp@ampcode.com")),
     ("opencode", ("opencode", "noreply@opencode.ai")),
@@ -154,7 +177,10 @@ IDENTITY_CASES = [
     ("aider", ("Paul Example (aider)", "paul@example.org")),
     ("qwen-code", ("Qwen-Coder", "qwen-coder@alibabacloud.com")),
     ("pi", ("pi", "pi@earendil.works")),
-    ("factory-droid", ("factory-droid[bot]", "138933559+factory-droid[bot]@users.noreply.github.com")),
+    (
+        "factory-droid",
+        ("factory-droid[bot]", "138933559+factory-droid[bot]@users.noreply.github.com"),
+    ),
     ("warp", ("Warp", "agent@warp.dev")),
     ("codebuff", ("Codebuff", "noreply@codebuff.com")),
     ("grok", ("Grok", "grok@x.ai")),
@@ -169,8 +195,17 @@ IDENTITY_CASES = [
     ("blink", ("blink-so[bot]", "1+blink-so[bot]@users.noreply.github.com")),
     ("terragon", ("terragon-labs[bot]", "1+terragon-labs[bot]@users.noreply.github.com")),
     ("sentry-seer", ("seer-by-sentry[bot]", "1+seer-by-sentry[bot]@users.noreply.github.com")),
-    ("sentry-junior", ("sentry-junior[bot]", "264270552+sentry-junior[bot]@users.noreply.github.com")),
-    ("marvin-bot", ("marvin-context-protocol[bot]", "225465937+marvin-context-protocol[bot]@users.noreply.github.com")),
+    (
+        "sentry-junior",
+        ("sentry-junior[bot]", "264270552+sentry-junior[bot]@users.noreply.github.com"),
+    ),
+    (
+        "marvin-bot",
+        (
+            "marvin-context-protocol[bot]",
+            "225465937+marvin-context-protocol[bot]@users.noreply.github.com",
+        ),
+    ),
     ("roomote", ("roomote[bot]", "219738659+roomote[bot]@users.noreply.github.com")),
     ("kilo", ("kilo-code-bot[bot]", "1+kilo-code-bot[bot]@users.noreply.github.com")),
     ("tabnine", ("tabnine[bot]", "1+tabnine[bot]@users.noreply.github.com")),
@@ -178,7 +213,9 @@ IDENTITY_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("tool", "ident"), IDENTITY_CASES, ids=[f"{t}-{i[0]}" for t, i in IDENTITY_CASES])
+@pytest.mark.parametrize(
+    ("tool", "ident"), IDENTITY_CASES, ids=[f"{t}-{i[0]}" for t, i in IDENTITY_CASES]
+)
 def test_identity_as_author(con, tool, ident):
     t = Tables()
     t.commit("c1", "Do the thing", author=ident)
@@ -187,7 +224,9 @@ def test_identity_as_author(con, tool, ident):
     assert kinds(con)["c1"] == ("ai_agent", None)
 
 
-@pytest.mark.parametrize(("tool", "ident"), IDENTITY_CASES, ids=[f"{t}-{i[0]}" for t, i in IDENTITY_CASES])
+@pytest.mark.parametrize(
+    ("tool", "ident"), IDENTITY_CASES, ids=[f"{t}-{i[0]}" for t, i in IDENTITY_CASES]
+)
 def test_identity_as_co_author(con, tool, ident):
     t = Tables()
     t.commit("c1", f"Do the thing\n\nBody.\n\nCo-authored-by: {ident[0]} <{ident[1]}>")
@@ -198,13 +237,25 @@ def test_identity_as_co_author(con, tool, ident):
 
 SUGGESTION_CASES = [
     ("copilot-suggestion", "Copilot <175728472+Copilot@users.noreply.github.com>"),
-    ("copilot-autofix", "Copilot Autofix powered by AI <62310815+github-advanced-security[bot]@users.noreply.github.com>"),
-    ("gemini-code-assist-suggestion", "gemini-code-assist[bot] <176961590+gemini-code-assist[bot]@users.noreply.github.com>"),
-    ("coderabbit-suggestion", "coderabbitai[bot] <136622811+coderabbitai[bot]@users.noreply.github.com>"),
+    (
+        "copilot-autofix",
+        "Copilot Autofix powered by AI <62310815+github-advanced-security[bot]@users.noreply.github.com>",
+    ),
+    (
+        "gemini-code-assist-suggestion",
+        "gemini-code-assist[bot] <176961590+gemini-code-assist[bot]@users.noreply.github.com>",
+    ),
+    (
+        "coderabbit-suggestion",
+        "coderabbitai[bot] <136622811+coderabbitai[bot]@users.noreply.github.com>",
+    ),
     ("ellipsis", "ellipsis-dev[bot] <65095814+ellipsis-dev[bot]@users.noreply.github.com>"),
     ("cubic", "cubic-dev-ai[bot] <191113872+cubic-dev-ai[bot]@users.noreply.github.com>"),
     ("greptile", "greptile-apps[bot] <165735046+greptile-apps[bot]@users.noreply.github.com>"),
-    ("qodo", "qodo-merge-pro-for-open-source[bot] <189517486+qodo-merge-pro-for-open-source[bot]@users.noreply.github.com>"),
+    (
+        "qodo",
+        "qodo-merge-pro-for-open-source[bot] <189517486+qodo-merge-pro-for-open-source[bot]@users.noreply.github.com>",
+    ),
 ]
 
 
@@ -367,9 +418,19 @@ def test_tool_named_in_prose_is_not_evidence(con):
 
 def test_automation_is_neither_ai_nor_human(con):
     t = Tables()
-    t.commit("d", "Bump x", author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"))
-    t.commit("r", "Update y", author=("renovate[bot]", "29139614+renovate[bot]@users.noreply.github.com"))
-    t.commit("g", "Release", author=("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"))
+    t.commit(
+        "d",
+        "Bump x",
+        author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"),
+    )
+    t.commit(
+        "r", "Update y", author=("renovate[bot]", "29139614+renovate[bot]@users.noreply.github.com")
+    )
+    t.commit(
+        "g",
+        "Release",
+        author=("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
+    )
     t.commit("s", "x\n\nSigned-off-by: dependabot[bot] <support@github.com>")
     got = run(con, t)
     assert all(v == set() for v in got.values())
@@ -390,7 +451,12 @@ def test_claude_bot_is_ai_not_automation(con):
 def test_mailmap_identity_is_read_too(con):
     t = Tables()
     # the raw author is an odd alias; the repository's .mailmap maps it to the agent identity
-    t.commit("c1", "x", author=("agent", "agent@corp.example"), mailmap=("Devin AI", "158243242+devin-ai-integration[bot]@users.noreply.github.com"))
+    t.commit(
+        "c1",
+        "x",
+        author=("agent", "agent@corp.example"),
+        mailmap=("Devin AI", "158243242+devin-ai-integration[bot]@users.noreply.github.com"),
+    )
     got = run(con, t)
     assert got["c1"] == {("devin", "identity")}
     assert con.execute("SELECT field FROM attributions").fetchone()[0] == "author-mailmap"
@@ -413,8 +479,16 @@ def test_squash_merge_with_several_trailers(con):
         ("copilot-suggestion", "suggestion"),
         ("cursor", "co-author"),
     }
-    ev = {e for (e,) in con.execute("SELECT evidence FROM attributions WHERE channel = 'co-author'").fetchall()}
-    assert ev == {"Co-Authored-By: Claude <noreply@anthropic.com>", "Co-authored-by: Cursor Agent <cursoragent@cursor.com>"}
+    ev = {
+        e
+        for (e,) in con.execute(
+            "SELECT evidence FROM attributions WHERE channel = 'co-author'"
+        ).fetchall()
+    }
+    assert ev == {
+        "Co-Authored-By: Claude <noreply@anthropic.com>",
+        "Co-authored-by: Cursor Agent <cursoragent@cursor.com>",
+    }
     facts = con.execute(
         "SELECT ai, ai_direct, ai_tools, ai_channel FROM commit_facts WHERE sha = 'sq'"
     ).fetchone()
@@ -455,7 +529,9 @@ def test_agent_branch_merge_credits_second_parent_commits(con, subject, tool):
         assert got[sha] == set()
     field = con.execute("SELECT DISTINCT field FROM attributions").fetchone()[0]
     assert field == "merge:M"
-    facts = dict(con.execute("SELECT sha, ai_direct FROM commit_facts WHERE sha IN ('b1','b2')").fetchall())
+    facts = dict(
+        con.execute("SELECT sha, ai_direct FROM commit_facts WHERE sha IN ('b1','b2')").fetchall()
+    )
     assert facts == {"b1": False, "b2": False}  # branch is PR-level provenance, not direct
 
 
@@ -486,9 +562,13 @@ def test_adoption_markers_intervals(con):
     t = Tables()
     t.commit("c1", "x", files={"src/a.py": "A"})
     t.commit("c2", "x", files={"CLAUDE.md": "A", ".cursorrules": "A"})
-    t.commit("c3", "x", files={".cursorrules": "D", ".claude/settings.json": "A", ".claude/cmd.md": "A"})
+    t.commit(
+        "c3", "x", files={".cursorrules": "D", ".claude/settings.json": "A", ".claude/cmd.md": "A"}
+    )
     t.commit("c4", "x", files={".claude/settings.json": "D", "AGENTS.md": "R:CLAUDE.md"})
-    t.commit("c5", "x", files={".claude/cmd.md": "D", ".aider.conf.yml": "A", "docs/GEMINI.md": "A"})
+    t.commit(
+        "c5", "x", files={".claude/cmd.md": "D", ".aider.conf.yml": "A", "docs/GEMINI.md": "A"}
+    )
     t.commit("c6", "x", files={"CLAUDE.md": "A"})
     run(con, t)
     rows = con.execute(
@@ -554,7 +634,9 @@ def test_catalog_is_valid_and_large_enough():
     with_identity = {tool for tool, _ in cat.identities}
     assert with_identity <= tested, with_identity - tested
     assert {tool for tool, _, _ in cat.markers} <= {tool for tool, _ in MARKER_CASES}
-    assert {tool for k in cat.sessions.values() for tool, _ in k} <= {tool for tool, _ in SESSION_CASES}
+    assert {tool for k in cat.sessions.values() for tool, _ in k} <= {
+        tool for tool, _ in SESSION_CASES
+    }
     assert {tool for tool, _ in cat.disclosure} <= {tool for tool, _ in DISCLOSURE_CASES}
 
 

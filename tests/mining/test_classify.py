@@ -101,7 +101,9 @@ def _repo(repo_builder):
     rb = repo_builder()
     rb.commit("initial", {"src/a.py": "def f(x):\n    return x\n", "README.md": "# a\n"})
     s1 = rb.commit("feat: add g", {"src/a.py": "def f(x):\n    return x\n\ndef g():\n    pass\n"})
-    s2 = rb.commit("style: format", {"src/a.py": "def f(x):\n    return  x\n\ndef g():\n    pass\n"})
+    s2 = rb.commit(
+        "style: format", {"src/a.py": "def f(x):\n    return  x\n\ndef g():\n    pass\n"}
+    )
     return rb, [s1, s2]
 
 

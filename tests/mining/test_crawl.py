@@ -21,22 +21,32 @@ BIN = bytes(range(256)) * 8
 def build_everything(rb: RepoBuilder) -> dict[str, str]:
     """A history with renames, binaries, merges, an octopus, odd time zones, empty commits."""
     shas = {}
-    shas["root"] = rb.commit("root", {"README.md": "hello\n", "src/app.py": "def f():\n    return 1\n" * 20})
-    shas["binary"] = rb.commit("add a binary", {"img/logo.bin": BIN}, date="2024-02-01T10:00:00+05:30")
+    shas["root"] = rb.commit(
+        "root", {"README.md": "hello\n", "src/app.py": "def f():\n    return 1\n" * 20}
+    )
+    shas["binary"] = rb.commit(
+        "add a binary", {"img/logo.bin": BIN}, date="2024-02-01T10:00:00+05:30"
+    )
     shas["rename"] = rb.rename("src/app.py", "src/core/app.py", date="2024-02-02T10:00:00-08:00")
-    shas["edit"] = rb.commit("edit and delete", {"README.md": "hello\nworld\n", "img/logo.bin": None})
+    shas["edit"] = rb.commit(
+        "edit and delete", {"README.md": "hello\nworld\n", "img/logo.bin": None}
+    )
     shas["empty"] = rb.commit("nothing changed", allow_empty=True)
     rb.branch("feature")
     shas["f1"] = rb.commit("feature work", {"src/feature.py": "x = 1\n"})
     rb.checkout("main")
-    shas["m1"] = rb.commit("main work", {"docs/guide.md": "guide\n"}, date="2024-03-01T00:00:00+14:00")
+    shas["m1"] = rb.commit(
+        "main work", {"docs/guide.md": "guide\n"}, date="2024-03-01T00:00:00+14:00"
+    )
     shas["merge"] = rb.merge("feature", message="Merge pull request #7 from someone/feature")
     for b in ("oct1", "oct2"):
         rb.branch(b, shas["merge"])
         rb.commit(f"{b} work", {f"{b}.txt": f"{b}\n"})
     rb.checkout("main")
     shas["octopus"] = rb.merge("oct1", "oct2", message="octopus")
-    shas["squash"] = rb.commit("Add thing (#12)", {"thing.py": "print(1)\n"}, date="2024-04-01T00:00:00-12:00")
+    shas["squash"] = rb.commit(
+        "Add thing (#12)", {"thing.py": "print(1)\n"}, date="2024-04-01T00:00:00-12:00"
+    )
     shas["latin1"] = rb.raw_commit(b"caf\xe9 au lait\n", author=b"Jos\xe9 <jose@example.org>")
     shas["declared"] = rb.raw_commit(b"na\xefve\n", encoding=b"ISO-8859-1")
     return shas
@@ -64,7 +74,8 @@ def git_numstat(git_dir: Path) -> dict[str, list[tuple]]:
     """Per commit, git's own (path, added, deleted) rows from a plain `git log --numstat`."""
     out = subprocess.run(
         ["git", f"--git-dir={git_dir}", "log", "-M", "--numstat", "-z", "--format=%x01%H"],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     result: dict[str, list[tuple]] = {}
     for block in out.split(b"\x01")[1:]:
@@ -81,7 +92,13 @@ def git_numstat(git_dir: Path) -> dict[str, list[tuple]]:
             if p == b"":
                 p = toks[i + 1]
                 i += 2
-            rows_.append((p.decode("utf-8", "backslashreplace"), None if a == b"-" else int(a), None if d == b"-" else int(d)))
+            rows_.append(
+                (
+                    p.decode("utf-8", "backslashreplace"),
+                    None if a == b"-" else int(a),
+                    None if d == b"-" else int(d),
+                )
+            )
         result[sha] = sorted(rows_, key=lambda r: r[0])
     return result
 
@@ -95,10 +112,18 @@ def test_crawl_equals_git_numstat(everything, tmp_path):
     n_git = len(rb.git("rev-list", "HEAD").split())
     assert res.n_commits == n_git == len(rows(db, "SELECT sha FROM commits"))
     for sha, exp in expected.items():
-        got = rows(db, "SELECT path, lines_added, lines_deleted FROM file_changes WHERE sha = ? ORDER BY path", [sha])
+        got = rows(
+            db,
+            "SELECT path, lines_added, lines_deleted FROM file_changes WHERE sha = ? ORDER BY path",
+            [sha],
+        )
         assert sorted(got) == exp, sha
     # merges carry no file rows (git log's default), octopus keeps all three parents
-    merge = rows(db, "SELECT is_merge, files_changed, len(parents), integration_mode, pr_number FROM commits WHERE sha = ?", [shas["merge"]])
+    merge = rows(
+        db,
+        "SELECT is_merge, files_changed, len(parents), integration_mode, pr_number FROM commits WHERE sha = ?",
+        [shas["merge"]],
+    )
     assert merge == [(True, 0, 2, "merge", 7)]
     assert rows(db, "SELECT len(parents) FROM commits WHERE sha = ?", [shas["octopus"]]) == [(3,)]
 
@@ -107,23 +132,41 @@ def test_rows_and_metadata(everything, tmp_path):
     rb, shas = everything
     db = tmp_path / "s.duckdb"
     crawl_one(rb.path, db)
-    ren = rows(db, "SELECT path, old_path, change_type, similarity FROM file_changes WHERE sha = ?", [shas["rename"]])
+    ren = rows(
+        db,
+        "SELECT path, old_path, change_type, similarity FROM file_changes WHERE sha = ?",
+        [shas["rename"]],
+    )
     assert ren == [("src/core/app.py", "src/app.py", "R", 100)]
-    binrow = rows(db, "SELECT change_type, is_binary, lines_added FROM file_changes WHERE sha = ?", [shas["binary"]])
+    binrow = rows(
+        db,
+        "SELECT change_type, is_binary, lines_added FROM file_changes WHERE sha = ?",
+        [shas["binary"]],
+    )
     assert binrow == [("A", True, None)]
     # time zones keep their offset; the instant is UTC
-    tz = rows(db, "SELECT author_tz_offset, epoch(authored_at)::BIGINT FROM commits WHERE sha = ?", [shas["binary"]])
+    tz = rows(
+        db,
+        "SELECT author_tz_offset, epoch(authored_at)::BIGINT FROM commits WHERE sha = ?",
+        [shas["binary"]],
+    )
     assert tz == [(330, 1706761800)]
     assert rows(db, "SELECT author_tz_offset FROM commits WHERE sha = ?", [shas["m1"]]) == [(840,)]
-    assert rows(db, "SELECT author_tz_offset FROM commits WHERE sha = ?", [shas["squash"]]) == [(-720,)]
+    assert rows(db, "SELECT author_tz_offset FROM commits WHERE sha = ?", [shas["squash"]]) == [
+        (-720,)
+    ]
     # empty commit: recorded, no rows
     assert rows(db, "SELECT files_changed FROM commits WHERE sha = ?", [shas["empty"]]) == [(0,)]
     # non-UTF-8 message: stored with replacement, flagged
     msg = rows(db, "SELECT message, bad_utf8 FROM messages WHERE sha = ?", [shas["latin1"]])
     assert msg[0][1] is True and msg[0][0].startswith("caf") and "\ufffd" in msg[0][0]
     # a declared encoding is honoured: git re-encodes to UTF-8
-    assert rows(db, "SELECT message, bad_utf8 FROM messages WHERE sha = ?", [shas["declared"]]) == [("na\xefve", False)]
-    assert rows(db, "SELECT author_name FROM identities WHERE sha = ?", [shas["latin1"]]) == [("Jos\ufffd",)]
+    assert rows(db, "SELECT message, bad_utf8 FROM messages WHERE sha = ?", [shas["declared"]]) == [
+        ("na\xefve", False)
+    ]
+    assert rows(db, "SELECT author_name FROM identities WHERE sha = ?", [shas["latin1"]]) == [
+        ("Jos\ufffd",)
+    ]
     # integration modes
     modes = dict(rows(db, "SELECT sha, integration_mode FROM commits"))
     assert modes[shas["squash"]] == "squash_pr"
@@ -147,9 +190,13 @@ def test_pydriller_oracle(everything, tmp_path):
     seen = 0
     for c in pydriller.Repository(str(scratch)).traverse_commits():
         seen += 1
-        meta = rows(db, "SELECT c.parents, c.is_merge, i.author_name, i.author_email, c.authored_epoch, "
-                        "c.author_tz_offset, m.message FROM commits c JOIN identities i USING (repo, sha) "
-                        "JOIN messages m USING (repo, sha) WHERE sha = ?", [c.hash])
+        meta = rows(
+            db,
+            "SELECT c.parents, c.is_merge, i.author_name, i.author_email, c.authored_epoch, "
+            "c.author_tz_offset, m.message FROM commits c JOIN identities i USING (repo, sha) "
+            "JOIN messages m USING (repo, sha) WHERE sha = ?",
+            [c.hash],
+        )
         assert meta, c.hash
         parents, is_merge, name, email, epoch, offset, message = meta[0]
         assert parents == c.parents and is_merge == c.merge
@@ -160,12 +207,21 @@ def test_pydriller_oracle(everything, tmp_path):
         if "\ufffd" not in message + c.msg:  # PyDriller ignores a declared encoding; git honours it
             assert message.strip() == c.msg.strip()
         expect = sorted(
-            (m.new_path or m.old_path, m.old_path if m.change_type.name == "RENAME" else None,
-             kinds[m.change_type.name], m.added_lines, m.deleted_lines)
+            (
+                m.new_path or m.old_path,
+                m.old_path if m.change_type.name == "RENAME" else None,
+                kinds[m.change_type.name],
+                m.added_lines,
+                m.deleted_lines,
+            )
             for m in c.modified_files
         )
-        got = rows(db, "SELECT path, old_path, change_type, coalesce(lines_added, 0), coalesce(lines_deleted, 0) "
-                       "FROM file_changes WHERE sha = ? ORDER BY path", [c.hash])
+        got = rows(
+            db,
+            "SELECT path, old_path, change_type, coalesce(lines_added, 0), coalesce(lines_deleted, 0) "
+            "FROM file_changes WHERE sha = ? ORDER BY path",
+            [c.hash],
+        )
         assert sorted(got) == expect, c.hash
     assert seen == rows(db, "SELECT count(*) FROM commits")[0][0]
 
@@ -203,7 +259,10 @@ def test_second_crawl_adds_only_new_commits(everything, tmp_path):
     rb.commit("later still", {"later.py": "a\nb\nc\n"})
     [res] = crawl_one(rb.path, db)
     assert res.n_new == 2 and res.n_removed == 0
-    assert rows(db, "SELECT count(*), sum(lines_added) FROM commits")[0] == (first[0] + 2, first[1] + 3)
+    assert rows(db, "SELECT count(*), sum(lines_added) FROM commits")[0] == (
+        first[0] + 2,
+        first[1] + 3,
+    )
     fresh = tmp_path / "fresh.duckdb"
     crawl_one(rb.path, fresh)
     q = "SELECT sha, path, lines_added, lines_deleted FROM file_changes ORDER BY ALL"
@@ -246,7 +305,10 @@ def test_parallel_jobs_equal_serial(everything, repo_builder, tmp_path):
     other.commit("one", {"a.go": "package a\n"})
     other.commit("two", {"a.go": "package a\n\nfunc A() {}\n"})
     serial, parallel = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
-    targets = [CrawlTarget(resolve_source(str(rb.path))), CrawlTarget(resolve_source(str(other.path)))]
+    targets = [
+        CrawlTarget(resolve_source(str(rb.path))),
+        CrawlTarget(resolve_source(str(other.path))),
+    ]
     crawl(serial, targets, jobs=1)
     crawl(parallel, targets, jobs=2)
     q = "SELECT repo, sha, path, lines_added FROM file_changes ORDER BY ALL"
@@ -261,16 +323,32 @@ def test_partial_clone_records_commits_and_flags_missing_blobs(repo_builder, tmp
     src.commit("small again", {"c.txt": "c\n"})
     src.git("config", "uploadpack.allowFilter", "true")
     clone = tmp_path / "partial.git"
-    subprocess.run(["git", "clone", "-q", "--bare", "--no-local", "--filter=blob:limit=1k",
-                    f"file://{src.path}", str(clone)], check=True)
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--bare",
+            "--no-local",
+            "--filter=blob:limit=1k",
+            f"file://{src.path}",
+            str(clone),
+        ],
+        check=True,
+    )
     shutil.rmtree(src.path)  # the promisor is gone: absent blobs cannot be fetched
     db = tmp_path / "s.duckdb"
     [res] = crawl_one(clone, db)
     assert res.error is None and res.n_commits == 4
-    missing = rows(db, "SELECT path, lines_added FROM file_changes WHERE blob_missing ORDER BY path")
+    missing = rows(
+        db, "SELECT path, lines_added FROM file_changes WHERE blob_missing ORDER BY path"
+    )
     assert [m[0] for m in missing] == ["big.txt", "big.txt"] and all(m[1] is None for m in missing)
     # readable rows of the same commits keep their counts
-    assert rows(db, "SELECT lines_added, lines_deleted FROM file_changes WHERE path = 'a.txt' AND change_type = 'M'") == [(1, 0)]
+    assert rows(
+        db,
+        "SELECT lines_added, lines_deleted FROM file_changes WHERE path = 'a.txt' AND change_type = 'M'",
+    ) == [(1, 0)]
     assert res.n_missing_blobs == 2
 
 
@@ -297,11 +375,16 @@ def test_type_change_is_one_row(repo_builder, tmp_path):
 def test_weird_dates(repo_builder, tmp_path):
     rb = repo_builder("dates")
     rb.commit("start", {"a": "1\n"})
-    old = rb.raw_commit(b"before the epoch\n", epoch=-14182940, tz=b"-0500")  # git commit refuses it
+    old = rb.raw_commit(
+        b"before the epoch\n", epoch=-14182940, tz=b"-0500"
+    )  # git commit refuses it
     far = rb.raw_commit(b"far future\n", epoch=32503679999)
     db = tmp_path / "s.duckdb"
     crawl_one(rb.path, db)
-    got = dict((s, (e, y)) for s, e, y in rows(db, "SELECT sha, authored_epoch, year(authored_at) FROM commits"))
+    got = dict(
+        (s, (e, y))
+        for s, e, y in rows(db, "SELECT sha, authored_epoch, year(authored_at) FROM commits")
+    )
     assert got[far] == (32503679999, 2999)
     assert got[old] == (-14182940, 1969)
 

@@ -98,7 +98,9 @@ def test_api_signature_change(base):
 
 
 def test_docs_only_change(base):
-    sha = base.commit("docs: explain usage", {"README.md": "# demo\n\nSome text.\n\nUsage: run it.\n"})
+    sha = base.commit(
+        "docs: explain usage", {"README.md": "# demo\n\nSome text.\n\nUsage: run it.\n"}
+    )
     r = _row(base, sha)
     assert r["n_docs"] == 1 and r["n_files"] == 1 and r["frac_churn_docs"] == 1.0
     assert r["cc_type"] == "docs" and r["share_comment"] == 0
@@ -113,7 +115,9 @@ def test_lockfile_only(base):
 def test_migration_file(base):
     sha = base.commit(
         "add users table",
-        {"db/migrations/0002_users.sql": "CREATE TABLE users (id int);\nALTER TABLE x ADD COLUMN y int;\n"},
+        {
+            "db/migrations/0002_users.sql": "CREATE TABLE users (id int);\nALTER TABLE x ADD COLUMN y int;\n"
+        },
     )
     r = _row(base, sha)
     assert r["n_contract"] == 1 and r["n_contract_added"] == 1 and r["ddl_lines"] == 2

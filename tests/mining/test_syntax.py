@@ -39,7 +39,12 @@ def test_signature_change_versus_body_change():
     new = _defs("python", "def f(a, b=1):\n    return a\n\ndef g(x):\n    return x + 1\n")
     d = syntax.StructureDelta()
     d.add(old, new)
-    assert (d.defs_signature_changed, d.defs_body_changed, d.defs_added, d.defs_removed) == (1, 1, 0, 0)
+    assert (d.defs_signature_changed, d.defs_body_changed, d.defs_added, d.defs_removed) == (
+        1,
+        1,
+        0,
+        0,
+    )
     assert d.public_signature_changed == 1
 
 

@@ -92,7 +92,13 @@ def test_agrees_with_git_on_the_last_block(tmp_path):
     ]
     for msg in cases:
         out = subprocess.run(
-            ["git", "-c", "trailer.co-authored-by.key=Co-authored-by", "interpret-trailers", "--parse"],
+            [
+                "git",
+                "-c",
+                "trailer.co-authored-by.key=Co-authored-by",
+                "interpret-trailers",
+                "--parse",
+            ],
             input=msg.encode(),
             capture_output=True,
             check=True,
