@@ -125,7 +125,9 @@ def ai_commits(
     """
     rng = [to] if from_rev is None else [to, f"^{from_rev}"]
     fmt = "%H%x00%P%x00%an <%ae>%x00%cn <%ce>%x00%aN <%aE>%x00%B%x00%x1e"
-    raw = run_git(git_dir, ["log", "--use-mailmap", f"--format={fmt}", *rng, "--"]).stdout
+    # the repository's .mailmap as of `to` (git reads it only from a work tree's cwd otherwise)
+    mailmap = ["-c", f"mailmap.blob={to}:.mailmap"]
+    raw = run_git(git_dir, [*mailmap, "log", "--use-mailmap", f"--format={fmt}", *rng, "--"]).stdout
     in_range: set[str] = set()
     tools: dict[str, frozenset[str]] = {}
     for rec in raw.split(b"\x00\x1e"):

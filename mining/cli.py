@@ -124,6 +124,84 @@ def crawl(
         raise typer.Exit(code=1)
 
 
+# --- build / release / load (mining/build.py, mining/release.py) -----------------------------
+
+
+@app.command()
+def build(
+    db: DbOption = DEFAULT_DB,
+    corpus: Annotated[Path, typer.Option(help="Corpus manifest (TOML with [[repo]] entries).")] = Path("data/corpus.toml"),
+    mirrors: Annotated[
+        Path | None,
+        typer.Option(help="Local mirrors to read instead of cloning (TSV name<TAB>path, or a folder of owner+name mirrors)."),
+    ] = None,
+    cache: Annotated[Path, typer.Option(help="Where clone URLs are cloned (bare).")] = Path("data/raw"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories built in parallel processes.")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="dask.distributed scheduler address (tcp://host:8786): run the per-repo tasks there.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-repo lines.")] = False,
+) -> None:
+    """Build the dataset: crawl -> attribute -> features -> classify for every corpus repository.
+
+    Resumable: a repository already built at its pinned commit is skipped, so rerun a killed
+    build. Per-repo log and JSON report under build-logs/ next to the database. See docs/build.md.
+
+    Example: strata build --corpus data/corpus.toml --mirrors mirrors.tsv -j 2
+    """
+    from mining.build import run_build
+    from mining.runner import resolve_targets
+
+    try:
+        targets = resolve_targets([], corpus, mirrors, cache=cache)
+        ok = run_build(db, targets, jobs=jobs, scheduler=scheduler, quiet=quiet)
+    except StrataError as err:
+        fail(err)
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def release(
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path, typer.Option(help="Release folder to write (replaced as a whole).")] = Path("data/release"),
+    evaluation: Annotated[
+        Path | None, typer.Option(help="Classifier evaluation JSON for DATASET.md (default: reports/evaluation.json or reports/classifier/evaluation.json).")
+    ] = None,
+) -> None:
+    """Write the content-free release: Parquet per table, manifest.json (rows, sha256), DATASET.md.
+
+    No messages, identities, names, emails, code or local paths; a privacy scan runs on the
+    written files and the release is refused (nothing replaced) if it finds any.
+    """
+    from mining.release import write_release
+
+    try:
+        manifest = write_release(db, out, evaluation=evaluation)
+    except StrataError as err:
+        fail(err)
+    size = sum(t["bytes"] for t in manifest["files"].values())
+    typer.echo(f"release: {out} ({len(manifest['tables'])} tables, {size / 1e6:.1f} MB); privacy scan passed")
+
+
+@app.command()
+def load(
+    db: DbOption = DEFAULT_DB,
+    release_dir: Annotated[Path, typer.Option("--release", help="Release folder (parquet + manifest.json).")] = Path("data/release"),
+) -> None:
+    """Build the database from a release, offline, checking every file's sha256 first.
+
+    Replaces DB. Views: commit_facts, layer_shares, ai_by_month, tool_summary (README).
+    """
+    from mining.release import load_release
+
+    try:
+        counts = load_release(release_dir, db)
+    except StrataError as err:
+        fail(err)
+    typer.echo(f"loaded {sum(counts.values()):,} rows in {len(counts)} tables into {db}")
+
+
 # --- attribute / blame -----------------------------------------------------------------------
 
 
