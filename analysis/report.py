@@ -462,11 +462,18 @@ def run_notebook(source: Path, html_out: Path, parameters: dict[str, object], ti
     return html_out
 
 
-def run_notebooks(notebook_dir: str | Path, out: str | Path, parameters: dict[str, object]) -> list[Path]:
-    """Execute every study notebook found in `notebook_dir` into `out`/<name>.html."""
+def run_notebooks(notebook_dir: str | Path, out: str | Path, parameters: dict[str, object], jobs: int = 2) -> list[Path]:
+    """Execute every study notebook found in `notebook_dir` into `out`/<name>.html, `jobs` at a time.
+
+    Kernels are separate processes, so threads suffice to run them side by side.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     folder = Path(notebook_dir)
-    return [run_notebook(folder / f"{name}.py", Path(out) / f"{name}.html", parameters)
-            for name in NOTEBOOKS if (folder / f"{name}.py").exists()]
+    names = [name for name in NOTEBOOKS if (folder / f"{name}.py").exists()]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(run_notebook, folder / f"{n}.py", Path(out) / f"{n}.html", parameters) for n in names]
+        return [f.result() for f in futures]
 
 
 # ---------------------------------------------------------------- entry point

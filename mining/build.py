@@ -89,8 +89,9 @@ def current_model(model_dir: str | Path | None = None) -> tuple[Any, str | None]
         return None, str(exc)
 
 
-def build_repo(target: CrawlTarget, out_dir: str | Path | None = None,
-               model_dir: str | Path | None = None) -> dict[str, Any]:
+def build_repo(
+    target: CrawlTarget, out_dir: str | Path | None = None, model_dir: str | Path | None = None
+) -> dict[str, Any]:
     """Task: build one repository into a private database and export its rows as Parquet.
 
     With `out_dir` the partition is written there (shared filesystem); without it (dask workers
@@ -199,7 +200,8 @@ def merge_partition(con: duckdb.DuckDBPyConnection, outcome: dict[str, Any], fol
             path = folder / f"{table}.parquet"
             con.execute(f'DELETE FROM "{table}" WHERE repo = ?', [repo])  # noqa: S608
             if path.is_file():
-                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)', [str(path)])  # noqa: S608
+                sql = f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)'  # noqa: S608
+                con.execute(sql, [str(path)])
         _record_state(con, outcome)
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -232,14 +234,19 @@ def commit_count(target: CrawlTarget, head: str | None) -> int:
     return int(proc.stdout.strip() or 1) if proc.returncode == 0 else 1
 
 
-def plan(con: duckdb.DuckDBPyConnection, targets: Sequence[CrawlTarget], model_version: str | None,
-         ) -> tuple[list[CrawlTarget], list[str], list[str]]:
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    targets: Sequence[CrawlTarget],
+    model_version: str | None,
+) -> tuple[list[CrawlTarget], list[str], list[str]]:
     """Split targets into (to build, up to date, built but missing layers)."""
     from mining.features import FEATURES_VERSION
 
     state = {
         r[0]: r[1:]
-        for r in con.execute("SELECT repo, head_sha, features_version, model_version FROM build_state").fetchall()
+        for r in con.execute(
+            "SELECT repo, head_sha, features_version, model_version FROM build_state"
+        ).fetchall()
     }
     todo, done, reclassify = [], [], []
     for t in targets:
@@ -269,9 +276,12 @@ def reclassify_repo(con: duckdb.DuckDBPyConnection, repo: str, model: Any) -> di
     )
     row = con.execute(
         "SELECT rev, head_sha, features_version, n_commits, n_featured, n_ai_commits, crawl_seconds, "
-        "features_seconds, skipped FROM build_state WHERE repo = ?", [repo],
+        "features_seconds, skipped FROM build_state WHERE repo = ?",
+        [repo],
     ).fetchone()
-    skipped = {k: v for k, v in json.loads(row[8] or "{}").items() if not k.startswith("not classified")}
+    skipped = {
+        k: v for k, v in json.loads(row[8] or "{}").items() if not k.startswith("not classified")
+    }
     return asdict(RepoOutcome(
         repo, rev=row[0], head_sha=row[1], features_version=row[2], model_version=model.version,
         n_commits=row[3], n_featured=row[4], n_classified=n, n_ai_commits=row[5],
@@ -284,7 +294,8 @@ def state_outcome(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, Any]:
     """An up-to-date repository's row of the report, from what the earlier build recorded."""
     row = con.execute(
         "SELECT rev, head_sha, features_version, model_version, n_commits, n_featured, n_classified, "
-        "n_ai_commits, skipped FROM build_state WHERE repo = ?", [repo],
+        "n_ai_commits, skipped FROM build_state WHERE repo = ?",
+        [repo],
     ).fetchone()
     n_merges = _count(con, "commits", repo, "AND is_merge")
     return asdict(RepoOutcome(
@@ -331,7 +342,8 @@ class BuildReport:
             "classified": sum(r["n_classified"] for r in ok),
             "ai_commits": sum(r["n_ai_commits"] for r in ok),
             "stage_seconds": {
-                s: round(sum(r[f"{s}_seconds"] for r in ok), 2) for s in ("crawl", "features", "classify")
+                s: round(sum(r[f"{s}_seconds"] for r in ok), 2)
+                for s in ("crawl", "features", "classify")
             },
             "peak_rss_mb": round(max((r.get("peak_rss_mb") or 0 for r in ok), default=0.0), 1),
             "skipped": skipped,
@@ -342,10 +354,17 @@ class BuildReport:
         return {**asdict(self), "repos": repos, "totals": self.totals()}
 
 
-def build(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
-          scheduler: Any = None, staging: str | Path | None = None,
-          log: str | Path | None = None, model_dir: str | Path | None = None,
-          progress: ProgressFn | None = None) -> BuildReport:
+def build(
+    db: str | Path,
+    targets: Sequence[CrawlTarget],
+    *,
+    jobs: int = 1,
+    scheduler: Any = None,
+    staging: str | Path | None = None,
+    log: str | Path | None = None,
+    model_dir: str | Path | None = None,
+    progress: ProgressFn | None = None,
+) -> BuildReport:
     """Build every target into `db`, skipping repositories already built at the same pin.
 
     `scheduler` is a dask.distributed scheduler address (or a Client); else `jobs` local
@@ -355,8 +374,14 @@ def build(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
     """
     t_start = time.perf_counter()
     db = Path(db)
-    report = BuildReport(started_at=_now(), db=str(db), jobs=jobs,
-                         scheduler=scheduler if isinstance(scheduler, str) else (None if scheduler is None else "client"))
+    report = BuildReport(
+        started_at=_now(),
+        db=str(db),
+        jobs=jobs,
+        scheduler=scheduler
+        if isinstance(scheduler, str)
+        else (None if scheduler is None else "client"),
+    )
     names = [t.source.repo for t in targets]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -381,7 +406,9 @@ def build(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
 
         try:
             with store.run_record(con, "build", json.dumps(names)):
-                note(f"build of {len(targets)} repositories into {db} (jobs={jobs}, scheduler={report.scheduler})")
+                note(
+                    f"build of {len(targets)} repositories into {db} (jobs={jobs}, scheduler={report.scheduler})"
+                )
                 if model is None:
                     note(f"no classifier: layers are left empty ({why})")
                 by_name = {t.source.repo: t for t in targets}
@@ -402,8 +429,15 @@ def build(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
                 weights = {t.source.repo: commit_count(t, heads[t.source.repo]) for t in todo}
                 todo.sort(key=lambda t: -weights[t.source.repo])  # largest first: balances workers
                 if progress:
-                    progress("plan", {"repos": len(todo), "commits": sum(weights.values()),
-                                      "weights": weights, "skipped": len(done) + len(reclassify)})
+                    progress(
+                        "plan",
+                        {
+                            "repos": len(todo),
+                            "commits": sum(weights.values()),
+                            "weights": weights,
+                            "skipped": len(done) + len(reclassify),
+                        },
+                    )
                 for outcome in _run_tasks(todo, jobs, scheduler, staging, model_dir):
                     if not outcome.get("error"):
                         folder = staging / partition_key(outcome["repo"])
@@ -420,8 +454,10 @@ def build(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
             report.finished_at = _now()
             report.wall_seconds = round(time.perf_counter() - t_start, 2)
             tot = report.totals()
-            note(f"done: {tot['repos_built']} built, {tot['repos_up_to_date']} up to date, "
-                 f"{tot['repos_failed']} failed, {tot['commits']} commits, {report.wall_seconds:.1f}s")
+            note(
+                f"done: {tot['repos_built']} built, {tot['repos_up_to_date']} up to date, "
+                f"{tot['repos_failed']} failed, {tot['commits']} commits, {report.wall_seconds:.1f}s"
+            )
             con.close()
             json_path = log_file.with_suffix(".json")
             json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
@@ -430,8 +466,9 @@ def build(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
     return report
 
 
-def _run_tasks(todo: list[CrawlTarget], jobs: int, scheduler: Any, staging: Path,
-               model_dir: str | Path | None) -> Any:
+def _run_tasks(
+    todo: list[CrawlTarget], jobs: int, scheduler: Any, staging: Path, model_dir: str | Path | None
+) -> Any:
     """Yield task outcomes as they finish: in-process, in a process pool, or on dask."""
     if not todo:
         return
@@ -453,8 +490,14 @@ def _run_tasks(todo: list[CrawlTarget], jobs: int, scheduler: Any, staging: Path
                 try:
                     yield fut.result()
                 except Exception as exc:  # noqa: BLE001 - a crashed worker fails its repository only
-                    yield asdict(RepoOutcome(futs[fut].source.repo, rev=futs[fut].rev, error=f"worker: {exc}",
-                                             status="failed"))
+                    yield asdict(
+                        RepoOutcome(
+                            futs[fut].source.repo,
+                            rev=futs[fut].rev,
+                            error=f"worker: {exc}",
+                            status="failed",
+                        )
+                    )
         except BaseException:
             for f in futs:
                 f.cancel()
@@ -464,12 +507,20 @@ def _run_tasks(todo: list[CrawlTarget], jobs: int, scheduler: Any, staging: Path
 def _run_dask(todo: list[CrawlTarget], scheduler: Any, model_dir: str | None) -> Any:
     """Submit one task per repository to a dask.distributed scheduler; results carry the Parquet
     bytes, so workers need read access to the sources but no shared output folder."""
-    from distributed import Client, as_completed as dask_completed
+    from distributed import Client
+    from distributed import as_completed as dask_completed
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
         futs = {
-            client.submit(build_repo, t, None, model_dir, key=f"strata-build-{partition_key(t.source.repo)}-{os.getpid()}-{time.time_ns()}", pure=False): t
+            client.submit(
+                build_repo,
+                t,
+                None,
+                model_dir,
+                key=f"strata-build-{partition_key(t.source.repo)}-{os.getpid()}-{time.time_ns()}",
+                pure=False,
+            ): t
             for t in todo
         }
         for fut in dask_completed(list(futs)):
@@ -477,7 +528,9 @@ def _run_dask(todo: list[CrawlTarget], scheduler: Any, model_dir: str | None) ->
             try:
                 yield fut.result()
             except Exception as exc:  # noqa: BLE001 - a lost worker fails its repository only
-                yield asdict(RepoOutcome(t.source.repo, rev=t.rev, error=f"dask: {exc}", status="failed"))
+                yield asdict(
+                    RepoOutcome(t.source.repo, rev=t.rev, error=f"dask: {exc}", status="failed")
+                )
     finally:
         if client is not scheduler:
             client.close()
@@ -503,8 +556,14 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def run_build(db: Path, targets: list[CrawlTarget], *, jobs: int = 1, scheduler: str | None = None,
-              quiet: bool = False) -> bool:
+def run_build(
+    db: Path,
+    targets: list[CrawlTarget],
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    quiet: bool = False,
+) -> bool:
     """CLI glue: progress bar with ETA (weighted by commits), per-repo lines, summary table."""
     from rich.progress import (
         BarColumn,
@@ -550,7 +609,17 @@ def print_report(report: BuildReport) -> None:
     from rich.table import Table
 
     table = Table(title="build report")
-    cols = ("repo", "status", "commits", "featured", "classified", "AI", "crawl s", "features s", "classify s")
+    cols = (
+        "repo",
+        "status",
+        "commits",
+        "featured",
+        "classified",
+        "AI",
+        "crawl s",
+        "features s",
+        "classify s",
+    )
     for c in cols:
         table.add_column(c, justify="left" if c in ("repo", "status") else "right")
     for r in report.repos:

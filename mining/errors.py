@@ -36,3 +36,7 @@ class StageError(StrataError):
 
 class LabelError(StrataError):
     """An annotation, key or adjudication file of the labelled dev set is malformed or incomplete."""
+
+
+class PrivacyError(StrataError):
+    """A release would contain message text, names, emails, code or local paths."""

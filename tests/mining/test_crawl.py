@@ -315,7 +315,7 @@ def test_parallel_jobs_equal_serial(everything, repo_builder, tmp_path):
     assert rows(serial, q) == rows(parallel, q)
 
 
-def test_partial_clone_records_commits_and_flags_missing_blobs(repo_builder, tmp_path):
+def test_partial_clone_records_commits_and_flags_missing_blobs(repo_builder, tmp_path, monkeypatch):
     src = repo_builder("src")
     src.commit("small", {"a.txt": "a\n"})
     src.commit("big", {"big.txt": "line\n" * 5000, "b.txt": "b\n"})
@@ -350,6 +350,10 @@ def test_partial_clone_records_commits_and_flags_missing_blobs(repo_builder, tmp
         "SELECT lines_added, lines_deleted FROM file_changes WHERE path = 'a.txt' AND change_type = 'M'",
     ) == [(1, 0)]
     assert res.n_missing_blobs == 2
+    import mining.crawl as crawl_mod
+
+    monkeypatch.setattr(crawl_mod, "PARALLEL_MIN_COMMITS", 1)
+    assert _records(clone, 2) == _records(clone, 1)
 
 
 def test_non_utf8_file_name(repo_builder, tmp_path):
@@ -407,3 +411,32 @@ def test_store_rejects_other_schema_version(tmp_path):
 
     with pytest.raises(DatabaseError, match="schema version 0"):
         store.connect(db)
+
+
+def _records(git_dir, streams):
+    from mining.crawl import iter_commits, list_commits
+
+    shas = list_commits(git_dir, "HEAD")
+    return sorted(
+        (r.sha, tuple((f.path, f.added, f.deleted, f.blob_missing) for f in r.files))
+        for r in iter_commits(git_dir, shas, streams=streams)
+    )
+
+
+def test_parallel_streams_equal_one_stream(everything, monkeypatch):
+    import mining.crawl as crawl_mod
+
+    rb, _ = everything
+    monkeypatch.setattr(crawl_mod, "PARALLEL_MIN_COMMITS", 1)
+    one = _records(rb.git_dir, 1)
+    assert _records(rb.git_dir, 3) == one and len(one) == len(rb.git("rev-list", "HEAD").split())
+
+
+def test_parallel_stream_error_is_raised_and_git_stopped(everything, monkeypatch):
+    import mining.crawl as crawl_mod
+    from mining.errors import GitError
+
+    rb, _ = everything
+    monkeypatch.setattr(crawl_mod, "PARALLEL_MIN_COMMITS", 1)
+    with pytest.raises(GitError):
+        list(crawl_mod.iter_commits(rb.git_dir, ["0" * 40, *rb.git("rev-list", "HEAD").split()], streams=2))

@@ -1,0 +1,165 @@
+"""DATASET.md, the release's card: provenance, pinned revisions, schema, how AI was detected,
+the classifier's measured error and known limits. Every number is computed from the database
+being released, so the card cannot drift from the data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from mining import __version__
+
+CHANNELS = {
+    "identity": "the tool is the commit's author or committer (bot account or tool email)",
+    "co-author": "a person-valued trailer names the tool (`Co-authored-by:` ...)",
+    "disclosure": "a disclosure trailer names the tool (`Assisted-by:`, `Generated-by:` ...)",
+    "session": "a tool session trailer or link",
+    "marker": "a whole-line marker the tool writes into the message",
+    "prefix": "a subject prefix the tool writes (aider's `aider: `)",
+    "branch": "reached HEAD only through a merged PR branch named for an agent (`codex/` ...)",
+    "suggestion": "a review bot's suggestion was applied (not counted as AI-authored)",
+}
+
+LIMITS = [
+    "Only disclosed AI use is visible: tools that leave no trace in commit metadata (inline "
+    "completion, chat copy-paste, squash merges that drop trailers) are counted as human. "
+    "Controls mean *no disclosed AI*, not *no AI*.",
+    "The branch channel is pull-request-level provenance: human fix-up commits on an agent's "
+    "branch are credited to the agent too; `ai_direct` excludes it.",
+    "Layers come from a classifier with the measured error above; shares are estimates, and "
+    "merge commits have no layer.",
+    "Person ids are renumbered per release (`p000001` ...): they group a person's commits within "
+    "the release but anyone can look up the author of a public commit by its sha.",
+    "Attribution evidence text is blanked (`evidence` = ''): tool, channel and field remain.",
+    "Line counts are missing where a partial clone lacked a blob (`blob_missing`, "
+    "`n_missing_blobs`); binary files count 0 lines.",
+    "Dates are the commits' recorded author/committer dates, which authors can set freely.",
+]
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join("" if v is None else str(v) for v in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _evaluation(path: Path | None) -> str:
+    if path is None or not path.is_file():
+        return (
+            "Not measured in this release (no evaluation report was found when it was written); "
+            "run `strata evaluate` and rebuild the release."
+        )
+    rep = json.loads(path.read_text())
+    c = rep.get("classifier", rep)
+    lines = [
+        f"Measured by `strata evaluate` (repository-grouped cross-validation on the labelled "
+        f"development set; file `{path.name}`): n = {c.get('n')}, macro-F1 = "
+        f"{c.get('macro_f1', float('nan')):.3f}, accuracy = {c.get('accuracy', float('nan')):.3f}.",
+    ]
+    per = c.get("per_layer", {})
+    if per:
+        rows = [[layer, f"{m.get('precision', 0):.3f}", f"{m.get('recall', 0):.3f}", f"{m.get('f1', 0):.3f}"]
+                for layer, m in per.items()]  # fmt: skip
+        lines += ["", _table(["layer", "precision", "recall", "F1"], rows)]
+    gap = rep.get("by_authorship", {}).get("accuracy_gap_ai_minus_human")
+    if gap is not None:
+        lines += ["", f"Accuracy on AI commits minus accuracy on human commits: {gap:+.3f}."]
+    return "\n".join(lines)
+
+
+def render(con: duckdb.DuckDBPyConnection, folder: Path, tables: dict[str, dict[str, Any]],
+           evaluation: Path | None = None) -> str:
+    """The card's Markdown for the release being written in `folder`."""
+    repos = con.execute(
+        "SELECT r.repo, r.role, r.language, r.head_sha, r.n_commits, "
+        "(SELECT count(DISTINCT a.sha) FROM attributions a WHERE a.repo = r.repo AND a.channel <> 'suggestion') "
+        "FROM repos r ORDER BY r.role DESC NULLS LAST, r.repo"
+    ).fetchall()
+    tot = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT is_merge), "
+        "count(*) FILTER (WHERE ai), count(*) FILTER (WHERE ai_direct), count(layer) FROM commit_facts"
+    ).fetchone()
+    tool_channel = con.execute(
+        "SELECT tool, channel, count(DISTINCT (repo, sha)) FROM attributions GROUP BY ALL ORDER BY 1, 2"
+    ).fetchall()
+    channels = sorted({ch for _, ch, _ in tool_channel}, key=lambda c: list(CHANNELS).index(c) if c in CHANNELS else 99)
+    per_tool: dict[str, dict[str, int]] = {}
+    for tool, ch, n in tool_channel:
+        per_tool.setdefault(tool, {})[ch] = n
+    tool_totals = dict(con.execute(
+        "SELECT tool, count(DISTINCT (repo, sha)) FROM attributions GROUP BY 1"
+    ).fetchall())  # fmt: skip
+    by_channel = con.execute(
+        "SELECT ai_channel, count(*) FROM commit_facts WHERE ai GROUP BY 1 ORDER BY 2 DESC"
+    ).fetchall()
+    parts = [
+        "# ai-strata dataset",
+        "",
+        "Commit metadata of public git repositories, with evidence of AI coding tools and a "
+        "layer label (boilerplate | refactor | feature | architectural) per non-merge commit. "
+        "Content-free: no commit message text, no code, no names or emails; only metadata, "
+        "counts, labels and pseudonymous person ids.",
+        "",
+        f"Written by ai-strata {__version__}. Load it with `strata load --release <this folder>` "
+        "(checks every file's sha256 against `manifest.json`), then query with `strata query` "
+        "or DuckDB. Views: `commit_facts` (one row per commit), `layer_shares`, `ai_by_month`, "
+        "`tool_summary`.",
+        "",
+        "## Provenance",
+        "",
+        f"{len(repos)} repositories from the corpus manifest `data/corpus.toml` (selection "
+        "criteria: `docs/corpus.md`), each crawled at the pinned commit below by `strata build` "
+        "(crawl -> attribute -> features -> classify). "
+        f"{tot[0]:,} commits, {tot[1]:,} non-merge; {tot[2]:,} with AI evidence "
+        f"({tot[3]:,} direct, i.e. not only via an agent branch); {tot[4]:,} classified.",
+        "",
+        _table(["repo", "role", "language", "pinned commit", "commits", "AI commits"],
+               [[r[0], r[1], r[2], f"`{r[3]}`", f"{r[4]:,}", f"{r[5]:,}"] for r in repos]),  # fmt: skip
+        "",
+        "## Files and schema",
+        "",
+        "One Parquet file per table (zstd). Column meanings: `docs/schema.md` and the comments in "
+        "`mining/schema/*.sql`. `messages` and `identities` are not released (their tables exist, "
+        "empty, in a loaded database).",
+        "",
+    ]
+    for table, meta in tables.items():
+        schema = pq.read_schema(folder / meta["file"])
+        cols = ", ".join(f"`{f.name}` {f.type}" for f in schema)
+        parts += [f"- **{table}** ({meta['rows']:,} rows): {cols}"]
+    parts += [
+        "",
+        "## How AI was detected",
+        "",
+        "From commit metadata only, with the catalog `mining/signatures.toml` (rules: "
+        "`shared/ai-signatures.md`). A commit is AI (`ai`) when any channel other than "
+        "`suggestion` names a tool. Channels:",
+        "",
+    ]
+    parts += [f"- `{ch}`: {desc}" for ch, desc in CHANNELS.items()]
+    parts += [
+        "",
+        "AI commits by strongest channel (`commit_facts.ai_channel`):",
+        "",
+        _table(["channel", "commits"], [[c, f"{n:,}"] for c, n in by_channel]),
+        "",
+        "Commits with evidence per tool and channel (a commit can have several):",
+        "",
+        _table(["tool", "commits", *channels],
+               [[t, f"{tool_totals[t]:,}", *[f"{per_tool[t].get(ch, 0):,}" for ch in channels]]
+                for t in sorted(per_tool, key=lambda t: -tool_totals[t])]),  # fmt: skip
+        "",
+        "## Classifier error",
+        "",
+        _evaluation(evaluation),
+        "",
+        "## Known limits",
+        "",
+    ]
+    parts += [f"- {x}" for x in LIMITS]
+    return "\n".join(parts) + "\n"

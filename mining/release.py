@@ -1,0 +1,246 @@
+"""`strata release` and `strata load`: the content-free, shippable form of the dataset.
+
+A release is one Parquet file per table, a `manifest.json` (rows, bytes and sha256 per file) and
+`DATASET.md`. Only allow-listed columns leave the database: no message text, no identities, no
+code, no local paths, and person ids are renumbered so that they cannot be tested against a
+guessed email. The release is written to a sibling temp folder, scanned by mining.privacy, and
+only then swapped in, so a failed scan leaves the previous release untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mining import __version__, store
+from mining.errors import DatabaseError, StrataError
+
+FORMAT = "ai-strata-release/1"
+
+#: table -> SELECT list (columns leave the database only if listed here). Person ids come from
+#: the `_person` map built in `_person_map`; attribution evidence is replaced by '' (it quotes
+#: trailer values); `source` is kept only when it is a public URL.
+TABLES: dict[str, str] = {
+    "repos": (
+        "repo, CASE WHEN regexp_matches(source, '^https://') THEN source END AS source, rev, "
+        "head_sha, crawled_at, n_commits, n_file_changes, n_missing_blobs, tags, language, role, "
+        "strata_version"
+    ),
+    "commits": (
+        "c.repo, c.sha, c.parents, c.is_merge, pa.pid AS author_id, pc.pid AS committer_id, "
+        "c.authored_at, c.author_tz_offset, c.committed_at, c.committer_tz_offset, "
+        "c.authored_epoch, c.committed_epoch, c.files_changed, c.lines_added, c.lines_deleted, "
+        "c.n_binary, c.n_missing_blobs, c.topo_index, c.on_first_parent, c.integration_mode, "
+        "c.pr_number"
+    ),
+    "file_changes": (
+        "repo, sha, path, old_path, change_type, similarity, lines_added, lines_deleted, "
+        "is_binary, blob_missing, old_mode, new_mode"
+    ),
+    "attributions": "repo, sha, tool, channel, field, '' AS evidence",
+    "commit_authors": "repo, sha, author_kind, automation",
+    "adoption_markers": "repo, path, tool, added_sha, added_at, removed_at",
+    "commit_features": "*",
+    "commit_layers": "*",
+}
+ORDER = {
+    "repos": "repo",
+    "commits": "c.repo, c.sha",
+    "file_changes": "repo, sha, path",
+    "attributions": "repo, sha, tool, channel, field",
+    "commit_authors": "repo, sha",
+    "adoption_markers": "repo, path, tool, added_sha",
+    "commit_features": "repo, sha",
+    "commit_layers": "repo, sha",
+}
+#: never released, whatever the allow-list says: the scan refuses a release holding them.
+PRIVATE_TABLES = ("messages", "identities", "runs", "build_state")
+
+
+def _person_map(con: duckdb.DuckDBPyConnection) -> None:
+    """Renumber author/committer ids densely (p000001 ...) in hash order: the same grouping of
+    commits by person, but nothing to hash a guessed email against."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _person AS "
+        "SELECT id, printf('p%06d', row_number() OVER (ORDER BY id)) AS pid FROM "
+        "(SELECT author_id AS id FROM commits UNION SELECT committer_id FROM commits)"
+    )
+
+
+def _select(table: str) -> str:
+    cols = TABLES[table]
+    if table == "commits":
+        src = (
+            "commits c JOIN _person pa ON pa.id = c.author_id JOIN _person pc ON pc.id = c.committer_id"
+        )
+    else:
+        src = f'"{table}"'
+    return f"SELECT {cols} FROM {src} ORDER BY {ORDER[table]}"  # noqa: S608 - fixed names
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, dict[str, Any]]:
+    """Write every allow-listed table as zstd Parquet, rows in a fixed order (reproducible bytes)."""
+    _person_map(con)
+    tables: dict[str, dict[str, Any]] = {}
+    for table in TABLES:
+        path = folder / f"{table}.parquet"
+        lit = str(path).replace("'", "''")
+        con.execute(
+            f"COPY ({_select(table)}) TO '{lit}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 262144)"
+        )
+        rows = con.execute(f"SELECT count(*) FROM read_parquet('{lit}')").fetchone()[0]  # noqa: S608
+        tables[table] = {"file": path.name, "rows": int(rows)}
+    return tables
+
+
+def write_release(
+    db: str | Path, out: str | Path, *, evaluation: str | Path | None = None,
+    scan: bool = True,
+) -> dict[str, Any]:
+    """Write the release of `db` to `out` (replacing it only if the privacy scan passes).
+
+    Raises StageError if nothing was built, PrivacyError (nothing written) if the scan finds
+    message text, names, emails, code or local paths in what would be released.
+    """
+    from mining import dataset_card, privacy
+
+    out = Path(out)
+    con = store.connect(db, read_only=True)
+    try:
+        store.require_rows(con, "commits", "build")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+        try:
+            tables = export_tables(con, tmp)
+            card = dataset_card.render(con, tmp, tables, evaluation=find_evaluation(evaluation))
+            (tmp / "DATASET.md").write_text(card, encoding="utf-8")
+            if scan:
+                privacy.check_release(tmp, con)
+            manifest = _manifest(con, tmp, tables)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            old = out.with_name(f".{out.name}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            if out.exists():
+                os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    finally:
+        con.close()
+    return manifest
+
+
+def find_evaluation(path: str | Path | None) -> Path | None:
+    """The classifier's evaluation report: the given file, else the first that exists."""
+    if path is not None:
+        return Path(path)
+    for p in (Path("reports/evaluation.json"), Path("reports/classifier/evaluation.json")):
+        if p.is_file():
+            return p
+    return None
+
+
+def _manifest(con: duckdb.DuckDBPyConnection, folder: Path, tables: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    files = {}
+    for p in sorted(folder.iterdir()):
+        if p.name != "manifest.json":
+            files[p.name] = {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+    for t in tables.values():
+        t.update(files[t["file"]])
+    repos = con.execute("SELECT repo, rev, head_sha FROM repos ORDER BY repo").fetchall()
+    return {
+        "format": FORMAT,
+        "strata_version": __version__,
+        "schema_version": store.SCHEMA_VERSION,
+        "repos": {r: {"rev": rev, "head_sha": head} for r, rev, head in repos},
+        "tables": tables,
+        "files": files,
+    }
+
+
+# --- load -------------------------------------------------------------------------------------
+
+
+def read_manifest(release: str | Path) -> dict[str, Any]:
+    """The release's manifest; DatabaseError naming the folder if absent or not a release."""
+    path = Path(release) / "manifest.json"
+    if not path.is_file():
+        raise DatabaseError(f"{release}: not a release (no manifest.json); run `strata release`")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DatabaseError(f"{path}: not valid JSON ({exc})") from exc
+    if manifest.get("format") != FORMAT:
+        raise DatabaseError(f"{path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    return manifest
+
+
+def verify_release(release: str | Path) -> dict[str, Any]:
+    """Check every listed file's size and sha256 against the manifest before anything loads."""
+    release = Path(release)
+    manifest = read_manifest(release)
+    for name, meta in manifest["files"].items():
+        p = release / name
+        if not p.is_file():
+            raise DatabaseError(f"{p}: listed in the manifest but missing")
+        if p.stat().st_size != meta["bytes"] or sha256_file(p) != meta["sha256"]:
+            raise DatabaseError(f"{p}: sha256 does not match manifest.json (corrupt or edited)")
+    return manifest
+
+
+def load_release(release: str | Path, db: str | Path) -> dict[str, int]:
+    """Build `db` from the release (replacing it): schema first, so every view works, then each
+    table's Parquet. Returns rows loaded per table; the rows must match the manifest."""
+    manifest = verify_release(release)
+    db = Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db.with_name(f".{db.name}.loading")
+    for p in (tmp, tmp.with_name(tmp.name + ".wal")):
+        p.unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    con = store.connect(tmp)
+    try:
+        with store.transaction(con):
+            for table, meta in manifest["tables"].items():
+                if not store.table_columns(con, table):
+                    raise DatabaseError(f"{release}: table {table} is not in this ai-strata's schema")
+                path = str(Path(release) / meta["file"])
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)', [path])  # noqa: S608
+                counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+                if counts[table] != meta["rows"]:
+                    raise DatabaseError(f"{path}: {counts[table]} rows loaded, manifest says {meta['rows']}")
+            con.execute(
+                "INSERT OR REPLACE INTO strata_meta VALUES ('loaded_from_release', ?)",
+                [json.dumps({"release": str(release), "strata_version": manifest["strata_version"]})],
+            )
+        con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise DatabaseError(f"{release}: cannot load: {str(exc).splitlines()[0]}") from exc
+    except StrataError:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    for p in (db, db.with_name(db.name + ".wal")):
+        p.unlink(missing_ok=True)
+    os.replace(tmp, db)
+    return counts
