@@ -35,8 +35,16 @@ lint: $(BIN)/.installed-dev ## ruff + import-layering contracts
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+MIRRORS ?=
+dataset: $(BIN)/.installed ## Rebuild the release from the sources (MIRRORS=file.tsv to read local mirrors)
+	$(BIN)/strata build --corpus data/corpus.toml $(if $(MIRRORS),--mirrors $(MIRRORS)) --db $(DB) --jobs 2
+	$(BIN)/strata release --db $(DB) --out data/release
+
+fuzz: $(BIN)/.installed-dev ## Property-based fuzzing: >= 10k examples per target (minutes)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py -m fuzz -p no:cacheprovider
+
 bench: $(BIN)/.installed ## Benchmarks against raw git (needs REPO=path to a history)
 	$(BIN)/python benchmarks/crawl.py $(REPO)
 
 clean: ## Remove the venv and generated data (keeps committed data)
-	rm -rf $(VENV) data/strata.duckdb data/.staging reports/*.html
+	rm -rf $(VENV) data/strata.duckdb data/.staging data/.build-staging reports/*.html

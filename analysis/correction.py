@@ -81,7 +81,11 @@ def labelled_draws(evaluation: Evaluation, n_boot: int, seed: int) -> np.ndarray
 
 
 def corrected_shares(
-    df: pd.DataFrame, evaluation: Evaluation | None, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+    df: pd.DataFrame,
+    evaluation: Evaluation | None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> pd.DataFrame:
     """Raw and corrected layer shares per group, and the ai - human difference, with joint CIs.
 
@@ -112,19 +116,42 @@ def corrected_shares(
         lo, hi = percentile_ci(draws, level)
         for g, group in enumerate(groups):
             for k, layer in enumerate(LAYERS):
-                rows.append({"group": group, "layer": layer, "method": method, "share": point[g, k],
-                             "lo": lo[g, k], "hi": hi[g, k]})
+                rows.append(
+                    {
+                        "group": group,
+                        "layer": layer,
+                        "method": method,
+                        "share": point[g, k],
+                        "lo": lo[g, k],
+                        "hi": hi[g, k],
+                    }
+                )
         if "ai" in groups and "human" in groups:
             ia, ih = groups.index("ai"), groups.index("human")
             dlo, dhi = percentile_ci(draws[:, ia] - draws[:, ih], level)
             for k, layer in enumerate(LAYERS):
-                rows.append({"group": "ai - human", "layer": layer, "method": method,
-                             "share": point[ia, k] - point[ih, k], "lo": dlo[k], "hi": dhi[k]})
+                rows.append(
+                    {
+                        "group": "ai - human",
+                        "layer": layer,
+                        "method": method,
+                        "share": point[ia, k] - point[ih, k],
+                        "lo": dlo[k],
+                        "hi": dhi[k],
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def _by_group(evaluation: Evaluation, groups: list[str], q_point: np.ndarray, q_draws: np.ndarray,
-              n_boot: int, seed: int, min_n: int = 50) -> tuple[np.ndarray, np.ndarray] | None:
+def _by_group(
+    evaluation: Evaluation,
+    groups: list[str],
+    q_point: np.ndarray,
+    q_draws: np.ndarray,
+    n_boot: int,
+    seed: int,
+    min_n: int = 50,
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Matrix inversion with a separate error matrix for AI and for human commits.
 
     Only when the evaluation reports both and each has `min_n` labelled commits; the group's
@@ -136,7 +163,9 @@ def _by_group(evaluation: Evaluation, groups: list[str], q_point: np.ndarray, q_
     point = np.stack([invert(q_point[i], row_normalise(mats[g])) for i, g in enumerate(groups)])
     draws = np.empty_like(q_draws)
     for i, g in enumerate(groups):
-        c_draws = labelled_draws(Evaluation(evaluation.labels, mats[g], None, evaluation.source), n_boot, seed + i)
+        c_draws = labelled_draws(
+            Evaluation(evaluation.labels, mats[g], None, evaluation.source), n_boot, seed + i
+        )
         p_draws = row_normalise(c_draws)
         draws[:, i] = np.stack([invert(q_draws[b, i], p_draws[b]) for b in range(n_boot)])
     return point, draws
@@ -148,9 +177,14 @@ def accuracy_by_group(evaluation: Evaluation | None, df: pd.DataFrame) -> pd.Dat
     The correction assumes one error matrix for both groups; this is the check.
     """
     if evaluation is not None and evaluation.by_group:
-        return pd.DataFrame([{"group": g, "n": int(m.sum()), "accuracy": float(np.trace(m) / m.sum())}
-                             for g, m in sorted(evaluation.by_group.items()) if m.sum() > 0],
-                            columns=["group", "n", "accuracy"])
+        return pd.DataFrame(
+            [
+                {"group": g, "n": int(m.sum()), "accuracy": float(np.trace(m) / m.sum())}
+                for g, m in sorted(evaluation.by_group.items())
+                if m.sum() > 0
+            ],
+            columns=["group", "n", "accuracy"],
+        )
     if evaluation is None or evaluation.oof is None or "sha" not in evaluation.oof.columns:
         return pd.DataFrame(columns=["group", "n", "accuracy"])
     oof = evaluation.oof
@@ -160,5 +194,7 @@ def accuracy_by_group(evaluation: Evaluation | None, df: pd.DataFrame) -> pd.Dat
         merged = oof
     rows = []
     for group, g in merged.groupby("group"):
-        rows.append({"group": group, "n": len(g), "accuracy": float((g["true"] == g["pred"]).mean())})
+        rows.append(
+            {"group": group, "n": len(g), "accuracy": float((g["true"] == g["pred"]).mean())}
+        )
     return pd.DataFrame(rows, columns=["group", "n", "accuracy"])

@@ -10,6 +10,7 @@ other commit is *human* (undetected AI work therefore sits in the human group; s
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,10 @@ DATE_ORIGIN = pd.Timestamp("2020-01-01")
 
 def open_db(path: str | Path) -> duckdb.DuckDBPyConnection:
     """Open the dataset read-only: the analysis never writes to the store."""
-    return store.connect(path, read_only=True)
+    con = store.connect(path, read_only=True)
+    with contextlib.suppress(duckdb.Error):  # inside Jupyter duckdb refuses to change the setting
+        con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -69,7 +73,9 @@ def commit_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     sql = f"SELECT {', '.join(select)} FROM commit_facts f {' '.join(j[1] for j in joins)}"  # noqa: S608 - fixed names
     frame = con.execute(sql).df()
     if "language" not in frame.columns:
-        frame["language"] = _language_from_tags(frame.pop("repo_tags")) if "repo_tags" in frame else None
+        frame["language"] = (
+            _language_from_tags(frame.pop("repo_tags")) if "repo_tags" in frame else None
+        )
     if "integration_mode" not in frame.columns:
         frame["integration_mode"] = np.where(frame["is_merge"], "merge", "direct")
     return frame
@@ -103,7 +109,9 @@ def analysis_commits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     keep &= frame["author_kind"].isin(["human", "ai_agent"])
     df = frame.loc[keep].copy()
     if df.empty:
-        raise StageError("no classified non-merge commits by people or AI agents: run `strata classify`")
+        raise StageError(
+            "no classified non-merge commits by people or AI agents: run `strata classify`"
+        )
     ai = df["ai"].astype(bool) | (df["author_kind"] == "ai_agent")
     df["is_ai"] = ai.astype(int)
     df["group"] = np.where(ai, "ai", "human")
@@ -195,13 +203,18 @@ def row_normalise(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-EVALUATION_CANDIDATES: tuple[Path, ...] = (Path("reports/classifier/evaluation.json"), Path("reports/evaluation.json"))
+EVALUATION_CANDIDATES: tuple[Path, ...] = (
+    Path("reports/classifier/evaluation.json"),
+    Path("reports/evaluation.json"),
+)
 
 
 def _matrix(labels: list[str], counts: object, path: Path) -> np.ndarray:
     matrix = np.asarray(counts, dtype=float)
     if set(labels) != set(LAYERS) or matrix.shape != (len(LAYERS), len(LAYERS)):
-        raise StageError(f"{path}: labels {labels} / matrix {matrix.shape} do not match the layers {LAYERS}")
+        raise StageError(
+            f"{path}: labels {labels} / matrix {matrix.shape} do not match the layers {LAYERS}"
+        )
     order = [labels.index(layer) for layer in LAYERS]
     return matrix[np.ix_(order, order)]
 
@@ -232,13 +245,17 @@ def load_evaluation(path: str | Path, oof_path: str | Path | None = None) -> Eva
             if isinstance(part, dict) and part.get("confusion") is not None:
                 by_group[group] = _matrix(labels, part["confusion"], path)
     except (ValueError, KeyError, TypeError) as exc:
-        raise StageError(f"{path}: not an evaluation report with a confusion matrix ({exc!r})") from exc
+        raise StageError(
+            f"{path}: not an evaluation report with a confusion matrix ({exc!r})"
+        ) from exc
     oof = None
     if oof_path is not None and Path(oof_path).exists():
         oof = pd.read_csv(oof_path, dtype=str)
         missing = {"true", "pred"} - set(oof.columns)
         if missing:
-            raise StageError(f"{oof_path}: missing columns {sorted(missing)} (need repo, sha, true, pred)")
+            raise StageError(
+                f"{oof_path}: missing columns {sorted(missing)} (need repo, sha, true, pred)"
+            )
         oof = oof[oof["true"].isin(LAYERS) & oof["pred"].isin(LAYERS)].reset_index(drop=True)
         if "repo" not in oof.columns:
             oof["repo"] = "labelled"

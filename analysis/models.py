@@ -28,7 +28,9 @@ def _informative(df: pd.DataFrame, outcome: str, group: str = "repo") -> pd.Data
     return df.loc[varies]
 
 
-def _row(model: str, outcome: str, beta: float, se: float, p: float, n: int, n_repos: int, note: str = "") -> dict:
+def _row(
+    model: str, outcome: str, beta: float, se: float, p: float, n: int, n_repos: int, note: str = ""
+) -> dict:
     return {
         "model": model,
         "outcome": outcome,
@@ -43,11 +45,22 @@ def _row(model: str, outcome: str, beta: float, se: float, p: float, n: int, n_r
 
 
 def _empty(model: str, outcome: str, note: str) -> dict:
-    return {"model": model, "outcome": outcome, "or": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan,
-            "n": 0, "n_repos": 0, "note": note}
+    return {
+        "model": model,
+        "outcome": outcome,
+        "or": np.nan,
+        "lo": np.nan,
+        "hi": np.nan,
+        "p": np.nan,
+        "n": 0,
+        "n_repos": 0,
+        "note": note,
+    }
 
 
-def fixed_effects_logit(df: pd.DataFrame, outcome: str = "arch", controls: str = "log_churn + years") -> dict:
+def fixed_effects_logit(
+    df: pd.DataFrame, outcome: str = "arch", controls: str = "log_churn + years"
+) -> dict:
     """Logit of `outcome` on is_ai with repo dummies; SEs clustered by repo.
 
     Language is constant within a repo, so the repo effects absorb it.
@@ -55,19 +68,41 @@ def fixed_effects_logit(df: pd.DataFrame, outcome: str = "arch", controls: str =
     data = _informative(df, outcome)
     n_repos = data["repo"].nunique()
     if n_repos == 0 or data[outcome].nunique() < 2:
-        return _empty("repo fixed effects", outcome, "no repo with both AI and human commits and outcome variation")
+        return _empty(
+            "repo fixed effects",
+            outcome,
+            "no repo with both AI and human commits and outcome variation",
+        )
     repo_term = " + C(repo)" if n_repos > 1 else ""
     formula = f"{outcome} ~ is_ai + {controls}{repo_term}"
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning))
-        cov = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(data["repo"])[0]}} if n_repos > 1 else {}
+        warnings.simplefilter(
+            "ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning)
+        )
+        cov = (
+            {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(data["repo"])[0]}}
+            if n_repos > 1
+            else {}
+        )
         fit = smf.logit(formula, data=data).fit(disp=0, maxiter=200, **cov)
-    return _row("repo fixed effects", outcome, fit.params["is_ai"], fit.bse["is_ai"], fit.pvalues["is_ai"],
-                len(data), n_repos, "SE clustered by repo" if n_repos > 1 else "one repo")
+    return _row(
+        "repo fixed effects",
+        outcome,
+        fit.params["is_ai"],
+        fit.bse["is_ai"],
+        fit.pvalues["is_ai"],
+        len(data),
+        n_repos,
+        "SE clustered by repo" if n_repos > 1 else "one repo",
+    )
 
 
 def random_intercept_logit(
-    df: pd.DataFrame, outcome: str = "arch", controls: str = "log_churn + years", max_rows: int = 20000, seed: int = 0
+    df: pd.DataFrame,
+    outcome: str = "arch",
+    controls: str = "log_churn + years",
+    max_rows: int = 20000,
+    seed: int = 0,
 ) -> dict:
     """Logit with a random intercept per repo (variational Bayes, statsmodels BinomialBayesMixedGLM).
 
@@ -97,8 +132,16 @@ def random_intercept_logit(
 
     p = float(2 * stats.norm.sf(abs(beta / sd))) if sd > 0 else float("nan")
     repo_sd = float(np.exp(fit.vcp_mean[0])) if len(fit.vcp_mean) else float("nan")
-    return _row("repo random intercepts", outcome, beta, sd, p, len(data), n_repos,
-                f"variational Bayes; repo SD {repo_sd:.2f}{note}")
+    return _row(
+        "repo random intercepts",
+        outcome,
+        beta,
+        sd,
+        p,
+        len(data),
+        n_repos,
+        f"variational Bayes; repo SD {repo_sd:.2f}{note}",
+    )
 
 
 def _sample_by_exposure(data: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
@@ -111,7 +154,9 @@ def _sample_by_exposure(data: pd.DataFrame, max_rows: int, seed: int) -> pd.Data
 
 def architectural_models(df: pd.DataFrame) -> pd.DataFrame:
     """The main test: odds ratio of architectural vs not for AI commits, both model families."""
-    return pd.DataFrame([fixed_effects_logit(df, "arch"), random_intercept_logit(df, "arch")], columns=COLUMNS)
+    return pd.DataFrame(
+        [fixed_effects_logit(df, "arch"), random_intercept_logit(df, "arch")], columns=COLUMNS
+    )
 
 
 def layer_models(df: pd.DataFrame, random: bool = False) -> pd.DataFrame:
@@ -144,20 +189,36 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
         warnings.simplefilter("ignore")
         try:
             fit = smf.mnlogit(f"y ~ is_ai + {controls}{repo_term}", data=data).fit(
-                disp=0, maxiter=200, method="newton",
-                **({"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(data["repo"])[0]}}
-                   if n_repos > 1 else {}),
+                disp=0,
+                maxiter=200,
+                method="newton",
+                **(
+                    {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(data["repo"])[0]}}
+                    if n_repos > 1
+                    else {}
+                ),
             )
         except (np.linalg.LinAlgError, ValueError) as exc:
-            return pd.DataFrame([_empty("multinomial, repo fixed effects", "all", f"did not fit: {exc}")],
-                                columns=COLUMNS)
+            return pd.DataFrame(
+                [_empty("multinomial, repo fixed effects", "all", f"did not fit: {exc}")],
+                columns=COLUMNS,
+            )
     rows = []
     params, bse, pvalues = fit.params, fit.bse, fit.pvalues
     for j, layer in enumerate(order[1:]):
         col = params.columns[j]
-        rows.append(_row("multinomial, repo fixed effects", f"{layer} vs feature", params.loc["is_ai", col],
-                         bse.loc["is_ai", col], pvalues.loc["is_ai", col], len(data), n_repos,
-                         "relative-risk ratio; SE clustered by repo"))
+        rows.append(
+            _row(
+                "multinomial, repo fixed effects",
+                f"{layer} vs feature",
+                params.loc["is_ai", col],
+                bse.loc["is_ai", col],
+                pvalues.loc["is_ai", col],
+                len(data),
+                n_repos,
+                "relative-risk ratio; SE clustered by repo",
+            )
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -178,6 +239,14 @@ def per_repo_odds_ratios(df: pd.DataFrame, min_ai: int = 5) -> pd.DataFrame:
         est, lo, hi = odds_ratio_2x2(a, n_ai - a, c, len(g) - n_ai - c)
         rows.append({"repo": repo, "n": len(g), "n_ai": n_ai, "or": est, "lo": lo, "hi": hi})
     pooled = mantel_haenszel(df, "is_ai", "arch", ["repo"])
-    rows.append({"repo": "pooled (Mantel-Haenszel)", "n": pooled["n"], "n_ai": int(df["is_ai"].sum()),
-                 "or": pooled["or"], "lo": pooled["lo"], "hi": pooled["hi"]})
+    rows.append(
+        {
+            "repo": "pooled (Mantel-Haenszel)",
+            "n": pooled["n"],
+            "n_ai": int(df["is_ai"].sum()),
+            "or": pooled["or"],
+            "lo": pooled["lo"],
+            "hi": pooled["hi"],
+        }
+    )
     return pd.DataFrame(rows, columns=["repo", "n", "n_ai", "or", "lo", "hi"])

@@ -20,7 +20,13 @@ from analysis import LAYERS, figures, style
 from analysis.correction import sensitivity_specificity
 from analysis.study import Study, run_study, save_study
 
-NOTEBOOKS = ("01-corpus", "02-attribution", "03-classifier-validity", "04-rq1-concentration", "05-robustness")
+NOTEBOOKS = (
+    "01-corpus",
+    "02-attribution",
+    "03-classifier-validity",
+    "04-rq1-concentration",
+    "05-robustness",
+)
 
 
 # ---------------------------------------------------------------- formatting
@@ -99,7 +105,9 @@ def section_corpus(study: Study) -> str:
     )
     ai = c[c["is_ai"] == 1]
     tools = ai["tool"].value_counts().rename_axis("tool").reset_index(name="AI commits")
-    channels = ai["channel"].value_counts().rename_axis("strongest channel").reset_index(name="AI commits")
+    channels = (
+        ai["channel"].value_counts().rename_axis("strongest channel").reset_index(name="AI commits")
+    )
     n_lang = c["language"].nunique()
     return (
         "## Corpus\n\n"
@@ -160,7 +168,11 @@ def main_result(study: Study) -> dict:
     fe = study.arch_models[study.arch_models["model"] == "repo fixed effects"]
     out["fe"] = fe.iloc[0] if len(fe) else None
     corr = study.corrected
-    inv = corr[(corr["group"] == "ai - human") & (corr["method"] == "inverse") & (corr["layer"] == "architectural")]
+    inv = corr[
+        (corr["group"] == "ai - human")
+        & (corr["method"] == "inverse")
+        & (corr["layer"] == "architectural")
+    ]
     out["corrected_diff"] = inv.iloc[0] if len(inv) else None
     return out
 
@@ -185,9 +197,7 @@ def section_results(study: Study) -> str:
         )
     cd = m["corrected_diff"]
     if cd is not None:
-        headline += (
-            f" Corrected for classifier error the difference is {pp(cd['share'])} {ci(cd['lo'], cd['hi'], pp)}."
-        )
+        headline += f" Corrected for classifier error the difference is {pp(cd['share'])} {ci(cd['lo'], cd['hi'], pp)}."
     else:
         headline += " The shares are not corrected for classifier error (no evaluation)."
     parts.append(headline + "\n")
@@ -196,10 +206,14 @@ def section_results(study: Study) -> str:
     wide = pd.DataFrame({"layer": list(LAYERS)})
     for g in ("human", "ai"):
         part = s[s["group"] == g].set_index("layer").reindex(list(LAYERS))
-        wide[f"{g} share [95% CI]"] = [f"{pct(r.share)} {ci(r.lo, r.hi)}" for r in part.itertuples()]
+        wide[f"{g} share [95% CI]"] = [
+            f"{pct(r.share)} {ci(r.lo, r.hi)}" for r in part.itertuples()
+        ]
     dd = study.differences.set_index("layer").reindex(list(LAYERS))
     wide["AI - human [95% CI]"] = [f"{pp(r.diff)} {ci(r.lo, r.hi, pp)}" for r in dd.itertuples()]
-    wide["ratio [95% CI]"] = [f"{num(r.ratio)} {ci(r.ratio_lo, r.ratio_hi, num)}" for r in dd.itertuples()]
+    wide["ratio [95% CI]"] = [
+        f"{num(r.ratio)} {ci(r.ratio_lo, r.ratio_hi, num)}" for r in dd.itertuples()
+    ]
     chi = study.chi_square
     parts.append("### Layer mix, AI-assisted vs human (figure 1)\n")
     parts.append(md_table(wide))
@@ -207,7 +221,9 @@ def section_results(study: Study) -> str:
         f"\nChi-square {num(chi['chi2'], 1)} (df {chi['dof']}, n {chi['n']:,}), Cramér's V {num(chi['cramers_v'], 3)}.\n"
     )
     parts.append("### Models of P(layer | AI) (figure 5)\n")
-    models = pd.concat([study.arch_models, study.layer_models, study.multinomial], ignore_index=True)
+    models = pd.concat(
+        [study.arch_models, study.layer_models, study.multinomial], ignore_index=True
+    )
     parts.append(md_table(_or_table(models, ["model", "outcome"], extra=["n", "n_repos", "note"])))
     parts.append("\n### Within developer\n")
     wl = study.within_logit
@@ -217,10 +233,18 @@ def section_results(study: Study) -> str:
             f"{int(wp['n_developers'].iloc[0])} developers have both AI-evidenced and unassisted commits in the "
             "same repository. Mean of their own AI - human share difference:\n\n"
         )
-        parts.append(md_table(pd.DataFrame({
-            "layer": wp["layer"],
-            "AI - human [95% CI]": [f"{pp(r.diff)} {ci(r.lo, r.hi, pp)}" for r in wp.itertuples()],
-        })))
+        parts.append(
+            md_table(
+                pd.DataFrame(
+                    {
+                        "layer": wp["layer"],
+                        "AI - human [95% CI]": [
+                            f"{pp(r.diff)} {ci(r.lo, r.hi, pp)}" for r in wp.itertuples()
+                        ],
+                    }
+                )
+            )
+        )
     if np.isfinite(wl.get("or", np.nan)):
         parts.append(
             f"\nWith one intercept per developer ({wl['n_developers']} developers, {wl['n']:,} commits), the odds "
@@ -238,7 +262,9 @@ def section_results(study: Study) -> str:
 
 def _or_table(frame: pd.DataFrame, keys: list[str], extra: Iterable[str] = ()) -> pd.DataFrame:
     out = frame[keys].copy()
-    out["odds ratio [95% CI]"] = [f"{num(r['or'])} {ci(r['lo'], r['hi'], num)}" for _, r in frame.iterrows()]
+    out["odds ratio [95% CI]"] = [
+        f"{num(r['or'])} {ci(r['lo'], r['hi'], num)}" for _, r in frame.iterrows()
+    ]
     for col in extra:
         if col in frame.columns:
             out[col] = frame[col]
@@ -256,19 +282,33 @@ def section_correction(study: Study) -> str:
         )
     sens, spec = sensitivity_specificity(ev.confusion)
     acc = np.trace(ev.confusion) / ev.confusion.sum()
-    perf = pd.DataFrame({"layer": list(LAYERS), "recall (sensitivity)": [pct(x) for x in sens],
-                         "specificity": [pct(x) for x in spec],
-                         "labelled": ev.confusion.sum(axis=1).astype(int)})
+    perf = pd.DataFrame(
+        {
+            "layer": list(LAYERS),
+            "recall (sensitivity)": [pct(x) for x in sens],
+            "specificity": [pct(x) for x in spec],
+            "labelled": ev.confusion.sum(axis=1).astype(int),
+        }
+    )
     corr = study.corrected
     rows = []
     for method in ("raw", "inverse", "rogan_gladen", "inverse_by_group"):
         for group in ("human", "ai", "ai - human"):
-            r = corr[(corr["method"] == method) & (corr["group"] == group) & (corr["layer"] == "architectural")]
+            r = corr[
+                (corr["method"] == method)
+                & (corr["group"] == group)
+                & (corr["layer"] == "architectural")
+            ]
             if len(r):
                 r = r.iloc[0]
                 fmt = pp if group == "ai - human" else pct
-                rows.append({"method": method, "group": group, "architectural [95% CI]":
-                             f"{fmt(r['share'])} {ci(r['lo'], r['hi'], fmt)}"})
+                rows.append(
+                    {
+                        "method": method,
+                        "group": group,
+                        "architectural [95% CI]": f"{fmt(r['share'])} {ci(r['lo'], r['hi'], fmt)}",
+                    }
+                )
     text = head + (
         f"Grouped-CV accuracy {pct(acc)} on {int(ev.confusion.sum())} labelled commits (`{ev.source}`).\n\n"
         + md_table(perf)
@@ -284,29 +324,43 @@ def section_correction(study: Study) -> str:
 
 def section_detection(study: Study) -> str:
     ch = study.channel_or
-    table = pd.DataFrame({
-        "AI commits": ch["channel"], "n": ch["n_ai"], "architectural share": ch["arch_share"].map(pct),
-        "odds ratio vs human [95% CI]": [f"{num(r.or_)} {ci(r.lo, r.hi, num)}" for r in ch.rename(columns={"or": "or_"}).itertuples()],
-    })
+    table = pd.DataFrame(
+        {
+            "AI commits": ch["channel"],
+            "n": ch["n_ai"],
+            "architectural share": ch["arch_share"].map(pct),
+            "odds ratio vs human [95% CI]": [
+                f"{num(r.or_)} {ci(r.lo, r.hi, num)}"
+                for r in ch.rename(columns={"or": "or_"}).itertuples()
+            ],
+        }
+    )
     rb = study.recall_bounds
-    bounds = pd.DataFrame({
-        "assumed recall": rb["recall"].map(lambda r: pct(r, 0)),
-        "undetected AI commits": rb["n_undetected"],
-        "if undetected AI is like detected": rb["diff_if_alike"].map(pp),
-        "bounds (any mix)": [f"{pp(a)} to {pp(b)}" for a, b in zip(rb["diff_min"], rb["diff_max"], strict=True)],
-        "note": rb["note"],
-    })
+    bounds = pd.DataFrame(
+        {
+            "assumed recall": rb["recall"].map(lambda r: pct(r, 0)),
+            "undetected AI commits": rb["n_undetected"],
+            "if undetected AI is like detected": rb["diff_if_alike"].map(pp),
+            "bounds (any mix)": [
+                f"{pp(a)} to {pp(b)}" for a, b in zip(rb["diff_min"], rb["diff_max"], strict=True)
+            ],
+            "note": rb["note"],
+        }
+    )
     return (
         "\n### Detection channel and recall\n\n"
         "Architectural odds ratio (Mantel-Haenszel over repositories) by the strongest channel of the AI "
-        "evidence:\n\n" + md_table(table)
+        "evidence:\n\n"
+        + md_table(table)
         + "\nAI - human difference in the architectural share if detection missed AI work (undetected AI "
         "commits are in the human group):\n\n" + md_table(bounds)
     )
 
 
 def section_units(study: Study) -> str:
-    mm = study.mode_mix.pivot_table(index="group", columns="integration_mode", values="share").reset_index()
+    mm = study.mode_mix.pivot_table(
+        index="group", columns="integration_mode", values="share"
+    ).reset_index()
     for col in mm.columns[1:]:
         mm[col] = mm[col].map(pct)
     moves = study.moves
@@ -314,7 +368,8 @@ def section_units(study: Study) -> str:
     full = moves.iloc[-1]
     return (
         "\n### Like with like: integration mode and size (figure 9)\n\n"
-        "Share of each group's commits by integration mode:\n\n" + md_table(mm)
+        "Share of each group's commits by integration mode:\n\n"
+        + md_table(mm)
         + "\nArchitectural odds ratio as the comparison is held to the same repository, mode and size band:\n\n"
         + md_table(_or_table(moves, ["adjustment"], extra=["n", "n_strata"]))
         + f"\nFrom crude {num(crude['or'])} to {num(full['or'])} once repository, mode and size band are held fixed.\n\n"
@@ -340,10 +395,18 @@ def section_time(study: Study) -> str:
             f"Before vs after the first adoption marker ({int(ba['n_repos'].iloc[0])} repositories with commits on "
             "both sides; all commits, AI-evidenced or not):\n\n"
         )
-        text += md_table(pd.DataFrame({
-            "layer": ba["layer"], "before": ba["before"].map(pct), "after": ba["after"].map(pct),
-            "change [95% CI]": [f"{pp(r.diff)} {ci(r.lo, r.hi, pp)}" for r in ba.itertuples()],
-        }))
+        text += md_table(
+            pd.DataFrame(
+                {
+                    "layer": ba["layer"],
+                    "before": ba["before"].map(pct),
+                    "after": ba["after"].map(pct),
+                    "change [95% CI]": [
+                        f"{pp(r.diff)} {ci(r.lo, r.hi, pp)}" for r in ba.itertuples()
+                    ],
+                }
+            )
+        )
     else:
         text += "No repository has commits on both sides of an adoption marker.\n"
     if study.blame is not None and len(study.blame):
@@ -364,7 +427,7 @@ def section_threats(study: Study) -> str:
     return f"""## Threats to validity
 
 - **Detection misses AI work.** Only AI use that leaves metadata (an agent identity, a trailer, a
-  disclosure) is seen; {pct(c['is_ai'].mean())} of analysed commits carry such evidence. The human
+  disclosure) is seen; {pct(c["is_ai"].mean())} of analysed commits carry such evidence. The human
   group contains an unknown amount of AI work, which biases the AI - human contrast towards zero;
   the recall bounds above show how far.
 - **Detection channel selects the work.** Tools that sign their commits (agents opening PRs) do
@@ -402,7 +465,8 @@ def render_markdown(study: Study, figure_paths: dict[str, list[Path]] | None = N
     head = (
         "# Do AI-assisted commits concentrate in the structured layers of software work?\n\n"
         f"_Generated by `strata report` from `{study.db}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Every "
-        "number is computed from the dataset; none is typed by hand._\n\n" + (notes + "\n" if notes else "")
+        "number is computed from the dataset; none is typed by hand._\n\n"
+        + (notes + "\n" if notes else "")
     )
     question = (
         "## Question\n\n"
@@ -416,12 +480,24 @@ def render_markdown(study: Study, figure_paths: dict[str, list[Path]] | None = N
         for key, paths in figure_paths.items():
             png = [p for p in paths if p.suffix == ".png"]
             if png:
-                lines.append(f"- {key}: ![{key}](figures/{png[0].name}) (data: `figures/{png[0].stem}.csv`)")
+                lines.append(
+                    f"- {key}: ![{key}](figures/{png[0].name}) (data: `figures/{png[0].stem}.csv`)"
+                )
             else:
                 lines.append(f"- {key}: not drawn (its input is missing; see the notes above)")
         figs = "## Figures\n\n" + "\n".join(lines) + "\n"
-    return "\n".join([head, question, section_corpus(study), section_methods(study), section_results(study),
-                      section_threats(study), section_cannot_decide(), figs])
+    return "\n".join(
+        [
+            head,
+            question,
+            section_corpus(study),
+            section_methods(study),
+            section_results(study),
+            section_threats(study),
+            section_cannot_decide(),
+            figs,
+        ]
+    )
 
 
 def markdown_to_html(text: str, title: str = "ai-strata study") -> str:
@@ -429,18 +505,24 @@ def markdown_to_html(text: str, title: str = "ai-strata study") -> str:
     import mistune
 
     body = mistune.create_markdown(plugins=["table"])(text)
-    css = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
-           "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px solid #ccc;"
-           "padding:.2rem .4rem}img{max-width:100%}blockquote{border-left:4px solid #E69F00;margin:0;"
-           "padding:.2rem 1rem;background:#fff8e6}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{css}</style>"
-            f"</head><body>{body}</body></html>\n")
+    css = (
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+        "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px solid #ccc;"
+        "padding:.2rem .4rem}img{max-width:100%}blockquote{border-left:4px solid #E69F00;margin:0;"
+        "padding:.2rem 1rem;background:#fff8e6}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{css}</style>"
+        f"</head><body>{body}</body></html>\n"
+    )
 
 
 # ---------------------------------------------------------------- notebooks
 
 
-def run_notebook(source: Path, html_out: Path, parameters: dict[str, object], timeout: int = 900) -> Path:
+def run_notebook(
+    source: Path, html_out: Path, parameters: dict[str, object], timeout: int = 900
+) -> Path:
     """Execute one py:percent notebook headless with `parameters` injected after its parameters cell."""
     import jupytext
     import nbformat
@@ -451,18 +533,28 @@ def run_notebook(source: Path, html_out: Path, parameters: dict[str, object], ti
     lines = [f"{k} = {v!r}" for k, v in parameters.items()]
     injected = nbformat.v4.new_code_cell("# injected by strata report\n" + "\n".join(lines))
     injected.metadata["tags"] = ["injected-parameters"]
-    pos = next((i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), -1)
+    pos = next(
+        (i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), -1
+    )
     nb.cells.insert(pos + 1, injected)
-    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(Path.cwd())}}).execute()
+    nb.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path.cwd())}},
+    ).execute()
     html, _ = HTMLExporter().from_notebook_node(nb)
     html_out.parent.mkdir(parents=True, exist_ok=True)
     html_out.write_text(html, encoding="utf-8")
     return html_out
 
 
-def run_notebooks(notebook_dir: str | Path, out: str | Path, parameters: dict[str, object], jobs: int = 2) -> list[Path]:
+def run_notebooks(
+    notebook_dir: str | Path, out: str | Path, parameters: dict[str, object], jobs: int = 2
+) -> list[Path]:
     """Execute every study notebook found in `notebook_dir` into `out`/<name>.html, `jobs` at a time.
 
     Kernels are separate processes, so threads suffice to run them side by side.
@@ -472,7 +564,10 @@ def run_notebooks(notebook_dir: str | Path, out: str | Path, parameters: dict[st
     folder = Path(notebook_dir)
     names = [name for name in NOTEBOOKS if (folder / f"{name}.py").exists()]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_notebook, folder / f"{n}.py", Path(out) / f"{n}.html", parameters) for n in names]
+        futures = [
+            pool.submit(run_notebook, folder / f"{n}.py", Path(out) / f"{n}.html", parameters)
+            for n in names
+        ]
         return [f.result() for f in futures]
 
 
@@ -504,15 +599,27 @@ def build_report(
     md.write_text(text, encoding="utf-8")
     html = out / "study.html"
     html.write_text(markdown_to_html(text), encoding="utf-8")
-    result: dict[str, object] = {"report": md, "html": html, "figures": out / "figures",
-                                 "figure_files": figure_paths, "notebooks": [], "notes": study.notes}
+    result: dict[str, object] = {
+        "report": md,
+        "html": html,
+        "figures": out / "figures",
+        "figure_files": figure_paths,
+        "notebooks": [],
+        "notes": study.notes,
+    }
     if notebooks is not None and Path(notebooks).is_dir():
         with tempfile.TemporaryDirectory(prefix="strata-report-") as tmp:
             cache = save_study(study, Path(tmp) / "study.pkl")
             ev_path = study.evaluation.source if study.evaluation is not None else evaluation
-            params = {"db": str(Path(db).resolve()), "evaluation": str(Path(ev_path).resolve()) if ev_path else None,
-                      "oof": str(Path(oof).resolve()) if oof else None, "blame": str(Path(blame).resolve()),
-                      "n_boot": n_boot, "seed": seed, "cache": str(cache)}
+            params = {
+                "db": str(Path(db).resolve()),
+                "evaluation": str(Path(ev_path).resolve()) if ev_path else None,
+                "oof": str(Path(oof).resolve()) if oof else None,
+                "blame": str(Path(blame).resolve()),
+                "n_boot": n_boot,
+                "seed": seed,
+                "cache": str(cache),
+            }
             result["notebooks"] = run_notebooks(notebooks, out, params)
     elif notebooks is not None:
         study.notes.append(f"No notebooks folder at `{notebooks}`: notebooks not executed.")

@@ -28,15 +28,26 @@ def channel_odds_ratios(df: pd.DataFrame, min_n: int = 20) -> pd.DataFrame:
     rows = []
     subsets = {"all AI": labelled[labelled["is_ai"] == 1]}
     if "ai_direct" in df.columns:
-        direct = labelled["is_ai"].eq(1) & (labelled["ai_direct"].astype(bool) | labelled["author_kind"].eq("ai_agent"))
+        direct = labelled["is_ai"].eq(1) & (
+            labelled["ai_direct"].astype(bool) | labelled["author_kind"].eq("ai_agent")
+        )
         subsets["direct evidence only"] = labelled[direct]
     for channel in sorted(set(labelled["stratum"]) - {"human"}):
         subsets[channel] = labelled[labelled["stratum"] == channel]
     for name, ai in subsets.items():
         both = pd.concat([ai, human])
         res = mantel_haenszel(both, "is_ai", "arch", ["repo"])
-        rows.append({"channel": name, "n_ai": len(ai), "arch_share": float(ai["arch"].mean()) if len(ai) else np.nan,
-                     "or": res["or"], "lo": res["lo"], "hi": res["hi"], "n_repos": res["n_strata"]})
+        rows.append(
+            {
+                "channel": name,
+                "n_ai": len(ai),
+                "arch_share": float(ai["arch"].mean()) if len(ai) else np.nan,
+                "or": res["or"],
+                "lo": res["lo"],
+                "hi": res["hi"],
+                "n_repos": res["n_strata"],
+            }
+        )
     return pd.DataFrame(rows)
 
 

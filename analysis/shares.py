@@ -17,7 +17,11 @@ DEFAULT_BOOT = 1000
 
 
 def layer_shares(
-    df: pd.DataFrame, by: str = "group", n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95
+    df: pd.DataFrame,
+    by: str = "group",
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> pd.DataFrame:
     """Share of each layer within each value of `by`, with repo-cluster bootstrap CIs.
 
@@ -89,10 +93,22 @@ def chi_square(df: pd.DataFrame, by: str = "group") -> dict:
     table = pd.crosstab(df[by], df["layer"]).reindex(columns=list(LAYERS), fill_value=0)
     table = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0]
     if table.shape[0] < 2 or table.shape[1] < 2:
-        return {"chi2": np.nan, "dof": 0, "p": np.nan, "cramers_v": np.nan, "n": int(table.to_numpy().sum())}
+        return {
+            "chi2": np.nan,
+            "dof": 0,
+            "p": np.nan,
+            "cramers_v": np.nan,
+            "n": int(table.to_numpy().sum()),
+        }
     chi2, p, dof, _ = sps.chi2_contingency(table.to_numpy())
     n = int(table.to_numpy().sum())
-    return {"chi2": float(chi2), "dof": int(dof), "p": float(p), "cramers_v": cramers_v(chi2, n, table.shape), "n": n}
+    return {
+        "chi2": float(chi2),
+        "dof": int(dof),
+        "p": float(p),
+        "cramers_v": cramers_v(chi2, n, table.shape),
+        "n": n,
+    }
 
 
 def with_baseline(df: pd.DataFrame, column: str, min_n: int = 20) -> pd.DataFrame:
@@ -110,14 +126,18 @@ def with_baseline(df: pd.DataFrame, column: str, min_n: int = 20) -> pd.DataFram
     return out
 
 
-def tool_shares(df: pd.DataFrame, n_boot: int = DEFAULT_BOOT, seed: int = 0, min_n: int = 20) -> pd.DataFrame:
+def tool_shares(
+    df: pd.DataFrame, n_boot: int = DEFAULT_BOOT, seed: int = 0, min_n: int = 20
+) -> pd.DataFrame:
     """Layer shares per AI tool (a commit naming several tools counts as `multiple`) and human."""
     return layer_shares(with_baseline(df, "tool", min_n), "stratum", n_boot, seed).rename(
         columns={"stratum": "tool"}
     )
 
 
-def channel_shares(df: pd.DataFrame, n_boot: int = DEFAULT_BOOT, seed: int = 0, min_n: int = 20) -> pd.DataFrame:
+def channel_shares(
+    df: pd.DataFrame, n_boot: int = DEFAULT_BOOT, seed: int = 0, min_n: int = 20
+) -> pd.DataFrame:
     """Layer shares per detection channel (the strongest channel of each AI commit) and human."""
     return layer_shares(with_baseline(df, "channel", min_n), "stratum", n_boot, seed).rename(
         columns={"stratum": "channel"}

@@ -31,7 +31,11 @@ def cluster_counts(
     )
     clusters = sorted(sub[cluster].unique())
     index = pd.MultiIndex.from_product([clusters, groups, list(categories)])
-    counts = table.reindex(index, fill_value=0).to_numpy().reshape(len(clusters), len(groups), len(categories))
+    counts = (
+        table.reindex(index, fill_value=0)
+        .to_numpy()
+        .reshape(len(clusters), len(groups), len(categories))
+    )
     return counts.astype(float), groups, np.asarray(clusters)
 
 
@@ -51,7 +55,9 @@ def shares_of(counts: np.ndarray) -> np.ndarray:
         return np.where(total > 0, counts / np.where(total > 0, total, 1), np.nan)
 
 
-def percentile_ci(draws: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def percentile_ci(
+    draws: np.ndarray, level: float = 0.95, axis: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval over bootstrap draws, ignoring draws where the statistic is undefined."""
     alpha = (1 - level) / 2
     with np.errstate(invalid="ignore"):
@@ -68,7 +74,8 @@ def wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarra
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    # clip rounding error so that the interval always contains p
+    return np.minimum(centre - half, p).clip(0, 1), np.maximum(centre + half, p).clip(0, 1)
 
 
 def odds_ratio_2x2(a: float, b: float, c: float, d: float) -> tuple[float, float, float]:
@@ -107,12 +114,19 @@ def mantel_haenszel(df: pd.DataFrame, exposure: str, outcome: str, strata: Seque
         return out
     or_mh = r.sum() / s.sum()
     p, q = (a + d) / n, (b + c) / n
-    var = (p * r).sum() / (2 * r.sum() ** 2) + ((p * s + q * r).sum()) / (2 * r.sum() * s.sum()) + (
-        q * s
-    ).sum() / (2 * s.sum() ** 2)
+    var = (
+        (p * r).sum() / (2 * r.sum() ** 2)
+        + ((p * s + q * r).sum()) / (2 * r.sum() * s.sum())
+        + (q * s).sum() / (2 * s.sum() ** 2)
+    )
     se = np.sqrt(var)
-    out.update({"or": float(or_mh), "lo": float(np.exp(np.log(or_mh) - Z95 * se)),
-                "hi": float(np.exp(np.log(or_mh) + Z95 * se))})
+    out.update(
+        {
+            "or": float(or_mh),
+            "lo": float(np.exp(np.log(or_mh) - Z95 * se)),
+            "hi": float(np.exp(np.log(or_mh) + Z95 * se)),
+        }
+    )
     return out
 
 

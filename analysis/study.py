@@ -90,9 +90,13 @@ def run_study(
         )
     blame_frame = dataset.load_blame_releases(blame)
     if blame_frame is None:
-        notes.append(f"No `strata blame --releases --json` output at `{blame}`: the release chart is skipped.")
+        notes.append(
+            f"No `strata blame --releases --json` output at `{blame}`: the release chart is skipped."
+        )
     if commits["is_ai"].sum() == 0:
-        notes.append("No AI-evidenced commits in the analysis population: AI vs human comparisons are empty.")
+        notes.append(
+            "No AI-evidenced commits in the analysis population: AI vs human comparisons are empty."
+        )
     if markers.empty:
         notes.append("No adoption markers: the before/after comparison is empty.")
     return Study(

@@ -39,7 +39,9 @@ def apply() -> None:
     plt.rcParams["path.simplify"] = True
 
 
-def figure(columns: int = 1, height: float | None = None, **kwargs: object) -> tuple[plt.Figure, object]:
+def figure(
+    columns: int = 1, height: float | None = None, **kwargs: object
+) -> tuple[plt.Figure, object]:
     """A figure one or two paper columns wide (height defaults to a 4:3 / 2.2:1 aspect)."""
     apply()
     width = ONE_COLUMN if columns == 1 else TWO_COLUMN
@@ -47,7 +49,13 @@ def figure(columns: int = 1, height: float | None = None, **kwargs: object) -> t
     return plt.subplots(figsize=(width, height), **kwargs)
 
 
-def save(fig: plt.Figure, data: pd.DataFrame, name: str, out: str | Path, formats: Iterable[str] = FORMATS) -> list[Path]:
+def save(
+    fig: plt.Figure,
+    data: pd.DataFrame,
+    name: str,
+    out: str | Path,
+    formats: Iterable[str] = FORMATS,
+) -> list[Path]:
     """Write `name`.{formats} and `name`.csv (the plotted numbers) into `out`; close the figure."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

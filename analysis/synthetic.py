@@ -286,17 +286,29 @@ def _write_tables(con, df: pd.DataFrame, repo_rows: list[dict], markers: list[di
 
     kinds = np.where(ai_agent, "ai_agent", np.where(df["automation"], "automation", "human"))
     authors = pd.DataFrame(
-        {"repo": df["repo"], "sha": df["sha"], "author_kind": kinds,
-         "automation": np.where(df["automation"], "dependabot", None)}
+        {
+            "repo": df["repo"],
+            "sha": df["sha"],
+            "author_kind": kinds,
+            "automation": np.where(df["automation"], "dependabot", None),
+        }
     )
     store.insert_frame(con, "commit_authors", authors)
 
     ai = df["ai"].to_numpy()
-    channel = np.array(["co-author", "disclosure", "branch"])[_draw_rows(rng, np.tile([[0.7, 0.2, 0.1]], (n, 1)))]
+    channel = np.array(["co-author", "disclosure", "branch"])[
+        _draw_rows(rng, np.tile([[0.7, 0.2, 0.1]], (n, 1)))
+    ]
     channel = np.where(ai_agent, "identity", channel)
-    field_of = {"co-author": "trailer:co-authored-by", "disclosure": "line", "branch": "merge:parent",
-                "identity": "author"}
-    att = pd.DataFrame({"repo": df["repo"], "sha": df["sha"], "tool": df["tool"], "channel": channel})[ai]
+    field_of = {
+        "co-author": "trailer:co-authored-by",
+        "disclosure": "line",
+        "branch": "merge:parent",
+        "identity": "author",
+    }
+    att = pd.DataFrame(
+        {"repo": df["repo"], "sha": df["sha"], "tool": df["tool"], "channel": channel}
+    )[ai]
     suggestion = (~ai) & ~df["is_merge"].to_numpy() & (rng.random(n) < 0.02)
     sugg = pd.DataFrame(
         {"repo": df["repo"], "sha": df["sha"], "tool": "copilot", "channel": "suggestion"}
@@ -358,11 +370,16 @@ def _write_evaluation(rng, matrix, n_labelled: int, evaluation_path, oof_path) -
         report = {  # the layout `strata evaluate` writes
             "source": "synthetic",
             "n_evaluated": n_labelled,
-            "classifier": {"confusion": {"rows_true_cols_pred": list(LAYERS), "counts": counts(everyone)},
-                           "accuracy": float((true == pred).mean())},
+            "classifier": {
+                "confusion": {"rows_true_cols_pred": list(LAYERS), "counts": counts(everyone)},
+                "accuracy": float((true == pred).mean()),
+            },
             "by_authorship": {
-                name: {"n": int(mask.sum()), "accuracy": float((true[mask] == pred[mask]).mean()),
-                       "confusion": counts(mask)}
+                name: {
+                    "n": int(mask.sum()),
+                    "accuracy": float((true[mask] == pred[mask]).mean()),
+                    "confusion": counts(mask),
+                }
                 for name, mask in (("ai", ai), ("human", ~ai))
             },
         }
@@ -387,7 +404,10 @@ def _write_blame(rng, blame_path) -> None:  # noqa: ANN001
                 "total_lines": total,
                 "ai_lines": ai_lines,
                 "ai_share": round(100 * ai_lines / total, 2),
-                "by_tool": {"claude-code": int(ai_lines * split[0]), "aider": ai_lines - int(ai_lines * split[0])},
+                "by_tool": {
+                    "claude-code": int(ai_lines * split[0]),
+                    "aider": ai_lines - int(ai_lines * split[0]),
+                },
             }
         )
     Path(blame_path).parent.mkdir(parents=True, exist_ok=True)

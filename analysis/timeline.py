@@ -16,7 +16,11 @@ from analysis.stats import percentile_ci, wilson
 
 def ai_share_by_month(df: pd.DataFrame) -> pd.DataFrame:
     """Per month: commits, AI commits, AI share with a Wilson interval."""
-    g = df.groupby("month")["is_ai"].agg(["size", "sum"]).rename(columns={"size": "n", "sum": "n_ai"})
+    g = (
+        df.groupby("month")["is_ai"]
+        .agg(["size", "sum"])
+        .rename(columns={"size": "n", "sum": "n_ai"})
+    )
     g["share"] = g["n_ai"] / g["n"]
     g["lo"], g["hi"] = wilson(g["n_ai"], g["n"])
     return g.reset_index()
@@ -25,7 +29,12 @@ def ai_share_by_month(df: pd.DataFrame) -> pd.DataFrame:
 def layer_mix_by_period(df: pd.DataFrame, freq: str = "Q") -> pd.DataFrame:
     """Layer shares per period (quarter by default) and group."""
     period = df["month"].dt.to_period(freq).dt.to_timestamp()
-    t = df.assign(period=period).groupby(["period", "group", "layer"], observed=False).size().rename("n")
+    t = (
+        df.assign(period=period)
+        .groupby(["period", "group", "layer"], observed=False)
+        .size()
+        .rename("n")
+    )
     t = t.reset_index()
     t["share"] = t["n"] / t.groupby(["period", "group"])["n"].transform("sum")
     return t.dropna(subset=["share"])
@@ -39,7 +48,9 @@ def adoption_dates(markers: pd.DataFrame) -> pd.Series:
     return at.groupby(markers["repo"]).min().rename("adopted_at")
 
 
-def before_after(df: pd.DataFrame, markers: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def before_after(
+    df: pd.DataFrame, markers: pd.DataFrame, n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """Per layer: share among all commits before vs after each repo's adoption marker.
 
     Pools repos with commits on both sides, each repo weighted equally; the CI resamples repos.
@@ -72,5 +83,14 @@ def before_after(df: pd.DataFrame, markers: pd.DataFrame, n_boot: int = 1000, se
     idx = rng.integers(0, len(table), (n_boot, len(table)))
     draws = (after - before)[idx].mean(axis=1)
     lo, hi = percentile_ci(draws)
-    return pd.DataFrame({"layer": names, "before": before.mean(axis=0), "after": after.mean(axis=0),
-                         "diff": (after - before).mean(axis=0), "lo": lo, "hi": hi, "n_repos": len(table)})
+    return pd.DataFrame(
+        {
+            "layer": names,
+            "before": before.mean(axis=0),
+            "after": after.mean(axis=0),
+            "diff": (after - before).mean(axis=0),
+            "lo": lo,
+            "hi": hi,
+            "n_repos": len(table),
+        }
+    )

@@ -31,7 +31,9 @@ def mode_mix(df: pd.DataFrame) -> pd.DataFrame:
 def strata_table(df: pd.DataFrame, layer: str = "architectural") -> pd.DataFrame:
     """Per integration mode x size band: counts and share of `layer` for AI and human commits."""
     d = df.assign(y=(df["layer"] == layer).astype(int))
-    g = d.groupby(["integration_mode", "size_band", "group"], observed=True)["y"].agg(["sum", "size"])
+    g = d.groupby(["integration_mode", "size_band", "group"], observed=True)["y"].agg(
+        ["sum", "size"]
+    )
     wide = g.unstack("group")
     out = pd.DataFrame(index=wide.index)
     for grp in ("ai", "human"):
@@ -55,8 +57,17 @@ def how_the_answer_moves(df: pd.DataFrame, layer: str = "architectural") -> pd.D
     rows = []
     for name, strata in ADJUSTMENTS.items():
         res = mantel_haenszel(d, "is_ai", "y", strata)
-        rows.append({"layer": layer, "adjustment": name, "or": res["or"], "lo": res["lo"], "hi": res["hi"],
-                     "n": res["n"], "n_strata": res["n_strata"]})
+        rows.append(
+            {
+                "layer": layer,
+                "adjustment": name,
+                "or": res["or"],
+                "lo": res["lo"],
+                "hi": res["hi"],
+                "n": res["n"],
+                "n_strata": res["n_strata"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -66,6 +77,14 @@ def by_mode(df: pd.DataFrame, layer: str = "architectural") -> pd.DataFrame:
     rows = []
     for mode, g in d.groupby("integration_mode"):
         res = mantel_haenszel(g, "is_ai", "y", ["repo", "size_band"])
-        rows.append({"integration_mode": mode, "n": len(g), "n_ai": int(g["is_ai"].sum()),
-                     "or": res["or"], "lo": res["lo"], "hi": res["hi"]})
+        rows.append(
+            {
+                "integration_mode": mode,
+                "n": len(g),
+                "n_ai": int(g["is_ai"].sum()),
+                "or": res["or"],
+                "lo": res["lo"],
+                "hi": res["hi"],
+            }
+        )
     return pd.DataFrame(rows)

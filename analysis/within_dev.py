@@ -31,19 +31,33 @@ def developer_shares(df: pd.DataFrame, min_each: int = 1) -> pd.DataFrame:
     """Per mixed developer and layer: share among their AI commits, among their human commits."""
     mixed = mixed_developers(df, min_each)
     if mixed.empty:
-        return pd.DataFrame(columns=["developer", "repo", "layer", "ai", "human", "diff", "n_ai", "n_human"])
+        return pd.DataFrame(
+            columns=["developer", "repo", "layer", "ai", "human", "diff", "n_ai", "n_human"]
+        )
     rows = []
     for dev, g in mixed.groupby("developer"):
         ai, hu = g[g["is_ai"] == 1], g[g["is_ai"] == 0]
         for layer in LAYERS:
             a = float((ai["layer"] == layer).mean())
             h = float((hu["layer"] == layer).mean())
-            rows.append({"developer": dev, "repo": g["repo"].iloc[0], "layer": layer, "ai": a, "human": h,
-                         "diff": a - h, "n_ai": len(ai), "n_human": len(hu)})
+            rows.append(
+                {
+                    "developer": dev,
+                    "repo": g["repo"].iloc[0],
+                    "layer": layer,
+                    "ai": a,
+                    "human": h,
+                    "diff": a - h,
+                    "n_ai": len(ai),
+                    "n_human": len(hu),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def paired_differences(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, min_each: int = 1) -> pd.DataFrame:
+def paired_differences(
+    df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, min_each: int = 1
+) -> pd.DataFrame:
     """Mean over developers of (share among own AI commits - share among own human commits).
 
     Each developer weighs equally; the CI resamples repositories with all their developers.
@@ -51,15 +65,24 @@ def paired_differences(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, min_
     per = developer_shares(df, min_each)
     if per.empty:
         return pd.DataFrame(columns=["layer", "diff", "lo", "hi", "n_developers"])
-    wide = per.pivot_table(index=["repo", "developer"], columns="layer", values="diff", observed=True)
+    wide = per.pivot_table(
+        index=["repo", "developer"], columns="layer", values="diff", observed=True
+    )
     wide = wide.reindex(columns=list(LAYERS)).fillna(0.0)
     by_repo = wide.groupby(level="repo")
     sums, counts = by_repo.sum().to_numpy(), by_repo.size().to_numpy().astype(float)
     draws_sum = bootstrap_sums(sums, n_boot, seed)
     draws_n = bootstrap_sums(counts[:, None], n_boot, seed)
     lo, hi = percentile_ci(draws_sum / draws_n)
-    return pd.DataFrame({"layer": list(LAYERS), "diff": wide.to_numpy().mean(axis=0), "lo": lo, "hi": hi,
-                         "n_developers": len(wide)})
+    return pd.DataFrame(
+        {
+            "layer": list(LAYERS),
+            "diff": wide.to_numpy().mean(axis=0),
+            "lo": lo,
+            "hi": hi,
+            "n_developers": len(wide),
+        }
+    )
 
 
 def conditional_logit(df: pd.DataFrame, outcome: str = "arch", min_each: int = 1) -> dict:
@@ -73,10 +96,21 @@ def conditional_logit(df: pd.DataFrame, outcome: str = "arch", min_each: int = 1
     if not mixed.empty:
         mixed = mixed[mixed.groupby("developer")[outcome].transform("nunique") > 1]
     n_dev = mixed["developer"].nunique() if not mixed.empty else 0
-    out = {"model": "developer fixed effects", "outcome": outcome, "or": np.nan, "lo": np.nan,
-           "hi": np.nan, "p": np.nan, "n": len(mixed), "n_developers": n_dev, "note": ""}
+    out = {
+        "model": "developer fixed effects",
+        "outcome": outcome,
+        "or": np.nan,
+        "lo": np.nan,
+        "hi": np.nan,
+        "p": np.nan,
+        "n": len(mixed),
+        "n_developers": n_dev,
+        "note": "",
+    }
     if n_dev < 2:
-        out["note"] = "fewer than two developers with both AI and human commits and outcome variation"
+        out["note"] = (
+            "fewer than two developers with both AI and human commits and outcome variation"
+        )
         return out
     dev = pd.get_dummies(mixed["developer"], dtype=float)
     exog = pd.concat([mixed[["is_ai", "log_churn", "years"]].astype(float), dev], axis=1)
@@ -86,7 +120,13 @@ def conditional_logit(df: pd.DataFrame, outcome: str = "arch", min_each: int = 1
         warnings.simplefilter("ignore")
         fit = Logit(mixed[outcome].astype(float).to_numpy(), exog).fit(disp=0, maxiter=200, **cov)
     beta, se = float(fit.params["is_ai"]), float(fit.bse["is_ai"])
-    out.update({"or": float(np.exp(beta)), "lo": float(np.exp(beta - Z95 * se)),
-                "hi": float(np.exp(beta + Z95 * se)), "p": float(fit.pvalues["is_ai"]),
-                "note": "SE clustered by repo" if cov else ""})
+    out.update(
+        {
+            "or": float(np.exp(beta)),
+            "lo": float(np.exp(beta - Z95 * se)),
+            "hi": float(np.exp(beta + Z95 * se)),
+            "p": float(fit.pvalues["is_ai"]),
+            "note": "SE clustered by repo" if cov else "",
+        }
+    )
     return out

@@ -216,6 +216,27 @@ def stub_missing_blobs(git_dir: str | Path, to: str, scratch: Path) -> tuple[Pat
     return clone, len(missing)
 
 
+class StubbedClone:
+    """The scratch clone with stubbed blobs, made on first need and shared by later ranges."""
+
+    def __init__(self, git_dir: str | Path, tip: str) -> None:
+        self.git_dir, self.tip = git_dir, tip
+        self.clone: Path | None = None
+        self.n_stubbed = 0
+        self._scratch: Path | None = None
+
+    def get(self) -> tuple[Path, int]:
+        if self.clone is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="strata-blame-"))
+            self.clone, self.n_stubbed = stub_missing_blobs(self.git_dir, self.tip, self._scratch)
+        return self.clone, self.n_stubbed
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        self.clone = self._scratch = None
+
+
 def _empty_blob(git_dir: Path) -> str:
     return run_git(git_dir, ["hash-object", "-w", "--stdin"], input=b"").stdout.decode().strip()
 
@@ -289,10 +310,12 @@ def blame_range(
     jobs: int = 2,
     progress: ProgressFn | None = None,
     catalog: Catalog | None = None,
+    stubs: StubbedClone | None = None,
 ) -> BlameResult:
     """Blame the matching files at `to`; count lines last changed in from..to, and the AI ones.
 
-    Without `from_rev` every line counts. Raises SourceError/GitError naming a bad repo or rev.
+    Without `from_rev` every line counts. `stubs` shares one stubbed scratch clone between the
+    ranges of a run. Raises SourceError/GitError naming a bad repo or rev.
     """
     git_dir = resolve_git_dir(repo)
     validate_rev(to)
@@ -326,7 +349,10 @@ def blame_range(
         return path, counts, err
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for path, counts, err in pool.map(lambda p: one(p, git_dir), paths):
+        first = stubs.clone if stubs is not None and stubs.clone is not None else git_dir
+        if stubs is not None and stubs.clone is not None:
+            result.stubbed_blobs = stubs.n_stubbed
+        for path, counts, err in pool.map(lambda p: one(p, first), paths):
             done += 1
             if progress:
                 progress(done, len(paths))
@@ -339,9 +365,10 @@ def blame_range(
                 )
             totals.update(counts)
     if failed:
-        scratch = Path(tempfile.mkdtemp(prefix="strata-blame-"))
+        own = stubs is None
+        stubs = stubs or StubbedClone(git_dir, to)
         try:
-            clone, result.stubbed_blobs = stub_missing_blobs(git_dir, to, scratch)
+            clone, result.stubbed_blobs = stubs.get()
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 for path, counts, err in pool.map(lambda p: one(p, clone), failed):
                     if counts is None:
@@ -350,7 +377,8 @@ def blame_range(
                         )
                     totals.update(counts)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            if own:
+                stubs.close()
 
     by_tool: Counter[str] = Counter()
     for sha, n in totals.items():
@@ -383,19 +411,24 @@ def blame_releases(
     if len(tags) < 2:
         raise SourceError(f"{repo}: fewer than two tags match {pattern!r} (found {len(tags)})")
     out = []
-    for a, b in zip(tags, tags[1:], strict=False):
-        cb = (lambda d, n, b=b: progress(b, d, n)) if progress else None
-        out.append(
-            blame_range(
-                git_dir,
-                b,
-                a,
-                include=include,
-                exclude=exclude,
-                blame_args=blame_args,
-                jobs=jobs,
-                progress=cb,
-                catalog=catalog,
+    stubs = StubbedClone(git_dir, _commit_sha(git_dir, tags[-1]))
+    try:
+        for a, b in zip(tags, tags[1:], strict=False):
+            cb = (lambda d, n, b=b: progress(b, d, n)) if progress else None
+            out.append(
+                blame_range(
+                    git_dir,
+                    b,
+                    a,
+                    include=include,
+                    exclude=exclude,
+                    blame_args=blame_args,
+                    jobs=jobs,
+                    progress=cb,
+                    catalog=catalog,
+                    stubs=stubs,
+                )
             )
-        )
+    finally:
+        stubs.close()
     return out

@@ -58,7 +58,7 @@ class RepoOutcome:
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
-    status: str = "built"  # built | merged-leftover | up-to-date | classified | failed
+    status: str = "built"  # built | up-to-date | classified | partial (crawled only) | failed
 
     @property
     def seconds(self) -> float:
@@ -115,18 +115,27 @@ def build_repo(
         con = store.connect(db)
         try:
             out.n_ai_commits = int(res.attributed.get("ai_commits", 0)) if res.attributed else 0
-            t0 = time.perf_counter()
-            features.features_stage(con, [repo])
-            out.features_seconds = time.perf_counter() - t0
-            model, why = current_model(model_dir)
-            if model is not None:
+            try:
                 t0 = time.perf_counter()
-                if _count(con, "commit_features", repo):
-                    classify.classify_stage(con, [repo], model)
-                out.model_version = model.version
-                out.classify_seconds = time.perf_counter() - t0
-            else:
-                out.notes.append(f"classify skipped: {why}")
+                features.features_stage(con, [repo])
+                out.features_seconds = time.perf_counter() - t0
+                model, why = current_model(model_dir)
+                if model is not None:
+                    t0 = time.perf_counter()
+                    if _count(con, "commit_features", repo):
+                        classify.classify_stage(con, [repo], model)
+                    out.model_version = model.version
+                    out.classify_seconds = time.perf_counter() - t0
+                else:
+                    out.notes.append(f"classify skipped: {why}")
+            except Exception as exc:  # noqa: BLE001 - keep the crawl; the next build retries
+                stage = "classify" if out.features_seconds else "features"
+                if stage == "features":
+                    out.features_seconds = time.perf_counter() - t0
+                    con.execute("DELETE FROM commit_features WHERE repo = ?", [repo])
+                out.features_version = "" if stage == "features" else out.features_version
+                out.model_version = None
+                out.error, out.status = f"{stage}: {_describe(exc)}", "partial"
             _fill_counts(con, out)
             files = export_partition(con, repo, Path(out_dir) if out_dir else work / "part")
         finally:
@@ -139,11 +148,14 @@ def build_repo(
             (Path(out_dir) / OUTCOME_FILE).write_text(json.dumps(result))
         return result
     except Exception as exc:  # noqa: BLE001 - one repository's failure must not stop the build
-        kind = "" if isinstance(exc, StrataError) else f"{type(exc).__name__}: "
-        out.error, out.status = f"{kind}{exc}", "failed"
+        out.error, out.status = _describe(exc), "failed"
         return asdict(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, StrataError) else f"{type(exc).__name__}: {exc}"
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str, repo: str, where: str = "") -> int:
@@ -178,9 +190,8 @@ def export_partition(con: duckdb.DuckDBPyConnection, repo: str, folder: Path) ->
     paths = []
     for table in repo_tables(con):
         path = folder / f"{table}.parquet"
-        lit = repo.replace("'", "''")
-        sql = f"COPY (SELECT * FROM \"{table}\" WHERE repo = '{lit}') TO '{_sql_path(path)}' (FORMAT parquet)"  # noqa: S608
-        con.execute(sql)
+        sql = f"COPY (SELECT * FROM \"{table}\" WHERE repo = ?) TO '{_sql_path(path)}' (FORMAT parquet)"  # noqa: S608 - fixed names
+        con.execute(sql, [repo])
         paths.append(path)
     return paths
 
@@ -327,7 +338,7 @@ class BuildReport:
     repos: list[dict[str, Any]] = field(default_factory=list)
 
     def totals(self) -> dict[str, Any]:
-        ok = [r for r in self.repos if not r.get("error")]
+        ok = [r for r in self.repos if r["status"] != "failed"]
         skipped: dict[str, int] = {}
         for r in ok:
             for k, v in r.get("skipped", {}).items():
@@ -335,7 +346,8 @@ class BuildReport:
         return {
             "repos": len(self.repos),
             "repos_failed": len(self.repos) - len(ok),
-            "repos_built": sum(r["status"] in ("built", "merged-leftover") for r in ok),
+            "repos_partial": sum(r["status"] == "partial" for r in ok),
+            "repos_built": sum(r["status"] == "built" for r in ok),
             "repos_up_to_date": sum(r["status"] == "up-to-date" for r in ok),
             "commits": sum(r["n_commits"] for r in ok),
             "featured": sum(r["n_featured"] for r in ok),
@@ -439,7 +451,7 @@ def build(
                         },
                     )
                 for outcome in _run_tasks(todo, jobs, scheduler, staging, model_dir):
-                    if not outcome.get("error"):
+                    if outcome["status"] != "failed":
                         folder = staging / partition_key(outcome["repo"])
                         files = outcome.pop("files", None)
                         if files is not None:
@@ -483,25 +495,25 @@ def _run_tasks(
         return
     # spawn: workers must not inherit the parent's open DuckDB connection
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    try:
         futs = {pool.submit(build_repo, t, folders[t.source.repo], model_arg): t for t in todo}
-        try:
-            for fut in as_completed(futs):
-                try:
-                    yield fut.result()
-                except Exception as exc:  # noqa: BLE001 - a crashed worker fails its repository only
-                    yield asdict(
-                        RepoOutcome(
-                            futs[fut].source.repo,
-                            rev=futs[fut].rev,
-                            error=f"worker: {exc}",
-                            status="failed",
-                        )
-                    )
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
+        for fut in as_completed(futs):
+            try:
+                yield fut.result()
+            except Exception as exc:  # noqa: BLE001 - a crashed worker fails its repository only
+                t = futs[fut]
+                yield asdict(
+                    RepoOutcome(t.source.repo, rev=t.rev, error=f"worker: {exc}", status="failed")
+                )
+    except BaseException:
+        # Ctrl-C or an error: stop the workers now instead of waiting for their repositories
+        # (partitions they finished are kept and merged by the next build)
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _run_dask(todo: list[CrawlTarget], scheduler: Any, model_dir: str | None) -> Any:
@@ -538,14 +550,15 @@ def _run_dask(todo: list[CrawlTarget], scheduler: Any, model_dir: str | None) ->
 
 def log_line(o: dict[str, Any]) -> str:
     """One line per repository for the log file and the console."""
-    if o.get("error"):
+    if o["status"] == "failed":
         return f"{o['repo']}: FAILED: {o['error']}"
     skipped = ", ".join(f"{v} {k}" for k, v in o.get("skipped", {}).items()) or "none"
     return (f"{o['repo']}: {o['status']} @ {o['head_sha'][:12]}: {o['n_commits']} commits, "
             f"{o['n_featured']} featured, {o['n_classified']} classified, {o['n_ai_commits']} AI; "
             f"crawl {o['crawl_seconds']:.1f}s features {o['features_seconds']:.1f}s "
             f"classify {o['classify_seconds']:.1f}s; skipped: {skipped}"
-            + "".join(f"; {n}" for n in o.get("notes", [])))  # fmt: skip
+            + "".join(f"; {n}" for n in o.get("notes", []))
+            + (f"; ERROR (rows kept: crawl + attribution; rerun to retry) {o['error']}" if o.get("error") else ""))  # fmt: skip
 
 
 def _now() -> str:
@@ -600,7 +613,8 @@ def run_build(
     with bar:
         report = build(db, targets, jobs=jobs, scheduler=scheduler, progress=progress)
     print_report(report)
-    return report.totals()["repos_failed"] == 0
+    tot = report.totals()
+    return tot["repos_failed"] == 0 and tot["repos_partial"] == 0
 
 
 def print_report(report: BuildReport) -> None:
@@ -623,7 +637,7 @@ def print_report(report: BuildReport) -> None:
     for c in cols:
         table.add_column(c, justify="left" if c in ("repo", "status") else "right")
     for r in report.repos:
-        if r.get("error"):
+        if r["status"] == "failed":
             table.add_row(r["repo"], "failed", *["-"] * 7)
             continue
         table.add_row(r["repo"], r["status"], f"{r['n_commits']:,}", f"{r['n_featured']:,}",
@@ -633,7 +647,7 @@ def print_report(report: BuildReport) -> None:
     out.print(table)
     t = report.totals()
     out.print(f"{t['repos']} repositories ({t['repos_built']} built, {t['repos_up_to_date']} up to date, "
-              f"{t['repos_failed']} failed): {t['commits']:,} commits, {t['featured']:,} featured, "
+              f"{t['repos_partial']} partial, {t['repos_failed']} failed): {t['commits']:,} commits, {t['featured']:,} featured, "
               f"{t['classified']:,} classified, {t['ai_commits']:,} with AI evidence; "
               f"wall {report.wall_seconds:.1f}s; stage seconds {t['stage_seconds']}", highlight=False)  # fmt: skip
     for reason, n in t["skipped"].items():

@@ -31,6 +31,8 @@ LAYERS = ("boilerplate", "refactor", "feature", "architectural")
 PROB_COLUMNS = [f"p_{x}" for x in LAYERS]
 CSV_COLUMNS = ["sha", "layer", *PROB_COLUMNS, "is_fix"]
 MODEL_NAME = "layer_model"
+#: the shipped estimator (see docs/classifier.md for why)
+DEFAULT_ESTIMATOR = "rf"
 #: precision assumed for a rule before it was measured on labels
 DEFAULT_RULE_PRECISION = 0.9
 
@@ -82,10 +84,10 @@ def _count_columns() -> list[str]:
     return [c for c in features.NUMERIC_COLUMNS if not features._is_float(c)]
 
 
-def make_estimator(kind: str = "hgb", columns: list[str] | None = None) -> Any:
+def make_estimator(kind: str = DEFAULT_ESTIMATOR, columns: list[str] | None = None) -> Any:
     """An unfitted scikit-learn pipeline over feature columns (`columns` subset or all).
 
-    `kind`: "hgb" gradient-boosted trees (the shipped model), "logreg", "rf". Counts go through
+    `kind`: "rf" random forest (the shipped model), "hgb" gradient-boosted trees, "logreg". Counts go through
     log1p so that one huge commit does not dominate a linear model; cc_type is one-hot coded.
     """
     from sklearn.compose import ColumnTransformer
@@ -147,7 +149,7 @@ def _signed_log1p(x: Any) -> Any:
     return np.sign(arr) * np.log1p(np.abs(arr))
 
 
-def calibrated(kind: str = "hgb", columns: list[str] | None = None) -> Any:
+def calibrated(kind: str = DEFAULT_ESTIMATOR, columns: list[str] | None = None) -> Any:
     """`make_estimator` wrapped in sigmoid calibration (3 internal folds)."""
     from sklearn.calibration import CalibratedClassifierCV
 
@@ -235,7 +237,7 @@ def fit(
     frame: pd.DataFrame,
     layers: pd.Series,
     is_fix: pd.Series | None = None,
-    kind: str = "hgb",
+    kind: str = DEFAULT_ESTIMATOR,
     meta: dict[str, Any] | None = None,
 ) -> LayerModel:
     """Fit the layer model (+ is_fix model) on labelled feature rows."""

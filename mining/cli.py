@@ -394,6 +394,8 @@ def evaluate(
     mirrors: Annotated[Path | None, typer.Option(help="TSV repo<TAB>mirror path (else data/labels/repos.toml).")] = None,
     train: Annotated[bool, typer.Option("--train", help="Then train the shipped model on all labels.")] = False,
     model: Annotated[Path | None, typer.Option("--model", help="With --train: model folder to write (default: the package's).")] = None,
+    estimator: Annotated[str, typer.Option(help="rf | hgb | logreg (default: the shipped kind).")] = "rf",
+    compare_estimators: Annotated[bool, typer.Option("--compare-estimators", help="Also score the other estimators (slow).")] = False,
 ) -> None:
     """Score the classifier with repository-grouped CV against baselines; JSON + figure.
 
@@ -405,7 +407,8 @@ def evaluate(
     try:
         paths = mirror_paths(tsv=mirrors) if refresh_features else None
         report = run(labels, features_file, ai_status, out, refresh=refresh_features,
-                     mirrors=paths, train=train, model_dir=model)  # fmt: skip
+                     mirrors=paths, train=train, model_dir=model, kind=estimator,
+                     compare_estimators=compare_estimators)  # fmt: skip
     except StrataError as err:
         fail(err)
     c = report["classifier"]
@@ -469,6 +472,7 @@ def report_command(
     oof: OofOption = Path("data/labels/oof_predictions.csv"),
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
+    fmt: Annotated[str, typer.Option("--format", help="Figure formats, comma-separated: pdf,svg,png.")] = "pdf,svg,png",
     notebooks: Annotated[Path, typer.Option(help="Folder of py:percent notebooks to execute.")] = Path("notebooks"),
     run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the notebooks into OUT.")] = True,
 ) -> None:
@@ -481,7 +485,7 @@ def report_command(
 
     try:
         paths = build_report(db, out, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot,
-                             notebooks=notebooks if run_notebooks else None)  # fmt: skip
+                             formats=_formats(fmt), notebooks=notebooks if run_notebooks else None)  # fmt: skip
     except StrataError as err:
         fail(err)
     for note in paths["notes"]:

@@ -38,7 +38,7 @@ class CorpusEntry:
 
 def validate_name(name: str, where: str) -> str:
     """Repository keys are `owner/name` or a folder name: no `..`, no leading `-` or `/`."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
         raise CorpusError(f"{where}: invalid repository name {name!r} (owner/name or folder name)")
     return name
 
@@ -84,7 +84,7 @@ def load_corpus(path: str | Path) -> list[CorpusEntry]:
         rev = item.get("rev", "HEAD")
         if not isinstance(rev, str):
             raise CorpusError(f"{where}: 'rev' must be a string")
-        if url is not None and not _SHA_RE.match(rev):
+        if url is not None and not _SHA_RE.fullmatch(rev):
             raise CorpusError(f"{where}: 'rev' must pin a 40-hex commit SHA for a URL source, got {rev!r}")
         from mining.errors import SourceError
         from mining.gitcmd import validate_rev

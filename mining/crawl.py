@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from mining import __version__, store
 from mining.errors import GitError, SourceError, StrataError
-from mining.gitcmd import run_git, stream_git, validate_rev
+from mining.gitcmd import common_dir, run_git, stream_git, validate_rev
 from mining.logparse import LOG_FORMAT, CommitRecord, parse_log
 from mining.sources import Source
 
@@ -141,6 +141,7 @@ class StagedRepo:
     n_new: int
     n_missing_blobs: int
     seconds: float
+    first_parent: list[str] = field(default_factory=list)
 
 
 # --- identities, dates, text ----------------------------------------------------------------
@@ -222,7 +223,14 @@ def list_commits(git_dir: Path, head: str, *, first_parent: bool = False) -> lis
     return out.decode().split()
 
 
-def iter_commits(git_dir: Path, shas: Sequence[str], *, streams: int = 2) -> Iterator[CommitRecord]:
+def mailmap_config(rev: str | None) -> list[str]:
+    """git applies a repository's .mailmap only from a work tree; we read git dirs, so name the
+    blob explicitly (read from the crawled revision; a missing .mailmap is silently empty)."""
+    return ["-c", f"mailmap.blob={rev}:.mailmap"] if rev else []
+
+
+def iter_commits(git_dir: Path, shas: Sequence[str], *, streams: int = 2,
+                 mailmap_rev: str | None = None) -> Iterator[CommitRecord]:
     """Stream the given commits with their file rows (in no particular order).
 
     Large lists are split into `streams` contiguous parts read by parallel `git log` processes:
@@ -230,13 +238,14 @@ def iter_commits(git_dir: Path, shas: Sequence[str], *, streams: int = 2) -> Ite
     streams take about half the time of one). Each part is read by `_read_part`.
     """
     shas = list(shas)
+    cfg = mailmap_config(mailmap_rev)
     absent = absent_objects(git_dir, shas) if shas and is_partial_clone(git_dir) else set()
     if streams <= 1 or len(shas) < PARALLEL_MIN_COMMITS:
-        yield from _read_part(git_dir, shas, absent)
+        yield from _read_part(git_dir, shas, absent, cfg)
         return
     size = -(-len(shas) // streams)
     parts = [shas[i : i + size] for i in range(0, len(shas), size)]
-    yield from _parallel(parts, lambda part: _read_part(git_dir, part, absent))
+    yield from _parallel(parts, lambda part: _read_part(git_dir, part, absent, cfg))
 
 
 def _parallel(parts: list[list[str]], read: Callable[[list[str]], Iterator[CommitRecord]]) -> Iterator[CommitRecord]:
@@ -302,7 +311,7 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> None:
             continue
 
 
-def _read_part(git_dir: Path, shas: list[str], absent: set[str]) -> Iterator[CommitRecord]:
+def _read_part(git_dir: Path, shas: list[str], absent: set[str], cfg: list[str]) -> Iterator[CommitRecord]:
     """One streamed `git log` over `shas`, surviving absent blobs.
 
     Partial clones lack some blobs, and `git log --numstat` dies at the first commit that needs
@@ -314,7 +323,7 @@ def _read_part(git_dir: Path, shas: list[str], absent: set[str]) -> Iterator[Com
     bad = commits_needing_absent_blobs(git_dir, shas, absent) if absent else set()
     done = 0
     try:
-        for rec in _stream(git_dir, [s for s in shas if s not in bad]):
+        for rec in _stream(git_dir, [s for s in shas if s not in bad], cfg):
             done += 1
             yield rec
     except GitError as exc:
@@ -326,26 +335,40 @@ def _read_part(git_dir: Path, shas: list[str], absent: set[str]) -> Iterator[Com
         bad = commits_needing_absent_blobs(git_dir, shas, absent)
         if not bad:
             raise
-        yield from _stream(git_dir, [s for s in shas if s not in bad])
+        yield from _stream(git_dir, [s for s in shas if s not in bad], cfg)
     for sha in shas:
         if sha in bad:
-            yield recover_commit(git_dir, sha, absent)
+            yield recover_commit(git_dir, sha, absent, cfg)
+
+
+def check_not_shallow(git_dir: Path, shas: Sequence[str]) -> None:
+    """Refuse a shallow clone whose cut-off commits are in the history: git shows them as root
+    commits that add every file, which would silently inflate their size and hide their parents."""
+    shallow = common_dir(git_dir) / "shallow"
+    if not shallow.is_file():
+        return
+    cut = set(shallow.read_text(encoding="ascii", errors="replace").split()) & set(shas)
+    if cut:
+        raise SourceError(
+            f"{git_dir}: shallow clone ({len(cut)} commits have their parents cut off); "
+            "crawl a full clone (git fetch --unshallow)"
+        )
 
 
 def is_partial_clone(git_dir: Path) -> bool:
     """A promisor pack (or partialClone config) means blobs may be absent by design."""
-    pack = Path(git_dir) / "objects" / "pack"
+    pack = common_dir(git_dir) / "objects" / "pack"
     if pack.is_dir() and any(p.suffix == ".promisor" for p in pack.iterdir()):
         return True
     proc = run_git(git_dir, ["config", "--get", "extensions.partialClone"], check=False)
     return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
-def _stream(git_dir: Path, shas: Sequence[str]) -> Iterator[CommitRecord]:
+def _stream(git_dir: Path, shas: Sequence[str], cfg: Sequence[str] = ()) -> Iterator[CommitRecord]:
     if not shas:
         return iter(())
     stdin = "\n".join(shas).encode() + b"\n"
-    return parse_log(stream_git(git_dir, [*LOG_ARGS, "--no-walk=unsorted", "--stdin"], stdin_data=stdin))
+    return parse_log(stream_git(git_dir, [*cfg, *LOG_ARGS, "--no-walk=unsorted", "--stdin"], stdin_data=stdin))
 
 
 def absent_objects(git_dir: Path, shas: Sequence[str]) -> set[str]:
@@ -366,17 +389,17 @@ def commits_needing_absent_blobs(git_dir: Path, shas: Sequence[str], absent: set
             if any(b in absent for f in rec.files for b in (f.old_blob, f.new_blob))}
 
 
-def recover_commit(git_dir: Path, sha: str, absent: set[str]) -> CommitRecord:
+def recover_commit(git_dir: Path, sha: str, absent: set[str], cfg: Sequence[str] = ()) -> CommitRecord:
     """Read one commit whose diff needs absent blobs: the rows that need them are kept without
     line counts (`blob_missing`), the others are read normally with those paths excluded."""
-    raw = run_git(git_dir, [*_RAW_ARGS, "--no-walk", sha]).stdout
+    raw = run_git(git_dir, [*cfg, *_RAW_ARGS, "--no-walk", sha]).stdout
     recs = list(parse_log([raw]))
     if len(recs) != 1:
         raise GitError(f"{git_dir}: cannot read commit {sha}")
     rec = recs[0]
     missing = [f for f in rec.files if f.old_blob in absent or f.new_blob in absent]
     excludes = [":(exclude,literal)" + os.fsdecode(f.path) for f in missing]
-    full = run_git(git_dir, [*LOG_ARGS, "--no-walk", sha, "--", ".", *excludes]).stdout
+    full = run_git(git_dir, [*cfg, *LOG_ARGS, "--no-walk", sha, "--", ".", *excludes]).stdout
     readable = list(parse_log([full]))
     rec.files = readable[0].files if readable else []
     for f in missing:
@@ -426,6 +449,7 @@ def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
     src = target.source
     head = resolve_head(src.git_dir, target.rev)
     all_shas = list_commits(src.git_dir, head)
+    check_not_shallow(src.git_dir, all_shas)
     first_parent = set(list_commits(src.git_dir, head, first_parent=True))
     position = {s: i for i, s in enumerate(all_shas)}
     new = [s for s in all_shas if s not in known]
@@ -434,7 +458,7 @@ def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
     repo = src.repo
     n_missing = 0
     n = 0
-    for rec in iter_commits(src.git_dir, new):
+    for rec in iter_commits(src.git_dir, new, mailmap_rev=head):
         if not rec.author_date.strip() or not rec.committer_date.strip():
             _dates_from_object(src.git_dir, rec)
         n_missing += _emit(repo, rec, position, first_parent, sinks)
@@ -450,7 +474,8 @@ def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
         on_commit(n % 500)
     if n != len(new):
         raise GitError(f"{src.git_dir}: git returned {n} of {len(new)} commits")
-    return StagedRepo(repo, folder, head, all_shas, len(new), n_missing, time.perf_counter() - t0)
+    return StagedRepo(repo, folder, head, all_shas, len(new), n_missing, time.perf_counter() - t0,
+                      sorted(first_parent))
 
 
 def _dates_from_object(git_dir: Path, rec: CommitRecord) -> None:
@@ -528,6 +553,8 @@ def load_staged(con: duckdb.DuckDBPyConnection, staged: StagedRepo, target: Craw
         for name in SCHEMAS:
             path = staged.folder / f"{name}.parquet"
             con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM read_parquet(?)', [str(path)])  # noqa: S608 - fixed names
+        if known:
+            refresh_positions(con, staged)
         n_commits, n_files, n_missing = con.execute(
             "SELECT count(*), coalesce(sum(files_changed), 0), coalesce(sum(n_missing_blobs), 0) FROM commits WHERE repo = ?",
             [repo],
@@ -544,6 +571,36 @@ def load_staged(con: duckdb.DuckDBPyConnection, staged: StagedRepo, target: Craw
     shutil.rmtree(staged.folder, ignore_errors=True)
     return CrawlResult(repo, staged.head_sha, n_commits, staged.n_new, len(stale), n_files, n_missing,
                        staged.seconds, attributed=attributed)
+
+
+def refresh_positions(con: duckdb.DuckDBPyConnection, staged: StagedRepo) -> None:
+    """New commits shift every stored commit's topo_index (and may change which lie on the first
+    parent chain): rewrite them so that an incremental crawl equals a fresh one."""
+    fp = set(staged.first_parent)
+    pos = pa.table({
+        "sha": pa.array(staged.all_shas, pa.string()),
+        "topo_index": pa.array(range(len(staged.all_shas)), pa.int32()),
+        "on_first_parent": pa.array([s in fp for s in staged.all_shas], pa.bool_()),
+    })
+    con.register("_strata_pos", pos)
+    try:
+        moved = con.execute(
+            "SELECT c.sha, c.is_merge, p.on_first_parent, m.message FROM commits c JOIN _strata_pos p USING (sha) "
+            "LEFT JOIN messages m ON m.repo = c.repo AND m.sha = c.sha "
+            "WHERE c.repo = ? AND c.on_first_parent IS DISTINCT FROM p.on_first_parent",
+            [staged.repo],
+        ).fetchall()
+        con.execute(
+            "UPDATE commits SET topo_index = p.topo_index, on_first_parent = p.on_first_parent FROM _strata_pos p "
+            "WHERE commits.repo = ? AND commits.sha = p.sha AND (commits.topo_index IS DISTINCT FROM p.topo_index "
+            "OR commits.on_first_parent IS DISTINCT FROM p.on_first_parent)",
+            [staged.repo],
+        )
+        for sha, is_merge, on_fp, message in moved:
+            mode, _ = integration_of(is_merge, on_fp, (message or "").split("\n", 1)[0])
+            con.execute("UPDATE commits SET integration_mode = ? WHERE repo = ? AND sha = ?", [mode, staged.repo, sha])
+    finally:
+        con.unregister("_strata_pos")
 
 
 def _attribute(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, int]:

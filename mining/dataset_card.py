@@ -72,8 +72,12 @@ def _evaluation(path: Path | None) -> str:
     return "\n".join(lines)
 
 
-def render(con: duckdb.DuckDBPyConnection, folder: Path, tables: dict[str, dict[str, Any]],
-           evaluation: Path | None = None) -> str:
+def render(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    tables: dict[str, dict[str, Any]],
+    evaluation: Path | None = None,
+) -> str:
     """The card's Markdown for the release being written in `folder`."""
     repos = con.execute(
         "SELECT r.repo, r.role, r.language, r.head_sha, r.n_commits, "
@@ -87,7 +91,10 @@ def render(con: duckdb.DuckDBPyConnection, folder: Path, tables: dict[str, dict[
     tool_channel = con.execute(
         "SELECT tool, channel, count(DISTINCT (repo, sha)) FROM attributions GROUP BY ALL ORDER BY 1, 2"
     ).fetchall()
-    channels = sorted({ch for _, ch, _ in tool_channel}, key=lambda c: list(CHANNELS).index(c) if c in CHANNELS else 99)
+    channels = sorted(
+        {ch for _, ch, _ in tool_channel},
+        key=lambda c: list(CHANNELS).index(c) if c in CHANNELS else 99,
+    )
     per_tool: dict[str, dict[str, int]] = {}
     for tool, ch, n in tool_channel:
         per_tool.setdefault(tool, {})[ch] = n
@@ -118,14 +125,19 @@ def render(con: duckdb.DuckDBPyConnection, folder: Path, tables: dict[str, dict[
         f"{tot[0]:,} commits, {tot[1]:,} non-merge; {tot[2]:,} with AI evidence "
         f"({tot[3]:,} direct, i.e. not only via an agent branch); {tot[4]:,} classified.",
         "",
-        _table(["repo", "role", "language", "pinned commit", "commits", "AI commits"],
-               [[r[0], r[1], r[2], f"`{r[3]}`", f"{r[4]:,}", f"{r[5]:,}"] for r in repos]),  # fmt: skip
+        _table(
+            ["repo", "role", "language", "pinned commit", "commits", "AI commits"],
+            [[r[0], r[1], r[2], f"`{r[3]}`", f"{r[4]:,}", f"{r[5]:,}"] for r in repos],
+        ),  # fmt: skip
         "",
         "## Files and schema",
         "",
         "One Parquet file per table (zstd). Column meanings: `docs/schema.md` and the comments in "
         "`mining/schema/*.sql`. `messages` and `identities` are not released (their tables exist, "
-        "empty, in a loaded database).",
+        "empty, in a loaded database). In the tables keyed by commit (file_changes, "
+        "attributions, commit_authors, commit_features, commit_layers) `sha` is stored as "
+        "`commit_idx`, the commit's 0-based row in `commits.parquet` (ordered by repo, sha); "
+        "`strata load` restores `sha`.",
         "",
     ]
     for table, meta in tables.items():
@@ -150,9 +162,13 @@ def render(con: duckdb.DuckDBPyConnection, folder: Path, tables: dict[str, dict[
         "",
         "Commits with evidence per tool and channel (a commit can have several):",
         "",
-        _table(["tool", "commits", *channels],
-               [[t, f"{tool_totals[t]:,}", *[f"{per_tool[t].get(ch, 0):,}" for ch in channels]]
-                for t in sorted(per_tool, key=lambda t: -tool_totals[t])]),  # fmt: skip
+        _table(
+            ["tool", "commits", *channels],
+            [
+                [t, f"{tool_totals[t]:,}", *[f"{per_tool[t].get(ch, 0):,}" for ch in channels]]
+                for t in sorted(per_tool, key=lambda t: -tool_totals[t])
+            ],
+        ),  # fmt: skip
         "",
         "## Classifier error",
         "",

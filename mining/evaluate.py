@@ -102,6 +102,40 @@ def refresh_features(
     return result
 
 
+def refresh_ai_status(
+    labels: pd.DataFrame, mirrors: dict[str, str], out: Path = AI_STATUS
+) -> pd.DataFrame:
+    """AI status of the labelled commits from their metadata, with the attribution catalog.
+
+    `ai` follows the `commit_evidence` view: any evidence except a review-bot suggestion
+    (branch-name evidence needs the merge graph and is not looked for here). Used only to split
+    the evaluation, after prediction; it never reaches a feature. Content-free: repo, sha, ai.
+    """
+    from mining.attribute import load_catalog
+    from mining.gitcmd import resolve_git_dir, run_git
+
+    catalog = load_catalog()
+    rows = []
+    fmt = "%x00%x00C%H%x00%an <%ae>%x00%cn <%ce>%x00%aN <%aE>%x00%B%x00%x00E"
+    for repo, group in labels.groupby("repo", sort=True):
+        git_dir = resolve_git_dir(mirrors[str(repo)])
+        shas = list(group["sha"])
+        proc = run_git(git_dir, ["log", "--no-walk=unsorted", "--stdin", f"--format={fmt}"],
+                       input=("\n".join(shas) + "\n").encode())  # fmt: skip
+        for record in proc.stdout.split(b"\x00\x00C")[1:]:
+            sha, author, committer, mm_author, message = (
+                x.decode("utf-8", "replace")
+                for x in record.split(b"\x00\x00E")[0].split(b"\x00", 4)
+            )
+            evidence = catalog.commit_evidence(author, committer, message, mm_author)
+            rows.append({"repo": repo, "sha": sha,
+                         "ai": any(ev[1] != "suggestion" for ev in evidence)})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["repo", "sha", "ai"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    return frame
+
+
 def read_features(path: Path = FEATURES) -> pd.DataFrame:
     if not Path(path).is_file():
         raise StageError(f"{path}: no stored features (run `strata evaluate --refresh-features`)")
@@ -192,9 +226,9 @@ def evaluate(
     feats: pd.DataFrame,
     ai_status: pd.DataFrame | None = None,
     *,
-    kind: str = "hgb",
+    kind: str = classify.DEFAULT_ESTIMATOR,
     n_splits: int = 5,
-    compare_estimators: bool = True,
+    compare_estimators: bool = False,
 ) -> dict[str, Any]:
     """Repository-grouped CV of the classifier and the baselines; returns the JSON report."""
     from sklearn.dummy import DummyClassifier
@@ -373,15 +407,24 @@ def run(
     mirrors: dict[str, str] | None = None,
     train: bool = False,
     model_dir: Path | None = None,
-    kind: str = "hgb",
+    kind: str = classify.DEFAULT_ESTIMATOR,
+    compare_estimators: bool = False,
 ) -> dict[str, Any]:
     """The whole `strata evaluate`: (refresh features), grouped CV, report, figure, (train)."""
     labels = read_labels(labels_path)
     if refresh:
-        feats = refresh_features(labels, mirrors or mirror_paths(), features_path)
+        mirrors = mirrors or mirror_paths()
+        feats = refresh_features(labels, mirrors, features_path)
+        refresh_ai_status(labels, mirrors, ai_status_path)
     else:
         feats = read_features(features_path)
-    report = evaluate(labels, feats, read_ai_status(ai_status_path), kind=kind)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # OpenMP in scikit-learn stalls on a loaded 2-core machine
+        report = evaluate(
+            labels, feats, read_ai_status(ai_status_path), kind=kind,
+            compare_estimators=compare_estimators,
+        )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     confusion_figure(report, out_dir)
@@ -394,6 +437,7 @@ def run(
             "cv_macro_f1": report["classifier"]["macro_f1"],
             "cv_architectural_f1": report["classifier"]["per_layer"]["architectural"]["f1"],
         }
-        model = classify.fit(data, data["layer"], data["is_fix"], kind=kind, meta=meta)
+        with threadpool_limits(1):
+            model = classify.fit(data, data["layer"], data["is_fix"], kind=kind, meta=meta)
         report["model_path"] = str(classify.save_model(model, model_dir))
     return report

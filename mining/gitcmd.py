@@ -56,7 +56,7 @@ def run_git(
         git_argv(git_dir, args), input=input, capture_output=True, env=git_env(), check=False
     )
     if check and proc.returncode != 0:
-        raise GitError(f"{git_dir}: git {args[0]} failed: {first_error_line(proc.stderr)}")
+        raise GitError(f"{git_dir}: git {subcommand(args)} failed: {first_error_line(proc.stderr)}")
     return proc
 
 
@@ -120,7 +120,15 @@ def stream_git(
         if t_in is not None:
             t_in.join(timeout=5)
     if rc != 0:
-        raise GitError(f"{git_dir}: git {args[0]} failed: {first_error_line(b''.join(err_chunks))}")
+        raise GitError(f"{git_dir}: git {subcommand(args)} failed: {first_error_line(b''.join(err_chunks))}")
+
+
+def subcommand(args: Sequence[str]) -> str:
+    """The git subcommand in `args`, skipping leading `-c key=value` options (for messages)."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] == "-c" else 1
+    return args[i] if i < len(args) else "?"
 
 
 def first_error_line(stderr: bytes) -> str:
@@ -134,9 +142,19 @@ def first_error_line(stderr: bytes) -> str:
 
 def validate_rev(rev: str) -> str:
     """Reject revisions that git could read as options or that contain odd characters."""
-    if not rev or rev.startswith("-") or not _REV_RE.match(rev) or ".." in rev:
+    if not rev or rev.startswith("-") or not _REV_RE.fullmatch(rev) or ".." in rev:
         raise SourceError(f"{rev!r}: not an acceptable revision (letters, digits, ._/@{{}}^~:+- only)")
     return rev
+
+
+def common_dir(git_dir: str | Path) -> Path:
+    """Where objects, shallow and packs live: the git dir itself, or a linked worktree's commondir."""
+    g = Path(git_dir)
+    link = g / "commondir"
+    if link.is_file():
+        target = Path(link.read_text(encoding="utf-8", errors="replace").strip())
+        return target if target.is_absolute() else (g / target).resolve()
+    return g
 
 
 def resolve_git_dir(path: str | Path) -> Path:
@@ -160,7 +178,8 @@ def resolve_git_dir(path: str | Path) -> Path:
             candidates.append(target if target.is_absolute() else (p / target).resolve())
     candidates.append(p)
     for cand in candidates:
-        if (cand / "HEAD").is_file() and (cand / "objects").is_dir():
+        # a linked worktree's git dir has its own HEAD and shares objects via `commondir`
+        if (cand / "HEAD").is_file() and ((cand / "objects").is_dir() or (cand / "commondir").is_file()):
             proc = subprocess.run(
                 git_argv(cand, ["rev-parse", "--git-dir"]),
                 capture_output=True,

@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from mining.errors import GitError
+
 #: git pretty-format placeholders, in token order after "\x1e%H".
 FIELDS = ("%P", "%an", "%ae", "%aN", "%aE", "%ad", "%cn", "%ce", "%cd", "%B")
 LOG_FORMAT = "%x1e%H" + "".join("%x00" + f for f in FIELDS)
@@ -24,8 +26,10 @@ LOG_FORMAT = "%x1e%H" + "".join("%x00" + f for f in FIELDS)
 _SHA_RE = re.compile(rb"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 
 
-class LogParseError(ValueError):
-    """git's output did not have the expected shape (a bug or an unexpected git version)."""
+class LogParseError(GitError, ValueError):
+    """git's output did not have the expected shape (a bug or an unexpected git version).
+
+    A GitError, so that a crawl reports the repository as failed instead of dying."""
 
 
 @dataclass(slots=True)
@@ -84,7 +88,15 @@ def parse_log(chunks: Iterable[bytes]) -> Iterator[CommitRecord]:
     A commit is yielded once the next header (or the end of the stream) is seen, so a stream that
     dies mid-commit never yields that commit: callers resume from it.
     """
-    tokens = iter_tokens(chunks)
+    try:
+        yield from _parse(iter_tokens(chunks))
+    except LogParseError:
+        raise
+    except (ValueError, IndexError) as exc:  # int() of a count, .decode() of a mode or sha
+        raise LogParseError(f"malformed git log output: {exc}") from exc
+
+
+def _parse(tokens: Iterator[bytes]) -> Iterator[CommitRecord]:
     current: CommitRecord | None = None
     for tok in tokens:
         head = tok.lstrip(b"\n")

@@ -43,7 +43,9 @@ _CODE_RE = re.compile(
     r"\n|\bdef \w+\(|\bfunction\s*\w*\(|\bclass \w+\s*[:({]|#include\s*[<\"]|\bimport \w+|"
     r"\breturn\b[^;]*;|=>\s*\{|\{\s*\w+\s*[:=]|;\s*\}|^\s*(?:const|let|var)\s+\w+\s*="
 )
-_LOCAL_PATH_RE = re.compile(r"(?:^|[\s\"'(])(?:/home/|/Users/|/tmp/|/work/|/root/|/var/|~/|[A-Za-z]:\\)")
+_LOCAL_PATH_RE = re.compile(
+    r"(?:^|[\s\"'(])(?:/home/|/Users/|/tmp/|/work/|/root/|/var/|~/|[A-Za-z]:\\)"
+)
 _WORD_RE = re.compile(r"[^\W\d_]+")
 #: commit and blob ids, versions, numbers: cannot carry text, and messages quote them legitimately
 _INERT_RE = re.compile(r"^(?:[0-9a-f]{7,64}|[0-9.+:TZ -]*)$")
@@ -127,7 +129,9 @@ def _strings(col: pa.ChunkedArray) -> set[str]:
     return {v for v in col.unique().to_pylist() if v}
 
 
-def scan_values(ref: Reference, file: str, column: str, values: set[str], *, table: str = "") -> list[Finding]:
+def scan_values(
+    ref: Reference, file: str, column: str, values: set[str], *, table: str = ""
+) -> list[Finding]:
     """Every check on one column's distinct values."""
     found: list[Finding] = []
 
@@ -153,7 +157,11 @@ def scan_values(ref: Reference, file: str, column: str, values: set[str], *, tab
         if _CODE_RE.search(v):
             add("code", v)
         quoted = (table, column) in QUOTED_IDENTIFIERS
-        if not quoted and len(v) >= MIN_SUBJECT and any(s in v for s in ref.subjects if len(s) <= len(v)):
+        if (
+            not quoted
+            and len(v) >= MIN_SUBJECT
+            and any(s in v for s in ref.subjects if len(s) <= len(v))
+        ):
             add("commit subject line", v)
     if not is_path and (table, column) not in QUOTED_IDENTIFIERS:
         for v in ref.in_messages(values):
@@ -186,9 +194,15 @@ def scan_release(folder: str | Path, con: duckdb.DuckDBPyConnection) -> list[Fin
             if _EMAIL_RE.search(line):
                 found.append(Finding(card.name, "text", "email", f"line of {len(line)} chars"))
             if ref.has_name(line):
-                found.append(Finding(card.name, "text", "person name", f"line of {len(line)} chars"))
+                found.append(
+                    Finding(card.name, "text", "person name", f"line of {len(line)} chars")
+                )
             if _LOCAL_PATH_RE.search(line):
-                found.append(Finding(card.name, "text", "local filesystem path", f"line of {len(line)} chars"))
+                found.append(
+                    Finding(
+                        card.name, "text", "local filesystem path", f"line of {len(line)} chars"
+                    )
+                )
     return found
 
 
@@ -198,4 +212,6 @@ def check_release(folder: str | Path, con: duckdb.DuckDBPyConnection) -> None:
     if found:
         head = "; ".join(str(f) for f in found[:10])
         more = f" and {len(found) - 10} more" if len(found) > 10 else ""
-        raise PrivacyError(f"release refused: privacy scan found {len(found)} leak(s): {head}{more}")
+        raise PrivacyError(
+            f"release refused: privacy scan found {len(found)} leak(s): {head}{more}"
+        )

@@ -1,7 +1,9 @@
 """`strata query`: run SQL on a read-only connection and format the result for people or scripts.
 
 Read-only is enforced by DuckDB itself (the file is opened read_only), so a query cannot change
-the dataset however it is written.
+the dataset however it is written. A read-only file still lets SQL write elsewhere (COPY TO,
+EXPORT DATABASE, INSTALL), so only SELECT/EXPLAIN statements run, with file and network access
+switched off and the configuration locked.
 """
 
 from __future__ import annotations
@@ -21,12 +23,25 @@ from mining import store
 from mining.errors import QueryError
 
 FORMATS = ("table", "csv", "json")
+_ALLOWED = frozenset({"SELECT", "EXPLAIN"})
+_LOCKDOWN = (
+    "SET enable_external_access = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET lock_configuration = true",
+)
 
 
 def run_query(db: str | Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Execute `sql` read-only; QueryError with DuckDB's message on failure or write attempts."""
     con = store.connect(db, read_only=True)
     try:
+        for setting in _LOCKDOWN:
+            con.execute(setting)
+        for stmt in con.extract_statements(sql):
+            kind = stmt.type.name
+            if kind not in _ALLOWED:
+                raise QueryError(f"strata query is read-only: {kind} statements are not allowed (SELECT only)")
         cur = con.execute(sql)
         if cur.description is None:
             return [], []
@@ -34,7 +49,8 @@ def run_query(db: str | Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]
         return cols, cur.fetchall()
     except duckdb.Error as exc:
         msg = str(exc).strip().splitlines()[0]
-        if "read-only" in msg.lower() or "read only" in msg.lower():
+        low = msg.lower()
+        if "read-only" in low or "read only" in low or "disabled by configuration" in low:
             raise QueryError(f"strata query is read-only: {msg}") from exc
         raise QueryError(msg) from exc
     finally:

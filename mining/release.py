@@ -26,10 +26,10 @@ FORMAT = "ai-strata-release/1"
 
 #: table -> SELECT list (columns leave the database only if listed here). Person ids come from
 #: the `_person` map built in `_person_map`; attribution evidence is replaced by '' (it quotes
-#: trailer values); `source` is kept only when it is a public URL.
+#: trailer values); `source` is kept only when it is a public URL ('(local)' otherwise).
 TABLES: dict[str, str] = {
     "repos": (
-        "repo, CASE WHEN regexp_matches(source, '^https://') THEN source END AS source, rev, "
+        "repo, CASE WHEN regexp_matches(source, '^https://') THEN source ELSE '(local)' END AS source, rev, "
         "head_sha, crawled_at, n_commits, n_file_changes, n_missing_blobs, tags, language, role, "
         "strata_version"
     ),
@@ -41,25 +41,33 @@ TABLES: dict[str, str] = {
         "c.pr_number"
     ),
     "file_changes": (
-        "repo, sha, path, old_path, change_type, similarity, lines_added, lines_deleted, "
-        "is_binary, blob_missing, old_mode, new_mode"
+        "t.path, t.old_path, t.change_type, t.similarity, t.lines_added, t.lines_deleted, "
+        "t.is_binary, t.blob_missing, t.old_mode, t.new_mode"
     ),
-    "attributions": "repo, sha, tool, channel, field, '' AS evidence",
-    "commit_authors": "repo, sha, author_kind, automation",
+    "attributions": "t.tool, t.channel, t.field, '' AS evidence",
+    "commit_authors": "t.author_kind, t.automation",
     "adoption_markers": "repo, path, tool, added_sha, added_at, removed_at",
-    "commit_features": "*",
-    "commit_layers": "*",
+    "commit_features": "t.* EXCLUDE (repo, sha)",
+    "commit_layers": "t.* EXCLUDE (repo, sha)",
 }
+#: tables keyed by commit: their `sha` is stored as `commit_idx`, the commit's position in
+#: commits.parquet (ordered by repo, sha), and restored on load. Saves ~20 bytes per row and
+#: table (a sha does not compress), which keeps the corpus release under 50 MB.
+KEYED = ("file_changes", "attributions", "commit_authors", "commit_features", "commit_layers")
 ORDER = {
     "repos": "repo",
     "commits": "c.repo, c.sha",
-    "file_changes": "repo, sha, path",
-    "attributions": "repo, sha, tool, channel, field",
-    "commit_authors": "repo, sha",
+    "file_changes": "t.repo, k.commit_idx, t.path",
+    "attributions": "t.repo, k.commit_idx, t.tool, t.channel, t.field",
+    "commit_authors": "t.repo, k.commit_idx",
     "adoption_markers": "repo, path, tool, added_sha",
-    "commit_features": "repo, sha",
-    "commit_layers": "repo, sha",
+    "commit_features": "t.repo, k.commit_idx",
+    "commit_layers": "t.repo, k.commit_idx",
 }
+_COMMIT_IDX = (
+    "CREATE OR REPLACE TEMP TABLE _cidx AS SELECT repo, sha, "
+    "(row_number() OVER (ORDER BY repo, sha) - 1)::INTEGER AS commit_idx FROM commits"
+)
 #: never released, whatever the allow-list says: the scan refuses a release holding them.
 PRIVATE_TABLES = ("messages", "identities", "runs", "build_state")
 
@@ -77,9 +85,10 @@ def _person_map(con: duckdb.DuckDBPyConnection) -> None:
 def _select(table: str) -> str:
     cols = TABLES[table]
     if table == "commits":
-        src = (
-            "commits c JOIN _person pa ON pa.id = c.author_id JOIN _person pc ON pc.id = c.committer_id"
-        )
+        src = "commits c JOIN _person pa ON pa.id = c.author_id JOIN _person pc ON pc.id = c.committer_id"
+    elif table in KEYED:
+        cols = f"t.repo, k.commit_idx, {cols}"
+        src = f'"{table}" t JOIN _cidx k ON k.repo = t.repo AND k.sha = t.sha'
     else:
         src = f'"{table}"'
     return f"SELECT {cols} FROM {src} ORDER BY {ORDER[table]}"  # noqa: S608 - fixed names
@@ -96,6 +105,7 @@ def sha256_file(path: Path) -> str:
 def export_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, dict[str, Any]]:
     """Write every allow-listed table as zstd Parquet, rows in a fixed order (reproducible bytes)."""
     _person_map(con)
+    con.execute(_COMMIT_IDX)
     tables: dict[str, dict[str, Any]] = {}
     for table in TABLES:
         path = folder / f"{table}.parquet"
@@ -109,7 +119,10 @@ def export_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, dic
 
 
 def write_release(
-    db: str | Path, out: str | Path, *, evaluation: str | Path | None = None,
+    db: str | Path,
+    out: str | Path,
+    *,
+    evaluation: str | Path | None = None,
     scan: bool = True,
 ) -> dict[str, Any]:
     """Write the release of `db` to `out` (replacing it only if the privacy scan passes).
@@ -132,11 +145,14 @@ def write_release(
             if scan:
                 privacy.check_release(tmp, con)
             manifest = _manifest(con, tmp, tables)
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            (tmp / "manifest.json").write_text(
+                json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+            )
             old = out.with_name(f".{out.name}-old")
             shutil.rmtree(old, ignore_errors=True)
             if out.exists():
                 os.replace(out, old)
+            tmp.chmod(0o755)
             os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
         except BaseException:
@@ -157,7 +173,9 @@ def find_evaluation(path: str | Path | None) -> Path | None:
     return None
 
 
-def _manifest(con: duckdb.DuckDBPyConnection, folder: Path, tables: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _manifest(
+    con: duckdb.DuckDBPyConnection, folder: Path, tables: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     files = {}
     for p in sorted(folder.iterdir()):
         if p.name != "manifest.json":
@@ -218,17 +236,32 @@ def load_release(release: str | Path, db: str | Path) -> dict[str, int]:
     con = store.connect(tmp)
     try:
         with store.transaction(con):
-            for table, meta in manifest["tables"].items():
+            for table in sorted(manifest["tables"], key=lambda t: t in KEYED):  # commits first
+                meta = manifest["tables"][table]
                 if not store.table_columns(con, table):
-                    raise DatabaseError(f"{release}: table {table} is not in this ai-strata's schema")
+                    raise DatabaseError(
+                        f"{release}: table {table} is not in this ai-strata's schema"
+                    )
                 path = str(Path(release) / meta["file"])
-                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)', [path])  # noqa: S608
+                if table in KEYED:
+                    con.execute(_COMMIT_IDX)
+                    sql = (f'INSERT INTO "{table}" BY NAME SELECT p.* EXCLUDE (commit_idx), k.sha '  # noqa: S608
+                           "FROM read_parquet(?) p JOIN _cidx k ON k.commit_idx = p.commit_idx")  # fmt: skip
+                else:
+                    sql = f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)'  # noqa: S608
+                con.execute(sql, [path])
                 counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
                 if counts[table] != meta["rows"]:
-                    raise DatabaseError(f"{path}: {counts[table]} rows loaded, manifest says {meta['rows']}")
+                    raise DatabaseError(
+                        f"{path}: {counts[table]} rows loaded, manifest says {meta['rows']}"
+                    )
             con.execute(
                 "INSERT OR REPLACE INTO strata_meta VALUES ('loaded_from_release', ?)",
-                [json.dumps({"release": str(release), "strata_version": manifest["strata_version"]})],
+                [
+                    json.dumps(
+                        {"release": str(release), "strata_version": manifest["strata_version"]}
+                    )
+                ],
             )
         con.execute("CHECKPOINT")
     except duckdb.Error as exc:

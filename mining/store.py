@@ -55,24 +55,45 @@ def connect(path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> duckdb
         raise DatabaseError(f"{path}: not a DuckDB database or unreadable: {_first_line(str(exc))}") from exc
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
-        apply_schema(con, path)
+        try:
+            apply_schema(con, path)
+        except BaseException:
+            con.close()  # release the file lock: the caller never sees this connection
+            raise
     return con
 
 
 def apply_schema(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") -> None:
-    """Create missing tables and (re)create views; refuse a database from another schema version."""
-    con.execute("CREATE TABLE IF NOT EXISTS strata_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    row = con.execute("SELECT value FROM strata_meta WHERE key = 'schema_version'").fetchone()
-    if row is not None and int(row[0]) != SCHEMA_VERSION:
+    """Create missing tables and (re)create views; refuse a database from another schema version.
+
+    All or nothing: a database the schema cannot be applied to (older layout, foreign tables) is
+    left exactly as it was.
+    """
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall()}
+    rebuild = "rebuild it (`strata crawl` into a new --db, or `strata load`)"
+    if "strata_meta" in tables:
+        row = con.execute("SELECT value FROM strata_meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and row[0] != str(SCHEMA_VERSION):
+            raise DatabaseError(
+                f"{path}: database has schema version {row[0]}, this ai-strata expects {SCHEMA_VERSION}; {rebuild}"
+            )
+    elif tables:
         raise DatabaseError(
-            f"{path}: database has schema version {row[0]}, this ai-strata expects {SCHEMA_VERSION}; "
-            "rebuild it (`strata crawl` into a new --db, or `strata load`)"
+            f"{path}: database has tables ({', '.join(sorted(tables)[:3])}, ...) but no ai-strata "
+            f"schema version: written by something else or an older ai-strata; {rebuild}"
         )
-    for _name, sql in schema_sql():
-        con.execute(sql)
-    con.execute(
-        "INSERT OR REPLACE INTO strata_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-    )
+    try:
+        with transaction(con):
+            con.execute("CREATE TABLE IF NOT EXISTS strata_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            for _name, sql in schema_sql():
+                con.execute(sql)
+            con.execute(
+                "INSERT OR REPLACE INTO strata_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+    except duckdb.Error as exc:
+        raise DatabaseError(f"{path}: cannot apply the ai-strata schema: {_first_line(str(exc))}; {rebuild}") from exc
 
 
 @contextlib.contextmanager

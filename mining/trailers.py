@@ -90,20 +90,21 @@ def _paragraphs(message: str) -> list[list[_Line]]:
 
 
 def _counts(para: list[_Line]) -> tuple[int, int]:
-    """(trailer lines, other lines) as git counts them: continuations of a trailer are trailer."""
+    """(trailer lines, other lines) as git's trailer.c counts them: a continuation of a trailer
+    counts as neither, any other continuation (after prose, a comment, or first) as other."""
     n_trailer = n_other = 0
-    prev_is_trailer = False
+    attached = False  # the lines above, up to a trailer, are its continuations
     for ln in para:
         if ln.kind == "comment":
-            continue
-        if ln.kind == "trailer":
+            attached = False
+        elif ln.kind == "trailer":
             n_trailer += 1
-            prev_is_trailer = True
-        elif ln.kind == "cont" and prev_is_trailer:
-            n_trailer += 1
+            attached = True
+        elif ln.kind == "cont":
+            n_other += not attached
         else:
             n_other += 1
-            prev_is_trailer = False
+            attached = False
     return n_trailer, n_other
 
 
@@ -117,7 +118,7 @@ def _extract(para: list[_Line]) -> list[Trailer]:
             cur = _Line(ln.text, "trailer", ln.key, ln.raw_key, ln.value)
         elif ln.kind == "cont" and cur is not None:
             cur.value = f"{cur.value} {ln.text.strip()}".strip()
-        elif ln.kind != "comment":
+        else:  # prose, a stray continuation, or a comment (git continues no trailer past it)
             if cur is not None:
                 out.append(Trailer(cur.key, cur.value, cur.raw_key))
             cur = None

@@ -31,7 +31,9 @@ import pandas as pd
 from analysis import dataset
 from analysis.study import load_or_run
 
-study = load_or_run(db, cache, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed)
+study = load_or_run(
+    db, cache, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed
+)
 commits = study.commits
 for note in study.notes:
     print("NOTE:", note)
@@ -65,7 +67,9 @@ pd.Series(
 # ## Languages, integration modes and size bands
 
 # %%
-commits.groupby("language").agg(repos=("repo", "nunique"), commits=("sha", "size"), ai=("is_ai", "sum"))
+commits.groupby("language").agg(
+    repos=("repo", "nunique"), commits=("sha", "size"), ai=("is_ai", "sum")
+)
 
 # %%
 pd.crosstab(commits["integration_mode"], commits["size_band"], margins=True)

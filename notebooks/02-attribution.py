@@ -32,7 +32,9 @@ from analysis import dataset, figures
 from analysis.study import load_or_run
 from analysis.timeline import adoption_dates
 
-study = load_or_run(db, cache, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed)
+study = load_or_run(
+    db, cache, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed
+)
 commits = study.commits
 con = dataset.open_db(db)
 att = dataset.attributions(con)
@@ -70,10 +72,14 @@ study.markers
 # ## Layer mix per tool and per channel (repo-cluster bootstrap CIs)
 
 # %%
-study.tool_shares.pivot_table(index="tool", columns="layer", values="share", observed=False).round(3)
+study.tool_shares.pivot_table(index="tool", columns="layer", values="share", observed=False).round(
+    3
+)
 
 # %%
-study.channel_shares.pivot_table(index="channel", columns="layer", values="share", observed=False).round(3)
+study.channel_shares.pivot_table(
+    index="channel", columns="layer", values="share", observed=False
+).round(3)
 
 # %% [markdown]
 # ## Release blame (`strata blame --releases --json`)

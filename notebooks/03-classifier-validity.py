@@ -28,12 +28,15 @@ cache = None
 # %%
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
 from analysis import LAYERS
 from analysis.correction import sensitivity_specificity
 from analysis.study import load_or_run
 
-study = load_or_run(db, cache, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed)
+study = load_or_run(
+    db, cache, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed
+)
 ev = study.evaluation
 print("evaluation:", ev.source if ev is not None else "MISSING: shares are not corrected")
 
@@ -45,7 +48,11 @@ if ev is not None:
     display(pd.DataFrame(ev.confusion.astype(int), index=LAYERS, columns=LAYERS))
     sens, spec = sensitivity_specificity(ev.confusion)
     precision = np.diag(ev.confusion) / ev.confusion.sum(axis=0)
-    display(pd.DataFrame({"recall": sens, "precision": precision, "specificity": spec}, index=LAYERS).round(3))
+    display(
+        pd.DataFrame(
+            {"recall": sens, "precision": precision, "specificity": spec}, index=LAYERS
+        ).round(3)
+    )
     print("accuracy", round(np.trace(ev.confusion) / ev.confusion.sum(), 3))
 
 # %% [markdown]
@@ -58,7 +65,9 @@ study.accuracy_by_group
 # ## Raw vs corrected shares (CIs bootstrap the corpus and the labelled set together)
 
 # %%
-study.corrected.pivot_table(index=["group", "layer"], columns="method", values="share", observed=False).round(3)
+study.corrected.pivot_table(
+    index=["group", "layer"], columns="method", values="share", observed=False
+).round(3)
 
 # %%
 study.corrected[study.corrected["layer"] == "architectural"].round(3)

@@ -33,7 +33,9 @@ from IPython.display import Image
 from analysis import figures, units
 from analysis.study import load_or_run
 
-study = load_or_run(db, cache, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed)
+study = load_or_run(
+    db, cache, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot, seed=seed
+)
 tmp = tempfile.mkdtemp()
 
 # %% [markdown]

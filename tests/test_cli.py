@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -149,7 +149,7 @@ def test_bad_corpus_manifest(toml, expect, tmp_path):
 def test_corpus_with_local_paths_and_mirror_map(small_repo, repo_builder, tmp_path):
     other = repo_builder("other")
     other.commit("x", {"x.rs": "fn main() {}\n"})
-    mirror = other.bare_clone(tmp_path / "mirrors" / "acme+other" / "repo", empty_config=True)
+    other.bare_clone(tmp_path / "mirrors" / "acme+other" / "repo", empty_config=True)
     manifest = tmp_path / "corpus.toml"
     sha = small_repo.head()
     manifest.write_text(

@@ -31,22 +31,37 @@ class Synthetic:
 
 
 def _build(folder: Path, **kwargs: object) -> Synthetic:
-    paths = {"evaluation": folder / "evaluation.json", "oof": folder / "oof.csv", "blame": folder / "blame.json"}
-    truth = make_dataset(folder / "s.duckdb", evaluation_path=paths["evaluation"], oof_path=paths["oof"],
-                         blame_path=paths["blame"], **kwargs)  # type: ignore[arg-type]
+    paths = {
+        "evaluation": folder / "evaluation.json",
+        "oof": folder / "oof.csv",
+        "blame": folder / "blame.json",
+    }
+    truth = make_dataset(
+        folder / "s.duckdb",
+        evaluation_path=paths["evaluation"],
+        oof_path=paths["oof"],
+        blame_path=paths["blame"],
+        **kwargs,
+    )  # type: ignore[arg-type]
     return Synthetic(folder / "s.duckdb", truth=truth, **paths)
 
 
 @pytest.fixture(scope="session")
 def noisy(tmp_path_factory: pytest.TempPathFactory) -> Synthetic:
     """Classifier errors as in MISCLASSIFICATION: stored layers are corrupted true layers."""
-    return _build(tmp_path_factory.mktemp("noisy"), seed=11, n_repos=20, planted_or=PLANTED_OR)
+    return _build(tmp_path_factory.mktemp("noisy"), seed=21, n_repos=20, planted_or=PLANTED_OR)
 
 
 @pytest.fixture(scope="session")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Synthetic:
     """Stored layer = true layer, so models must recover the planted odds ratio itself."""
-    return _build(tmp_path_factory.mktemp("clean"), seed=7, n_repos=20, planted_or=PLANTED_OR, misclassify=False)
+    return _build(
+        tmp_path_factory.mktemp("clean"),
+        seed=21,
+        n_repos=20,
+        planted_or=PLANTED_OR,
+        misclassify=False,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -744,6 +744,7 @@ def test_end_to_end_every_channel(crawled_every_channel):
         "prefix": {("aider", "prefix")},
         "branch1": {("codex", "branch")},
         "branch2": {("codex", "branch")},
+        "mailmap": {("devin", "identity")},
     }
     kinds = dict(con.execute("SELECT sha, author_kind FROM commit_authors").fetchall())
     assert kinds[sha["identity"]] == "ai_agent"
@@ -777,16 +778,11 @@ def test_strata_attribute_reruns_over_stored_metadata(crawled_every_channel):
     con.close()
     out = CliRunner().invoke(app, ["attribute", "--db", db])
     assert out.exit_code == 0, out.output
-    assert "attributed 7 AI commits in 1 repositories" in out.stdout
+    assert "attributed 8 AI commits in 1 repositories" in out.stdout
     bad = CliRunner().invoke(app, ["attribute", "--db", db, "--repo", "no/such"])
     assert bad.exit_code != 0 and "no/such" in bad.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crawl reads identities with --git-dir, where git ignores the repository's .mailmap "
-    "(needs -c mailmap.blob=<rev>:.mailmap); reported to the crawl owner",
-)
 def test_end_to_end_mailmapped_agent_identity(crawled_every_channel):
     con, sha = crawled_every_channel
     got = con.execute(

@@ -179,6 +179,8 @@ def test_partial_clone_missing_blobs_are_stubbed(repo_builder, tmp_path):
     assert res.skipped_files == ["huge.bin.txt"]  # its blob at v2 is absent
     assert res.stubbed_blobs >= 1
     assert (res.total_lines, res.ai_lines) == (2, 2)
+    [rel] = blame_releases(dest, "v*")
+    assert (rel.total_lines, rel.ai_lines, rel.stubbed_blobs) == (2, 2, res.stubbed_blobs)
     out = CliRunner().invoke(app, ["blame", str(dest), "--to", "v2"])
     assert out.exit_code == 0
     assert "stubbed" in out.stderr

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mining import classify, features, store
-from mining.cli import app
 from mining.classify import LAYERS
+from mining.cli import app
 
 
 def _synthetic(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.Series]:

@@ -1,0 +1,98 @@
+"""`strata report` end to end on a small synthetic dataset: report, figures, executed notebooks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from analysis import report
+from mining.cli import app
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def test_report_and_notebooks_end_to_end(small, tmp_path) -> None:
+    out = tmp_path / "reports"
+    paths = report.build_report(
+        small.db,
+        out,
+        evaluation=small.evaluation,
+        oof=small.oof,
+        blame=small.blame,
+        n_boot=50,
+        formats=("png",),
+        notebooks=NOTEBOOKS,
+    )
+    text = paths["report"].read_text()
+    # numbers come from the data: the population size and AI count are those the generator wrote
+    assert f"{small.truth.n_commits:,} classified non-merge commits" in text
+    assert f"of which {small.truth.n_ai:,}" in text
+    for heading in (
+        "## Question",
+        "## Corpus",
+        "## Methods",
+        "## Results",
+        "## Threats to validity",
+        "## What the data cannot decide",
+    ):
+        assert heading in text
+    assert "Corrected for classifier error" in text and "Note." not in text
+    assert re.search(r"\*\*Main result\.\*\* \d+\.\d% \[", text)
+    assert "<table>" in paths["html"].read_text()
+    html = [p.name for p in paths["notebooks"]]
+    assert html == [f"{n}.html" for n in report.NOTEBOOKS]
+    for p in paths["notebooks"]:
+        assert "Traceback" not in p.read_text()
+    assert (out / "figures" / "fig05-forest-architectural.png").exists()
+
+
+def test_cli_figures_and_report(small, tmp_path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(
+        app,
+        [
+            "figures",
+            "--db",
+            str(small.db),
+            "--out",
+            str(tmp_path / "f"),
+            "--format",
+            "svg",
+            "--evaluation",
+            str(small.evaluation),
+            "--blame",
+            str(small.blame),
+            "--n-boot",
+            "20",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "f" / "figures" / "fig06-confusion-matrix.svg").exists()
+    assert not list((tmp_path / "f" / "figures").glob("*.png"))
+    bad = runner.invoke(app, ["figures", "--db", str(small.db), "--format", "gif"])
+    assert bad.exit_code != 0 and "gif" in bad.output
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            "--db",
+            str(small.db),
+            "--out",
+            str(tmp_path),
+            "--no-notebooks",
+            "--n-boot",
+            "20",
+            "--blame",
+            str(tmp_path / "none.json"),
+            "--format",
+            "png",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "note:" in res.output and (tmp_path / "study.md").exists()
+    missing = runner.invoke(
+        app, ["report", "--db", str(tmp_path / "absent.duckdb"), "--no-notebooks"]
+    )
+    assert missing.exit_code == 2 and "absent.duckdb" in missing.output
