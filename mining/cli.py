@@ -332,11 +332,19 @@ def features(
     db: DbOption = DEFAULT_DB,
     repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    sample: Annotated[
+        int | None,
+        typer.Option(help="Per repository, feature at most N AI-evidenced and N other commits (seeded hash of the SHA)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
 ) -> None:
     """Compute change features of every stored non-merge commit into commit_features.
 
     From the diff and the message only (trailers and attribution markers stripped), never from
-    authorship. Resumable: commits already featured are skipped.
+    authorship. Resumable: commits already featured are skipped. Commits whose diff cannot be
+    read (blobs absent from a partial clone) get no features.
+
+    Example: strata features --db study.duckdb --sample 300   # a time-bounded, balanced sample
     """
     from mining.features import features_stage
     from mining.store import connect
@@ -346,7 +354,7 @@ def features(
             typer.echo(f"{name}: {done}/{total} commits", err=True)
 
     try:
-        counts = features_stage(connect(db), repo or None, progress)
+        counts = features_stage(connect(db), repo or None, progress, sample=sample, seed=seed)
     except StrataError as err:
         fail(err)
     typer.echo(f"featured {sum(counts.values())} commits in {len(counts)} repositories")

@@ -434,7 +434,7 @@ def _one_commit(git_dir: str | Path, sha: str) -> CommitDiff:
         if commits:
             return commits[0]
     # content-free fallback: raw file list without rename detection needs no blob contents
-    meta = run_git(git_dir, ["show", "-s", _FORMAT, sha])
+    meta = run_git(git_dir, ["log", "--no-walk", "--no-patch", _FORMAT, sha])  # `show -s` reads blobs
     commit = next(_parse(_lines([meta.stdout])))
     commit.incomplete = True
     raw = run_git(git_dir, ["diff-tree", "-r", "-z", "--no-renames", "--root", "--raw",

@@ -543,11 +543,18 @@ def features_stage(
     con: duckdb.DuckDBPyConnection,
     repos: list[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    sample: int | None = None,
+    seed: int = 0,
 ) -> dict[str, int]:
     """Fill `commit_features` for every stored repository's non-merge commits not yet featured.
 
     Resumable: commits already featured with the current FEATURES_VERSION are skipped; each batch
     of BATCH commits is written in its own transaction. Returns commits featured per repo.
+
+    `sample`: feature at most `sample` AI-evidenced (`ai_direct`) and `sample` other non-merge
+    commits per repository, drawn by a seeded hash of the SHA (deterministic, independent of
+    content), so a large corpus can be classified within a time budget; the analysis then
+    compares AI and non-AI commits within the same repositories on the sampled commits.
     """
     store.require_rows(con, "commits", "crawl")
     known = [r[0] for r in con.execute("SELECT repo, git_dir FROM repos ORDER BY repo").fetchall()]
@@ -558,15 +565,7 @@ def features_stage(
         raise StageError(f"{missing[0]}: no such repository in the database (crawl it first)")
     done: dict[str, int] = {}
     for repo in wanted:
-        shas = [
-            r[0]
-            for r in con.execute(
-                "SELECT c.sha FROM commits c WHERE c.repo = ? AND NOT c.is_merge AND c.sha NOT IN "
-                "(SELECT sha FROM commit_features f WHERE f.repo = ? AND f.features_version = ?) "
-                "ORDER BY c.topo_index",
-                [repo, repo, FEATURES_VERSION],
-            ).fetchall()
-        ]
+        shas = _pending_shas(con, repo, sample, seed)
         done[repo] = 0
         if not shas:
             continue
@@ -574,8 +573,7 @@ def features_stage(
         with syntax.BlobReader(git_dir) as reader:
             for start in range(0, len(shas), BATCH):
                 batch = shas[start : start + BATCH]
-                rows = [commit_row(c, reader) for c in diffs.iter_commit_diffs(git_dir, batch)
-                        if not c.is_merge]  # fmt: skip
+                rows = _rows_surviving_unreadable(git_dir, batch, reader)
                 frame = _frame(rows).copy()
                 frame.insert(0, "repo", repo)
                 frame.insert(2, "features_version", FEATURES_VERSION)
@@ -585,3 +583,44 @@ def features_stage(
                 if progress is not None:
                     progress(repo, start + len(batch), len(shas))
     return done
+
+
+def _pending_shas(
+    con: duckdb.DuckDBPyConnection, repo: str, sample: int | None, seed: int
+) -> list[str]:
+    """Non-merge commits of `repo` still to feature (all, or the seeded sample), in history
+    order so that consecutive commits share parsed blobs."""
+    rows = con.execute(
+        "SELECT c.sha, f.ai_direct, row_number() OVER (PARTITION BY f.ai_direct ORDER BY hash(c.sha || ?)) AS k "
+        "FROM commits c JOIN commit_facts f USING (repo, sha) WHERE c.repo = ? AND NOT c.is_merge "
+        "AND c.sha NOT IN (SELECT sha FROM commit_features WHERE repo = ? AND features_version = ?) "
+        "ORDER BY c.topo_index",
+        [str(seed), repo, repo, FEATURES_VERSION],
+    ).fetchall()
+    if sample is None:
+        return [r[0] for r in rows]
+    done = con.execute(
+        "SELECT f.ai_direct, count(*) FROM commit_features x JOIN commit_facts f USING (repo, sha) "
+        "WHERE x.repo = ? GROUP BY 1",
+        [repo],
+    ).fetchall()
+    room = {ai: sample - n for ai, n in done}
+    return [sha for sha, ai, k in rows if k <= room.get(ai, sample)]
+
+
+def _rows_surviving_unreadable(git_dir: Path, shas: list[str], reader: Any) -> list[dict[str, Any]]:
+    """Feature a batch; if git cannot read it (a blob absent from a partial clone), retry commit
+    by commit and leave out the commits whose diff cannot be read (they get no features)."""
+    from mining.errors import GitError
+
+    try:
+        return [
+            commit_row(c, reader) for c in diffs.iter_commit_diffs(git_dir, shas) if not c.is_merge
+        ]
+    except GitError:
+        if len(shas) == 1:
+            return []
+    rows: list[dict[str, Any]] = []
+    for sha in shas:
+        rows.extend(_rows_surviving_unreadable(git_dir, [sha], reader))
+    return rows

@@ -48,7 +48,7 @@ _LOCAL_PATH_RE = re.compile(
 )
 _WORD_RE = re.compile(r"[^\W\d_]+")
 #: commit and blob ids, versions, numbers: cannot carry text, and messages quote them legitimately
-_INERT_RE = re.compile(r"^(?:[0-9a-f]{7,64}|[0-9.+:TZ -]*)$")
+_INERT_RE = re.compile(r"^(?:[a-z-]{1,20}:)?(?:[0-9a-f]{7,64}|[0-9.+:TZ -]*)$")
 
 
 @dataclass(frozen=True)

@@ -316,7 +316,8 @@ class BlobReader:
     def info(self, spec: str) -> tuple[str, int] | None:
         """(type, size) of an object name like `<oid>` or `<rev>:<path>`; None if missing."""
         head = self._ask(f"info {spec}")
-        if len(head) < 3 or head[1] == b"missing":
+        # "<name> missing" / "<name> ambiguous": the name itself may contain spaces
+        if len(head) < 3 or head[-1] in (b"missing", b"ambiguous") or not head[-1].isdigit():
             return None
         return head[1].decode(), int(head[2])
 

@@ -34,7 +34,7 @@ def _synthetic(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     frame, layers, fix = _synthetic()
-    model = classify.fit(frame, layers, fix, kind="hgb", meta={"version": "test-1"})
+    model = classify.fit(frame, layers, fix, kind="logreg", meta={"version": "test-1"})  # fast: wiring, not score
     d = tmp_path_factory.mktemp("model")
     classify.save_model(model, d)
     return d

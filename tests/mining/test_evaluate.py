@@ -91,7 +91,7 @@ def test_cli_evaluate_writes_report_figure_and_model(tmp_path):
     res = CliRunner().invoke(app, [
         "evaluate", "--labels", str(tmp_path / "labels.csv"),
         "--features", str(tmp_path / "features.parquet"), "--ai-status", str(tmp_path / "ai.csv"),
-        "--out", str(out), "--train", "--model", str(model),
+        "--out", str(out), "--train", "--model", str(model), "--estimator", "logreg",
     ])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "macro-F1" in res.stdout and "baseline majority" in res.stdout
@@ -111,6 +111,7 @@ def test_stored_feature_file_is_content_free():
         pytest.skip("no stored features in this checkout")
     frame = pd.read_parquet(path)
     assert list(frame.columns) == ["repo", "sha", *features.FEATURE_COLUMNS]
-    text_cols = [c for c in frame.columns if frame[c].dtype == object and c not in ("repo", "sha")]
+    numeric = frame.select_dtypes(include=["number", "bool"]).columns
+    text_cols = [c for c in frame.columns if c not in set(numeric) and c not in ("repo", "sha")]
     assert text_cols == ["cc_type"]
     assert set(frame["cc_type"]) <= set(features.CC_TYPES)
