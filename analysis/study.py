@@ -99,6 +99,15 @@ def run_study(
         )
     if markers.empty:
         notes.append("No adoption markers: the before/after comparison is empty.")
+    nonmerge = facts[~facts["is_merge"]] if "is_merge" in facts else facts
+    layered = int(nonmerge["layer"].notna().sum()) if "layer" in nonmerge else 0
+    if 0 < layered < len(nonmerge):
+        notes.append(
+            f"Layers exist for {layered:,} of {len(nonmerge):,} non-merge commits: the dataset classifies "
+            "a seeded per-repository sample (`strata features --sample`: up to N AI-evidenced and N "
+            "other commits each). AI shares of the analysed commits describe that balanced sample, "
+            "not the repositories; AI-vs-human contrasts within repositories are what it supports."
+        )
     return Study(
         db=str(db),
         n_boot=n_boot,

@@ -64,7 +64,7 @@ def time_pydriller(git_dir: Path, scratch: Path) -> tuple[float, int]:
     from pydriller import Repository
 
     clone = scratch / "pyd"
-    subprocess.run(["git", "clone", "-q", "--shared", str(git_dir), str(clone)], check=True, env=git_env())
+    subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(git_dir), str(clone)], check=True, env=git_env())
     t = time.perf_counter()
     n = 0
     for c in Repository(str(clone)).traverse_commits():

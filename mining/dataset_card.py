@@ -125,6 +125,17 @@ def render(
         f"{tot[0]:,} commits, {tot[1]:,} non-merge; {tot[2]:,} with AI evidence "
         f"({tot[3]:,} direct, i.e. not only via an agent branch); {tot[4]:,} classified.",
         "",
+        *(
+            [
+                "Features and layers cover a seeded per-repository sample, not every commit: "
+                "`strata features --sample N` takes up to N commits with direct AI evidence and N "
+                "other non-merge commits per repository (ranked by a seeded hash of the SHA). Crawl "
+                "and attribution tables cover every commit.",
+                "",
+            ]
+            if 0 < tot[4] < tot[1]
+            else []
+        ),
         _table(
             ["repo", "role", "language", "pinned commit", "commits", "AI commits"],
             [[r[0], r[1], r[2], f"`{r[3]}`", f"{r[4]:,}", f"{r[5]:,}"] for r in repos],

@@ -47,6 +47,13 @@ _LOCAL_PATH_RE = re.compile(
     r"(?:^|[\s\"'(])(?:/home/|/Users/|/tmp/|/work/|/root/|/var/|~/|[A-Za-z]:\\)"
 )
 _WORD_RE = re.compile(r"[^\W\d_]+")
+#: author "names" with these words are tools, bots or teams ("Claude Code", "Roo Code",
+#: "GitHub Action"), not people: matching them would flag every path named after a product
+_NOT_PERSON = frozenset(
+    "code bot bots action actions agent agents ai app apps github gitlab ci build release team "
+    "project admin automation service assistant copilot claude cursor devin codex gemini "
+    "openai anthropic dependabot renovate steward scala test tests upgrade cline".split()
+)
 #: commit and blob ids, versions, numbers: cannot carry text, and messages quote them legitimately
 _INERT_RE = re.compile(r"^(?:[a-z-]{1,20}:)?(?:[0-9a-f]{7,64}|[0-9.+:TZ -]*)$")
 
@@ -82,7 +89,7 @@ class Reference:
         self.names: set[tuple[str, ...]] = set()
         for (n,) in names:
             words = tuple(_WORD_RE.findall(n.lower()))
-            if len(words) >= 2 and sum(map(len, words)) >= 5:
+            if len(words) >= 2 and sum(map(len, words)) >= 5 and not _NOT_PERSON.intersection(words):
                 self.names.add(words)
         self.name_lengths = sorted({len(w) for w in self.names})
         subjects = con.execute(
@@ -142,7 +149,8 @@ def scan_values(
     values = {v for v in values if not _INERT_RE.match(v)}
     for v in values:
         low = v.lower()
-        if (not is_path and _EMAIL_RE.search(v)) or any(e in low for e in ref.emails if "@" in low):
+        # test "@" once per value, not once per known email (1M paths x 5k emails otherwise)
+        if (not is_path and _EMAIL_RE.search(v)) or ("@" in low and any(e in low for e in ref.emails)):
             add("email", v)
         if ref.has_name(v):
             add("person name", v)
