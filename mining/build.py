@@ -70,12 +70,7 @@ class RepoOutcome:
 
 def repo_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every base table with a `repo` column: what a repository's partition holds."""
-    rows = con.execute(
-        "SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'repo' "
-        "AND table_name IN (SELECT table_name FROM information_schema.tables "
-        "WHERE table_type = 'BASE TABLE') ORDER BY 1"
-    ).fetchall()
-    return [r[0] for r in rows if r[0] not in LOCAL_TABLES]
+    return [t for t in store.tables_with(con, "repo") if t not in LOCAL_TABLES]
 
 
 def current_model(model_dir: str | Path | None = None) -> tuple[Any, str | None]:

@@ -111,7 +111,7 @@ def crawl(
 
       strata crawl ~/src/a /mirrors/b.git --db study.duckdb -j 2
 
-      strata crawl --corpus data/corpus.toml --mirrors /work/notes/corpus_mirrors.tsv
+      strata crawl --corpus data/corpus.toml --mirrors mirrors.tsv   # name<TAB>path per line
     """
     from mining.runner import resolve_targets, run_crawl
 

@@ -529,12 +529,7 @@ def _emit(repo: str, rec: CommitRecord, position: dict[str, int], first_parent: 
 
 def sha_keyed_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every table keyed by (repo, sha): the rows to drop when a commit leaves the history."""
-    rows = con.execute(
-        "SELECT table_name FROM information_schema.columns WHERE column_name IN ('repo', 'sha') "
-        "AND table_name IN (SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE') "
-        "GROUP BY table_name HAVING count(*) = 2 ORDER BY table_name"
-    ).fetchall()
-    return [r[0] for r in rows if r[0] not in SHA_TABLES_SKIP]
+    return [t for t in store.tables_with(con, "repo", "sha") if t not in SHA_TABLES_SKIP]
 
 
 def known_shas(con: duckdb.DuckDBPyConnection, repo: str) -> frozenset[str]:

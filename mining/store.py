@@ -117,6 +117,17 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def tables_with(con: duckdb.DuckDBPyConnection, *columns: str) -> list[str]:
+    """Base tables that have every one of `columns` (e.g. all tables keyed by repo and sha)."""
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.columns WHERE column_name IN (SELECT unnest(?)) "
+        "AND table_name IN (SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE') "
+        "GROUP BY table_name HAVING count(DISTINCT column_name) = ? ORDER BY table_name",
+        [list(columns), len(columns)],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: Any) -> int:
     """Bulk-insert a pandas DataFrame or Arrow table whose columns are a subset of `table`'s.
 
