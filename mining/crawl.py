@@ -411,25 +411,29 @@ def recover_commit(git_dir: Path, sha: str, absent: set[str], cfg: Sequence[str]
 # --- worker: git -> parquet -----------------------------------------------------------------
 
 class _Sink:
-    """Column buffers for one table, flushed to a Parquet file every BATCH rows."""
+    """Row buffer for one table, flushed to a Parquet file every BATCH rows.
+
+    Rows are kept as tuples and transposed at flush (zip in C), which is several times faster
+    than appending each value to its column list.
+    """
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path, self.schema = path, schema
-        self.cols: dict[str, list] = {n: [] for n in schema.names}
+        self.rows: list[tuple] = []
         self.writer: pq.ParquetWriter | None = None
-
-    def add(self, row: tuple) -> None:
-        for name, value in zip(self.schema.names, row, strict=True):
-            self.cols[name].append(value)
+        self.add = self.rows.append
 
     def flush(self) -> None:
-        if not self.cols[self.schema.names[0]]:
+        if not self.rows:
             return
-        table = pa.table({n: pa.array(v, type=self.schema.field(n).type) for n, v in self.cols.items()}, schema=self.schema)
+        cols = list(zip(*self.rows, strict=True))
+        table = pa.table(
+            [pa.array(c, type=f.type) for c, f in zip(cols, self.schema, strict=True)], schema=self.schema
+        )
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, self.schema)
         self.writer.write_table(table)
-        self.cols = {n: [] for n in self.schema.names}
+        self.rows.clear()
 
     def close(self) -> None:
         self.flush()
