@@ -27,48 +27,29 @@ STRATA = Path(sys.executable).parent / "strata"
 def build_history(path: Path, lines: int, commits: int) -> Path:
     """A repository whose last two commits add and then rewrite a `lines`-line file."""
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
-    who = b"Ada Human <ada@example.org>"
     out: list[bytes] = []
     for i in range(commits):
         data = b"".join(b"def f%d_%d():\n    return %d\n" % (i, j, j) for j in range(5))
-        msg = b"change %d\n" % i
-        stamp = b" %d +0000\n" % (1704067200 + 60 * i)
-        out.append(
-            b"commit refs/heads/main\nauthor "
-            + who
-            + stamp
-            + b"committer "
-            + who
-            + stamp
-            + b"data %d\n" % len(msg)
-            + msg
-            + b"M 100644 inline src/m%d.py\n" % (i % 50)
-            + b"data %d\n" % len(data)
-            + data
-            + b"\n"
-        )
+        out.append(_fast_import_commit(b"change %d\n" % i, b"src/m%d.py" % (i % 50), data, i))
     for tag, fmt in ((b"add", b"value_%d = %d\n"), (b"rewrite", b"other_%d = %d * 2\n")):
         data = b"".join(fmt % (j, j) for j in range(lines))
         msg = b"%s a huge generated table\n" % tag
-        stamp = b" %d +0000\n" % (1704067200 + 60 * (commits + len(out)))
-        out.append(
-            b"commit refs/heads/main\nauthor "
-            + who
-            + stamp
-            + b"committer "
-            + who
-            + stamp
-            + b"data %d\n" % len(msg)
-            + msg
-            + b"M 100644 inline src/table.py\n"
-            + b"data %d\n" % len(data)
-            + data
-            + b"\n"
-        )
+        out.append(_fast_import_commit(msg, b"src/table.py", data, commits + len(out)))
     subprocess.run(
         ["git", "-C", str(path), "fast-import", "--quiet"], input=b"".join(out), check=True
     )
     return path
+
+
+def _fast_import_commit(msg: bytes, path: bytes, data: bytes, minute: int) -> bytes:
+    """One `git fast-import` commit on main that writes `data` to `path`."""
+    who = b"Ada Human <ada@example.org>"
+    stamp = b" %d +0000\n" % (1704067200 + 60 * minute)
+    return (
+        b"commit refs/heads/main\nauthor " + who + stamp + b"committer " + who + stamp
+        + b"data %d\n" % len(msg) + msg
+        + b"M 100644 inline " + path + b"\n" + b"data %d\n" % len(data) + data + b"\n"
+    )
 
 
 def tree_rss_mb(pid: int) -> float:

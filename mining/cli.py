@@ -31,6 +31,14 @@ DbOption = Annotated[
     Path, typer.Option("--db", help="DuckDB database file.", envvar="STRATA_DB")
 ]
 DEFAULT_DB = Path("data/strata.duckdb")
+MirrorsOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="With a corpus: local mirrors to read instead of cloning (TSV name<TAB>path, or a folder of owner+name mirrors)."
+    ),
+]
+CacheOption = Annotated[Path, typer.Option(help="Where clone URLs are cloned (bare).")]
+DEFAULT_CACHE = Path("data/raw")
 
 
 def fail(error: StrataError) -> None:
@@ -91,12 +99,9 @@ def crawl(
     corpus: Annotated[
         Path | None, typer.Option(help="Corpus manifest (TOML with [[repo]] entries) instead of SOURCEs.")
     ] = None,
-    mirrors: Annotated[
-        Path | None,
-        typer.Option(help="With --corpus: local mirrors to read instead of cloning (TSV name<TAB>path, or a folder of owner+name mirrors)."),
-    ] = None,
+    mirrors: MirrorsOption = None,
     rev: Annotated[str, typer.Option(help="Revision to crawl for SOURCEs (the corpus pins its own).")] = "HEAD",
-    cache: Annotated[Path, typer.Option(help="Where clone URLs are cloned (bare).")] = Path("data/raw"),
+    cache: CacheOption = DEFAULT_CACHE,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories crawled in parallel processes.")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -131,11 +136,8 @@ def crawl(
 def build(
     db: DbOption = DEFAULT_DB,
     corpus: Annotated[Path, typer.Option(help="Corpus manifest (TOML with [[repo]] entries).")] = Path("data/corpus.toml"),
-    mirrors: Annotated[
-        Path | None,
-        typer.Option(help="Local mirrors to read instead of cloning (TSV name<TAB>path, or a folder of owner+name mirrors)."),
-    ] = None,
-    cache: Annotated[Path, typer.Option(help="Where clone URLs are cloned (bare).")] = Path("data/raw"),
+    mirrors: MirrorsOption = None,
+    cache: CacheOption = DEFAULT_CACHE,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories built in parallel processes.")] = 1,
     scheduler: Annotated[
         str | None, typer.Option(help="dask.distributed scheduler address (tcp://host:8786): run the per-repo tasks there.")
