@@ -1,0 +1,165 @@
+"""Draw the labelled set as a probability sample, so that scores weight back to the population.
+
+The population of a repository is its non-merge commits at the corpus pin. Within each repository
+the draw is stratified by authorship bucket and era (simple random samples), plus an independent
+enrichment draw for rare layers whose selection rests on structural hints, drawn equally within
+size bands, so that no stratum is chosen by size alone. Every commit's inclusion probability is
+recorded: `pi = 1 - (1 - pi_srs) * (1 - pi_enrich)` because the two draws are independent.
+The design's numbers live in `data/labels/design.toml`; the draw is seeded and sorted by sha, so
+the same pins and design give the same sample. Authorship decides strata only; it never reaches
+an annotator.
+"""
+
+from __future__ import annotations
+
+import random
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from mining.errors import LabelError
+
+SIZE_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("lt10", 0, 10),
+    ("10-99", 10, 100),
+    ("100-999", 100, 1000),
+    ("ge1000", 1000, 2**62),
+)
+
+
+@dataclass(frozen=True)
+class Design:
+    """Per-repository allocation of the draw (see data/labels/design.toml)."""
+
+    seed: int
+    ai: int
+    same_era: int
+    before_era: int
+    enrich_per_band: int
+    era_fallback: str
+
+    @classmethod
+    def load(cls, path: str | Path) -> Design:
+        try:
+            d = tomllib.loads(Path(path).read_text(encoding="utf-8"))["design"]
+            return cls(
+                seed=int(d["seed"]),
+                ai=int(d["ai"]),
+                same_era=int(d["same_era"]),
+                before_era=int(d["before_era"]),
+                enrich_per_band=int(d["enrich_per_band"]),
+                era_fallback=str(d["era_fallback"]),
+            )
+        except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError) as exc:
+            raise LabelError(f"{path}: not a labelling design ({exc})") from exc
+
+
+_FRAME_SQL = """
+WITH fc AS (
+    SELECT repo, sha, path, old_path, change_type,
+           coalesce(lines_added, 0) + coalesce(lines_deleted, 0) AS churn_file
+    FROM file_changes WHERE repo IN (SELECT unnest($repos))
+),
+dirs AS (  -- directory of each touched path, and the first commit (by time) that touched it
+    SELECT f.repo, f.sha, regexp_replace(f.path, '/[^/]*$', '') AS dir, c.authored_at
+    FROM fc f JOIN commits c USING (repo, sha)
+    WHERE f.change_type IN ('A', 'R', 'C') AND f.path LIKE '%/%'
+),
+first_dir AS (
+    SELECT repo, dir, min(authored_at) AS first_at FROM dirs GROUP BY ALL
+),
+hints AS (
+    SELECT f.repo, f.sha,
+        bool_or(f.change_type = 'R' AND f.old_path IS NOT NULL
+                AND regexp_replace(f.old_path, '/[^/]*$', '')
+                    <> regexp_replace(f.path, '/[^/]*$', '')) AS moved_dir,
+        bool_or(f.change_type = 'D') AS deletes,
+        bool_or(regexp_matches(lower(f.path),
+            '(^|/)(migrations?|schemas?|proto|api|interfaces?|plugins?)(/|$)|\\.(proto|graphql|sql)$|openapi'))
+            AS contract
+    FROM fc f GROUP BY ALL
+),
+new_dirs AS (
+    SELECT d.repo, d.sha, true AS new_dir
+    FROM dirs d JOIN first_dir f USING (repo, dir)
+    WHERE d.authored_at = f.first_at GROUP BY ALL
+)
+SELECT c.repo, c.sha, c.authored_at, coalesce(c.ai_direct, false) AS ai,
+       coalesce(c.churn, 0) AS churn,
+       coalesce(h.moved_dir, false) OR coalesce(h.deletes, false) OR coalesce(h.contract, false)
+       OR coalesce(n.new_dir, false)
+       OR (c.churn >= 10 AND abs(c.lines_added - c.lines_deleted) <= 0.2 * c.churn) AS hint
+FROM commit_facts c
+LEFT JOIN hints h USING (repo, sha)
+LEFT JOIN new_dirs n USING (repo, sha)
+WHERE NOT c.is_merge AND c.repo IN (SELECT unnest($repos))
+ORDER BY c.repo, c.sha
+"""
+
+
+def sampling_frame(con: duckdb.DuckDBPyConnection, repos: list[str]) -> pd.DataFrame:
+    """Every non-merge commit of `repos` with its bucket inputs: AI evidence, date, size, hint."""
+    return con.execute(_FRAME_SQL, {"repos": repos}).df()
+
+
+def _band(churn: int) -> str:
+    return next(name for name, lo, hi in SIZE_BANDS if lo <= churn < hi)
+
+
+def _srs(rng: random.Random, pool: list[str], n: int) -> tuple[list[str], float]:
+    n = min(n, len(pool))
+    return (rng.sample(pool, n) if n else []), (n / len(pool) if pool else 0.0)
+
+
+def draw(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """The sample: one row per drawn commit with `stratum` and inclusion probability `pi`.
+
+    Strata per repository: `ai` (direct AI evidence), `same_era` (no AI evidence, authored on or
+    after the repository's first AI commit, or `era_fallback` where it has none), `before_era`,
+    and the independent `enrich` draw (commits with a structural hint, equal per size band).
+    A bucket smaller than its allocation is taken whole; what it lacks goes to `same_era`.
+    """
+    rng = random.Random(design.seed)
+    fallback = pd.Timestamp(design.era_fallback, tz="UTC")
+    rows: list[dict[str, object]] = []
+    for repo, g in frame.groupby("repo", sort=True):
+        g = g.sort_values("sha")
+        era = g.loc[g["ai"], "authored_at"].min() if g["ai"].any() else fallback
+        pools = {
+            "ai": g.loc[g["ai"], "sha"].tolist(),
+            "same_era": g.loc[~g["ai"] & (g["authored_at"] >= era), "sha"].tolist(),
+            "before_era": g.loc[~g["ai"] & (g["authored_at"] < era), "sha"].tolist(),
+        }
+        want = {"ai": design.ai, "before_era": design.before_era}
+        want["same_era"] = design.same_era + sum(max(0, n - len(pools[k])) for k, n in want.items())
+        pi_srs: dict[str, float] = {}
+        drawn: dict[str, str] = {}
+        for name in ("ai", "same_era", "before_era"):
+            picked, p = _srs(rng, pools[name], want[name])
+            pi_srs |= dict.fromkeys(pools[name], p)
+            drawn |= dict.fromkeys(picked, name)
+        pi_enrich: dict[str, float] = {}
+        hinted = g[g["hint"]]
+        bands = hinted["churn"].map(_band)
+        for band, _, _ in SIZE_BANDS:
+            pool = hinted.loc[bands == band, "sha"].tolist()
+            picked, p = _srs(rng, pool, design.enrich_per_band)
+            pi_enrich |= dict.fromkeys(pool, p)
+            for s in picked:
+                drawn[s] = f"{drawn[s]}+enrich" if s in drawn else "enrich"
+        for s, stratum in drawn.items():
+            p_srs, p_enr = pi_srs[s], pi_enrich.get(s, 0.0)
+            rows.append(
+                {
+                    "repo": repo,
+                    "sha": s,
+                    "stratum": stratum,
+                    "pi_srs": p_srs,
+                    "pi_enrich": p_enr,
+                    "pi": 1 - (1 - p_srs) * (1 - p_enr),
+                }
+            )
+    return pd.DataFrame(rows).sort_values(["repo", "sha"]).reset_index(drop=True)
