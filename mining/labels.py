@@ -73,10 +73,13 @@ def _norm_label(row: dict[str, str], where: str) -> Label:
 
 
 def _packet_id(value: str, where: str) -> str:
+    """Packet ids are digits (round 1: `001`) or a round letter and digits (round 2: `Q0001`)."""
     v = value.strip()
-    if not v.isdigit():
-        raise LabelError(f"{where}: packet_id must be digits, got {value!r}")
-    return f"{int(v):03d}"
+    prefix = v[:1] if v[:1].isalpha() else ""
+    digits = v[len(prefix) :]
+    if not digits.isdigit():
+        raise LabelError(f"{where}: packet_id must be digits after an optional letter, got {value!r}")
+    return f"{prefix.upper()}{int(digits):0{4 if prefix else 3}d}"
 
 
 def read_labels(
