@@ -339,7 +339,9 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
                 f"({' or '.join(TEMPLATE_KINDS)}): {t}"
             )
         repos = frozenset(t["repos"]) if "repos" in t else None
-        template_rules.append(TemplateRule(t["name"], t["kind"], _compile(t["pattern"], where), repos))
+        template_rules.append(
+            TemplateRule(t["name"], t["kind"], _compile(t["pattern"], where), repos)
+        )
     min_commits = data.get("scripted", {}).get("min_commits", 20)
     if not isinstance(min_commits, int) or min_commits < 2:
         raise CorpusError(
@@ -607,7 +609,8 @@ def attribute_rows(
     rows = con.execute(_COMMITS_SQL, [repo]).fetchall()
     att: dict[str, list[str]] = {k: [] for k in ("sha", "tool", "channel", "field", "evidence")}
     ka: dict[str, list[Any]] = {
-        k: [] for k in ("sha", "author_kind", "automation", "automation_via", "scripted", "template_id")
+        k: []
+        for k in ("sha", "author_kind", "automation", "automation_via", "scripted", "template_id")
     }
     # non-merge subjects, masked: {template: [(author email, human by identity, authored_at)]}
     members: dict[str, list[tuple[str, bool, Any]]] = {}

@@ -29,8 +29,8 @@ _MASKS = (
     ),
     re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"),  # times
     re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{7,64}\b", re.IGNORECASE),  # hashes (with a digit)
-    # versions: 1.2, v1.2.3, 1.2.3-beta.1, 1.0.0+build.5
-    re.compile(r"\bv?\d+(?:\.\d+)+(?:[-+][0-9a-z][0-9a-z.-]*)?", re.IGNORECASE),
+    # versions: 1.2, v1.2.3, 1.2.3-beta.1, 1.0.0+build.5, v12
+    re.compile(r"\bv?\d+(?:\.\d+)+(?:[-+][0-9a-z][0-9a-z.-]*)?|\bv\d+\b", re.IGNORECASE),
     re.compile(r"\d+"),  # any other number
 )
 _REF = re.compile(r"#\d+|\bgh-\d+\b", re.IGNORECASE)  # PR and issue numbers: `##`
