@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS commit_templates (
     last_at     TIMESTAMPTZ,
     kind        VARCHAR,           -- reviewed: automation | chore; NULL = not reviewed
     rule        VARCHAR,           -- catalog [[templates]] rule that decided it
-    template    VARCHAR NOT NULL,  -- the masked subject (local only)
+    template    VARCHAR,           -- the masked subject (local only; NULL when loaded from a release)
     PRIMARY KEY (repo, template_id)
 );
 

@@ -56,14 +56,26 @@ TEMPLATE_CASES = [
     ("release-version", "Prepare for release 5.0.0-alpha.17."),
     ("release-version", "chore: start 0.34.1 development"),
     ("release-version", "set version to 0.77.1.dev"),
+    ("dependency-updater", "[main] Update dependencies from microsoft/testfx (#77)"),
 ]  # fmt: skip
 # (rule name, repository, subject): rules limited to the repositories named in the catalog
 SCOPED_CASES = [
-    ("scheduled-dependency-update", "obi1kenobi/cargo-semver-checks",
-     "Weekly `cargo update` of dependencies (#1699)"),
+    (
+        "scheduled-dependency-update",
+        "obi1kenobi/cargo-semver-checks",
+        "Weekly `cargo update` of dependencies (#1699)",
+    ),
     ("translation-script", "openai/openai-agents-python", "docs: update translated pages"),
     ("release-version", "tursodatabase/turso", "Turso 0.8.0-pre.6"),
-]  # fmt: skip
+    (
+        "dependency-updater",
+        "getsentry/sentry-react-native",
+        "chore(deps): update Cocoa SDK to v8.1.0 (#4000)",
+    ),
+    ("workflow-template", "astral-sh/uv", "Sync latest Python releases (#1)"),
+]
+# (rule name, repository, subject): repository-scoped chores, human inside and outside
+SCOPED_CHORES = [("dependency-bump-by-hand", "Comfy-Org/ComfyUI", "Update frontend to v1.2.3 (#9)")]  # fmt: skip
 # a person's own repeated subjects: reviewed as chores, they stay human
 CHORE_CASES = [
     ("generic-chore", "wip"),
@@ -232,10 +244,22 @@ def test_repository_scoped_rule_applies_only_there(repo_builder, tmp_path, name,
     con.close()
 
 
+@pytest.mark.parametrize(("name", "repo", "subj"), SCOPED_CHORES, ids=[c[0] for c in SCOPED_CHORES])
+def test_repository_scoped_chore_stays_human(repo_builder, tmp_path, name, repo, subj):
+    r = repo_builder("chore")
+    sha = r.commit(subj, {"a.txt": "1\n"})
+    con = _crawl(r, tmp_path / "in.duckdb", name=repo)
+    assert _authors(con)[sha][:3] == ("human", None, None)
+    con.close()
+    rule = load_catalog().template_rule(repo, mask(subj))
+    assert (rule.name, rule.kind) == (name, "chore")
+
+
 def test_every_catalog_entry_has_a_case():
     cat = load_catalog()
     assert {n for n, _ in cat.automation_committers} == {n for n, _, _ in COMMITTER_CASES}
-    tested = {n for n, _ in TEMPLATE_CASES + CHORE_CASES} | {n for n, _, _ in SCOPED_CASES}
+    tested = {n for n, _ in TEMPLATE_CASES + CHORE_CASES}
+    tested |= {n for n, _, _ in SCOPED_CASES + SCOPED_CHORES}
     assert {r.name for r in cat.template_rules} == tested
     for name, ident in AUTHOR_CASES:
         assert cat.automation_name(f"{ident[0]} <{ident[1]}>".lower()) == name
@@ -298,4 +322,18 @@ def test_release_carries_template_ids_and_counts_never_text(repo_builder, tmp_pa
     assert any(f.kind == "subject template" for f in privacy.scan_release(out, con))
     pq.write_table(templates.append_column("template", pa.array(["x", "y"])), path)
     assert any(f.kind == "private column" for f in privacy.scan_release(out, con))
+    con.close()
+    # a release loads back: ids, counts and flags, no template text
+    out2 = tmp_path / "release2"
+    release.write_release(db, out2)
+    loaded = tmp_path / "loaded.duckdb"
+    release.load_release(out2, loaded)
+    con = store.connect(loaded, read_only=True)
+    assert con.execute("SELECT count(*), count(template) FROM commit_templates").fetchone() == (
+        2,
+        0,
+    )
+    assert (
+        con.execute("SELECT count(*) FROM commit_facts WHERE scripted").fetchone()[0] == 2 * min_n
+    )
     con.close()
