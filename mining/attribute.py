@@ -1,7 +1,9 @@
 """Stage `attribute`: which commits show evidence of an AI tool, through which channel.
 
 Writes `attributions` (one row per piece of evidence), `commit_authors` (human | ai_agent |
-automation) and `adoption_markers` (files such as CLAUDE.md that date a repository's adoption).
+automation, and whether the subject is scripted), `commit_templates` (repeated subject templates,
+mining/subject_templates.py) and `adoption_markers` (files such as CLAUDE.md that date a
+repository's adoption).
 Reads `commits`, `identities`, `messages` and `file_changes`, so it re-runs over stored metadata
 whenever the catalog (`mining/signatures.toml`) grows, without re-crawling.
 
@@ -27,7 +29,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from mining import store
+from mining import store, subject_templates
 from mining.errors import CorpusError
 from mining.trailers import parse_trailers, subject, whole_lines
 
@@ -42,6 +44,15 @@ CHANNELS = (
     "suggestion",
 )
 AUTHOR_KINDS = ("human", "ai_agent", "automation")
+#: why a commit is automation (`commit_authors.automation_via`); the one definition, read by
+#: the dataset card too.
+AUTOMATION_VIA = {
+    "author": "the author identity is a bot (dependabot, renovate, release bots ...)",
+    "committer": "a person is the author but a release/CI bot made the commit",
+    "subject": "the subject matches a reviewed automation template (tool auto-commits, "
+    "release scripts)",
+}
+TEMPLATE_KINDS = ("automation", "chore")
 
 # Merge subjects that name the merged branch: GitHub, plain git and GitLab forms.
 _MERGE_SUBJECT_RES = (
@@ -62,6 +73,16 @@ class Tool:
     committer: bool = True
 
 
+@dataclass(frozen=True)
+class TemplateRule:
+    """A reviewed subject template: `pattern` is matched against the masked subject."""
+
+    name: str
+    kind: str  # automation | chore
+    pattern: re.Pattern[str]
+    repos: frozenset[str] | None = None  # None: every repository
+
+
 @dataclass
 class Catalog:
     """The signatures catalog compiled once: every matcher below is a table lookup + regex."""
@@ -70,6 +91,9 @@ class Catalog:
     tools: dict[str, Tool]
     identities: list[tuple[str, re.Pattern[str]]]
     automation: list[tuple[str, re.Pattern[str]]]
+    automation_committers: list[tuple[str, re.Pattern[str]]]
+    template_rules: list[TemplateRule]
+    scripted_min_commits: int
     person_keys: frozenset[str]
     disclosure_keys: frozenset[str]
     negative_value: re.Pattern[str]
@@ -82,6 +106,10 @@ class Catalog:
     adoption: list[dict[str, str]]
     _id_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
     _auto_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _committer_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _rule_cache: dict[tuple[str, str], TemplateRule | None] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         #: trailer keys the catalog reads (git's "configured" keys for the 25% rule)
@@ -110,6 +138,39 @@ class Catalog:
             pass
         found = next((name for name, rx in self.automation if rx.search(key)), None)
         self._auto_cache[key] = found
+        return found
+
+    def committer_automation(self, ident: str) -> str | None:
+        """Name of the bot committer (`committer = true` entries) matching `name <email>`.
+
+        Only bots that make commits of their own on a person's behalf (release bots) are
+        listed; GitHub's web-flow committer merely records a person's squash merge.
+        """
+        key = ident.lower()
+        try:
+            return self._committer_cache[key]
+        except KeyError:
+            pass
+        found = next((name for name, rx in self.automation_committers if rx.search(key)), None)
+        self._committer_cache[key] = found
+        return found
+
+    def template_rule(self, repo: str, template: str) -> TemplateRule | None:
+        """The first reviewed rule whose pattern matches the masked subject in `repo`, cached."""
+        key = (repo, template)
+        try:
+            return self._rule_cache[key]
+        except KeyError:
+            pass
+        found = next(
+            (
+                r
+                for r in self.template_rules
+                if (r.repos is None or repo in r.repos) and r.pattern.search(template)
+            ),
+            None,
+        )
+        self._rule_cache[key] = found
         return found
 
     def disclosure_tool(self, value: str) -> str | None:
@@ -186,19 +247,32 @@ class Catalog:
                 out.append((tool, "prefix", "subject", label))
         return out
 
-    def author_kind(self, author: str, mailmap_author: str | None = None) -> tuple[str, str | None]:
-        """(author_kind, automation name): an AI identity is ai_agent, a non-AI bot automation."""
+    def author_kind(
+        self,
+        author: str,
+        mailmap_author: str | None = None,
+        committer: str | None = None,
+        rule: TemplateRule | None = None,
+    ) -> tuple[str, str | None, str | None]:
+        """(author_kind, automation name, via): an AI identity is ai_agent; a non-AI bot author,
+        a bot committer that commits for a person, or an automation template makes automation."""
         idents = [author] + (
             [mailmap_author] if mailmap_author and mailmap_author != author else []
         )
         for ident in idents:
             if self.identity_tool(ident) is not None:
-                return "ai_agent", None
+                return "ai_agent", None, None
         for ident in idents:
             name = self.automation_name(ident)
             if name is not None:
-                return "automation", name
-        return "human", None
+                return "automation", name, "author"
+        if committer:
+            name = self.committer_automation(committer)
+            if name is not None:
+                return "automation", name, "committer"
+        if rule is not None and rule.kind == "automation":
+            return "automation", rule.name, "subject"
+        return "human", None, None
 
 
 def _clip(text: str, limit: int = 200) -> str:
@@ -251,6 +325,28 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
         (a["name"], _compile(a["pattern"], f"automation {a['name']}"))
         for a in data.get("automation", [])
     ]
+    automation_committers = [
+        (a["name"], rx)
+        for a, (_, rx) in zip(data.get("automation", []), automation, strict=True)
+        if a.get("committer", False)
+    ]
+    template_rules = []
+    for t in data.get("templates", []):
+        where = f"templates {t.get('name')!r}"
+        if t.get("kind") not in TEMPLATE_KINDS or "pattern" not in t or "name" not in t:
+            raise CorpusError(
+                f"signatures catalog: {where} needs name, pattern and kind "
+                f"({' or '.join(TEMPLATE_KINDS)}): {t}"
+            )
+        repos = frozenset(t["repos"]) if "repos" in t else None
+        template_rules.append(
+            TemplateRule(t["name"], t["kind"], _compile(t["pattern"], where), repos)
+        )
+    min_commits = data.get("scripted", {}).get("min_commits", 20)
+    if not isinstance(min_commits, int) or min_commits < 2:
+        raise CorpusError(
+            f"signatures catalog: scripted.min_commits must be an integer >= 2, not {min_commits!r}"
+        )
     trailers = data.get("trailers", {})
     any_marker = (
         re.compile(
@@ -269,6 +365,9 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
         tools=tools,
         identities=identities,
         automation=automation,
+        automation_committers=automation_committers,
+        template_rules=template_rules,
+        scripted_min_commits=min_commits,
         person_keys=frozenset(k.lower() for k in trailers.get("person", [])),
         disclosure_keys=frozenset(k.lower() for k in trailers.get("disclosure", [])),
         negative_value=_compile(
@@ -445,7 +544,7 @@ def _adoption_sql_filter(catalog: Catalog) -> str:
 
 # -- the stage ----------------------------------------------------------------------------------
 _COMMITS_SQL = """
-SELECT c.sha, c.parents, c.topo_index,
+SELECT c.sha, c.parents, c.topo_index, c.authored_at,
        i.author_name, i.author_email, i.committer_name, i.committer_email,
        i.mailmap_author_name, i.mailmap_author_email, m.message
 FROM commits c
@@ -466,14 +565,56 @@ def _ident(name: str | None, email: str | None) -> str:
     return f"{name or ''} <{email or ''}>"
 
 
+def _template_table(
+    repo: str,
+    catalog: Catalog,
+    members: dict[str, list[tuple[str, bool, Any]]],
+    detected: dict[str, int],
+) -> pa.Table:
+    """One row per detected template: id, counts, dates and the reviewed rule deciding it."""
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in ("template_id", "n_commits", "n_human", "n_authors", "first_at", "last_at",
+                  "kind", "rule", "template")
+    }  # fmt: skip
+    for tpl in sorted(detected):
+        rows = members[tpl]
+        rule = catalog.template_rule(repo, tpl)
+        dates = [at for _, _, at in rows if at is not None]
+        cols["template_id"].append(subject_templates.template_id(tpl))
+        cols["n_commits"].append(len(rows))
+        cols["n_human"].append(sum(human for _, human, _ in rows))
+        cols["n_authors"].append(len({a for a, _, _ in rows}))
+        cols["first_at"].append(min(dates) if dates else None)
+        cols["last_at"].append(max(dates) if dates else None)
+        cols["kind"].append(rule.kind if rule else None)
+        cols["rule"].append(rule.name if rule else None)
+        cols["template"].append(tpl)
+    types = {"n_commits": pa.int32(), "n_human": pa.int32(), "n_authors": pa.int32(),
+             "first_at": pa.timestamp("us", tz="UTC"), "last_at": pa.timestamp("us", tz="UTC")}  # fmt: skip
+    return pa.table(
+        {
+            "repo": pa.array([repo] * len(detected), pa.string()),
+            **{k: pa.array(v, types.get(k, pa.string())) for k, v in cols.items()},
+        }
+    )
+
+
 def attribute_rows(
     con: duckdb.DuckDBPyConnection, repo: str, catalog: Catalog | None = None
-) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """Compute (attributions, commit_authors, adoption_markers) for `repo` without writing."""
+) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """Compute (attributions, commit_authors, adoption_markers, commit_templates) for `repo`
+    without writing."""
     catalog = catalog or load_catalog()
     rows = con.execute(_COMMITS_SQL, [repo]).fetchall()
     att: dict[str, list[str]] = {k: [] for k in ("sha", "tool", "channel", "field", "evidence")}
-    ka: dict[str, list[Any]] = {"sha": [], "author_kind": [], "automation": []}
+    ka: dict[str, list[Any]] = {
+        k: []
+        for k in ("sha", "author_kind", "automation", "automation_via", "scripted", "template_id")
+    }
+    # non-merge subjects, masked: {template: [(author email, human by identity, authored_at)]}
+    members: dict[str, list[tuple[str, bool, Any]]] = {}
+    commit_tpl: dict[str, str] = {}
     parents: dict[str, Sequence[str]] = {}
     order: dict[str, int] = {}
     merges: list[tuple[str, str]] = []
@@ -485,17 +626,25 @@ def attribute_rows(
         att["field"].append(ev[2])
         att["evidence"].append(ev[3])
 
-    for sha, ps, topo, an, ae, cn, ce, man, mae, message in rows:
+    for sha, ps, topo, at, an, ae, cn, ce, man, mae, message in rows:
         parents[sha] = ps or ()
         order[sha] = topo
         author = _ident(an, ae)
+        committer = _ident(cn, ce)
         mm_author = _ident(man, mae) if man is not None else None
-        for ev in catalog.commit_evidence(author, _ident(cn, ce), message or "", mm_author):
+        for ev in catalog.commit_evidence(author, committer, message or "", mm_author):
             add(sha, ev)
-        kind, auto = catalog.author_kind(author, mm_author)
+        tpl = subject_templates.mask(subject(message)) if message and len(ps or ()) < 2 else ""
+        rule = catalog.template_rule(repo, tpl) if tpl else None
+        kind, auto, via = catalog.author_kind(author, mm_author, committer, rule)
+        if tpl:
+            commit_tpl[sha] = tpl
+            human = kind == "human" or via == "subject"  # human by identity
+            members.setdefault(tpl, []).append(((ae or "").lower(), human, at))
         ka["sha"].append(sha)
         ka["author_kind"].append(kind)
         ka["automation"].append(auto)
+        ka["automation_via"].append(via)
         if ps is not None and len(ps) >= 2 and message:
             branch = merged_branch(subject(message))
             if branch is not None:
@@ -508,6 +657,14 @@ def attribute_rows(
         tool, prefix = hit
         for sha in only_via_second_parent(merge_sha, parents, order):
             add(sha, (tool, "branch", f"merge:{merge_sha}", f"branch:{prefix}"))
+
+    detected = subject_templates.detect(commit_tpl.values(), catalog.scripted_min_commits)
+    for sha in ka["sha"]:
+        tpl = commit_tpl.get(sha)
+        hit = tpl is not None and tpl in detected
+        ka["scripted"].append(hit)
+        ka["template_id"].append(subject_templates.template_id(tpl) if hit else None)  # type: ignore[arg-type]
+    templates = _template_table(repo, catalog, members, detected)
 
     rx = _adoption_sql_filter(catalog)
     events = con.execute(_EVENTS_SQL, [repo, rx, rx]).fetchall()
@@ -527,6 +684,9 @@ def attribute_rows(
             "sha": pa.array(ka["sha"], pa.string()),
             "author_kind": pa.array(ka["author_kind"], pa.string()),
             "automation": pa.array(ka["automation"], pa.string()),
+            "automation_via": pa.array(ka["automation_via"], pa.string()),
+            "scripted": pa.array(ka["scripted"], pa.bool_()),
+            "template_id": pa.array(ka["template_id"], pa.string()),
         }
     )
     markers = pa.table(
@@ -539,19 +699,21 @@ def attribute_rows(
             "removed_at": pa.array([r[4] for r in adopt], pa.timestamp("us", tz="UTC")),
         }
     )
-    return attributions, authors, markers
+    return attributions, authors, markers, templates
 
 
 def attribute_repo(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, int]:
-    """Replace `repo`'s rows in attributions, commit_authors and adoption_markers.
+    """Replace `repo`'s rows in attributions, commit_authors, adoption_markers and
+    commit_templates.
 
     The caller wraps this in `store.transaction` (crawl does, and `attribute_all`), so that a
     failure leaves the previous attribution in place.
     """
-    attributions, authors, markers = attribute_rows(con, repo)
+    attributions, authors, markers, templates = attribute_rows(con, repo)
     n_att = store.replace_repo_rows(con, "attributions", repo, attributions)
     store.replace_repo_rows(con, "commit_authors", repo, authors)
     n_mark = store.replace_repo_rows(con, "adoption_markers", repo, markers)
+    n_tpl = store.replace_repo_rows(con, "commit_templates", repo, templates)
     ai_shas = {
         sha
         for sha, ch in zip(
@@ -564,6 +726,9 @@ def attribute_repo(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, int]:
         "attributions": n_att,
         "ai_commits": len(ai_shas),
         "adoption_markers": n_mark,
+        "templates": n_tpl,
+        "scripted": sum(authors["scripted"].to_pylist()),
+        "automation": sum(k == "automation" for k in authors["author_kind"].to_pylist()),
     }
 
 

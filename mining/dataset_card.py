@@ -13,6 +13,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from mining import __version__
+from mining.attribute import AUTOMATION_VIA
 
 CHANNELS = {
     "identity": "the tool is the commit's author or committer (bot account or tool email)",
@@ -179,6 +180,27 @@ def render(
                 [t, f"{tool_totals[t]:,}", *[f"{per_tool[t].get(ch, 0):,}" for ch in channels]]
                 for t in sorted(per_tool, key=lambda t: -tool_totals[t])
             ],
+        ),  # fmt: skip
+        "",
+        "## Who is in the human group",
+        "",
+        "`commit_facts.author_kind` is `ai_agent` (an AI tool's identity is the author), "
+        "`automation` or `human`. Automation is kept out of the human group; "
+        "`automation_via` says why:",
+        "",
+        *[f"- `{via}`: {desc}" for via, desc in AUTOMATION_VIA.items()],
+        "",
+        "`scripted` flags commits whose masked subject (numbers, versions, hashes, dates and PR "
+        "numbers replaced) repeats often in its repository; `commit_templates` lists those "
+        "templates by id with counts and the reviewed decision (`kind`: automation | chore | "
+        "NULL = not reviewed), never their text. Non-merge commits:",
+        "",
+        _table(
+            ["author_kind", "automation_via", "commits", "scripted"],
+            [[k, v or "", f"{n:,}", f"{sc:,}"] for k, v, n, sc in con.execute(
+                "SELECT author_kind, automation_via, count(*), count(*) FILTER (WHERE scripted) "
+                "FROM commit_facts WHERE NOT is_merge GROUP BY ALL ORDER BY 1, 2 NULLS FIRST"
+            ).fetchall()],
         ),  # fmt: skip
         "",
         "## Classifier error",

@@ -10,7 +10,9 @@ and `messages` as the reference for what must not appear. Checks per string valu
 - message text: any 40-character substring of a message, or a whole subject line (>= 20 chars
   with a space); in file paths only whole subjects per path component, because messages quote
   paths legitimately;
-- code: line breaks, or statement/definition syntax, outside file paths; local paths anywhere.
+- code: line breaks, or statement/definition syntax, outside file paths; local paths anywhere;
+- subject templates (`commit_templates.template`, masked subjects): a value equal to a
+  multi-word template outside file paths.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ FORBIDDEN_TABLES = {"messages", "identities", "runs", "build_state"}
 FORBIDDEN_COLUMNS = {
     "message", "subject", "body", "author_name", "author_email", "committer_name",
     "committer_email", "mailmap_author_name", "mailmap_author_email", "name", "email", "diff",
-    "patch", "content", "code", "git_dir",
+    "patch", "content", "code", "git_dir", "template",
 }  # fmt: skip
+#: templates shorter than this (or one word: "wip", "refactor") equal legitimate vocabulary
+MIN_TEMPLATE = 10
 
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _CODE_RE = re.compile(
@@ -96,6 +100,8 @@ class Reference:
             "SELECT DISTINCT trim(split_part(message, chr(10), 1)) FROM messages"
         ).fetchall()
         self.subjects = {s for (s,) in subjects if len(s) >= MIN_SUBJECT and " " in s}
+        templates = con.execute("SELECT DISTINCT template FROM commit_templates").fetchall()
+        self.templates = {t for (t,) in templates if len(t) >= MIN_TEMPLATE and " " in t}
 
     def has_name(self, text: str) -> bool:
         words = _WORD_RE.findall(text.lower())
@@ -164,6 +170,8 @@ def scan_values(
             add("local filesystem path", v)
         if _CODE_RE.search(v):
             add("code", v)
+        if low in ref.templates:
+            add("subject template", v)
         quoted = (table, column) in QUOTED_IDENTIFIERS
         if (
             not quoted

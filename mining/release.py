@@ -45,7 +45,11 @@ TABLES: dict[str, str] = {
         "t.is_binary, t.blob_missing, t.old_mode, t.new_mode"
     ),
     "attributions": "t.tool, t.channel, t.field, '' AS evidence",
-    "commit_authors": "t.author_kind, t.automation",
+    "commit_authors": "t.author_kind, t.automation, t.automation_via, t.scripted, t.template_id",
+    # a template's id and counts, never its text (`template` is masked commit-subject text)
+    "commit_templates": (
+        "repo, template_id, n_commits, n_human, n_authors, first_at, last_at, kind, rule"
+    ),
     "adoption_markers": "repo, path, tool, added_sha, added_at, removed_at",
     "commit_features": "t.* EXCLUDE (repo, sha)",
     "commit_layers": "t.* EXCLUDE (repo, sha)",
@@ -60,6 +64,7 @@ ORDER = {
     "file_changes": "t.repo, k.commit_idx, t.path",
     "attributions": "t.repo, k.commit_idx, t.tool, t.channel, t.field",
     "commit_authors": "t.repo, k.commit_idx",
+    "commit_templates": "repo, template_id",
     "adoption_markers": "repo, path, tool, added_sha",
     "commit_features": "t.repo, k.commit_idx",
     "commit_layers": "t.repo, k.commit_idx",

@@ -11,13 +11,37 @@ CREATE TABLE IF NOT EXISTS attributions (
     evidence VARCHAR NOT NULL
 );
 
--- Who authored each commit, by kind: human | ai_agent | automation (non-AI bots).
+-- Who authored each commit, by kind: human | ai_agent | automation (non-AI bots, bot
+-- committers acting for a person, tool auto-commits and reviewed automation templates).
 CREATE TABLE IF NOT EXISTS commit_authors (
     repo        VARCHAR NOT NULL,
     sha         VARCHAR NOT NULL,
     author_kind VARCHAR NOT NULL,
-    automation  VARCHAR,          -- which non-AI automation matched, if any
+    automation  VARCHAR,          -- which non-AI automation matched (catalog name), if any
     PRIMARY KEY (repo, sha)
+);
+-- Added after the first release: ADD COLUMN IF NOT EXISTS keeps older databases usable.
+-- automation_via: author | committer | subject (mining.attribute.AUTOMATION_VIA)
+ALTER TABLE commit_authors ADD COLUMN IF NOT EXISTS automation_via VARCHAR;
+-- scripted: the masked subject repeats >= scripted.min_commits times in the repository
+ALTER TABLE commit_authors ADD COLUMN IF NOT EXISTS scripted BOOLEAN;
+-- template_id: the detected template the commit belongs to (NULL unless scripted)
+ALTER TABLE commit_authors ADD COLUMN IF NOT EXISTS template_id VARCHAR;
+
+-- Subject templates repeated in a repository (mining/subject_templates.py): one row per
+-- detected template. `template` is masked subject text: local only, never released.
+CREATE TABLE IF NOT EXISTS commit_templates (
+    repo        VARCHAR NOT NULL,
+    template_id VARCHAR NOT NULL,  -- first 16 hex of sha256 of the template text
+    n_commits   INTEGER NOT NULL,  -- non-merge commits with this template
+    n_human     INTEGER NOT NULL,  -- of which human by identity (author and committer)
+    n_authors   INTEGER NOT NULL,  -- distinct author emails
+    first_at    TIMESTAMPTZ,       -- first and last author date
+    last_at     TIMESTAMPTZ,
+    kind        VARCHAR,           -- reviewed: automation | chore; NULL = not reviewed
+    rule        VARCHAR,           -- catalog [[templates]] rule that decided it
+    template    VARCHAR,           -- the masked subject (local only; NULL when loaded from a release)
+    PRIMARY KEY (repo, template_id)
 );
 
 CREATE TABLE IF NOT EXISTS adoption_markers (
