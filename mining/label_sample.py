@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from mining.errors import LabelError
@@ -163,3 +164,38 @@ def draw(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows).sort_values(["repo", "sha"]).reset_index(drop=True)
+
+
+def two_phase(key: pd.DataFrame, labelled: set[str]) -> pd.DataFrame:
+    """Inclusion probabilities after the second phase: only completed batches were labelled.
+
+    Batches are a random partition of the shuffled draw, so within a repository the labelled
+    packets are a simple random subsample of the drawn ones: pi = pi_draw * n_labelled / n_drawn.
+    """
+    k = key.copy()
+    k["labelled"] = k["packet_id"].isin(labelled)
+    frac = k.groupby("repo")["labelled"].transform("mean")
+    k["pi"] = k["pi"] * frac
+    return k[k["labelled"]].drop(columns="labelled")
+
+
+def round1_pi(
+    labels: pd.DataFrame, ai_status: pd.DataFrame, frame: pd.DataFrame, per_bucket: int = 27
+) -> pd.Series:
+    """Approximate inclusion probabilities of the first round (27 per repository x bucket).
+
+    Approximate: the first round's arch stratum (top 5% by a size-heavy score, 10 of the 27) and
+    its own bucket rules were not recorded per commit, so pi = 27 / N(bucket), the AI bucket
+    being direct AI evidence and the human bucket no evidence in the same era. Scores weighted to
+    the population therefore rest on the second round; the first round is used with this weight.
+    """
+    f = frame.copy()
+    era = f[f["ai"]].groupby("repo")["authored_at"].min()
+    f["bucket"] = np.where(
+        f["ai"], "ai", np.where(f["authored_at"] >= f["repo"].map(era), "human", "old")
+    )
+    n = f.groupby(["repo", "bucket"]).size()
+    merged = labels.merge(ai_status, on=["repo", "sha"], how="left")
+    bucket = np.where(merged["ai"].astype(str).str.lower().eq("true"), "ai", "human")
+    big = [n.get((r, b), np.nan) for r, b in zip(merged["repo"], bucket, strict=True)]
+    return pd.Series(np.minimum(1.0, per_bucket / np.asarray(big, float)), index=labels.index)
