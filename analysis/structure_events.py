@@ -18,10 +18,10 @@ import pandas as pd
 from analysis import dataset
 from analysis.stats import bootstrap_sums, percentile_ci
 from mining.errors import StageError
-from mining.structure import EVENTS
+from mining.structure import AGGREGATES, EVENTS
 
-#: the events plus "any_event" (at least one of them)
-OUTCOMES = (*EVENTS, "any_event")
+#: the events plus their aggregates ("any_event", "any_but_interface")
+OUTCOMES = (*EVENTS, *AGGREGATES)
 DEFAULT_BOOT = 1000
 
 
@@ -48,7 +48,8 @@ def event_commits(con: duckdb.DuckDBPyConnection, classified_only: bool = False)
     ai = df["ai"].astype(bool) | (df["author_kind"] == "ai_agent")
     df["group"] = np.where(ai, "ai", "human")
     df["churn"] = df["churn"].fillna(0).astype(float)
-    df["any_event"] = df[list(EVENTS)].any(axis=1)
+    for name, members in AGGREGATES.items():
+        df[name] = df[list(members)].any(axis=1)
     return df.reset_index(drop=True)
 
 
@@ -60,7 +61,11 @@ def _cluster_totals(df: pd.DataFrame, groups: list[str]) -> tuple[np.ndarray, np
     sums = frame.groupby(["repo", "group"], observed=True)[cols].sum()
     clusters = sorted(frame["repo"].unique())
     index = pd.MultiIndex.from_product([clusters, groups])
-    arr = sums.reindex(index, fill_value=0.0).to_numpy().reshape(len(clusters), len(groups), len(cols))
+    arr = (
+        sums.reindex(index, fill_value=0.0)
+        .to_numpy()
+        .reshape(len(clusters), len(groups), len(cols))
+    )
     return arr, np.asarray(clusters)
 
 

@@ -42,6 +42,12 @@ STRUCTURE_VERSION = "1"
 #: the events, in column order (commit_structure)
 EVENTS = ("module_added", "module_removed", "code_moved", "public_interface", "contract_changed",
           "dependency_added", "topology_changed")  # fmt: skip
+#: aggregates reported beside the events: any of them, and any but the (frequent, imprecise)
+#: public-interface event (docs/structure.md)
+AGGREGATES = {
+    "any_event": EVENTS,
+    "any_but_interface": tuple(e for e in EVENTS if e != "public_interface"),
+}
 #: commits per git log call and per written transaction
 BATCH = 5000
 #: manifests and topology files larger than this are not read (generated or data files)
@@ -415,7 +421,9 @@ def _topology_changed(changes: list[Change], reader: syntax.BlobReader, d: dict[
     for c in changes:
         if c.status == "D" or _excluded(c.path, skip):
             continue
-        if c.status in "AC" or (c.status == "R" and not _match(c.before, added["names"], added["paths"])):
+        if c.status in "AC" or (
+            c.status == "R" and not _match(c.before, added["names"], added["paths"])
+        ):
             if _match(c.path, added["names"], added["paths"]):
                 return True
             continue
@@ -445,9 +453,17 @@ def _might_touch_signature(c: Change, lang: str, reader: syntax.BlobReader, d: d
     return bool(changed) and gate.search(b"\n".join(changed)) is not None
 
 
-def _public_interface(
-    changes: list[Change], reader: syntax.BlobReader, d: dict[str, Any]
-) -> bool:
+def _too_big(reader: syntax.BlobReader, c: Change, limit: int) -> bool:
+    """Whether either version of the file is larger than `limit` bytes (or unreadable)."""
+    for oid in (c.old_blob, c.new_blob):
+        if oid is not None:
+            meta = reader.info(oid)
+            if meta is None or meta[1] > limit:
+                return True
+    return False
+
+
+def _public_interface(changes: list[Change], reader: syntax.BlobReader, d: dict[str, Any]) -> bool:
     candidates = []
     for c in changes:
         lang = syntax.language_for(c.path)
@@ -461,6 +477,8 @@ def _public_interface(
     for modified, c, lang in candidates:
         if parsed >= MAX_PARSED_FILES:
             break
+        if _too_big(reader, c, d["public_interface"]["max_parse_bytes"]):
+            continue
         if modified and not _might_touch_signature(c, lang, reader, d):
             continue
         parsed += 1

@@ -23,7 +23,7 @@ import pandas as pd
 from mining.errors import LabelError, StrataError
 from mining.evaluate import mirror_paths
 from mining.gitcmd import resolve_git_dir, run_git
-from mining.structure import EVENTS, compute_structure
+from mining.structure import AGGREGATES, EVENTS, compute_structure
 
 #: changed-line bands (lower bounds) of the report; the last band is open
 SIZE_BANDS = ((0, "<10"), (10, "10-99"), (100, "100-999"), (1000, ">=1000"))
@@ -34,7 +34,14 @@ def changed_lines(git_dir: str | Path, shas: list[str]) -> dict[str, int]:
     """Lines added + deleted per commit against its first parent (binary files count 0)."""
     proc = run_git(
         git_dir,
-        ["log", "--no-walk=unsorted", "--stdin", "--numstat", "--format=%x00%H", "--diff-merges=off"],
+        [
+            "log",
+            "--no-walk=unsorted",
+            "--stdin",
+            "--numstat",
+            "--format=%x00%H",
+            "--diff-merges=off",
+        ],
         input=("\n".join(shas) + "\n").encode(),
     )
     out: dict[str, int] = {}
@@ -67,20 +74,24 @@ def size_band(lines: pd.Series) -> pd.Series:
     """The SIZE_BANDS label of each changed-line count."""
     bounds = [b for b, _ in SIZE_BANDS]
     names = [n for _, n in SIZE_BANDS]
-    return pd.Series(np.array(names)[np.searchsorted(bounds, lines, side="right") - 1], index=lines.index)
+    return pd.Series(
+        np.array(names)[np.searchsorted(bounds, lines, side="right") - 1], index=lines.index
+    )
 
 
 def precision_recall(df: pd.DataFrame) -> pd.DataFrame:
-    """Per event (and "any"), per size band (and "all"): flagged, hits, precision, recall.
+    """Per event (and AGGREGATES), per size band (and "all"): flagged, hits, precision, recall.
 
     Precision: architectural share among flagged commits; recall: flagged share among the
     architectural ones. Empty denominators give NaN, never 0."""
-    df = df.assign(any_event=df[list(EVENTS)].any(axis=1), band=size_band(df["changed_lines"]))
+    df = df.assign(band=size_band(df["changed_lines"]))
+    for name, members in AGGREGATES.items():
+        df[name] = df[list(members)].any(axis=1)
     arch = df["layer"] == ARCHITECTURAL
     rows = []
     for band in ["all", *[n for _, n in SIZE_BANDS]]:
         sel = np.ones(len(df), bool) if band == "all" else (df["band"] == band).to_numpy()
-        for event in [*EVENTS, "any_event"]:
+        for event in [*EVENTS, *AGGREGATES]:
             flagged = df[event].to_numpy(bool) & sel
             hits = int((flagged & arch.to_numpy()).sum())
             n_arch = int((arch.to_numpy() & sel).sum())
@@ -115,7 +126,9 @@ def run(labels_csv: Path, out: Path, mirrors: dict[str, str] | None = None) -> p
     table = precision_recall(df)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "validation.csv", index=False, float_format="%.4f")
-    text = [f"Labelled commits: {len(df)}, architectural: {int((df['layer'] == ARCHITECTURAL).sum())}"]
+    text = [
+        f"Labelled commits: {len(df)}, architectural: {int((df['layer'] == ARCHITECTURAL).sum())}"
+    ]
     for band in ["all", *[n for _, n in SIZE_BANDS]]:
         sub = table[(table["band"] == band) & (table["event"] == "any_event")].iloc[0]
         text += ["", f"### {band} ({sub['commits']} commits, {sub['architectural']} architectural)",

@@ -119,7 +119,9 @@ def test_renames_within_a_folder_are_no_move(base):
 
 
 def test_public_function_added_or_resigned_is_an_interface_change(base):
-    added = base.commit("new api", {"src/demo/core.py": PY_CORE + "\n\ndef tokens(text):\n    return 1\n"})
+    added = base.commit(
+        "new api", {"src/demo/core.py": PY_CORE + "\n\ndef tokens(text):\n    return 1\n"}
+    )
     assert _events(base, added)["public_interface"]
     resigned = base.commit("new param", {
         "src/demo/core.py": PY_CORE.replace("def parse(text):", "def parse(text, sep=None):")
@@ -129,9 +131,13 @@ def test_public_function_added_or_resigned_is_an_interface_change(base):
 
 
 def test_private_helper_or_body_edit_is_no_interface_change(base):
-    body = base.commit("body", {"src/demo/core.py": PY_CORE.replace("text.split()", "text.split(',')")})
+    body = base.commit(
+        "body", {"src/demo/core.py": PY_CORE.replace("text.split()", "text.split(',')")}
+    )
     _only(_events(base, body))
-    private = base.commit("helper", {"src/demo/core.py": PY_CORE + "\n\ndef _aux(y):\n    return y\n"})
+    private = base.commit(
+        "helper", {"src/demo/core.py": PY_CORE + "\n\ndef _aux(y):\n    return y\n"}
+    )
     _only(_events(base, private))
 
 
@@ -214,9 +220,13 @@ def test_runtime_dependencies_per_manifest_format(path, old, new, expected):
 
 
 def test_new_service_job_or_dockerfile_is_topology_but_an_edited_one_is_not(base):
-    service = base.commit("db service", {"docker-compose.yml": COMPOSE + "  db:\n    image: postgres\n"})
+    service = base.commit(
+        "db service", {"docker-compose.yml": COMPOSE + "  db:\n    image: postgres\n"}
+    )
     assert _events(base, service)["topology_changed"]
-    job = base.commit("lint job", {".github/workflows/ci.yml": WORKFLOW + "  lint:\n    runs-on: x\n"})
+    job = base.commit(
+        "lint job", {".github/workflows/ci.yml": WORKFLOW + "  lint:\n    runs-on: x\n"}
+    )
     assert _events(base, job)["topology_changed"]
     docker = base.commit("container", {"Dockerfile": "FROM python:3.12\n"})
     assert _events(base, docker)["topology_changed"]
