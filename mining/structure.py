@@ -31,11 +31,9 @@ import duckdb
 import pandas as pd
 
 from mining import diffs, store, syntax
-from mining.crawl import LOG_ARGS
 from mining.errors import GitError, SourceError, StageError
-from mining.features import MAX_PARSED_FILES
 from mining.gitcmd import resolve_git_dir, stream_git
-from mining.logparse import FileRow, parse_log
+from mining.logparse import LOG_ARGS, FileRow, parse_log
 
 #: bump when an event's definition changes (rows of older versions are recomputed)
 STRUCTURE_VERSION = "1"
@@ -475,7 +473,7 @@ def _public_interface(changes: list[Change], reader: syntax.BlobReader, d: dict[
     candidates.sort(key=lambda x: x[0])
     parsed = 0
     for modified, c, lang in candidates:
-        if parsed >= MAX_PARSED_FILES:
+        if parsed >= d["public_interface"]["max_parsed_files"]:
             break
         if _too_big(reader, c, d["public_interface"]["max_parse_bytes"]):
             continue

@@ -278,3 +278,39 @@ def test_stage_names_a_missing_repository(tmp_path, base):
 def test_compute_rejects_a_non_hex_commit_id(base):
     with pytest.raises(SourceError, match="not a commit id"):
         structure.compute_structure(base.git_dir, ["HEAD~1; rm"])
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def test_precision_recall_counts_per_band():
+    import pandas as pd
+
+    from mining import structure_eval
+
+    rows = []
+    for i in range(10):  # 4 architectural commits of 500 lines, 6 features of 5 lines
+        arch = i < 4
+        ev = {e: False for e in structure.EVENTS}
+        ev["module_added"] = i < 2 or i == 9  # 2 hits, 1 false alarm
+        rows.append({"sha": str(i), "layer": "architectural" if arch else "feature",
+                     "changed_lines": 500 if arch else 5, **ev})  # fmt: skip
+    table = structure_eval.precision_recall(pd.DataFrame(rows)).set_index(["event", "band"])
+    got = table.loc[("module_added", "all")]
+    assert (got["flagged"], got["hits"]) == (3, 2)
+    assert got["precision"] == pytest.approx(2 / 3) and got["recall"] == pytest.approx(0.5)
+    small = table.loc[("module_added", "<10")]
+    assert small["precision"] == 0 and small["architectural"] == 0
+    assert table.loc[("code_moved", "all"), "flagged"] == 0
+    assert list(structure_eval.size_band(pd.Series([0, 9, 10, 99, 100, 1000]))) == [
+        "<10", "<10", "10-99", "10-99", "100-999", ">=1000"
+    ]  # fmt: skip
+
+
+def test_a_file_above_the_parse_limit_is_not_read_for_the_interface(base, monkeypatch):
+    big = PY_CORE + "".join(f"\n\ndef f{i}(x):\n    return x\n" for i in range(10))
+    sha = base.commit("many defs", {"src/demo/core.py": big})
+    assert _events(base, sha)["public_interface"]
+    limits = dict(structure.definitions()["public_interface"], max_parse_bytes=len(PY_CORE))
+    monkeypatch.setitem(structure.definitions(), "public_interface", limits)
+    assert not _events(base, sha)["public_interface"]
