@@ -80,10 +80,11 @@ def size_band(lines: pd.Series) -> pd.Series:
 
 
 def precision_recall(df: pd.DataFrame) -> pd.DataFrame:
-    """Per event (and AGGREGATES), per size band (and "all"): flagged, hits, precision, recall.
+    """Per event (and AGGREGATES), per size band (and "all"): flagged, hits, precision, recall, lift.
 
     Precision: architectural share among flagged commits; recall: flagged share among the
-    architectural ones. Empty denominators give NaN, never 0."""
+    architectural ones; lift: precision over the band's architectural share (1 = no better than
+    flagging at random). Empty denominators give NaN, never 0."""
     df = df.assign(band=size_band(df["changed_lines"]))
     for name, members in AGGREGATES.items():
         df[name] = df[list(members)].any(axis=1)
@@ -100,19 +101,20 @@ def precision_recall(df: pd.DataFrame) -> pd.DataFrame:
                 "flagged": int(flagged.sum()), "hits": hits,
                 "precision": hits / flagged.sum() if flagged.sum() else float("nan"),
                 "recall": hits / n_arch if n_arch else float("nan"),
+                "lift": (hits / flagged.sum()) / (n_arch / sel.sum())
+                if flagged.sum() and n_arch else float("nan"),
             })  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def markdown(table: pd.DataFrame, band: str = "all") -> str:
-    """A markdown table of one band: event, flagged, hits, precision, recall."""
+    """A markdown table of one band: event, flagged, hits, precision, recall, lift."""
     sub = table[table["band"] == band]
-    lines = ["| event | flagged | architectural among flagged | precision | recall |",
-             "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    lines = ["| event | flagged | architectural among flagged | precision | recall | lift |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
     for r in sub.itertuples():
-        p = "-" if np.isnan(r.precision) else f"{r.precision:.2f}"
-        rc = "-" if np.isnan(r.recall) else f"{r.recall:.2f}"
-        lines.append(f"| {r.event} | {r.flagged} | {r.hits} | {p} | {rc} |")
+        p, rc, lift = ("-" if np.isnan(v) else f"{v:.2f}" for v in (r.precision, r.recall, r.lift))
+        lines.append(f"| {r.event} | {r.flagged} | {r.hits} | {p} | {rc} | {lift} |")
     return "\n".join(lines)
 
 
