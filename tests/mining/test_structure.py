@@ -269,6 +269,29 @@ def test_stage_writes_one_row_per_non_merge_commit_and_resumes(base, tmp_path):
     assert sum(structure.structure_stage(con).values()) == 0  # resumable: nothing left to do
 
 
+def test_cli_fills_the_table_and_query_joins_it(base, tmp_path):
+    from typer.testing import CliRunner
+
+    from mining.cli import app
+
+    base.commit("new package", {"src/demo/net/a.py": "a = 1\n", "src/demo/net/b.py": "b = 1\n"})
+    con = _crawled(base, tmp_path)
+    con.close()
+    db = str(tmp_path / "s.duckdb")
+    runner = CliRunner()
+    done = runner.invoke(app, ["structure", "--db", db, "--quiet"])
+    assert done.exit_code == 0 and "found events of 2 commits" in done.stdout
+    sql = ("SELECT f.sha, s.module_added FROM commit_facts f JOIN commit_structure s "
+           "USING (repo, sha) WHERE s.module_added")  # fmt: skip
+    out = runner.invoke(app, ["query", "--db", db, "--format", "csv", sql])
+    assert out.exit_code == 0 and out.stdout.strip().splitlines() == [
+        "sha,module_added",
+        f"{base.head()},True",
+    ]
+    bad = runner.invoke(app, ["structure", "--db", db, "--repo", "nope/nope"])
+    assert bad.exit_code != 0 and "nope/nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_stage_names_a_missing_repository(tmp_path, base):
     con = _crawled(base, tmp_path)
     with pytest.raises(StageError, match="nope/nope"):
