@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import dataset
-from analysis.stats import bootstrap_sums, percentile_ci
+from analysis.stats import bootstrap_sums, mantel_haenszel, percentile_ci
 from mining.errors import StageError
 from mining.structure import AGGREGATES, EVENTS
 
@@ -48,6 +48,9 @@ def event_commits(con: duckdb.DuckDBPyConnection, classified_only: bool = False)
     ai = df["ai"].astype(bool) | (df["author_kind"] == "ai_agent")
     df["group"] = np.where(ai, "ai", "human")
     df["churn"] = df["churn"].fillna(0).astype(float)
+    df["size_band"] = pd.cut(
+        df["churn"], dataset.SIZE_EDGES, labels=list(dataset.SIZE_BANDS), right=False
+    )
     for name, members in AGGREGATES.items():
         df[name] = df[list(members)].any(axis=1)
     return df.reset_index(drop=True)
@@ -114,6 +117,19 @@ def event_rates(
                 "n_ai": int(pooled[0, 0]), "n_human": int(pooled[1, 0]),
                 "events_ai": int(pooled[0, 2 + k]), "events_human": int(pooled[1, 2 + k]),
             })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def adjusted_odds(df: pd.DataFrame) -> pd.DataFrame:
+    """Per outcome, the Mantel-Haenszel odds ratio of the event for AI vs human commits within
+    repository x size band strata: a comparison that neither repository mix nor commit size
+    (AI commits are larger or smaller) can produce. Columns: outcome, or, lo, hi, n, n_strata."""
+    frame = df.assign(_ai=(df["group"] == "ai").astype(int))
+    rows = []
+    for outcome in OUTCOMES:
+        frame["_y"] = frame[outcome].astype(int)
+        res = mantel_haenszel(frame, "_ai", "_y", ["repo", "size_band"])
+        rows.append({"outcome": outcome, **res})
     return pd.DataFrame(rows)
 
 

@@ -65,3 +65,12 @@ def test_figure_writes_plot_and_numbers(tmp_path) -> None:
     paths = se.figure_event_ratios(rates, tmp_path)
     assert any(p.suffix == ".csv" for p in paths) and all(p.exists() for p in paths)
     assert len(pd.read_csv(tmp_path / "structure_event_ratios.csv")) == len(rates)
+
+
+def test_adjusted_odds_find_the_effect_within_repo_and_size() -> None:
+    df = _synthetic(2.0, seed=11)
+    df["size_band"] = pd.cut(df["churn"], [0, 10, 100, 1000], labels=["xs", "s", "m"], right=False)
+    odds = se.adjusted_odds(df).set_index("outcome")
+    assert (odds.loc[list(EVENTS), "lo"] > 1.0).all()
+    null = se.adjusted_odds(_synthetic(1.0, seed=12).assign(size_band="m")).set_index("outcome")
+    assert ((null["lo"] <= 1.0) & (1.0 <= null["hi"])).mean() >= 0.75
