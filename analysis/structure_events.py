@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import dataset
-from analysis.stats import bootstrap_sums, mantel_haenszel, percentile_ci
+from analysis.stats import bootstrap_sums, percentile_ci
 from mining.errors import StageError
 from mining.structure import AGGREGATES, EVENTS
 
@@ -25,13 +25,20 @@ OUTCOMES = (*EVENTS, *AGGREGATES)
 DEFAULT_BOOT = 1000
 
 
-def event_commits(con: duckdb.DuckDBPyConnection, classified_only: bool = False) -> pd.DataFrame:
-    """Non-merge commits by people or AI agents with their events, `group` (ai|human) and churn.
+def event_commits(
+    con: duckdb.DuckDBPyConnection, era: str = "same", classified_only: bool = False
+) -> pd.DataFrame:
+    """Non-merge commits of the analysis plan's groups with their events (docs/analysis-plan.md).
 
-    The population of analysis.dataset.analysis_commits (author kinds human and ai_agent; a
-    commit is AI when attributed to AI or authored by an agent) but, unless `classified_only`,
-    without its restriction to commits that carry a learned layer: the events exist for all.
+    AI: direct AI evidence (`ai_direct`). Human: no AI evidence at all and `author_kind` human
+    (automation and commits credited only through a branch or suggestion belong to neither).
+    `era="same"` keeps human commits authored on or after their repository's first AI commit and
+    drops repositories without one; `era="whole"` keeps the whole history. `classified_only`
+    restricts to commits that carry a learned layer (to compare with the layer answer).
+    Adds: group (ai|human), churn, size_band, quarter, and the AGGREGATES columns.
     """
+    if era not in ("same", "whole"):
+        raise ValueError(f"era must be 'same' or 'whole', not {era!r}")
     if not dataset._columns(con, "commit_structure"):
         raise StageError("no table commit_structure: run `strata structure` first")
     facts = dataset.commit_facts(con)
@@ -39,14 +46,22 @@ def event_commits(con: duckdb.DuckDBPyConnection, classified_only: bool = False)
         "SELECT repo, sha, " + ", ".join(EVENTS) + " FROM commit_structure"  # noqa: S608 - fixed names
     ).df()
     df = facts.merge(events, on=["repo", "sha"], how="inner")
-    keep = ~df["is_merge"].astype(bool) & df["author_kind"].isin(["human", "ai_agent"])
+    df = df.loc[~df["is_merge"].astype(bool)].copy()
+    ai = df["ai_direct"].astype(bool)
+    human = ~df["ai"].astype(bool) & (df["author_kind"] == "human")
+    df = df.loc[ai | human].assign(group=np.where(ai, "ai", "human")[ai | human])
+    when = pd.to_datetime(df["authored_at"], utc=True)
+    if era == "same":
+        first_ai = when[df["group"] == "ai"].groupby(df["repo"]).min()
+        start = df["repo"].map(first_ai)
+        df = df.loc[start.notna() & ((df["group"] == "ai") | (when >= start))].copy()
+        when = when.loc[df.index]
     if classified_only:
-        keep &= df["layer"].notna()
-    df = df.loc[keep].copy()
+        df = df.loc[df["layer"].notna()].copy()
+        when = when.loc[df.index]
     if df.empty:
-        raise StageError("no non-merge commits with structural events by people or AI agents")
-    ai = df["ai"].astype(bool) | (df["author_kind"] == "ai_agent")
-    df["group"] = np.where(ai, "ai", "human")
+        raise StageError("no commits of the plan's AI and human groups carry structural events")
+    df["quarter"] = when.dt.tz_convert(None).dt.to_period("Q").astype(str)
     df["churn"] = df["churn"].fillna(0).astype(float)
     df["size_band"] = pd.cut(
         df["churn"], dataset.SIZE_EDGES, labels=list(dataset.SIZE_BANDS), right=False
@@ -120,16 +135,43 @@ def event_rates(
     return pd.DataFrame(rows)
 
 
-def adjusted_odds(df: pd.DataFrame) -> pd.DataFrame:
-    """Per outcome, the Mantel-Haenszel odds ratio of the event for AI vs human commits within
-    repository x size band strata: a comparison that neither repository mix nor commit size
-    (AI commits are larger or smaller) can produce. Columns: outcome, or, lo, hi, n, n_strata."""
-    frame = df.assign(_ai=(df["group"] == "ai").astype(int))
+def event_odds(
+    df: pd.DataFrame,
+    strata: tuple[str, ...] = ("repo", "quarter"),
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Per outcome, the Mantel-Haenszel odds ratio of the event, AI vs human, within `strata`
+    (the plan's estimand: repository x calendar quarter; ("repo", "size_band") asks "for changes
+    of the same size"), with a repository-cluster bootstrap percentile interval.
+
+    The MH ratio is sum(a d / n) / sum(b c / n) over strata; a repository's strata contribute
+    fixed sums, so a bootstrap draw reweights repositories' sums (stats.bootstrap_sums).
+    Columns: outcome, or, lo, hi, n, n_strata (strata holding both groups)."""
+    key = list(strata)
+    frame = df.assign(_ai=(df["group"] == "ai"))
     rows = []
     for outcome in OUTCOMES:
-        frame["_y"] = frame[outcome].astype(int)
-        res = mantel_haenszel(frame, "_ai", "_y", ["repo", "size_band"])
-        rows.append({"outcome": outcome, **res})
+        y = frame[outcome].astype(bool)
+        cells = pd.DataFrame({
+            "a": frame["_ai"] & y, "b": frame["_ai"] & ~y,
+            "c": ~frame["_ai"] & y, "d": ~frame["_ai"] & ~y,
+        }).astype(float)  # fmt: skip
+        t = cells.groupby([frame[k] for k in key], observed=True).sum()
+        t = t[(t["a"] + t["b"] > 0) & (t["c"] + t["d"] > 0)]
+        n = t.sum(axis=1)
+        rs = pd.DataFrame({"r": t["a"] * t["d"] / n, "s": t["b"] * t["c"] / n})
+        per_repo = rs.groupby(level=key.index("repo") if "repo" in key else 0).sum()
+        arr = per_repo.to_numpy()[:, None, :]
+        point = arr.sum(axis=0)[0]
+        draws = bootstrap_sums(arr, n_boot, seed)[:, 0, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_or = np.log(draws[:, 0] / draws[:, 1])
+            value = point[0] / point[1] if point[1] > 0 else np.nan
+        lo, hi = percentile_ci(np.where(np.isfinite(log_or), log_or, np.nan), level)
+        rows.append({"outcome": outcome, "or": value, "lo": float(np.exp(lo)),
+                     "hi": float(np.exp(hi)), "n": int(n.sum()), "n_strata": len(t)})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -158,7 +158,7 @@ def _topmost_absent(paths: list[str], rev: str | None, reader: syntax.BlobReader
         for i in range(1, len(parts) + 1):
             folder = "/".join(parts[:i])
             if folder not in known:
-                known[folder] = rev is None or reader.info(f"{rev}:{folder}") is not None
+                known[folder] = rev is not None and reader.info(f"{rev}:{folder}") is not None
             if not known[folder]:
                 found = folder
                 break

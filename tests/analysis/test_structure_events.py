@@ -67,10 +67,18 @@ def test_figure_writes_plot_and_numbers(tmp_path) -> None:
     assert len(pd.read_csv(tmp_path / "structure_event_ratios.csv")) == len(rates)
 
 
-def test_adjusted_odds_find_the_effect_within_repo_and_size() -> None:
+def test_odds_ratio_within_strata_finds_the_effect_and_matches_mantel_haenszel() -> None:
+    from analysis.stats import mantel_haenszel
+
     df = _synthetic(2.0, seed=11)
-    df["size_band"] = pd.cut(df["churn"], [0, 10, 100, 1000], labels=["xs", "s", "m"], right=False)
-    odds = se.adjusted_odds(df).set_index("outcome")
+    df["quarter"] = np.where(df.index % 2 == 0, "2025Q1", "2025Q2")
+    odds = se.event_odds(df, n_boot=200, seed=0).set_index("outcome")
     assert (odds.loc[list(EVENTS), "lo"] > 1.0).all()
-    null = se.adjusted_odds(_synthetic(1.0, seed=12).assign(size_band="m")).set_index("outcome")
-    assert ((null["lo"] <= 1.0) & (1.0 <= null["hi"])).mean() >= 0.75
+    assert ((odds["lo"] <= odds["or"]) & (odds["or"] <= odds["hi"])).all()
+    event = EVENTS[2]
+    ref = mantel_haenszel(df.assign(x=(df["group"] == "ai").astype(int), y=df[event].astype(int)),
+                          "x", "y", ["repo", "quarter"])  # fmt: skip
+    assert odds.loc[event, "or"] == pytest.approx(ref["or"])
+    null = _synthetic(1.0, seed=12).assign(quarter="2025Q1")
+    null_odds = se.event_odds(null, n_boot=200, seed=1)
+    assert ((null_odds["lo"] <= 1.0) & (1.0 <= null_odds["hi"])).mean() >= 0.75
