@@ -141,6 +141,7 @@ def event_odds(
     n_boot: int = DEFAULT_BOOT,
     seed: int = 0,
     level: float = 0.95,
+    outcomes: tuple[str, ...] = OUTCOMES,
 ) -> pd.DataFrame:
     """Per outcome, the Mantel-Haenszel odds ratio of the event, AI vs human, within `strata`
     (the plan's estimand: repository x calendar quarter; ("repo", "size_band") asks "for changes
@@ -148,11 +149,13 @@ def event_odds(
 
     The MH ratio is sum(a d / n) / sum(b c / n) over strata; a repository's strata contribute
     fixed sums, so a bootstrap draw reweights repositories' sums (stats.bootstrap_sums).
+    `outcomes`: boolean columns to compare (default: the events and aggregates; pass a 0/1
+    learned-layer column to put the layer answer beside them on the same population).
     Columns: outcome, or, lo, hi, n, n_strata (strata holding both groups)."""
     key = list(strata)
     frame = df.assign(_ai=(df["group"] == "ai"))
     rows = []
-    for outcome in OUTCOMES:
+    for outcome in outcomes:
         y = frame[outcome].astype(bool)
         cells = pd.DataFrame({
             "a": frame["_ai"] & y, "b": frame["_ai"] & ~y,
