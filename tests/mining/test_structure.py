@@ -354,3 +354,14 @@ def test_analysis_population_follows_the_plan_groups_and_era(repo_builder, tmp_p
     whole = structure_events.event_commits(con, era="whole")
     assert set(whole["sha"]) == {early, ai, late}
     assert whole.set_index("sha").loc[early, "any_but_interface"]
+
+
+def test_requirements_folder_files_are_manifests_and_dev_ones_are_not_runtime():
+    d = structure.definitions()
+    base = structure._manifest_for("requirements/base.txt", d)
+    assert base is not None and base["format"] == "requirements"
+    assert structure.runtime_dependencies("requirements/base.txt", "flask==3\n# c\n", base) == {
+        "flask"
+    }
+    assert structure.runtime_dependencies("requirements/dev.txt", "pytest\n", base) == set()
+    assert structure._manifest_for("docs/requirements.md", d) is None
