@@ -181,6 +181,8 @@ def event_odds(
 def figure_event_ratios(rates: pd.DataFrame, out: str | Path) -> list[Path]:
     """Dot plot: AI/human rate ratio of each event (per commit and per 1,000 lines), log scale,
     with repo-cluster CIs; 1 means no difference. Saved with its numbers (style.save)."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
     from analysis import style
 
     fig, ax = style.figure(columns=1, height=3.0)
@@ -198,8 +200,14 @@ def figure_event_ratios(rates: pd.DataFrame, out: str | Path) -> list[Path]:
                     label=label, markersize=3, capsize=2)  # fmt: skip
     ax.axvline(1.0, color="0.4", linewidth=0.8, linestyle="--")
     ax.set_xscale("log")
+    ticks = [t for t in (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+             if np.nanmin(rates["ratio_lo"]) / 2 <= t <= np.nanmax(rates["ratio_hi"]) * 2]  # fmt: skip
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in ticks]))
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yticks(y, [o.replace("_", " ") for o in outcomes])
     ax.invert_yaxis()
     ax.set_xlabel("AI / human rate (95% CI, repositories resampled)")
-    ax.legend(loc="lower right", fontsize="x-small")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize="x-small",
+              frameon=False)  # fmt: skip
     return style.save(fig, rates, "structure_event_ratios", out)
