@@ -26,7 +26,10 @@ DEFAULT_BOOT = 1000
 
 
 def event_commits(
-    con: duckdb.DuckDBPyConnection, era: str = "same", classified_only: bool = False
+    con: duckdb.DuckDBPyConnection,
+    era: str = "same",
+    classified_only: bool = False,
+    drop_scripted: bool = False,
 ) -> pd.DataFrame:
     """Non-merge commits of the analysis plan's groups with their events (docs/analysis-plan.md).
 
@@ -34,7 +37,8 @@ def event_commits(
     (automation and commits credited only through a branch or suggestion belong to neither).
     `era="same"` keeps human commits authored on or after their repository's first AI commit and
     drops repositories without one; `era="whole"` keeps the whole history. `classified_only`
-    restricts to commits that carry a learned layer (to compare with the layer answer).
+    restricts to commits that carry a learned layer (to compare with the layer answer);
+    `drop_scripted` removes human commits flagged `scripted` (the plan's sensitivity row).
     Adds: group (ai|human), churn, size_band, quarter, and the AGGREGATES columns.
     """
     if era not in ("same", "whole"):
@@ -49,6 +53,8 @@ def event_commits(
     df = df.loc[~df["is_merge"].astype(bool)].copy()
     ai = df["ai_direct"].astype(bool)
     human = ~df["ai"].astype(bool) & (df["author_kind"] == "human")
+    if drop_scripted and "scripted" in df.columns:
+        human &= ~df["scripted"].fillna(False).astype(bool)
     df = df.loc[ai | human].assign(group=np.where(ai, "ai", "human")[ai | human])
     when = pd.to_datetime(df["authored_at"], utc=True)
     if era == "same":

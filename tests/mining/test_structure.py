@@ -354,6 +354,9 @@ def test_analysis_population_follows_the_plan_groups_and_era(repo_builder, tmp_p
     whole = structure_events.event_commits(con, era="whole")
     assert set(whole["sha"]) == {early, ai, late}
     assert whole.set_index("sha").loc[early, "any_but_interface"]
+    con.execute("UPDATE commit_authors SET scripted = true WHERE sha = ?", [late])
+    kept = structure_events.event_commits(con, drop_scripted=True)
+    assert set(kept["sha"]) == {ai}
 
 
 def test_requirements_folder_files_are_manifests_and_dev_ones_are_not_runtime():
