@@ -93,7 +93,7 @@ def build_repo(
     on other machines) the Parquet bytes are returned under "files" for the client to write.
     Returns the RepoOutcome as a dict (plain data, so it crosses process and network borders).
     """
-    from mining import classify, features
+    from mining import classify, features, structure
 
     repo = target.source.repo
     out = RepoOutcome(repo, rev=target.rev, features_version=features.FEATURES_VERSION)
@@ -131,6 +131,10 @@ def build_repo(
                 out.features_version = "" if stage == "features" else out.features_version
                 out.model_version = None
                 out.error, out.status = f"{stage}: {_describe(exc)}", "partial"
+            try:
+                structure.structure_stage(con, [repo])
+            except Exception as exc:  # noqa: BLE001 - resumable: `strata structure` fills the gap
+                out.notes.append(f"structure: {_describe(exc)}")
             _fill_counts(con, out)
             files = export_partition(con, repo, Path(out_dir) if out_dir else work / "part")
         finally:

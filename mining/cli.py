@@ -363,6 +363,34 @@ def features(
 
 
 @app.command()
+def structure(
+    db: DbOption = DEFAULT_DB,
+    repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Find structural-change events of every stored non-merge commit into commit_structure.
+
+    Module added/removed, code moved across packages, public interface changed, contract file
+    changed, runtime dependency added, build/deployment topology changed: from the file list, the
+    trees and a few blobs, no model (definitions: mining/structure_events.toml). Resumable.
+
+    Example: strata structure --db study.duckdb
+    """
+    from mining.store import connect
+    from mining.structure import structure_stage
+
+    def progress(name: str, done: int, total: int) -> None:
+        if not quiet:
+            typer.echo(f"{name}: {done}/{total} commits", err=True)
+
+    try:
+        counts = structure_stage(connect(db), repo or None, progress)
+    except StrataError as err:
+        fail(err)
+    typer.echo(f"found events of {sum(counts.values())} commits in {len(counts)} repositories")
+
+
+@app.command()
 def classify(
     db: DbOption = DEFAULT_DB,
     repo: Annotated[

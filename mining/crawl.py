@@ -32,25 +32,9 @@ import pyarrow.parquet as pq
 from mining import __version__, store
 from mining.errors import GitError, SourceError, StrataError
 from mining.gitcmd import common_dir, run_git, stream_git, validate_rev
-from mining.logparse import LOG_FORMAT, CommitRecord, parse_log
+from mining.logparse import LOG_ARGS, LOG_FORMAT, CommitRecord, parse_log
 from mining.sources import Source
 
-#: git log options that fix what is measured, whatever the user's or repository's config says.
-LOG_ARGS = [
-    "log",
-    "-z",
-    "--raw",
-    "--numstat",
-    "-M",
-    "--no-abbrev",
-    "--diff-merges=off",
-    "--no-textconv",
-    "--no-ext-diff",
-    "--no-color",
-    "--no-use-mailmap",
-    "--date=raw",
-    f"--format={LOG_FORMAT}",
-]
 #: the same commits, without line counts or rename detection: needs no blob, only trees.
 _RAW_ARGS = ["log", "-z", "--raw", "--no-renames", "--no-abbrev", "--diff-merges=off", "--no-use-mailmap",
              "--date=raw", f"--format={LOG_FORMAT}"]

@@ -147,8 +147,8 @@ def render(
         "One Parquet file per table (zstd). Column meanings: `docs/schema.md` and the comments in "
         "`mining/schema/*.sql`. `messages` and `identities` are not released (their tables exist, "
         "empty, in a loaded database). In the tables keyed by commit (file_changes, "
-        "attributions, commit_authors, commit_features, commit_layers) `sha` is stored as "
-        "`commit_idx`, the commit's 0-based row in `commits.parquet` (ordered by repo, sha); "
+        "attributions, commit_authors, commit_features, commit_layers, commit_structure) `sha` is stored "
+        "as `commit_idx`, the commit's 0-based row in `commits.parquet` (ordered by repo, sha); "
         "`strata load` restores `sha`.",
         "",
     ]

@@ -22,6 +22,22 @@ from mining.errors import GitError
 #: git pretty-format placeholders, in token order after "\x1e%H".
 FIELDS = ("%P", "%an", "%ae", "%aN", "%aE", "%ad", "%cn", "%ce", "%cd", "%B")
 LOG_FORMAT = "%x1e%H" + "".join("%x00" + f for f in FIELDS)
+#: git log options that fix what is measured, whatever the user's or repository's config says.
+LOG_ARGS = [
+    "log",
+    "-z",
+    "--raw",
+    "--numstat",
+    "-M",
+    "--no-abbrev",
+    "--diff-merges=off",
+    "--no-textconv",
+    "--no-ext-diff",
+    "--no-color",
+    "--no-use-mailmap",
+    "--date=raw",
+    f"--format={LOG_FORMAT}",
+]
 
 _SHA_RE = re.compile(rb"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 

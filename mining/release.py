@@ -53,11 +53,13 @@ TABLES: dict[str, str] = {
     "adoption_markers": "repo, path, tool, added_sha, added_at, removed_at",
     "commit_features": "t.* EXCLUDE (repo, sha)",
     "commit_layers": "t.* EXCLUDE (repo, sha)",
+    "commit_structure": "t.* EXCLUDE (repo, sha)",
 }
 #: tables keyed by commit: their `sha` is stored as `commit_idx`, the commit's position in
 #: commits.parquet (ordered by repo, sha), and restored on load. Saves ~20 bytes per row and
 #: table (a sha does not compress), which keeps the corpus release under 50 MB.
-KEYED = ("file_changes", "attributions", "commit_authors", "commit_features", "commit_layers")
+KEYED = ("file_changes", "attributions", "commit_authors", "commit_features", "commit_layers",
+         "commit_structure")
 ORDER = {
     "repos": "repo",
     "commits": "c.repo, c.sha",
@@ -68,6 +70,7 @@ ORDER = {
     "adoption_markers": "repo, path, tool, added_sha",
     "commit_features": "t.repo, k.commit_idx",
     "commit_layers": "t.repo, k.commit_idx",
+    "commit_structure": "t.repo, k.commit_idx",
 }
 _COMMIT_IDX = (
     "CREATE OR REPLACE TEMP TABLE _cidx AS SELECT repo, sha, "

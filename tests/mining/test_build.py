@@ -79,6 +79,7 @@ def table_counts(db: Path) -> dict[str, int]:
             "attributions",
             "commit_features",
             "commit_layers",
+            "commit_structure",
             "repos",
         ]
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in names}
@@ -98,6 +99,7 @@ def test_build_runs_every_stage_and_reports(repo_builder, tmp_path, model_dir):
     assert tot["skipped"] == {"merge commit (no layer by design)": 1}
     counts = table_counts(db)
     assert counts["commits"] == 7 and counts["commit_layers"] == 6 and counts["repos"] == 2
+    assert counts["commit_structure"] == 6  # structural events of every non-merge commit
     con = store.connect(db, read_only=True)
     facts = con.execute(
         "SELECT repo, count(*) FILTER (WHERE ai), count(layer) FROM commit_facts GROUP BY 1 ORDER BY 1"

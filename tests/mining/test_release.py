@@ -129,8 +129,11 @@ def test_load_rebuilds_the_views_and_verifies_checksums(built, tmp_path):
     db = tmp_path / "loaded.duckdb"
     counts = release.load_release(out, db)
     assert counts["commits"] == 7 and counts["commit_layers"] == 6
+    assert counts["commit_structure"] == 6  # one row per non-merge commit
     q = "SELECT repo, sha, ai, ai_tools, layer, churn FROM commit_facts ORDER BY 1, 2"
     a, b = store.connect(built, read_only=True), store.connect(db, read_only=True)
+    assert a.execute(q).fetchall() == b.execute(q).fetchall()
+    q = "SELECT * FROM commit_structure ORDER BY repo, sha"
     assert a.execute(q).fetchall() == b.execute(q).fetchall()
     assert b.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
     tools = b.execute("SELECT tool, ai_commits, repos FROM tool_summary").fetchall()

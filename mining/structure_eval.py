@@ -1,0 +1,158 @@
+"""How well each structural event finds architectural commits of the labelled set.
+
+Why: the events are meant as a second outcome that no model decides; before the study leans on
+one, its precision and recall for the codebook's architectural layer must be known, overall and
+by change size (a big commit trips events by sheer breadth). Rerunnable as labels grow:
+
+    python -m mining.structure_eval [--labels data/labels/labels.csv] [--out reports/structure]
+
+Mirrors are found as in `strata evaluate` (data/labels/repos.toml, $STRATA_MIRRORS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mining.errors import LabelError, StrataError
+from mining.evaluate import mirror_paths
+from mining.gitcmd import resolve_git_dir, run_git
+from mining.structure import AGGREGATES, EVENTS, compute_structure
+
+#: changed-line bands (lower bounds) of the report; the last band is open
+SIZE_BANDS = ((0, "<10"), (10, "10-99"), (100, "100-999"), (1000, ">=1000"))
+ARCHITECTURAL = "architectural"
+
+
+def changed_lines(git_dir: str | Path, shas: list[str]) -> dict[str, int]:
+    """Lines added + deleted per commit against its first parent (binary files count 0)."""
+    proc = run_git(
+        git_dir,
+        [
+            "log",
+            "--no-walk=unsorted",
+            "--stdin",
+            "--numstat",
+            "--format=%x00%H",
+            "--diff-merges=off",
+        ],
+        input=("\n".join(shas) + "\n").encode(),
+    )
+    out: dict[str, int] = {}
+    sha = None
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        if line.startswith("\x00"):
+            sha = line[1:].strip()
+            out[sha] = 0
+        elif sha and line.strip():
+            a, d = line.split("\t", 2)[:2]
+            out[sha] += (int(a) if a.isdigit() else 0) + (int(d) if d.isdigit() else 0)
+    return out
+
+
+def labelled_events(labels: pd.DataFrame, mirrors: dict[str, str]) -> pd.DataFrame:
+    """The labels joined to each commit's events and changed lines, read from the mirrors."""
+    parts = []
+    for repo, group in labels.groupby("repo", sort=True):
+        if repo not in mirrors:
+            raise LabelError(f"{repo}: no mirror known (set STRATA_MIRRORS or repos.toml `mirror`)")
+        git_dir = resolve_git_dir(mirrors[repo])
+        shas = list(group["sha"])
+        events = compute_structure(git_dir, shas)
+        events["changed_lines"] = events["sha"].map(changed_lines(git_dir, shas))
+        parts.append(group.merge(events, on="sha", how="inner"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def size_band(lines: pd.Series) -> pd.Series:
+    """The SIZE_BANDS label of each changed-line count."""
+    bounds = [b for b, _ in SIZE_BANDS]
+    names = [n for _, n in SIZE_BANDS]
+    return pd.Series(
+        np.array(names)[np.searchsorted(bounds, lines, side="right") - 1], index=lines.index
+    )
+
+
+def precision_recall(df: pd.DataFrame) -> pd.DataFrame:
+    """Per event (and AGGREGATES), per size band (and "all"): flagged, hits, precision, recall, lift.
+
+    Precision: architectural share among flagged commits; recall: flagged share among the
+    architectural ones; lift: precision over the band's architectural share (1 = no better than
+    flagging at random). Empty denominators give NaN, never 0."""
+    df = df.assign(band=size_band(df["changed_lines"]))
+    for name, members in AGGREGATES.items():
+        df[name] = df[list(members)].any(axis=1)
+    arch = df["layer"] == ARCHITECTURAL
+    rows = []
+    for band in ["all", *[n for _, n in SIZE_BANDS]]:
+        sel = np.ones(len(df), bool) if band == "all" else (df["band"] == band).to_numpy()
+        for event in [*EVENTS, *AGGREGATES]:
+            flagged = df[event].to_numpy(bool) & sel
+            hits = int((flagged & arch.to_numpy()).sum())
+            n_arch = int((arch.to_numpy() & sel).sum())
+            rows.append({
+                "event": event, "band": band, "commits": int(sel.sum()), "architectural": n_arch,
+                "flagged": int(flagged.sum()), "hits": hits,
+                "precision": hits / flagged.sum() if flagged.sum() else float("nan"),
+                "recall": hits / n_arch if n_arch else float("nan"),
+                "lift": (hits / flagged.sum()) / (n_arch / sel.sum())
+                if flagged.sum() and n_arch else float("nan"),
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame, band: str = "all") -> str:
+    """A markdown table of one band: event, flagged, hits, precision, recall, lift."""
+    sub = table[table["band"] == band]
+    lines = ["| event | flagged | architectural among flagged | precision | recall | lift |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for r in sub.itertuples():
+        p, rc, lift = ("-" if np.isnan(v) else f"{v:.2f}" for v in (r.precision, r.recall, r.lift))
+        lines.append(f"| {r.event} | {r.flagged} | {r.hits} | {p} | {rc} | {lift} |")
+    return "\n".join(lines)
+
+
+def run(labels_csv: Path, out: Path, mirrors: dict[str, str] | None = None) -> pd.DataFrame:
+    """Compute the table, write `out`/validation.csv and validation.md, return the table."""
+    with open(labels_csv, newline="", encoding="utf-8") as fh:
+        labels = pd.DataFrame(list(csv.DictReader(fh)))
+    if labels.empty or not {"repo", "sha", "layer"} <= set(labels.columns):
+        raise LabelError(f"{labels_csv}: needs columns repo, sha, layer")
+    df = labelled_events(labels[["repo", "sha", "layer"]], mirrors or mirror_paths())
+    table = precision_recall(df)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "validation.csv", index=False, float_format="%.4f")
+    text = [
+        f"Labelled commits: {len(df)}, architectural: {int((df['layer'] == ARCHITECTURAL).sum())}"
+    ]
+    for band in ["all", *[n for _, n in SIZE_BANDS]]:
+        sub = table[(table["band"] == band) & (table["event"] == "any_event")].iloc[0]
+        text += ["", f"### {band} ({sub['commits']} commits, {sub['architectural']} architectural)",
+                 "", markdown(table, band)]  # fmt: skip
+    (out / "validation.md").write_text("\n".join(text) + "\n", encoding="utf-8")
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: validate the events against the labels; one-line errors, no traceback."""
+    ap = argparse.ArgumentParser(prog="python -m mining.structure_eval", description=__doc__)
+    ap.add_argument("--labels", type=Path, default=Path("data/labels/labels.csv"))
+    ap.add_argument("--out", type=Path, default=Path("reports/structure"))
+    args = ap.parse_args(argv)
+    try:
+        run(args.labels, args.out)
+    except (StrataError, OSError) as err:
+        print(f"structure_eval: error: {err}", file=sys.stderr)
+        return 1
+    print((args.out / "validation.md").read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,370 @@
+"""Structural-change events on repositories built in the test: each event, and its negatives."""
+
+from __future__ import annotations
+
+import pytest
+
+from mining import store, structure
+from mining.errors import SourceError, StageError
+
+PY_CORE = "def parse(text):\n    return text.split()\n\n\ndef _helper(x):\n    return x\n"
+PYPROJECT = (
+    '[project]\nname = "demo"\nversion = "1.0"\ndependencies = [\n    "requests>=2.31",\n]\n\n'
+    '[dependency-groups]\ndev = ["pytest>=8"]\n'
+)
+PACKAGE_JSON = (
+    '{\n  "name": "web",\n  "version": "1.0.0",\n  "dependencies": {\n    "react": "^18.0.0"\n'
+    '  },\n  "devDependencies": {\n    "vitest": "^1.0.0"\n  }\n}\n'
+)
+COMPOSE = "services:\n  web:\n    image: demo\n"
+WORKFLOW = "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+
+
+@pytest.fixture
+def base(repo_builder):
+    rb = repo_builder()
+    rb.commit(
+        "initial",
+        {
+            "pyproject.toml": PYPROJECT,
+            "web/package.json": PACKAGE_JSON,
+            "src/demo/__init__.py": "",
+            "src/demo/core.py": PY_CORE,
+            "src/demo/io/__init__.py": "",
+            "src/demo/io/read.py": "def read(p):\n    return open(p).read()\n",
+            "src/demo/io/write.py": "def write(p, t):\n    open(p, 'w').write(t)\n",
+            "src/demo/io/fmt.py": "def fmt(t):\n    return t.strip()\n",
+            "docker-compose.yml": COMPOSE,
+            ".github/workflows/ci.yml": WORKFLOW,
+            "README.md": "# demo\n",
+        },
+    )
+    return rb
+
+
+def _events(rb, sha: str) -> dict[str, bool]:
+    frame = structure.compute_structure(rb.git_dir, [sha])
+    assert list(frame["sha"]) == [sha]
+    row = frame.iloc[0].to_dict()
+    assert row["n_events"] == sum(bool(row[e]) for e in structure.EVENTS)
+    return {e: bool(row[e]) for e in structure.EVENTS}
+
+
+def _only(events: dict[str, bool], *names: str) -> None:
+    assert {e for e, v in events.items() if v} == set(names)
+
+
+# --- modules -----------------------------------------------------------------------------------
+
+
+def test_new_package_with_source_files_is_module_added(base):
+    sha = base.commit("add net package", {
+        "src/demo/net/__init__.py": "", "src/demo/net/http.py": "x = 1\n",
+        "src/demo/net/dns.py": "y = 2\n",
+    })  # fmt: skip
+    assert _events(base, sha)["module_added"]
+
+
+def test_files_added_to_an_existing_package_are_no_module(base):
+    sha = base.commit("more io", {"src/demo/io/zip.py": "z = 1\n", "src/demo/io/tar.py": "t = 1\n"})
+    assert not _events(base, sha)["module_added"]
+
+
+def test_new_test_directory_is_no_module(base):
+    sha = base.commit("tests", {"tests/unit/test_a.py": "def test_a():\n    pass\n",
+                                "tests/unit/test_b.py": "def test_b():\n    pass\n"})  # fmt: skip
+    _only(_events(base, sha))
+
+
+def test_new_vendored_folder_is_no_module(base):
+    sha = base.commit("vendor lib", {"vendor/lib/a.py": "a = 1\n", "vendor/lib/b.py": "b = 1\n"})
+    _only(_events(base, sha))
+
+
+def test_one_file_in_a_new_folder_is_below_the_module_threshold(base):
+    sha = base.commit("script", {"scripts/run.py": "print(1)\n"})
+    assert not _events(base, sha)["module_added"]
+
+
+def test_deleting_a_package_is_module_removed_but_not_from_a_surviving_one(base):
+    gone = base.commit("drop io", {
+        "src/demo/io/__init__.py": None, "src/demo/io/read.py": None,
+        "src/demo/io/write.py": None, "src/demo/io/fmt.py": None,
+    })  # fmt: skip
+    assert _events(base, gone)["module_removed"]
+    base.commit("io again", {"src/demo/io/a.py": "a = 1\n", "src/demo/io/b.py": "b = 1\n",
+                             "src/demo/io/c.py": "c = 1\n"})  # fmt: skip
+    kept = base.commit("drop two", {"src/demo/io/a.py": None, "src/demo/io/b.py": None})
+    assert not _events(base, kept)["module_removed"]
+
+
+# --- moves -------------------------------------------------------------------------------------
+
+
+def test_moving_three_source_files_to_another_package_is_code_moved(base):
+    base.git("mv", "src/demo/io", "src/demo/storage")
+    sha = base.commit("rename io -> storage", {})
+    ev = _events(base, sha)
+    assert ev["code_moved"] and ev["module_added"] and ev["module_removed"]
+
+
+def test_renames_within_a_folder_are_no_move(base):
+    for name in ("read", "write", "fmt"):
+        base.git("mv", f"src/demo/io/{name}.py", f"src/demo/io/{name}er.py")
+    sha = base.commit("rename files in place", {})
+    assert not _events(base, sha)["code_moved"]
+
+
+# --- public interface ---------------------------------------------------------------------------
+
+
+def test_public_function_added_or_resigned_is_an_interface_change(base):
+    added = base.commit(
+        "new api", {"src/demo/core.py": PY_CORE + "\n\ndef tokens(text):\n    return 1\n"}
+    )
+    assert _events(base, added)["public_interface"]
+    resigned = base.commit("new param", {
+        "src/demo/core.py": PY_CORE.replace("def parse(text):", "def parse(text, sep=None):")
+        + "\n\ndef tokens(text):\n    return 1\n"
+    })  # fmt: skip
+    assert _events(base, resigned)["public_interface"]
+
+
+def test_private_helper_or_body_edit_is_no_interface_change(base):
+    body = base.commit(
+        "body", {"src/demo/core.py": PY_CORE.replace("text.split()", "text.split(',')")}
+    )
+    _only(_events(base, body))
+    private = base.commit(
+        "helper", {"src/demo/core.py": PY_CORE + "\n\ndef _aux(y):\n    return y\n"}
+    )
+    _only(_events(base, private))
+
+
+def test_exported_go_function_changes_interface_but_test_file_does_not(base):
+    base.commit("go", {"pkg/api/api.go": "package api\n\nfunc Get(id int) int {\n\treturn id\n}\n"})
+    resigned = base.commit("go sig", {
+        "pkg/api/api.go": "package api\n\nfunc Get(id int, force bool) int {\n\treturn id\n}\n"
+    })  # fmt: skip
+    assert _events(base, resigned)["public_interface"]
+    in_test = base.commit("go test", {"pkg/api/api_test.go": "package api\n\nfunc TestGet() {}\n"})
+    assert not _events(base, in_test)["public_interface"]
+
+
+# --- contracts ----------------------------------------------------------------------------------
+
+
+def test_migration_and_proto_are_contracts_but_test_fixture_schema_is_not(base):
+    mig = base.commit("migration", {"app/migrations/0002_user.py": "ops = []\n"})
+    assert _events(base, mig)["contract_changed"]
+    proto = base.commit("proto", {"api/user.proto": 'syntax = "proto3";\nmessage User {}\n'})
+    assert _events(base, proto)["contract_changed"]
+    fixture = base.commit("fixture", {"tests/fixtures/user.schema.json": "{}\n"})
+    assert not _events(base, fixture)["contract_changed"]
+
+
+# --- dependencies -------------------------------------------------------------------------------
+
+
+def test_new_runtime_dependency_is_an_event_but_a_version_bump_is_not(base):
+    bump = base.commit("bump", {"pyproject.toml": PYPROJECT.replace("2.31", "2.32")})
+    _only(_events(base, bump))
+    new = base.commit("add httpx", {
+        "pyproject.toml": PYPROJECT.replace('"requests>=2.31",', '"requests>=2.32",\n    "httpx>=0.27",')
+    })  # fmt: skip
+    assert _events(base, new)["dependency_added"]
+
+
+def test_dev_dependency_and_lockfile_refresh_are_not_runtime_dependencies(base):
+    dev = base.commit("dev dep", {
+        "web/package.json": PACKAGE_JSON.replace('"vitest": "^1.0.0"', '"vitest": "^1.0.0",\n    "eslint": "^9.0.0"'),
+        "pyproject.toml": PYPROJECT.replace('["pytest>=8"]', '["pytest>=8", "ruff"]'),
+        "requirements-dev.txt": "mypy==1.0\n",
+        "uv.lock": "[[package]]\nname = \"ruff\"\n",
+    })  # fmt: skip
+    _only(_events(base, dev))
+    runtime = base.commit("runtime dep", {
+        "web/package.json": PACKAGE_JSON.replace('"react": "^18.0.0"', '"react": "^18.0.0",\n    "zod": "^3.0.0"'),
+    })  # fmt: skip
+    assert _events(base, runtime)["dependency_added"]
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        ("go.mod", "module x\n\nrequire (\n\tgithub.com/a/b v1.0.0\n)\n",
+         "module x\n\nrequire (\n\tgithub.com/a/b v1.1.0\n\tgithub.com/c/d v0.1.0 // indirect\n)\n", set()),
+        ("go.mod", "module x\n", "module x\n\nrequire github.com/c/d v0.1.0\n", {"github.com/c/d"}),
+        ("build.gradle.kts", 'dependencies {\n  implementation("a:b:1")\n}\n',
+         'dependencies {\n  implementation("a:b:2")\n  testImplementation("junit:junit:4")\n'
+         '  implementation(libs.okio)\n}\n', {"libs.okio"}),
+        ("Cargo.toml", '[dependencies]\nserde = "1"\n',
+         '[dependencies]\nserde = "1.1"\ntokio = { version = "1" }\n\n[dev-dependencies]\nproptest = "1"\n',
+         {"tokio"}),
+        ("setup.py", "setup(install_requires=['click'])\n",
+         "setup(install_requires=['click>=8', 'Jinja2'], extras_require={'test': ['pytest']})\n",
+         {"jinja2"}),
+        ("Gemfile", 'gem "rails"\n', 'gem "rails"\ngroup :test do\n  gem "rspec"\nend\ngem "pg"\n', {"pg"}),
+    ],
+)  # fmt: skip
+def test_runtime_dependencies_per_manifest_format(path, old, new, expected):
+    manifest = structure._manifest_for(path, structure.definitions())
+    assert manifest is not None
+    fresh = structure.runtime_dependencies(path, new, manifest) - structure.runtime_dependencies(
+        path, old, manifest
+    )
+    assert fresh == expected
+
+
+# --- topology -----------------------------------------------------------------------------------
+
+
+def test_new_service_job_or_dockerfile_is_topology_but_an_edited_one_is_not(base):
+    service = base.commit(
+        "db service", {"docker-compose.yml": COMPOSE + "  db:\n    image: postgres\n"}
+    )
+    assert _events(base, service)["topology_changed"]
+    job = base.commit(
+        "lint job", {".github/workflows/ci.yml": WORKFLOW + "  lint:\n    runs-on: x\n"}
+    )
+    assert _events(base, job)["topology_changed"]
+    docker = base.commit("container", {"Dockerfile": "FROM python:3.12\n"})
+    assert _events(base, docker)["topology_changed"]
+    edit = base.commit("edit", {"docker-compose.yml": COMPOSE.replace("demo", "demo:2")
+                                + "  db:\n    image: postgres\n"})  # fmt: skip
+    _only(_events(base, edit))
+
+
+def test_top_keys_reads_only_the_named_block():
+    text = "version: '3'\nservices:\n  web:\n    ports:\n      - 80\n  db:\n    image: x\nvolumes:\n  data:\n"
+    assert structure.top_keys(text, "services") == {"web", "db"}
+    assert structure.top_keys(text, "") == {"version", "services", "volumes"}
+
+
+# --- stage --------------------------------------------------------------------------------------
+
+
+def _crawled(rb, tmp_path):
+    from mining.crawl import CrawlTarget, crawl
+    from mining.sources import resolve_source
+
+    db = tmp_path / "s.duckdb"
+    crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
+    return store.connect(db)
+
+
+def test_stage_writes_one_row_per_non_merge_commit_and_resumes(base, tmp_path):
+    base.branch("side")
+    base.commit("side work", {"src/demo/side.py": "s = 1\n"})
+    base.checkout("main")
+    base.commit("main work", {"src/demo/main.py": "m = 1\n"})
+    base.merge("side")
+    con = _crawled(base, tmp_path)
+    calls: list[tuple[str, int, int]] = []
+    done = structure.structure_stage(con, progress=lambda *a: calls.append(a))
+    n_non_merge = con.execute("SELECT count(*) FROM commits WHERE NOT is_merge").fetchone()[0]
+    assert sum(done.values()) == n_non_merge == 3
+    assert con.execute("SELECT count(*) FROM commit_structure").fetchone()[0] == n_non_merge
+    assert calls and calls[-1][1] == calls[-1][2]
+    assert sum(structure.structure_stage(con).values()) == 0  # resumable: nothing left to do
+
+
+def test_cli_fills_the_table_and_query_joins_it(base, tmp_path):
+    from typer.testing import CliRunner
+
+    from mining.cli import app
+
+    base.commit("new package", {"src/demo/net/a.py": "a = 1\n", "src/demo/net/b.py": "b = 1\n"})
+    con = _crawled(base, tmp_path)
+    con.close()
+    db = str(tmp_path / "s.duckdb")
+    runner = CliRunner()
+    done = runner.invoke(app, ["structure", "--db", db, "--quiet"])
+    assert done.exit_code == 0 and "found events of 2 commits" in done.stdout
+    sql = ("SELECT f.sha, s.module_added FROM commit_facts f JOIN commit_structure s "
+           "USING (repo, sha) WHERE s.module_added")  # fmt: skip
+    out = runner.invoke(app, ["query", "--db", db, "--format", "csv", sql])
+    lines = out.stdout.strip().splitlines()
+    assert out.exit_code == 0 and lines[0] == "sha,module_added"
+    assert f"{base.head()},True" in lines  # the root commit creates its folders too
+    bad = runner.invoke(app, ["structure", "--db", db, "--repo", "nope/nope"])
+    assert bad.exit_code != 0 and "nope/nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_stage_names_a_missing_repository(tmp_path, base):
+    con = _crawled(base, tmp_path)
+    with pytest.raises(StageError, match="nope/nope"):
+        structure.structure_stage(con, ["nope/nope"])
+
+
+def test_compute_rejects_a_non_hex_commit_id(base):
+    with pytest.raises(SourceError, match="not a commit id"):
+        structure.compute_structure(base.git_dir, ["HEAD~1; rm"])
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def test_precision_recall_counts_per_band():
+    import pandas as pd
+
+    from mining import structure_eval
+
+    rows = []
+    for i in range(10):  # 4 architectural commits of 500 lines, 6 features of 5 lines
+        arch = i < 4
+        ev = {e: False for e in structure.EVENTS}
+        ev["module_added"] = i < 2 or i == 9  # 2 hits, 1 false alarm
+        rows.append({"sha": str(i), "layer": "architectural" if arch else "feature",
+                     "changed_lines": 500 if arch else 5, **ev})  # fmt: skip
+    table = structure_eval.precision_recall(pd.DataFrame(rows)).set_index(["event", "band"])
+    got = table.loc[("module_added", "all")]
+    assert (got["flagged"], got["hits"]) == (3, 2)
+    assert got["precision"] == pytest.approx(2 / 3) and got["recall"] == pytest.approx(0.5)
+    small = table.loc[("module_added", "<10")]
+    assert small["precision"] == 0 and small["architectural"] == 0
+    assert table.loc[("code_moved", "all"), "flagged"] == 0
+    assert list(structure_eval.size_band(pd.Series([0, 9, 10, 99, 100, 1000]))) == [
+        "<10", "<10", "10-99", "10-99", "100-999", ">=1000"
+    ]  # fmt: skip
+
+
+def test_a_file_above_the_parse_limit_is_not_read_for_the_interface(base, monkeypatch):
+    big = PY_CORE + "".join(f"\n\ndef f{i}(x):\n    return x\n" for i in range(10))
+    sha = base.commit("many defs", {"src/demo/core.py": big})
+    assert _events(base, sha)["public_interface"]
+    limits = dict(structure.definitions()["public_interface"], max_parse_bytes=len(PY_CORE))
+    monkeypatch.setitem(structure.definitions(), "public_interface", limits)
+    assert not _events(base, sha)["public_interface"]
+
+
+def test_analysis_population_follows_the_plan_groups_and_era(repo_builder, tmp_path):
+    from analysis import structure_events
+
+    rb = repo_builder()
+    early = rb.commit("human before AI", {"a/x.py": "x = 1\n", "a/y.py": "y = 1\n"})
+    ai = rb.commit("ai work", {"b/x.py": "x = 1\n", "b/y.py": "y = 1\n"},
+                   trailers=[("Co-authored-by", "Claude <noreply@anthropic.com>")])  # fmt: skip
+    late = rb.commit("human after AI", {"c/x.py": "x = 1\n"})
+    con = _crawled(rb, tmp_path)
+    structure.structure_stage(con)
+    same = structure_events.event_commits(con)
+    assert dict(zip(same["sha"], same["group"], strict=True)) == {ai: "ai", late: "human"}
+    assert bool(same.set_index("sha").loc[ai, "module_added"])
+    whole = structure_events.event_commits(con, era="whole")
+    assert set(whole["sha"]) == {early, ai, late}
+    assert whole.set_index("sha").loc[early, "any_but_interface"]
+    con.execute("UPDATE commit_authors SET scripted = true WHERE sha = ?", [late])
+    kept = structure_events.event_commits(con, drop_scripted=True)
+    assert set(kept["sha"]) == {ai}
+
+
+def test_requirements_folder_files_are_manifests_and_dev_ones_are_not_runtime():
+    d = structure.definitions()
+    base = structure._manifest_for("requirements/base.txt", d)
+    assert base is not None and base["format"] == "requirements"
+    assert structure.runtime_dependencies("requirements/base.txt", "flask==3\n# c\n", base) == {
+        "flask"
+    }
+    assert structure.runtime_dependencies("requirements/dev.txt", "pytest\n", base) == set()
+    assert structure._manifest_for("docs/requirements.md", d) is None
