@@ -16,7 +16,16 @@ import pandas as pd
 
 from analysis import LAYERS
 from analysis.dataset import Evaluation, row_normalise
-from analysis.stats import bootstrap_sums, cluster_counts, percentile_ci, shares_of
+from analysis.stats import (
+    bootstrap_sums,
+    choose_design,
+    cluster_counts,
+    design_counts,
+    percentile_ci,
+    rescue_difference,
+    rescue_share,
+    shares_of,
+)
 
 METHODS = ("raw", "inverse", "rogan_gladen", "inverse_by_group")
 
@@ -92,9 +101,11 @@ def corrected_shares(
     Columns: group (human | ai | ai - human), layer, method (raw | inverse | rogan_gladen), share,
     lo, hi. Without an evaluation only the raw rows are returned.
     """
-    counts, groups, _ = cluster_counts(df, "repo", "group", LAYERS)
-    q_point = shares_of(counts.sum(axis=0))
-    q_draws = shares_of(bootstrap_sums(counts, n_boot, seed))
+    design = choose_design(df, "group")
+    counts, groups, strata = design_counts(df, "group", LAYERS, design)
+    total = counts.sum(axis=0)
+    q_point = shares_of(total)
+    q_draws = shares_of(bootstrap_sums(counts, n_boot, seed, strata))
     estimates = {"raw": (q_point, q_draws)}
     if evaluation is not None:
         conf = evaluation.confusion
@@ -114,6 +125,8 @@ def corrected_shares(
     rows = []
     for method, (point, draws) in estimates.items():
         lo, hi = percentile_ci(draws, level)
+        if method == "raw":  # the labelled set's draws move the corrected shares
+            lo, hi, _ = rescue_share(lo, hi, total, total.sum(axis=1, keepdims=True), level)
         for g, group in enumerate(groups):
             for k, layer in enumerate(LAYERS):
                 rows.append(
@@ -129,6 +142,9 @@ def corrected_shares(
         if "ai" in groups and "human" in groups:
             ia, ih = groups.index("ai"), groups.index("human")
             dlo, dhi = percentile_ci(draws[:, ia] - draws[:, ih], level)
+            if method == "raw":
+                n_ai, n_hu = total[ia].sum(), total[ih].sum()
+                dlo, dhi, _ = rescue_difference(dlo, dhi, total[ia], n_ai, total[ih], n_hu, level)
             for k, layer in enumerate(LAYERS):
                 rows.append(
                     {

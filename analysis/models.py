@@ -16,7 +16,7 @@ from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from analysis import LAYERS
-from analysis.stats import Z95
+from analysis.stats import Z95, se_clusters
 
 COLUMNS = ["model", "outcome", "or", "lo", "hi", "p", "n", "n_repos", "note"]
 
@@ -79,11 +79,8 @@ def fixed_effects_logit(
         warnings.simplefilter(
             "ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning)
         )
-        cov = (
-            {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(data["repo"])[0]}}
-            if n_repos > 1
-            else {}
-        )
+        groups, note = se_clusters(data)
+        cov = {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
         fit = smf.logit(formula, data=data).fit(disp=0, maxiter=200, **cov)
     return _row(
         "repo fixed effects",
@@ -93,7 +90,7 @@ def fixed_effects_logit(
         fit.pvalues["is_ai"],
         len(data),
         n_repos,
-        "SE clustered by repo" if n_repos > 1 else "one repo",
+        note,
     )
 
 
@@ -185,6 +182,7 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
     data = data[data["y"] >= 0]
     n_repos = data["repo"].nunique()
     repo_term = " + C(repo)" if n_repos > 1 else ""
+    groups, note = se_clusters(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -192,11 +190,8 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
                 disp=0,
                 maxiter=200,
                 method="newton",
-                **(
-                    {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(data["repo"])[0]}}
-                    if n_repos > 1
-                    else {}
-                ),
+                cov_type="cluster",
+                cov_kwds={"groups": groups},
             )
         except (np.linalg.LinAlgError, ValueError) as exc:
             return pd.DataFrame(
@@ -216,7 +211,7 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
                 pvalues.loc["is_ai", col],
                 len(data),
                 n_repos,
-                "relative-risk ratio; SE clustered by repo",
+                f"relative-risk ratio; {note}",
             )
         )
     return pd.DataFrame(rows, columns=COLUMNS)

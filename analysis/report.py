@@ -1,6 +1,7 @@
 """`strata report`: the study as `reports/study.md` + HTML, every number computed from the data.
 
-Also executes the notebooks (jupytext py:percent) headless with nbclient into `reports/*.html`.
+Also executes the notebooks (jupytext py:percent, shipped in analysis/notebooks) headless with
+nbclient into `reports/*.html`.
 Text that interprets a result is chosen by the result (e.g. whether an interval excludes 1), so
 the wording cannot drift from the numbers.
 """
@@ -19,6 +20,9 @@ import pandas as pd
 from analysis import LAYERS, figures, style
 from analysis.correction import sensitivity_specificity
 from analysis.study import Study, run_study, save_study
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent / "notebooks"
+"""The study notebooks, shipped as package data so `strata report` runs them from any folder."""
 
 NOTEBOOKS = (
     "01-corpus",
@@ -584,7 +588,7 @@ def build_report(
     n_boot: int = 1000,
     seed: int = 0,
     formats: Iterable[str] = style.FORMATS,
-    notebooks: str | Path | None = "notebooks",
+    notebooks: str | Path | None = NOTEBOOK_DIR,
 ) -> dict[str, object]:
     """`strata report`: study -> figures -> study.md/html -> executed notebooks.
 

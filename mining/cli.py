@@ -511,7 +511,7 @@ def report_command(
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
     fmt: Annotated[str, typer.Option("--format", help="Figure formats, comma-separated: pdf,svg,png.")] = "pdf,svg,png",
-    notebooks: Annotated[Path, typer.Option(help="Folder of py:percent notebooks to execute.")] = Path("notebooks"),
+    notebooks: Annotated[Path | None, typer.Option(help="Folder of py:percent notebooks to execute (default: the ones installed with the package).")] = None,
     run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the notebooks into OUT.")] = True,
 ) -> None:
     """Write the study report (Markdown + HTML), its figures, and the executed notebooks.
@@ -519,11 +519,11 @@ def report_command(
     Every number in the report is computed from the dataset; missing inputs (classifier
     evaluation, blame releases) are named in the report instead of failing.
     """
-    from analysis.report import build_report
+    from analysis.report import NOTEBOOK_DIR, build_report
 
     try:
         paths = build_report(db, out, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot,
-                             formats=_formats(fmt), notebooks=notebooks if run_notebooks else None)  # fmt: skip
+                             formats=_formats(fmt), notebooks=(notebooks or NOTEBOOK_DIR) if run_notebooks else None)  # fmt: skip
     except StrataError as err:
         fail(err)
     for note in paths["notes"]:

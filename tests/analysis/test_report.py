@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from analysis import report
 from mining.cli import app
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "analysis" / "notebooks"
 
 
 def test_report_and_notebooks_end_to_end(small, tmp_path) -> None:
