@@ -122,7 +122,9 @@ def share_differences(
     )
 
 
-def difference_design(df: pd.DataFrame, by: str = "group", a: str = "ai", b: str = "human") -> Design:
+def difference_design(
+    df: pd.DataFrame, by: str = "group", a: str = "ai", b: str = "human"
+) -> Design:
     """The design of the a - b comparison: what the report's methods state."""
     return choose_design(df, by, [a, b])
 

@@ -9,6 +9,7 @@ instead (`Design`), which describes these repositories, not repositories in gene
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,10 +65,15 @@ class Design:
                 f"{self.n_repos} repositories (at least {MIN_REPOS}): whole repositories are "
                 "resampled, so the interval speaks for repositories like these"
             )
+        why = (
+            "a repository bootstrap has nothing to resample"
+            if self.n_repos <= 1
+            else f"a repository bootstrap would cover about "
+            f"{100 * cluster_coverage(self.n_repos):.0f}% instead of 95%"
+        )
         return (
             f"only {self.n_repos} repositor{'y' if self.n_repos == 1 else 'ies'} (fewer than "
-            f"{MIN_REPOS}; a repository bootstrap would cover about "
-            f"{100 * cluster_coverage(self.n_repos):.0f}% instead of 95%): blocks of consecutive "
+            f"{MIN_REPOS}; {why}): blocks of consecutive "
             "commits are resampled within each repository, so the interval speaks for these "
             "repositories' commits only, not for other repositories"
         )
@@ -198,7 +204,8 @@ def percentile_ci(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval over bootstrap draws, ignoring draws where the statistic is undefined."""
     alpha = (1 - level) / 2
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slice: the statistic is undefined
         lo = np.nanquantile(draws, alpha, axis=axis)
         hi = np.nanquantile(draws, 1 - alpha, axis=axis)
     return lo, hi
@@ -224,7 +231,9 @@ def newcombe(
     l1, u1 = wilson(k1, n1, level)
     l2, u2 = wilson(k2, n2, level)
     d = p1 - p2
-    return d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + np.sqrt(
+        (u1 - p1) ** 2 + (p2 - l2) ** 2
+    )
 
 
 def collapsed(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -96,7 +96,10 @@ def before_after(
     def diff_of(c: np.ndarray) -> np.ndarray:
         k = len(names)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return c[..., k + 1 : 2 * k + 1] / c[..., 2 * k + 1 : 2 * k + 2] - c[..., :k] / c[..., k : k + 1]
+            return (
+                c[..., k + 1 : 2 * k + 1] / c[..., 2 * k + 1 : 2 * k + 2]
+                - c[..., :k] / c[..., k : k + 1]
+            )
 
     per_draw = np.nan_to_num(diff_of(repo_counts))
     draws = (per_draw * repo_weight[..., None]).sum(axis=1) / repo_weight.sum(axis=1)[:, None]

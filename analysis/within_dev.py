@@ -15,6 +15,7 @@ import pandas as pd
 from statsmodels.discrete.discrete_model import Logit
 
 from analysis import LAYERS
+from analysis.models import MAX_LOG_OR, SEPARATION
 from analysis.stats import MIN_REPOS, Z95, bootstrap_sums, percentile_ci
 
 
@@ -135,6 +136,9 @@ def conditional_logit(df: pd.DataFrame, outcome: str = "arch", min_each: int = 1
         warnings.simplefilter("ignore")
         fit = Logit(mixed[outcome].astype(float).to_numpy(), exog).fit(disp=0, maxiter=200, **cov)
     beta, se = float(fit.params["is_ai"]), float(fit.bse["is_ai"])
+    if not (np.isfinite(beta) and np.isfinite(se)) or abs(beta) > MAX_LOG_OR:
+        out["note"] = SEPARATION
+        return out
     out.update(
         {
             "or": float(np.exp(beta)),

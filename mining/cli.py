@@ -534,6 +534,44 @@ def report_command(
 
 
 
+# --- analyze: your own repositories in one command (mining/analyze.py) ----------------------
+
+
+@app.command()
+def analyze(
+    sources: Annotated[list[str], typer.Argument(help="Work trees, bare repos, mirrors or clone URLs.", show_default=False)],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the database, report and figures (default: $STRATA_HOME, else ~/.local/share/strata, /analyses/<repository names>).", show_default=False)
+    ] = None,
+    rev: Annotated[str, typer.Option(help="Revision to analyse in every SOURCE.")] = "HEAD",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories built in parallel processes.")] = 1,
+    n_boot: BootOption = 1000,
+    fmt: Annotated[str, typer.Option("--format", help="Figure formats, comma-separated: pdf,svg,png.")] = "pdf,svg,png",
+    run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the study notebooks into OUT/report.")] = True,
+    evaluation: EvaluationOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into an OUT that `strata analyze` did not create.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-repo lines.")] = False,
+) -> None:
+    """Analyse your own repositories: crawl, attribute, features, classify and report, in one folder.
+
+    Resumable: a rerun skips repositories already built at the same head and the report if
+    nothing changed. Ends by printing where the report is.
+
+    Example: strata analyze ~/src/myproject https://github.com/owner/name --out ~/strata-myproject
+    """
+    from mining.analyze import run_analyze
+
+    try:
+        result = run_analyze(sources, out, rev=rev, jobs=jobs, n_boot=n_boot, formats=_formats(fmt),
+                             notebooks=run_notebooks, evaluation=evaluation, force=force, quiet=quiet)  # fmt: skip
+    except StrataError as err:
+        fail(err)
+    for note in result["notes"]:
+        typer.echo(f"note: {note}")
+    typer.echo(f"database: {result['db']}\nfigures: {result['figures']}\nhtml: {result['html']}")
+    typer.echo(f"report: {result['report']}")
+
+
 def run() -> None:  # pragma: no cover - console entry for `python -m mining.cli`
     try:
         app()
