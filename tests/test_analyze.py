@@ -41,7 +41,9 @@ def make_project(builder, name: str, n: int, start: int = 1704067200) -> Path:
             repo.commit(f"add module {i} with its api", files, author=author, date=when,
                         trailers=trailers)  # fmt: skip
         elif kind == 1:
-            body = "".join(f"def f{i}_{k}(a, b):\n    return a * b + {k}\n\n" for k in range(i % 7 + 1))
+            body = "".join(
+                f"def f{i}_{k}(a, b):\n    return a * b + {k}\n\n" for k in range(i % 7 + 1)
+            )
             repo.commit(f"feat: helpers {i}", {f"src/helpers{i}.py": body}, author=author,
                         date=when, trailers=trailers)  # fmt: skip
         elif kind == 2:
@@ -162,7 +164,10 @@ def test_analyze_refuses_a_folder_it_did_not_create(repo_builder, tmp_path, monk
 def test_default_out_is_under_the_data_home_not_the_current_folder(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("STRATA_HOME", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert analyze_mod.default_out(["owner/name"]) == tmp_path / "xdg" / "strata" / "analyses" / "owner+name"
+    assert (
+        analyze_mod.default_out(["owner/name"])
+        == tmp_path / "xdg" / "strata" / "analyses" / "owner+name"
+    )
     monkeypatch.setenv("STRATA_HOME", str(tmp_path / "sh"))
     many = analyze_mod.default_out([f"org/repo-with-a-long-name-{i}" for i in range(9)])
     assert many.parent == tmp_path / "sh" / "analyses" and len(many.name) < 100
@@ -187,7 +192,11 @@ def test_design_switches_at_the_stated_minimum() -> None:
     at = stats.choose_design(_frame(stats.MIN_REPOS), "group")
     assert below.kind == "time-block" and at.kind == "repository"
     # the minimum is where a repository bootstrap's coverage first reaches 90%
-    assert stats.cluster_coverage(stats.MIN_REPOS) >= 0.90 > stats.cluster_coverage(stats.MIN_REPOS - 1)
+    assert (
+        stats.cluster_coverage(stats.MIN_REPOS)
+        >= 0.90
+        > stats.cluster_coverage(stats.MIN_REPOS - 1)
+    )
 
 
 def test_time_block_bootstrap_keeps_each_stratum_and_has_width() -> None:
