@@ -60,19 +60,23 @@ def check_out_folder(out: Path, force: bool) -> None:
         )
 
 
-def build_stamp(db: Path, options: dict[str, object]) -> str:
-    """What the report depends on: every repository's built head, feature and model version,
-    the report options and the package version. Equal stamps mean an equal report."""
+def built_repos(db: Path) -> list[tuple]:
+    """(repo, head, features version, model version) of every repository built into `db`."""
     from mining import store
 
     con = store.connect(db)
     try:
-        rows = con.execute(
+        return con.execute(
             "SELECT repo, head_sha, features_version, model_version FROM build_state ORDER BY repo"
         ).fetchall()
     finally:
         con.close()
-    payload = json.dumps([rows, options, __version__], sort_keys=True, default=str)
+
+
+def build_stamp(rows: Sequence[tuple], options: dict[str, object]) -> str:
+    """What the report depends on: every built repository's head, feature and model version,
+    the report options and the package version. Equal stamps mean an equal report."""
+    payload = json.dumps([list(rows), options, __version__], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -153,7 +157,13 @@ def run_analyze(
         "notebooks": notebooks,
         "evaluation": str(ev),
     }
-    stamp = build_stamp(db, options)
+    rows = built_repos(db)
+    stamp = build_stamp(rows, options)
+    earlier = sorted({r[0] for r in rows} - {t.source.repo for t in targets})
+    if earlier:
+        say(
+            f"note: {out} also holds {', '.join(earlier)} from earlier runs; the report covers them too"
+        )
     report_dir = out / REPORT_DIR
     done = state.get("report") or {}
     if done.get("stamp") == stamp and Path(done.get("report", "")).exists():

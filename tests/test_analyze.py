@@ -149,6 +149,11 @@ def test_rerun_skips_what_is_done_and_report_on_change(repo_builder, tmp_path, m
     assert third.exit_code == 0, third.output
     assert "report: up to date" not in third.output
     assert json.loads((out / "analyze.json").read_text())["report"]["stamp"] != stamp
+    # another repository into the same folder: the report covers both, and says so
+    other = make_project(repo_builder, "other", 12)
+    fourth = run_cli([*args[:1], str(other), *args[2:]], tmp_path, monkeypatch)
+    assert fourth.exit_code == 0, fourth.output
+    assert "also holds proj from earlier runs" in fourth.output.replace("\n", " ")
 
 
 def test_analyze_refuses_a_folder_it_did_not_create(repo_builder, tmp_path, monkeypatch) -> None:
