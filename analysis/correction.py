@@ -20,6 +20,7 @@ from analysis.stats import (
     bootstrap_sums,
     choose_design,
     cluster_counts,
+    collapsed,
     design_counts,
     percentile_ci,
     rescue_difference,
@@ -89,6 +90,13 @@ def labelled_draws(evaluation: Evaluation, n_boot: int, seed: int) -> np.ndarray
     return draws
 
 
+def not_identified(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A corrected interval of zero width comes from clipping every draw to the same edge of the
+    simplex, not from the data: the share is not identified there, so it has no interval (NaN)."""
+    stuck = collapsed(lo, hi)
+    return np.where(stuck, np.nan, lo), np.where(stuck, np.nan, hi)
+
+
 def corrected_shares(
     df: pd.DataFrame,
     evaluation: Evaluation | None,
@@ -125,8 +133,10 @@ def corrected_shares(
     rows = []
     for method, (point, draws) in estimates.items():
         lo, hi = percentile_ci(draws, level)
-        if method == "raw":  # the labelled set's draws move the corrected shares
+        if method == "raw":
             lo, hi, _ = rescue_share(lo, hi, total, total.sum(axis=1, keepdims=True), level)
+        else:
+            lo, hi = not_identified(lo, hi)
         for g, group in enumerate(groups):
             for k, layer in enumerate(LAYERS):
                 rows.append(
@@ -141,10 +151,13 @@ def corrected_shares(
                 )
         if "ai" in groups and "human" in groups:
             ia, ih = groups.index("ai"), groups.index("human")
-            dlo, dhi = percentile_ci(draws[:, ia] - draws[:, ih], level)
             if method == "raw":
                 n_ai, n_hu = total[ia].sum(), total[ih].sum()
-                dlo, dhi, _ = rescue_difference(dlo, dhi, total[ia], n_ai, total[ih], n_hu, level)
+                dlo, dhi, _ = rescue_difference(
+                    draws[:, ia], draws[:, ih], total[ia], n_ai, total[ih], n_hu, level
+                )
+            else:
+                dlo, dhi = not_identified(*percentile_ci(draws[:, ia] - draws[:, ih], level))
             for k, layer in enumerate(LAYERS):
                 rows.append(
                     {

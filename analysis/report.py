@@ -282,7 +282,12 @@ def section_results(study: Study) -> str:
             f"{verdict(fe['lo'], fe['hi'])}."
         )
     cd = m["corrected_diff"]
-    if cd is not None:
+    if cd is not None and not (np.isfinite(cd["lo"]) and np.isfinite(cd["hi"])):
+        headline += (
+            " Corrected for classifier error the difference is not identified: the correction "
+            "pushes a share to 0% or 100% in every resample."
+        )
+    elif cd is not None:
         headline += f" Corrected for classifier error the difference is {pp(cd['share'])} {ci(cd['lo'], cd['hi'], pp)}."
     else:
         headline += " The shares are not corrected for classifier error (no evaluation)."

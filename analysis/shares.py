@@ -95,12 +95,10 @@ def share_differences(
     total = counts.sum(axis=0)
     point = shares_of(total)
     draws = shares_of(bootstrap_sums(counts, n_boot, seed, strata))
-    diff = draws[:, ia] - draws[:, ib]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = draws[:, ia] / draws[:, ib]
-    lo, hi = percentile_ci(diff, level)
     lo, hi, stuck = rescue_difference(
-        lo, hi, total[ia], total[ia].sum(), total[ib], total[ib].sum(), level
+        draws[:, ia], draws[:, ib], total[ia], total[ia].sum(), total[ib], total[ib].sum(), level
     )
     method = np.where(stuck, NEWCOMBE_LABEL, design.label)
     rlo, rhi = percentile_ci(np.where(np.isfinite(ratio), ratio, np.nan), level)

@@ -260,17 +260,21 @@ def rescue_share(
 
 
 def rescue_difference(
-    lo: np.ndarray,
-    hi: np.ndarray,
+    draws1: np.ndarray,
+    draws2: np.ndarray,
     k1: np.ndarray,
     n1: np.ndarray,
     k2: np.ndarray,
     n2: np.ndarray,
     level: float = 0.95,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Replace collapsed bootstrap intervals of k1/n1 - k2/n2 by Newcombe intervals; also the mask."""
+    """Interval of k1/n1 - k2/n2 from the share draws of both groups: percentile, but Newcombe's
+    where no resample moves either share (a group at 0% would otherwise lend the difference the
+    other group's spread only, e.g. 0/60 vs 2% read as 'lower'). Returns (lo, hi, mask)."""
+    lo, hi = percentile_ci(draws1 - draws2, level)
     k1, n1, k2, n2 = np.broadcast_arrays(*(np.asarray(x, float) for x in (k1, n1, k2, n2)))
-    stuck = collapsed(lo, hi) & (n1 > 0) & (n2 > 0)
+    stuck = collapsed(*percentile_ci(draws1, level)) | collapsed(*percentile_ci(draws2, level))
+    stuck &= (n1 > 0) & (n2 > 0)
     if stuck.any():
         nlo, nhi = newcombe(k1, n1, k2, n2, level)
         lo, hi = np.where(stuck, nlo, lo), np.where(stuck, nhi, hi)

@@ -226,3 +226,19 @@ def test_share_no_resample_moves_gets_a_wilson_interval() -> None:
     row = res[(res["group"] == "ai") & (res["layer"] == "architectural")].iloc[0]
     assert row["share"] == 0 and row["lo"] == 0 and row["hi"] > 0
     assert row["interval"] == stats.WILSON_LABEL
+
+
+def test_difference_with_a_group_at_zero_is_not_read_as_a_difference() -> None:
+    """0 of 60 AI commits architectural vs ~3% of humans: the bootstrap alone would borrow only the
+    human spread and call AI 'lower'; Newcombe's interval keeps 0 inside."""
+    df = _frame(1, per_repo=600, seed=3)
+    ai = df["group"] == "ai"
+    df.loc[ai, "layer"] = "feature"
+    df = df[~ai | (df.index % 10 == 0)]  # 60 AI commits
+    human = df.index[df["group"] == "human"]
+    df.loc[human, "layer"] = "feature"
+    df.loc[human[::30], "layer"] = "architectural"  # about 3% of human commits
+    res = shares.share_differences(df, n_boot=200).set_index("layer")
+    arch = res.loc["architectural"]
+    assert arch["diff"] < 0 and arch["lo"] < 0 < arch["hi"], arch
+    assert arch["interval"] == stats.NEWCOMBE_LABEL
