@@ -635,6 +635,7 @@ def run_notebook(
     NotebookClient(
         nb,
         timeout=timeout,
+        startup_timeout=300,  # a loaded machine starts kernels slowly (60 s default timed out)
         kernel_name="python3",
         resources={"metadata": {"path": str(Path.cwd())}},
     ).execute()
