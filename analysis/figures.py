@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import matplotlib.dates as mdates
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from analysis import LAYERS, shares, style
 from analysis.dataset import Evaluation
@@ -139,7 +141,7 @@ def fig02_tool_mix(
         + ")"
         for t in order
     }
-    fig, axes = style.figure(2, height=0.85 + 0.15 * len(order), ncols=len(LAYERS), sharey=True)
+    fig, axes = style.figure(2, height=max(2.0, 0.85 + 0.15 * len(order)), ncols=len(LAYERS), sharey=True)
     y = np.arange(len(order))[::-1]
     pos = dict(zip(order, y, strict=True))
     styles = {
@@ -168,13 +170,17 @@ def fig02_tool_mix(
             ax.plot(row["share"], [pos[t]], linestyle="none", markersize=3.5,
                     markeredgewidth=0.8, label=names[kind], **styles[kind])  # fmt: skip
         ax.set_title(layer)
-        ax.set_xlim(0, 1)
-        ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
+        top = np.nanmax([part["share"].max(), part["hi"].max()])
+        ax.set_xlim(0, min(1.0, 1.1 * top) if np.isfinite(top) and top > 0 else 1.0)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: style.plain(round(v, 6))))
         ax.grid(axis="x")
         ax.grid(axis="y", visible=False)
+    fig.get_layout_engine().set(wspace=0.06)
     axes[0].set_yticks(y, [labels[t] for t in order])
     axes[0].set_ylabel("group (commits; repositories)")
-    fig.supxlabel("share of the group's commits in the layer (dashed: human)", fontsize=8)
+    fig.supxlabel("share of the group's commits in the layer (own scale per layer; dashed: human)",
+                  fontsize=8)  # fmt: skip
     handles, texts = axes[0].get_legend_handles_labels()
     unique = dict(zip(texts, handles, strict=True))
     fig.legend(unique.values(), unique.keys(), loc="outside upper center", ncols=3)
@@ -256,13 +262,15 @@ def fig04_ai_share_time(
     shown = monthly[monthly["month"] >= start].copy()
     enough = shown["n"] >= style.MIN_PERIOD_N
     shown.loc[~enough, ["share", "lo", "hi"]] = np.nan
+    if len(ai_months):  # no band before any AI: nothing there to bound
+        shown.loc[shown["month"] < ai_months.min(), ["lo", "hi"]] = np.nan
     shown["min_n"] = style.MIN_PERIOD_N
     fig, (ax, axn) = style.figure(
         2, height=2.6, nrows=2, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]}
     )
     ai = style.GROUP_COLORS["ai"]
     ax.fill_between(shown["month"], shown["lo"], shown["hi"], color=ai, alpha=0.2, linewidth=0,
-                    label=f"Wilson 95% interval (months with >= {style.MIN_PERIOD_N} commits)")  # fmt: skip
+                    label=f"Wilson 95% interval (from the first AI month; months with >= {style.MIN_PERIOD_N} commits)")  # fmt: skip
     ax.plot(shown["month"], shown["share"], color=ai, marker="o", markersize=2.5,
             label="share of commits with AI evidence")  # fmt: skip
     dates = pd.Series(dtype="datetime64[ns]") if adoption is None else adoption.dropna()
@@ -325,7 +333,11 @@ def fig05_forest(
     source: str = "",
 ) -> list[Path]:
     """Per-repo odds ratio of architectural vs other layers, AI vs human (log scale), pooled MH last."""
-    data = per_repo.dropna(subset=["or"]).reset_index(drop=True)
+    data = per_repo.dropna(subset=["or"])
+    data = data.assign(_pooled=data["repo"].str.startswith("pooled")).sort_values(
+        ["_pooled", "or"], ascending=[True, False]
+    )
+    data = data.drop(columns="_pooled").reset_index(drop=True)
     fig, ax = style.figure(1, height=0.9 + 0.118 * len(data))
     y = np.arange(len(data))[::-1]
     pooled = data["repo"].str.startswith("pooled").to_numpy()
@@ -349,9 +361,14 @@ def fig05_forest(
         f"Odds ratio of an architectural commit, AI-assisted vs human, in each of "
         f"{int((~pooled).sum())} repositories with at least 5 AI commits (Woolf 95% interval), "
         f"and pooled over repositories (Mantel-Haenszel, {style.count(data.loc[pooled, 'n'].sum())} "
-        "commits). Right: AI commits per repository." + _source(source)
+        "commits); repositories sorted by odds ratio. Right: AI commits per repository."
+        + _source(source)
     )
     return style.save(fig, data, "fig05-forest-architectural", out, formats, caption)
+
+
+WRAPPED = {"boilerplate": "boiler-\nplate", "architectural": "architec-\ntural"}
+"""Layer names broken in two where four of them share a one-column axis."""
 
 
 def fig06_confusion(
@@ -372,9 +389,8 @@ def fig06_confusion(
             ax.text(j, i, f"{probs[i, j]:.2f}\n({int(evaluation.confusion[i, j])})", ha="center",
                     va="center", fontsize=style.MIN_TEXT_PT,
                     color="white" if probs[i, j] > 0.6 else "black")  # fmt: skip
-    short = [layer[:5] + "." if len(layer) > 8 else layer for layer in LAYERS]
-    ax.set_xticks(range(len(LAYERS)), short)
-    ax.set_yticks(range(len(LAYERS)), [f"{s}\nn={style.count(n)}" for s, n in zip(short, rows, strict=True)])
+    ax.set_xticks(range(len(LAYERS)), [WRAPPED.get(layer, layer) for layer in LAYERS])
+    ax.set_yticks(range(len(LAYERS)), [f"{s}\nn={style.count(n)}" for s, n in zip(LAYERS, rows, strict=True)])
     ax.set_xlabel("predicted layer")
     ax.set_ylabel("true layer (labelled)")
     ax.grid(False)
@@ -390,7 +406,7 @@ def fig06_confusion(
     caption = (
         f"Classifier's confusion matrix from repository-grouped cross-validation on "
         f"{style.count(rows.sum())} labelled commits: P(predicted layer | true layer), counts in "
-        f"brackets; n per true layer on the left (abbreviated: {', '.join(LAYERS)})."
+        f"brackets; n per true layer on the left."
         + _source(source)
     )
     return style.save(fig, data, "fig06-confusion-matrix", out, formats, caption)
@@ -448,8 +464,8 @@ def fig07_blame_releases(
     ticks = _release_ticks(releases)
     axn.set_xticks(ticks, [releases[t] for t in ticks])
     axn.set_xlim(-0.8, len(releases) - 0.2)
-    axn.set_xlabel(f"release ({len(releases)} releases, {releases[0]} to {releases[-1]}; every "
-                   f"{max(1, ticks[1] - ticks[0]) if len(ticks) > 1 else 1}th named)")  # fmt: skip
+    axn.set_xlabel(f"release ({len(releases)} consecutive releases, {releases[0]} to {releases[-1]}; "
+                   f"{len(ticks)} named)")  # fmt: skip
     totals = blame[["from", "to", "total_lines", "ai_lines", "ai_share"]].rename(
         columns={"to": "release"}
     )
@@ -463,6 +479,13 @@ def fig07_blame_releases(
         "A census of lines, so no interval." + _source(source)
     )
     return style.save(fig, table, "fig07-blame-releases", out, formats, caption)
+
+
+def _year_ticks(ax, dates: pd.Index) -> None:  # noqa: ANN001
+    """Year labels only, every 1, 2 or 4 years so that at most about seven fit a column."""
+    years = max(1, dates.max().year - dates.min().year) if len(dates) else 1
+    ax.xaxis.set_major_locator(mdates.YearLocator(1 if years <= 6 else 2 if years <= 12 else 4))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
 
 
 def fig08_layer_time(
@@ -494,6 +517,7 @@ def fig08_layer_time(
         ax.set_title(style.n_label(f"{style.GROUP_LABELS[group]} commits", n.sum()))
         ax.set_ylim(0, 1)
         axn.bar(n.index, n.to_numpy(), width=80, color="0.55")
+        _year_ticks(axn, n.index)
         axn.set_xlabel("quarter")
         axn.set_ylabel("commits (n)" if col == 0 else "")
     axes[0, 0].set_ylabel("share of commits")
