@@ -147,7 +147,7 @@ def test_blame_figure_names_the_repository_and_thins_release_labels(small, tmp_p
 def test_contact_sheet_shows_every_figure_with_a_caption(drawn) -> None:
     _, written, out = drawn
     page = (out / "index.html").read_text()
-    for name, paths in written.items():
+    for paths in written.values():
         png = next(p for p in paths if p.suffix == ".png")
         assert f"src='{png.name}'" in page
         caption = (out / f"{png.stem}.caption.txt").read_text().strip()
