@@ -559,7 +559,7 @@ def fig09_units(
     caption = (
         "Odds ratio of an architectural commit, AI-assisted vs human, pooled (Mantel-Haenszel, 95% "
         "interval) within finer and finer strata; right: commits (n) and strata used. "
-        f"{INTERVAL_RULE.split(' in ')[0]}." + _source(source)
+        f"{INTERVAL_RULE.split(' in ')[0].capitalize()}." + _source(source)
     )
     return style.save(fig, data, "fig09-like-with-like", out, formats, caption)
 
