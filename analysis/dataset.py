@@ -270,7 +270,8 @@ def load_blame_releases(path: str | Path) -> pd.DataFrame | None:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
         frame = pd.DataFrame(rows)
-        frame = frame[["from", "to", "total_lines", "ai_lines", "ai_share", "by_tool"]]
+        columns = ["from", "to", "total_lines", "ai_lines", "ai_share", "by_tool"]
+        frame = frame[columns + (["repo"] if "repo" in frame else [])]  # repo: optional, named in fig07
     except (ValueError, KeyError, TypeError) as exc:
         raise StageError(f"{path}: not a `strata blame --releases --json` list ({exc})") from exc
     return frame

@@ -488,18 +488,19 @@ def figures_command(
     oof: OofOption = Path("data/labels/oof_predictions.csv"),
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
+    blame_repo: Annotated[str | None, typer.Option(help="Repository the --blame file describes (named in its figure), e.g. Aider-AI/aider.")] = None,
 ) -> None:
-    """Draw the study's figures (each with a CSV of its numbers) from the dataset, read-only."""
+    """Draw the study's figures (each with a CSV of its numbers and a caption) and OUT/figures/index.html."""
     from analysis.figures import build_figures
 
     formats = _formats(fmt)
     try:
-        written = build_figures(db, out, formats, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot)
+        written = build_figures(db, out, formats, blame_repo, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot)
     except StrataError as err:
         fail(err)
     for name, paths in written.items():
         typer.echo(f"{name}: {', '.join(p.name for p in paths) if paths else 'skipped (input missing)'}")
-    typer.echo(f"figures: {out / 'figures'}")
+    typer.echo(f"figures: {out / 'figures'}\ncontact sheet: {out / 'figures' / 'index.html'}")
 
 
 @app.command("report")
