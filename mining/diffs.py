@@ -51,6 +51,11 @@ class Hunk:
 
     removed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
+    #: the hunk's span from its `@@ -a,b +c,d @@` header: first line and line count per side
+    old_start: int = 0
+    old_count: int = 0
+    new_start: int = 0
+    new_count: int = 0
 
 
 @dataclass(slots=True)
@@ -316,7 +321,8 @@ class _Parser:
             if m:
                 self.old_rem = int(m.group(2)) if m.group(2) is not None else 1
                 self.new_rem = int(m.group(4)) if m.group(4) is not None else 1
-                self.hunk = Hunk()
+                self.hunk = Hunk(old_start=int(m.group(1)), old_count=self.old_rem,
+                                 new_start=int(m.group(3)), new_count=self.new_rem)  # fmt: skip
                 f.hunks.append(self.hunk)
         elif line.startswith(b"new file mode "):
             f.change_type, f.new_mode = "A", line[14:].decode()
