@@ -95,17 +95,26 @@ class CommitDiff:
 # --- file kinds ----------------------------------------------------------------------------
 
 
+def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex matching what any of the globs matches (fnmatchcase's own translation)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
 @dataclass(frozen=True)
 class _Rule:
     kind: str
     names: tuple[str, ...]
     paths: tuple[str, ...]
     dirs: frozenset[str]
+    name_re: re.Pattern[str] | None = field(default=None, compare=False)
+    path_re: re.Pattern[str] | None = field(default=None, compare=False)
 
     def matches(self, path: str, base: str, dirs: list[str]) -> bool:
-        if any(fnmatch.fnmatchcase(base, pat) for pat in self.names):
+        if self.name_re is not None and self.name_re.match(base):
             return True
-        if any(fnmatch.fnmatchcase(path, pat) for pat in self.paths):
+        if self.path_re is not None and self.path_re.match(path):
             return True
         return any(d in self.dirs for d in dirs)
 
@@ -117,12 +126,10 @@ def _kind_data() -> dict:
 
 
 def _rule(kind: str, spec: dict) -> _Rule:
-    return _Rule(
-        kind,
-        tuple(p.lower() for p in spec.get("names", [])),
-        tuple(p.lower() for p in spec.get("paths", [])),
-        frozenset(d.lower() for d in spec.get("dirs", [])),
-    )
+    names = tuple(p.lower() for p in spec.get("names", []))
+    paths = tuple(p.lower() for p in spec.get("paths", []))
+    dirs = frozenset(d.lower() for d in spec.get("dirs", []))
+    return _Rule(kind, names, paths, dirs, _globs(names), _globs(paths))
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,6 @@ persistent `git cat-file --batch-command` process per repository.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import re
 import subprocess
@@ -510,35 +509,96 @@ def file_definitions(
     return cache[key]
 
 
-#: a line that opens a top-level block: git's default "funcname" rule (a letter, `_` or `$` in
-#: column 0), which in every language we parse starts a top-level declaration or statement
-_BLOCK_START = re.compile(rb"^[A-Za-z_$]", re.MULTILINE)
+#: bytes that open a top-level block when they start a line: git's default "funcname" rule (a
+#: letter, `_` or `$` in column 0), which in every language we parse starts a top-level
+#: declaration or statement
+_BLOCK_START = np.zeros(256, dtype=bool)
+for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$":
+    _BLOCK_START[_c] = True
 #: parse the whole file when the touched blocks are more than this share of it
 _WHOLE_SHARE = 0.6
 
 
+#: blocks larger than this are cut further into their members (methods of a class, ...)
+_REFINE_BYTES = 2048
+#: words that may precede the keyword of a container declaration on its first line
+_MODIFIERS = frozenset(b"export default abstract public private protected internal static final "
+                       b"sealed pub crate unsafe declare partial data open".split())  # fmt: skip
+#: keywords of declarations whose members are definitions and whose own body is not compared
+#: (kind "type"): only these blocks are cut into members, never a function's statements
+_CONTAINERS = frozenset(b"class interface impl trait enum record struct".split())
+_WORD = re.compile(rb"[A-Za-z_]+")
+#: a non-blank line: its indentation and first character
+_LINE_HEAD = re.compile(rb"^([ \t]*)([^ \t\r\n])", re.MULTILINE)
+
+
 def touched_blocks(src: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Byte ranges of the top-level blocks of `src` that the line spans (first line, count;
-    1-based, as in a hunk header) touch, merged and in order."""
+    """Byte ranges of `src` that hold every definition the line spans (first line, count;
+    1-based, as in a hunk header) touch: the touched top-level blocks, and of a large block
+    (a class) only its header, the touched members and its closing lines. In order, merged."""
     if not spans or not src:
         return []
-    line_starts = np.flatnonzero(np.frombuffer(src, dtype=np.uint8) == 10) + 1
-    blocks = [0, *(m.start() for m in _BLOCK_START.finditer(src))]
+    arr = np.frombuffer(src, dtype=np.uint8)
     n = len(src)
+    line_starts = np.flatnonzero(arr == 10) + 1  # start of line k + 2 at index k
+    heads = line_starts[line_starts < n]
+    blocks = np.concatenate(([0], heads[_BLOCK_START[arr[heads]]]))
+    touched: list[tuple[int, int]] = []
     out: list[tuple[int, int]] = []
     for first, count in sorted(spans):
         first = max(first, 1)
         last = first + max(count, 1) - 1
         a = 0 if first == 1 else int(line_starts[first - 2]) if first - 2 < len(line_starts) else n
         b = int(line_starts[last - 1]) if last - 1 < len(line_starts) else n
-        lo = blocks[bisect.bisect_right(blocks, a) - 1]
-        k = bisect.bisect_left(blocks, max(b, lo + 1))
-        hi = blocks[k] if k < len(blocks) else n
+        touched.append((a, max(b, a + 1)))
+        lo = int(blocks[np.searchsorted(blocks, a, side="right") - 1])
+        k = int(np.searchsorted(blocks, max(b, lo + 1), side="left"))
+        hi = int(blocks[k]) if k < len(blocks) else n
         if out and lo <= out[-1][1]:
             out[-1] = (out[-1][0], max(hi, out[-1][1]))
         else:
             out.append((lo, hi))
-    return out
+    pieces: list[tuple[int, int]] = []
+    for lo, hi in out:
+        eol = src.find(b"\n", lo, hi)
+        big = hi - lo > _REFINE_BYTES and _is_container(src[lo : eol if eol >= 0 else hi])
+        pieces.extend(_members(src, lo, hi, touched) if big else [(lo, hi)])
+    return pieces
+
+
+def _is_container(first_line: bytes) -> bool:
+    """Whether a block's first line declares a class, interface, impl, trait, enum, ..."""
+    for word in _WORD.findall(first_line):
+        if word in _CONTAINERS:
+            return True
+        if word not in _MODIFIERS:
+            return False
+    return False
+
+
+def _members(
+    src: bytes, lo: int, hi: int, touched: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """A large block cut to its header (up to the first line indented one level), the members
+    that a touched range overlaps (one per line at that indentation) and its closing lines;
+    the whole block when a touched range reaches into the header or the closing lines."""
+    lines = [(m.start(), m.group(1), m.group(2)) for m in _LINE_HEAD.finditer(src, lo, hi)]
+    indent = next((ind for _, ind, _ in lines[1:] if ind), None)
+    if indent is None:
+        return [(lo, hi)]
+    starts = [pos for pos, ind, ch in lines[1:] if ind == indent and ch not in b")]}"]
+    if not starts:
+        return [(lo, hi)]
+    last_pos, last_ind, _ = lines[-1]
+    foot = last_pos if len(last_ind) < len(indent) and last_pos > starts[-1] else hi
+    head = starts[0]
+    near = [(a, b) for a, b in touched if a < hi and lo < b]
+    if any(a < head or b > foot for a, b in near):
+        return [(lo, hi)]
+    bounds = [*starts, foot]
+    keep = [(s, e) for s, e in zip(bounds, bounds[1:], strict=False)
+            if any(a < e and s < b for a, b in near)]  # fmt: skip
+    return [(lo, head), *keep, *([(foot, hi)] if foot < hi else [])]
 
 
 def _snippet_definitions(lang: str, src: bytes, blocks: list[tuple[int, int]]) -> dict | None:
