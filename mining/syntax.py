@@ -528,6 +528,11 @@ _MODIFIERS = frozenset(b"export default abstract public private protected intern
 #: (kind "type"): only these blocks are cut into members, never a function's statements
 _CONTAINERS = frozenset(b"class interface impl trait enum record struct".split())
 _WORD = re.compile(rb"[A-Za-z_]+")
+#: bytes after a member's indentation that do not start a member: more indentation, a line
+#: end, a closing bracket
+_NOT_MEMBER = np.zeros(256, dtype=bool)
+for _c in b" \t\r\n)]}":
+    _NOT_MEMBER[_c] = True
 #: a non-blank line: its indentation and first character
 _LINE_HEAD = re.compile(rb"^([ \t]*)([^ \t\r\n])", re.MULTILINE)
 
@@ -562,7 +567,7 @@ def touched_blocks(src: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, 
     for lo, hi in out:
         eol = src.find(b"\n", lo, hi)
         big = hi - lo > _REFINE_BYTES and _is_container(src[lo : eol if eol >= 0 else hi])
-        pieces.extend(_members(src, lo, hi, touched) if big else [(lo, hi)])
+        pieces.extend(_members(src, arr, heads, lo, hi, touched) if big else [(lo, hi)])
     return pieces
 
 
@@ -577,25 +582,45 @@ def _is_container(first_line: bytes) -> bool:
 
 
 def _members(
-    src: bytes, lo: int, hi: int, touched: list[tuple[int, int]]
+    src: bytes, arr: Any, heads: Any, lo: int, hi: int, touched: list[tuple[int, int]]
 ) -> list[tuple[int, int]]:
     """A large block cut to its header (up to the first line indented one level), the members
     that a touched range overlaps (one per line at that indentation) and its closing lines;
-    the whole block when a touched range reaches into the header or the closing lines."""
-    lines = [(m.start(), m.group(1), m.group(2)) for m in _LINE_HEAD.finditer(src, lo, hi)]
-    indent = next((ind for _, ind, _ in lines[1:] if ind), None)
+    the whole block when a touched range reaches into the header or the closing lines.
+    `arr`: `src` as a uint8 array; `heads`: start offsets of its lines after the first."""
+    starts = heads[(heads > lo) & (heads < hi)]
+    indent = None
+    for pos in starts[:50].tolist():  # the first indented line sets the members' indentation
+        m = _LINE_HEAD.match(src, pos)  # None for a blank line
+        if m is not None and m.group(1):
+            indent = m.group(1)
+            break
     if indent is None:
         return [(lo, hi)]
-    starts = [pos for pos, ind, ch in lines[1:] if ind == indent and ch not in b")]}"]
-    if not starts:
+    k = len(indent)
+    cand = starts[starts + k < len(src)]
+    ok = np.ones(len(cand), dtype=bool)
+    for j, byte in enumerate(indent):
+        ok &= arr[cand + j] == byte
+    nxt = arr[cand[ok] + k]
+    members = cand[ok][~_NOT_MEMBER[nxt]].tolist()
+    if not members:
         return [(lo, hi)]
-    last_pos, last_ind, _ = lines[-1]
-    foot = last_pos if len(last_ind) < len(indent) and last_pos > starts[-1] else hi
-    head = starts[0]
+    foot = hi
+    for pos in reversed(starts.tolist()):
+        if pos <= members[-1]:
+            break
+        m = _LINE_HEAD.match(src, pos)
+        if m is None:
+            continue
+        if len(m.group(1)) < k:
+            foot = pos
+        break
+    head = members[0]
     near = [(a, b) for a, b in touched if a < hi and lo < b]
     if any(a < head or b > foot for a, b in near):
         return [(lo, hi)]
-    bounds = [*starts, foot]
+    bounds = [*members, foot]
     keep = [(s, e) for s, e in zip(bounds, bounds[1:], strict=False)
             if any(a < e and s < b for a, b in near)]  # fmt: skip
     return [(lo, head), *keep, *([(foot, hi)] if foot < hi else [])]
