@@ -650,7 +650,8 @@ def pair_definitions(
     Why only the touched blocks: definitions in top-level blocks that no hunk touches are the
     same text on both sides and cancel out in `StructureDelta.add`; parsing just the blocks a
     hunk touches costs a fraction of parsing two whole files. Falls back to whole files (cached
-    by blob id) when the blocks are most of the file or do not parse cleanly on their own.
+    by blob id) when the blocks are most of the file, do not parse cleanly on their own, or show
+    a definition on one side whose name the other side's text holds (see `_mentions`).
     """
     (old_oid, old_path, old_src), (new_oid, new_path, new_src) = old, new
     if (old_oid is not None and old_src is None) or (new_oid is not None and new_src is None):
@@ -665,12 +666,28 @@ def pair_definitions(
             n = _snippet_definitions(lang, new_src, new_blocks) if new_oid is not None else {}
         except (ValueError, RecursionError):
             o = n = None
-        if o is not None and n is not None:
+        if (
+            o is not None
+            and n is not None
+            and not any(_mentions(old_src, k) for k in n.keys() - o.keys())
+            and not any(_mentions(new_src, k) for k in o.keys() - n.keys())
+        ):
             return o, n
     return (
         _whole(reader, old_oid, lang, old_path, old_src),
         _whole(reader, new_oid, lang, new_path, new_src),
     )
+
+
+def _mentions(src: bytes, qualname: str) -> bool:
+    """Whether `src` might define `qualname`: its own name occurs in the text. A definition that
+    the blocks show on one side only is added or removed for certain when the other side never
+    spells its name; otherwise it may sit in a block of the other side that no hunk touched
+    (code moved between blocks), and only whole files can tell."""
+    own = qualname.rsplit(".", 1)[-1].split("#", 1)[0]
+    if "\ufffd" in own:  # undecodable bytes: the text cannot be searched for it
+        return True
+    return all(word.encode("utf-8", "surrogateescape") in src for word in own.split())
 
 
 def _whole(
