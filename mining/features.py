@@ -603,7 +603,7 @@ def compute_features(git_dir: str | Path, shas: list[str], jobs: int = 1) -> pd.
 def _parallel_rows(git_dir: Path, shas: list[str], jobs: int, start: str) -> list[dict[str, Any]]:
     """Rows of `shas` in order, computed by `jobs` processes on consecutive runs of commits
     (consecutive, so that each process's caches see a file's successive versions)."""
-    jobs = max(1, min(jobs, len(shas) // 50 or 1))
+    jobs = max(1, min(jobs, len(shas) // MIN_PER_JOB or 1))
     if jobs == 1:
         return _rows_surviving_unreadable(git_dir, shas)
     cuts = [len(shas) * k // jobs for k in range(jobs + 1)]
@@ -614,6 +614,8 @@ def _parallel_rows(git_dir: Path, shas: list[str], jobs: int, start: str) -> lis
         return [row for rows in done for row in rows]
 
 
+#: fewest commits worth a process of their own
+MIN_PER_JOB = 50
 #: commits whose blobs are read from git in one batch
 WINDOW = 64
 #: at most this many blob bytes held at once by a window

@@ -559,7 +559,7 @@ def touched_blocks(src: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, 
         lo = int(blocks[np.searchsorted(blocks, a, side="right") - 1])
         k = int(np.searchsorted(blocks, max(b, lo + 1), side="left"))
         hi = int(blocks[k]) if k < len(blocks) else n
-        if out and lo <= out[-1][1]:
+        if out and lo < out[-1][1]:  # the same block again (adjacent blocks stay apart)
             out[-1] = (out[-1][0], max(hi, out[-1][1]))
         else:
             out.append((lo, hi))
@@ -586,7 +586,8 @@ def _members(
 ) -> list[tuple[int, int]]:
     """A large block cut to its header (up to the first line indented one level), the members
     that a touched range overlaps (one per line at that indentation) and its closing lines;
-    the whole block when a touched range reaches into the header or the closing lines.
+    the whole block when a touched range reaches into the header (a renamed class renames
+    every member).
     `arr`: `src` as a uint8 array; `heads`: start offsets of its lines after the first."""
     starts = heads[(heads > lo) & (heads < hi)]
     indent = None
@@ -618,7 +619,7 @@ def _members(
         break
     head = members[0]
     near = [(a, b) for a, b in touched if a < hi and lo < b]
-    if any(a < head or b > foot for a, b in near):
+    if any(a < head for a, _ in near):
         return [(lo, hi)]
     bounds = [*members, foot]
     keep = [(s, e) for s, e in zip(bounds, bounds[1:], strict=False)
