@@ -316,15 +316,17 @@ class BlobReader:
         self,
         git_dir: str | Path,
         cache_size: int = 2048,
-        tree_paths: int = 128,
+        tree_bytes: int = 4 * 1024 * 1024,
         incremental: bool = True,
     ) -> None:
         self.git_dir = git_dir
         self.cache: OrderedDict[tuple[str, str], dict[str, Definition] | None] = OrderedDict()
         self.cache_size = cache_size
-        #: path -> (language, source, tree) of the version of that path parsed last
+        #: path -> (language, source, tree) of the version of that path parsed last; at most
+        #: `tree_bytes` of source in all (a tree takes about 25 times its source in memory)
         self.trees: OrderedDict[str, tuple[str, bytes, Any]] = OrderedDict()
-        self.tree_paths = tree_paths
+        self.tree_bytes = tree_bytes
+        self.held = 0
         self.incremental = incremental
         self.proc = subprocess.Popen(
             git_argv(git_dir, ["cat-file", "--batch-command"]),
@@ -450,6 +452,8 @@ def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> An
     only around the edit (the tree is the same as a full parse's)."""
     parser, _ = _parser(lang)
     prev = reader.trees.pop(path, None) if path is not None else None
+    if prev is not None:
+        reader.held -= len(prev[1])
     if prev is not None and prev[0] == lang and reader.incremental:
         old_src, old_tree = prev[1], prev[2]
         pre, suf = _common_ends(old_src, source)
@@ -459,10 +463,11 @@ def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> An
         tree = parser.parse(source, old_tree)
     else:
         tree = parser.parse(source)
-    if path is not None:
+    if path is not None and len(source) <= reader.tree_bytes:
         reader.trees[path] = (lang, source, tree)
-        if len(reader.trees) > reader.tree_paths:
-            reader.trees.popitem(last=False)
+        reader.held += len(source)
+        while reader.held > reader.tree_bytes:
+            reader.held -= len(reader.trees.popitem(last=False)[1][1])
     return tree
 
 
