@@ -447,16 +447,17 @@ _DDL_WORDS = ("create", "alter", "drop", "column", "addf", "removef", "renamef",
 
 
 def _ddl_lines(f: diffs.FileDiff) -> int:
-    """Changed lines with a DDL statement. Only lines holding one of the words every match
-    needs are searched: a substring scan of the file's changed text instead of a regex per line
-    (the casefolded text has as many line breaks as the lines joined)."""
+    """Changed lines with a DDL statement. Only lines holding a word every match needs, in a
+    place a match puts it (`_ddl_hit`), are searched: a substring scan of the file's changed
+    text instead of a regex per line (the casefolded text has as many line breaks)."""
     lines = [x for h in f.hunks for part in (h.removed, h.added) for x in part]
     text = "\n".join(lines).casefold()
     hits: set[int] = set()
     for w in _DDL_WORDS:
         i = text.find(w)
         while i >= 0:
-            hits.add(i)
+            if _ddl_hit(text, w, i):
+                hits.add(i)
             i = text.find(w, i + 1)
     if not hits:
         return 0
@@ -467,6 +468,18 @@ def _ddl_lines(f: diffs.FileDiff) -> int:
         pos = i
         found.add(line)
     return sum(bool(_DDL_RE.search(lines[k])) for k in found)
+
+
+def _ddl_hit(text: str, word: str, i: int) -> bool:
+    """Whether `word` at `i` sits where a `_DDL_RE` match would put it: a statement keyword
+    before whitespace, after `op.` or a Django `migrations.` (checked as "ons.": no "i"), or a
+    column after whitespace or `_`."""
+    after = text[i + len(word) : i + len(word) + 1]
+    if word == "column":
+        return i > 0 and (text[i - 1].isspace() or text[i - 1] == "_")
+    if word in ("create", "alter", "drop") and (after.isspace() or text[i - 3 : i] == "op."):
+        return True
+    return text[i - 4 : i] == "ons."
 
 
 def _structure(
