@@ -315,7 +315,7 @@ class BlobReader:
     def __init__(
         self,
         git_dir: str | Path,
-        cache_size: int = 2048,
+        cache_size: int = 512,
         tree_bytes: int = 4 * 1024 * 1024,
         incremental: bool = True,
     ) -> None:
