@@ -1,23 +1,41 @@
 """Speed of features + classification on a real history, against raw `git log -p` in the same run.
 
-Usage: python benchmarks/classify.py GIT_DIR [--commits N] [--model DIR]
+Usage: python benchmarks/classify.py GIT_DIR [--commits N] [--model DIR] [--jobs J]
 
-Prints commits/s for (a) raw `git log -p -M` of the same commits to /dev/null (the floor: git
-producing the patches), (b) patch streaming + parsing, (c) features (patches, tree-sitter on both
-blobs, directory checks), (d) classification of the feature rows; and the ratios to (a).
-Timings depend on the machine and its load: they are printed, never asserted.
+Prints, for (a) raw `git log -p -M` of the same commits to /dev/null (the floor: git producing
+the patches), (b) patch streaming + parsing, (c) features in one process (patches, tree-sitter on
+the blocks a change touches, directory checks), (d) the same in J processes, (e) classification
+of the feature rows: wall seconds, commits/s, CPU seconds (this process and its children, git
+included) and both as a multiple of (a). CPU ratios are the ones to read on a shared machine:
+wall time there measures the neighbours' load as much as ours. Printed, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mining import classify, diffs, features
 from mining.gitcmd import git_argv, git_env, git_text, resolve_git_dir
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """(result, wall seconds, CPU seconds of this process and its finished children)."""
+    c, t = _cpu(), time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t, _cpu() - c
 
 
 def main() -> None:
@@ -25,46 +43,47 @@ def main() -> None:
     ap.add_argument("git_dir", type=Path)
     ap.add_argument("--commits", type=int, default=2000, help="newest non-merge commits of HEAD")
     ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--jobs", type=int, default=2, help="processes for the parallel run")
     args = ap.parse_args()
     gd = resolve_git_dir(args.git_dir)
     shas = git_text(gd, ["rev-list", "--no-merges", f"--max-count={args.commits}", "HEAD"]).split()
     n = len(shas)
     stdin = ("\n".join(shas) + "\n").encode()
 
-    t = time.perf_counter()
-    with open(os.devnull, "wb") as sink:
-        subprocess.run(
-            git_argv(gd, ["log", "--no-walk=unsorted", "--stdin", "-p", "-M", "--full-index",
-                          "--format=%H%n%B"]),
-            input=stdin, stdout=sink, stderr=subprocess.DEVNULL, env=git_env(), check=False,
-        )  # fmt: skip
-    raw = time.perf_counter() - t
+    def raw_git() -> None:
+        with open(os.devnull, "wb") as sink:
+            subprocess.run(
+                git_argv(gd, ["log", "--no-walk=unsorted", "--stdin", "-p", "-M", "--full-index",
+                              "--format=%H%n%B"]),
+                input=stdin, stdout=sink, stderr=subprocess.DEVNULL, env=git_env(), check=False,
+            )  # fmt: skip
 
-    t = time.perf_counter()
-    n_files = sum(len(c.files) for c in diffs.iter_commit_diffs(gd, shas))
-    parse = time.perf_counter() - t
-
-    t = time.perf_counter()
-    frame = features.compute_features(gd, shas)
-    feat = time.perf_counter() - t
-
-    model = classify.load_model(args.model)
-    t = time.perf_counter()
-    pred = classify.classify_frame(frame, model)
-    clf = time.perf_counter() - t
-
-    print(
-        f"repository: {args.git_dir}  commits: {n}  file diffs: {n_files}  featured: {len(frame)}"
+    _, raw, raw_cpu = _timed(raw_git)
+    n_files, parse, parse_cpu = _timed(
+        lambda: sum(len(c.files) for c in diffs.iter_commit_diffs(gd, shas))
     )
-    print(f"{'step':<34}{'seconds':>9}{'commits/s':>11}{'x raw git':>11}")
-    for name, sec in [
-        ("raw git log -p (floor)", raw),
-        ("patch stream + parse", parse),
-        ("features (incl. tree-sitter)", feat),
-        ("classification", clf),
-        ("features + classification", feat + clf),
+    frame, feat, feat_cpu = _timed(lambda: features.compute_features(gd, shas))
+    frame_j, feat_j, feat_j_cpu = _timed(lambda: features.compute_features(gd, shas, args.jobs))
+    same = frame.equals(frame_j)
+    model = classify.load_model(args.model)
+    pred, clf, clf_cpu = _timed(lambda: classify.classify_frame(frame, model))
+
+    print(f"repository: {args.git_dir}  commits: {n}  file diffs: {n_files}  featured: {len(frame)}"
+          f"  load average: {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"{'step':<40}{'wall s':>8}{'commits/s':>11}{'x raw':>7}{'CPU s':>8}{'x raw CPU':>11}")
+    for name, sec, cpu in [
+        ("raw git log -p (floor)", raw, raw_cpu),
+        ("patch stream + parse", parse, parse_cpu),
+        ("features, 1 process", feat, feat_cpu),
+        (f"features, {args.jobs} processes", feat_j, feat_j_cpu),
+        ("classification", clf, clf_cpu),
+        ("features + classification, 1 process", feat + clf, feat_cpu + clf_cpu),
+        (f"features + classification, {args.jobs} proc.", feat_j + clf, feat_j_cpu + clf_cpu),
     ]:
-        print(f"{name:<34}{sec:>9.2f}{n / sec if sec else float('inf'):>11.0f}{sec / raw:>11.1f}")
+        print(f"{name:<40}{sec:>8.2f}{n / sec if sec else float('inf'):>11.0f}{sec / raw:>7.1f}"
+              f"{cpu:>8.2f}{cpu / raw_cpu if raw_cpu else float('inf'):>11.1f}")  # fmt: skip
+    print(f"per commit: {1000 * (feat_cpu + clf_cpu) / n:.2f} ms CPU for features + classification"
+          f" (raw git {1000 * raw_cpu / n:.2f} ms); {args.jobs}-process rows equal: {same}")
     print("layers:", pred["layer"].value_counts().to_dict())
 
 

@@ -51,6 +51,11 @@ class Hunk:
 
     removed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
+    #: the hunk's span from its `@@ -a,b +c,d @@` header: first line and line count per side
+    old_start: int = 0
+    old_count: int = 0
+    new_start: int = 0
+    new_count: int = 0
 
 
 @dataclass(slots=True)
@@ -90,17 +95,26 @@ class CommitDiff:
 # --- file kinds ----------------------------------------------------------------------------
 
 
+def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex matching what any of the globs matches (fnmatchcase's own translation)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
 @dataclass(frozen=True)
 class _Rule:
     kind: str
     names: tuple[str, ...]
     paths: tuple[str, ...]
     dirs: frozenset[str]
+    name_re: re.Pattern[str] | None = field(default=None, compare=False)
+    path_re: re.Pattern[str] | None = field(default=None, compare=False)
 
     def matches(self, path: str, base: str, dirs: list[str]) -> bool:
-        if any(fnmatch.fnmatchcase(base, pat) for pat in self.names):
+        if self.name_re is not None and self.name_re.match(base):
             return True
-        if any(fnmatch.fnmatchcase(path, pat) for pat in self.paths):
+        if self.path_re is not None and self.path_re.match(path):
             return True
         return any(d in self.dirs for d in dirs)
 
@@ -112,12 +126,10 @@ def _kind_data() -> dict:
 
 
 def _rule(kind: str, spec: dict) -> _Rule:
-    return _Rule(
-        kind,
-        tuple(p.lower() for p in spec.get("names", [])),
-        tuple(p.lower() for p in spec.get("paths", [])),
-        frozenset(d.lower() for d in spec.get("dirs", [])),
-    )
+    names = tuple(p.lower() for p in spec.get("names", []))
+    paths = tuple(p.lower() for p in spec.get("paths", []))
+    dirs = frozenset(d.lower() for d in spec.get("dirs", []))
+    return _Rule(kind, names, paths, dirs, _globs(names), _globs(paths))
 
 
 @lru_cache(maxsize=1)
@@ -169,31 +181,37 @@ def is_package_marker(path: str) -> bool:
 # --- patch stream --------------------------------------------------------------------------
 
 
-def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Split a byte stream into lines without the newline; cut lines longer than MAX_LINE_BYTES."""
+def _line_batches(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """Split a byte stream into lists of lines (one list per chunk) without the newline; cut
+    lines longer than MAX_LINE_BYTES. Lists, so that the parser loops over a chunk's lines
+    without a generator step per line."""
     pending = b""
     overflow = False
     for chunk in chunks:
-        start = 0
-        while True:
-            nl = chunk.find(b"\n", start)
-            if nl < 0:
-                if not overflow:
-                    pending += chunk[start:]
-                    if len(pending) > MAX_LINE_BYTES:
-                        pending = pending[:MAX_LINE_BYTES]
-                        overflow = True
-                break
-            if overflow:
-                yield pending
-            else:
-                piece = chunk[start:nl]
-                yield (pending + piece)[:MAX_LINE_BYTES] if pending else piece[:MAX_LINE_BYTES]
-            pending = b""
-            overflow = False
-            start = nl + 1
+        parts = chunk.split(b"\n")
+        if len(parts) == 1:
+            if not overflow:
+                pending += chunk
+                if len(pending) > MAX_LINE_BYTES:
+                    pending = pending[:MAX_LINE_BYTES]
+                    overflow = True
+            continue
+        if overflow:
+            parts[0] = pending
+        elif pending:
+            parts[0] = (pending + parts[0])[:MAX_LINE_BYTES]
+        tail = parts.pop()
+        yield [p if len(p) <= MAX_LINE_BYTES else p[:MAX_LINE_BYTES] for p in parts]
+        pending = tail[:MAX_LINE_BYTES]
+        overflow = len(tail) > MAX_LINE_BYTES
     if pending:
-        yield pending
+        yield [pending]
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Split a byte stream into lines without the newline; cut lines longer than MAX_LINE_BYTES."""
+    for batch in _line_batches(chunks):
+        yield from batch
 
 
 _ESCAPES = {b"n": b"\n", b"t": b"\t", b'"': b'"', b"\\": b"\\", b"a": b"\a", b"b": b"\b",
@@ -316,7 +334,8 @@ class _Parser:
             if m:
                 self.old_rem = int(m.group(2)) if m.group(2) is not None else 1
                 self.new_rem = int(m.group(4)) if m.group(4) is not None else 1
-                self.hunk = Hunk()
+                self.hunk = Hunk(old_start=int(m.group(1)), old_count=self.old_rem,
+                                 new_start=int(m.group(3)), new_count=self.new_rem)  # fmt: skip
                 f.hunks.append(self.hunk)
         elif line.startswith(b"new file mode "):
             f.change_type, f.new_mode = "A", line[14:].decode()
@@ -355,40 +374,67 @@ class _Parser:
             f.is_binary = True
         return None
 
-    def _hunk_line(self, line: bytes) -> None:
+    def feed_many(self, lines: list[bytes]) -> list[CommitDiff]:
+        """Consume a list of lines; return the commits finished on the way. Hunk bodies, the
+        bulk of a patch, go through `_hunk_lines` in one tight loop."""
+        done: list[CommitDiff] = []
+        i, n = 0, len(lines)
+        while i < n:
+            if (self.old_rem > 0 or self.new_rem > 0) and not self.in_message:
+                i = self._hunk_lines(lines, i)
+                continue
+            c = self.feed(lines[i])
+            i += 1
+            if c is not None:
+                done.append(c)
+        return done
+
+    def _hunk_lines(self, lines: list[bytes], i: int) -> int:
+        """`_hunk_line` over lines[i:] until the hunk ends or the list does; the next index."""
         f, h = self.file, self.hunk
         assert f is not None and h is not None
-        tag = line[:1]
-        if tag == b"+":
-            self.new_rem -= 1
-            f.lines_added += 1
-            self._keep(h.added, line)
-        elif tag == b"-":
-            self.old_rem -= 1
-            f.lines_deleted += 1
-            self._keep(h.removed, line)
-        elif tag == b"\\":
-            pass  # "\ No newline at end of file"
-        else:  # context line (" ") or an empty line git emitted for an empty context line
-            self.old_rem -= 1
-            self.new_rem -= 1
+        old_rem, new_rem = self.old_rem, self.new_rem
+        kept_file, kept_commit = self.kept_file, self.kept_commit
+        added, deleted = 0, 0
+        n = len(lines)
+        while i < n and (old_rem > 0 or new_rem > 0):
+            line = lines[i]
+            i += 1
+            tag = line[:1]
+            if tag == b"+":
+                new_rem -= 1
+                added += 1
+                target = h.added
+            elif tag == b"-":
+                old_rem -= 1
+                deleted += 1
+                target = h.removed
+            elif tag == b"\\":
+                continue  # "\ No newline at end of file"
+            else:  # context line (" ") or an empty line git emitted for an empty context line
+                old_rem -= 1
+                new_rem -= 1
+                continue
+            if kept_file >= MAX_LINES_PER_FILE or kept_commit >= MAX_LINES_PER_COMMIT:
+                f.truncated = True
+                continue
+            kept_file += 1
+            kept_commit += 1
+            target.append(line[1:].decode("utf-8", "replace"))
+        self.old_rem, self.new_rem = old_rem, new_rem
+        self.kept_file, self.kept_commit = kept_file, kept_commit
+        f.lines_added += added
+        f.lines_deleted += deleted
+        return i
 
-    def _keep(self, target: list[str], line: bytes) -> None:
-        f = self.file
-        assert f is not None
-        if self.kept_file >= MAX_LINES_PER_FILE or self.kept_commit >= MAX_LINES_PER_COMMIT:
-            f.truncated = True
-            return
-        self.kept_file += 1
-        self.kept_commit += 1
-        target.append(line[1:].decode("utf-8", "replace"))
+    def _hunk_line(self, line: bytes) -> None:
+        self._hunk_lines([line], 0)
 
 
-def _parse(lines: Iterable[bytes]) -> Iterator[CommitDiff]:
+def _parse(batches: Iterable[list[bytes]]) -> Iterator[CommitDiff]:
     parser = _Parser()
-    for line in lines:
-        done = parser.feed(line)
-        if done is not None:
+    for batch in batches:
+        for done in parser.feed_many(batch):
             yield _finalise(done)
     done = parser.finish()
     if done is not None:
@@ -415,7 +461,7 @@ def iter_commit_diffs(git_dir: str | Path, shas: list[str]) -> Iterator[CommitDi
         stdin = ("\n".join(pending) + "\n").encode()
         done = 0
         try:
-            for c in _parse(_lines(stream_git(git_dir, args, stdin_data=stdin))):
+            for c in _parse(_line_batches(stream_git(git_dir, args, stdin_data=stdin))):
                 done += 1
                 yield c
             return
@@ -430,12 +476,12 @@ def iter_commit_diffs(git_dir: str | Path, shas: list[str]) -> Iterator[CommitDi
 def _one_commit(git_dir: str | Path, sha: str) -> CommitDiff:
     proc = run_git(git_dir, ["show", _FORMAT, *_PATCH_OPTS, sha], check=False)
     if proc.returncode == 0:
-        commits = list(_parse(_lines([proc.stdout])))
+        commits = list(_parse(_line_batches([proc.stdout])))
         if commits:
             return commits[0]
     # content-free fallback: raw file list without rename detection needs no blob contents
     meta = run_git(git_dir, ["log", "--no-walk", "--no-patch", _FORMAT, sha])  # `show -s` reads blobs
-    commit = next(_parse(_lines([meta.stdout])))
+    commit = next(_parse(_line_batches([meta.stdout])))
     commit.incomplete = True
     raw = run_git(git_dir, ["diff-tree", "-r", "-z", "--no-renames", "--root", "--raw",
                             "--no-commit-id", sha], check=False)  # fmt: skip

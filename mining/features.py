@@ -12,10 +12,12 @@ differ between the groups by construction. Messages therefore lose their trailer
 from __future__ import annotations
 
 import math
+import multiprocessing
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -176,7 +178,6 @@ _DDL_RE = re.compile(
     r"\bop\.(create_table|drop_table|add_column|drop_column|alter_column|create_index)\b",
     re.IGNORECASE,
 )
-_WS_RE = re.compile(r"\s+")
 _VERSION_KEY = re.compile(r'^\s*"?version"?\s*[=:]\s*["\']?\d', re.IGNORECASE)
 
 _DEP_PATTERNS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
@@ -250,8 +251,8 @@ def _line_classes(f: diffs.FileDiff, kind: str) -> Counter[str]:
         n = len(h.removed) + len(h.added)
         if n == 0:
             continue
-        rem = _WS_RE.sub("", "".join(h.removed))
-        add = _WS_RE.sub("", "".join(h.added))
+        rem = "".join("".join(h.removed).split())  # str.split's whitespace is re's \s
+        add = "".join("".join(h.added).split())
         if rem == add:  # same text up to whitespace and line breaks: formatting
             out["whitespace"] += n
             out["format_hunks"] += 1
@@ -275,8 +276,38 @@ def _empty_row() -> dict[str, Any]:
     return row
 
 
-def commit_row(c: diffs.CommitDiff, reader: syntax.BlobReader | None) -> dict[str, Any]:
-    """All features of one non-merge commit (see 20_features.sql for their meaning)."""
+def _parse_plan(c: diffs.CommitDiff) -> tuple[list[tuple[diffs.FileDiff, str]], int]:
+    """The commit's source files to compare with tree-sitter (at most MAX_PARSED_FILES, in diff
+    order; pure renames need no parse) and how many more were skipped."""
+    plan: list[tuple[diffs.FileDiff, str]] = []
+    skipped = 0
+    for f in c.files:
+        lang = syntax.language_for(f.path)
+        if not lang or f.is_binary or diffs.file_kind(f.path) != "source":
+            continue
+        if f.change_type == "R" and f.lines_added + f.lines_deleted == 0:
+            continue
+        if len(plan) >= MAX_PARSED_FILES:
+            skipped += 1
+        else:
+            plan.append((f, lang))
+    return plan, skipped
+
+
+def _plan_blobs(plan: list[tuple[diffs.FileDiff, str]]) -> list[str]:
+    return [o for f, _ in plan for o in (f.old_blob, f.new_blob) if o is not None]
+
+
+def commit_row(
+    c: diffs.CommitDiff,
+    reader: syntax.BlobReader | None,
+    blobs: dict[str, bytes | None] | None = None,
+) -> dict[str, Any]:
+    """All features of one non-merge commit (see 20_features.sql for their meaning).
+
+    `blobs`: contents of the blobs to parse, already read in a batch (`_window_rows`); without
+    it they are read here. Without a `reader` the structure and directory features stay 0.
+    """
     row = _empty_row()
     row["sha"] = c.sha
     row.update(message_features(c.message))
@@ -295,7 +326,6 @@ def commit_row(c: diffs.CommitDiff, reader: syntax.BlobReader | None) -> dict[st
     added_dirs: set[str] = set()
     removed_dirs: set[str] = set()
     delta = syntax.StructureDelta()
-    n_parse = 0
     langs: set[str] = set()
     for f in files:
         kind = diffs.file_kind(f.path)
@@ -361,34 +391,18 @@ def commit_row(c: diffs.CommitDiff, reader: syntax.BlobReader | None) -> dict[st
                 dep_rem |= {f"{f.path}:{x}" for x in r - a}
                 row["manifest_version_lines"] += sum(bool(_VERSION_KEY.match(x)) for x in added)
         if kind != "docs":
-            for h in f.hunks:
-                row["ddl_lines"] += sum(bool(_DDL_RE.search(x)) for x in (*h.removed, *h.added))
+            row["ddl_lines"] += _ddl_lines(f)
         if kind == "docs" and _RELEASE_BASENAMES.match(f.path.rsplit("/", 1)[-1]):
             row["n_changelog"] += 1
         if not f.is_binary:
             lines += _line_classes(f, kind)
-        lang = syntax.language_for(f.path)
-        if lang and kind == "source" and not f.is_binary:
-            if reader is None or (f.change_type == "R" and churn == 0):
-                continue
-            if n_parse >= MAX_PARSED_FILES:
-                row["syn_files_skipped"] += 1
-                continue
-            n_parse += 1
-            try:
-                old = syntax.file_definitions(
-                    reader, None if f.change_type == "A" else f.old_blob, lang
-                )
-                new = syntax.file_definitions(
-                    reader, None if f.change_type == "D" else f.new_blob, lang
-                )
-            except (ValueError, RecursionError):
-                old = new = None
-            if old is None or new is None:
-                delta.parse_errors += 1
-                continue
-            langs.add(lang)
-            delta.add(old, new)
+    if reader is not None:
+        plan, row["syn_files_skipped"] = _parse_plan(c)
+        if plan:
+            if blobs is None:
+                oids = list(dict.fromkeys(_plan_blobs(plan)))
+                blobs = dict(zip(oids, reader.contents(oids), strict=True))
+            _structure(reader, plan, blobs, delta, langs)
     row["churn"] = row["lines_added"] + row["lines_deleted"]
     row["n_dirs"] = len(dirs)
     row["n_top_dirs"] = len(tops)
@@ -427,8 +441,74 @@ def commit_row(c: diffs.CommitDiff, reader: syntax.BlobReader | None) -> dict[st
     return row
 
 
+#: every `_DDL_RE` match contains one of these (casefolded; none has an "i", whose dotted
+#: capital casefolds to two characters): a cheap test for "no DDL here"
+_DDL_WORDS = ("create", "alter", "drop", "column", "addf", "removef", "renamef", "deletem")
+
+
+def _ddl_lines(f: diffs.FileDiff) -> int:
+    """Changed lines with a DDL statement. Only lines holding a word every match needs, in a
+    place a match puts it (`_ddl_hit`), are searched: a substring scan of the file's changed
+    text instead of a regex per line (the casefolded text has as many line breaks)."""
+    lines = [x for h in f.hunks for part in (h.removed, h.added) for x in part]
+    text = "\n".join(lines).casefold()
+    hits: set[int] = set()
+    for w in _DDL_WORDS:
+        i = text.find(w)
+        while i >= 0:
+            if _ddl_hit(text, w, i):
+                hits.add(i)
+            i = text.find(w, i + 1)
+    if not hits:
+        return 0
+    found: set[int] = set()
+    pos = line = 0
+    for i in sorted(hits):
+        line += text.count("\n", pos, i)
+        pos = i
+        found.add(line)
+    return sum(bool(_DDL_RE.search(lines[k])) for k in found)
+
+
+def _ddl_hit(text: str, word: str, i: int) -> bool:
+    """Whether `word` at `i` sits where a `_DDL_RE` match would put it: a statement keyword
+    before whitespace, after `op.` or a Django `migrations.` (checked as "ons.": no "i"), or a
+    column after whitespace or `_`."""
+    after = text[i + len(word) : i + len(word) + 1]
+    if word == "column":
+        return i > 0 and (text[i - 1].isspace() or text[i - 1] == "_")
+    if word in ("create", "alter", "drop") and (after.isspace() or text[i - 3 : i] == "op."):
+        return True
+    return text[i - 4 : i] == "ons."
+
+
+def _structure(
+    reader: syntax.BlobReader,
+    plan: list[tuple[diffs.FileDiff, str]],
+    blobs: dict[str, bytes | None],
+    delta: syntax.StructureDelta,
+    langs: set[str],
+) -> None:
+    """Compare old and new definitions of the commit's planned files."""
+    for f, lang in plan:
+        old_oid = None if f.change_type == "A" else f.old_blob
+        new_oid = None if f.change_type == "D" else f.new_blob
+        old, new = syntax.pair_definitions(
+            reader,
+            lang,
+            (old_oid, f.old_path or f.path, blobs.get(old_oid) if old_oid else None),
+            (new_oid, f.path, blobs.get(new_oid) if new_oid else None),
+            f.hunks,
+        )
+        if old is None or new is None:
+            delta.parse_errors += 1
+            continue
+        langs.add(lang)
+        delta.add(old, new)
+
+
 def _topmost(dirs: set[str]) -> list[str]:
-    ordered = sorted(dirs, key=lambda d: d.count("/"))
+    ordered = sorted(dirs, key=lambda d: (d.count("/"), d))
     out: list[str] = []
     for d in ordered:
         if not any(d == t or d.startswith(t + "/") for t in out):
@@ -440,20 +520,19 @@ def _dir_changes(
     reader: syntax.BlobReader, c: diffs.CommitDiff, added: set[str], removed: set[str]
 ) -> tuple[int, int]:
     """Directories that the commit creates (absent in the parent) or empties (absent after)."""
-    new = gone = 0
-    checks = 0
-    for d in _topmost(added):
-        if checks >= MAX_DIR_CHECKS:
-            break
-        checks += 1
-        if not c.parents or reader.info(f"{c.parents[0]}:{d}") is None:
-            new += 1
-    for d in _topmost(removed):
-        if checks >= MAX_DIR_CHECKS:
-            break
-        checks += 1
-        if reader.info(f"{c.sha}:{d}") is None:
-            gone += 1
+    specs = [(True, d) for d in _topmost(added)] + [(False, d) for d in _topmost(removed)]
+    specs = specs[:MAX_DIR_CHECKS]
+    if not c.parents:
+        asked = [(is_new, d) for is_new, d in specs if not is_new]
+        new = sum(is_new for is_new, _ in specs)
+    else:
+        asked, new = specs, 0
+    answers = reader.infos([f"{c.parents[0] if is_new else c.sha}:{d}" for is_new, d in asked])
+    gone = 0
+    for (is_new, _), info in zip(asked, answers, strict=True):
+        if info is None:
+            new += is_new
+            gone += not is_new
     return new, gone
 
 
@@ -519,24 +598,76 @@ def _check_shas(git_dir: Path, shas: list[str]) -> None:
             raise SourceError(f"{git_dir}: {sha} is not a commit in this repository")
 
 
-def compute_features(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
+def compute_features(git_dir: str | Path, shas: list[str], jobs: int = 1) -> pd.DataFrame:
     """Features of the listed commits straight from git (no database); merges are left out.
 
     Works on a work tree, a bare repo or a bare mirror with an empty config; opens it read-only.
     Rows follow the order of `shas`; full shas are returned even for abbreviated input.
+    `jobs` > 1 splits the commits into that many consecutive runs, one process each.
     """
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
     if not shas:
         return _frame([])
     _check_shas(gd, shas)
-    rows = []
-    with syntax.BlobReader(gd) as reader:
-        for c in diffs.iter_commit_diffs(gd, shas):
-            if c.is_merge:
-                continue
-            rows.append(commit_row(c, reader))
-    return _frame(rows)
+    return _frame(_parallel_rows(gd, shas, jobs, "fork"))
+
+
+def _parallel_rows(git_dir: Path, shas: list[str], jobs: int, start: str) -> list[dict[str, Any]]:
+    """Rows of `shas` in order, computed by `jobs` processes on consecutive runs of commits
+    (consecutive, so that each process's caches see a file's successive versions)."""
+    jobs = max(1, min(jobs, len(shas) // MIN_PER_JOB or 1))
+    if jobs == 1:
+        return _rows_surviving_unreadable(git_dir, shas)
+    cuts = [len(shas) * k // jobs for k in range(jobs + 1)]
+    parts = [shas[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    ctx = multiprocessing.get_context(start)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        done = pool.map(_rows_surviving_unreadable, [git_dir] * jobs, parts)
+        return [row for rows in done for row in rows]
+
+
+#: fewest commits worth a process of their own
+MIN_PER_JOB = 50
+#: commits whose blobs are read from git in one batch
+WINDOW = 64
+#: at most this many blob bytes held at once by a window
+WINDOW_BYTES = 64 * 1024 * 1024
+
+
+def _rows(git_dir: Path, shas: list[str], reader: syntax.BlobReader) -> Iterator[dict[str, Any]]:
+    """Feature rows of the non-merge commits among `shas`, in order."""
+    window: list[diffs.CommitDiff] = []
+    for c in diffs.iter_commit_diffs(git_dir, shas):
+        if c.is_merge:
+            continue
+        window.append(c)
+        if len(window) >= WINDOW:
+            yield from _window_rows(window, reader)
+            window = []
+    yield from _window_rows(window, reader)
+
+
+def _window_rows(commits: list[diffs.CommitDiff], reader: syntax.BlobReader) -> list[dict[str, Any]]:
+    """Rows of a window of commits, their blobs read in batches of at most WINDOW_BYTES: one
+    round trip to git per batch rather than per commit (git answers while we parse)."""
+    need = [list(dict.fromkeys(_plan_blobs(_parse_plan(c)[0]))) for c in commits]
+    flat = list(dict.fromkeys(o for oids in need for o in oids))
+    metas = dict(zip(flat, reader.infos(flat), strict=True))
+    sizes = {o: (m[1] if m else 0) for o, m in metas.items()}
+    rows: list[dict[str, Any]] = []
+    start = 0
+    while start < len(commits):
+        end, held = start, 0
+        while end < len(commits) and (end == start or held + sum(sizes[o] for o in need[end])
+                                      <= WINDOW_BYTES):  # fmt: skip
+            held += sum(sizes[o] for o in need[end])
+            end += 1
+        oids = list(dict.fromkeys(o for k in range(start, end) for o in need[k]))
+        blobs = dict(zip(oids, reader.contents(oids, metas=metas), strict=True))
+        rows.extend(commit_row(c, reader, blobs) for c in commits[start:end])
+        start = end
+    return rows
 
 
 def features_stage(
@@ -545,6 +676,7 @@ def features_stage(
     progress: Callable[[str, int, int], None] | None = None,
     sample: int | None = None,
     seed: int = 0,
+    jobs: int = 1,
 ) -> dict[str, int]:
     """Fill `commit_features` for every stored repository's non-merge commits not yet featured.
 
@@ -555,6 +687,7 @@ def features_stage(
     commits per repository, drawn by a seeded hash of the SHA (deterministic, independent of
     content), so a large corpus can be classified within a time budget; the analysis then
     compares AI and non-AI commits within the same repositories on the sampled commits.
+    `jobs` > 1 features each batch in that many processes.
     """
     store.require_rows(con, "commits", "crawl")
     known = [r[0] for r in con.execute("SELECT repo, git_dir FROM repos ORDER BY repo").fetchall()]
@@ -573,7 +706,10 @@ def features_stage(
         with syntax.BlobReader(git_dir) as reader:
             for start in range(0, len(shas), BATCH):
                 batch = shas[start : start + BATCH]
-                rows = _rows_surviving_unreadable(git_dir, batch, reader)
+                if jobs > 1:  # spawn: workers must not inherit the open DuckDB connection
+                    rows = _parallel_rows(git_dir, batch, jobs, "spawn")
+                else:
+                    rows = _rows_surviving_unreadable(git_dir, batch, reader)
                 frame = _frame(rows).copy()
                 frame.insert(0, "repo", repo)
                 frame.insert(2, "features_version", FEATURES_VERSION)
@@ -608,15 +744,18 @@ def _pending_shas(
     return [sha for sha, ai, k in rows if k <= room.get(ai, sample)]
 
 
-def _rows_surviving_unreadable(git_dir: Path, shas: list[str], reader: Any) -> list[dict[str, Any]]:
+def _rows_surviving_unreadable(
+    git_dir: Path, shas: list[str], reader: syntax.BlobReader | None = None
+) -> list[dict[str, Any]]:
     """Feature a batch; if git cannot read it (a blob absent from a partial clone), retry commit
     by commit and leave out the commits whose diff cannot be read (they get no features)."""
     from mining.errors import GitError
 
+    if reader is None:
+        with syntax.BlobReader(git_dir) as own:
+            return _rows_surviving_unreadable(git_dir, shas, own)
     try:
-        return [
-            commit_row(c, reader) for c in diffs.iter_commit_diffs(git_dir, shas) if not c.is_merge
-        ]
+        return list(_rows(git_dir, shas, reader))
     except GitError:
         if len(shas) == 1:
             return []

@@ -10,12 +10,15 @@ persistent `git cat-file --batch-command` process per repository.
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mining.errors import GitError
 from mining.gitcmd import git_argv, git_env
@@ -207,14 +210,22 @@ def _qualname(node: Any, lang: str, name: str) -> str:
     return ".".join(reversed(parts))
 
 
-def definitions(lang: str, source: bytes) -> dict[str, Definition]:
-    """Definitions of one file by qualified name (`Class.method`, `impl Foo.bar`, ...)."""
-    parser, query = _parser(lang)
-    tree = parser.parse(source)
+def definitions(lang: str, source: bytes, tree: Any = None) -> dict[str, Definition]:
+    """Definitions of one file by qualified name (`Class.method`, `impl Foo.bar`, ...).
+
+    Walked in source order; a name defined again in the same scope (`def _(event)` five times
+    in one function) gets `#2`, `#3`, ... so that every definition counts and the result does
+    not depend on the order in which tree-sitter happens to return its captures.
+    `tree`: a tree already parsed from `source` (incrementally, by `file_definitions`).
+    """
     import tree_sitter as ts
 
+    parser, query = _parser(lang)
+    if tree is None:
+        tree = parser.parse(source)
     out: dict[str, Definition] = {}
     captures = ts.QueryCursor(query).captures(tree.root_node).get("def", [])
+    captures.sort(key=lambda n: (n.start_byte, -n.end_byte, n.type))
     kinds = _DEF_TYPES[lang]
     for node in captures:
         kind = kinds.get(node.type, "function")
@@ -238,7 +249,13 @@ def definitions(lang: str, source: bytes) -> dict[str, Definition]:
             t = node.child_by_field_name("type")
             sig.append(t.type if t is not None else "")
         body = node.text or b""
-        out[_qualname(node, lang, name)] = Definition(
+        key = _qualname(node, lang, name)
+        if key in out:
+            k = 2
+            while f"{key}#{k}" in out:
+                k += 1
+            key = f"{key}#{k}"
+        out[key] = Definition(
             kind=kind,
             signature=" ".join(sig),
             public=_is_public(node, lang, name),
@@ -285,12 +302,32 @@ class StructureDelta:
 
 
 class BlobReader:
-    """A persistent `git cat-file --batch-command` process: blob contents and path existence."""
+    """A persistent `git cat-file --batch-command` process: blob contents and path existence.
 
-    def __init__(self, git_dir: str | Path, cache_size: int = 2048) -> None:
+    Questions go in batches (`infos`, `contents`): all commands are written, then all answers
+    read, so a commit costs one round trip to git instead of two per blob. It also holds the
+    caches of `file_definitions`: definitions by blob id, and the last parsed tree per path.
+    """
+
+    #: commands written before reading answers (keeps the commands within one pipe buffer)
+    PIPELINE = 256
+
+    def __init__(
+        self,
+        git_dir: str | Path,
+        cache_size: int = 512,
+        tree_bytes: int = 4 * 1024 * 1024,
+        incremental: bool = True,
+    ) -> None:
         self.git_dir = git_dir
         self.cache: OrderedDict[tuple[str, str], dict[str, Definition] | None] = OrderedDict()
         self.cache_size = cache_size
+        #: path -> (language, source, tree) of the version of that path parsed last; at most
+        #: `tree_bytes` of source in all (a tree takes about 25 times its source in memory)
+        self.trees: OrderedDict[str, tuple[str, bytes, Any]] = OrderedDict()
+        self.tree_bytes = tree_bytes
+        self.held = 0
+        self.incremental = incremental
         self.proc = subprocess.Popen(
             git_argv(git_dir, ["cat-file", "--batch-command"]),
             stdin=subprocess.PIPE,
@@ -299,39 +336,69 @@ class BlobReader:
             env=git_env(),
         )
 
-    def _ask(self, command: str) -> list[bytes]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        if "\n" in command:
-            return [b"", b"missing"]
+    def _send(self, commands: list[str]) -> None:
+        assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(command.encode("utf-8", "surrogateescape") + b"\n")
+            self.proc.stdin.write(
+                b"".join(c.encode("utf-8", "surrogateescape") + b"\n" for c in commands)
+            )
             self.proc.stdin.flush()
         except BrokenPipeError as exc:
             raise GitError(f"{self.git_dir}: git cat-file stopped") from exc
+
+    def _header(self) -> list[bytes]:
+        assert self.proc.stdout is not None
         header = self.proc.stdout.readline()
         if not header:
             raise GitError(f"{self.git_dir}: git cat-file stopped")
         return header.split()
 
-    def info(self, spec: str) -> tuple[str, int] | None:
-        """(type, size) of an object name like `<oid>` or `<rev>:<path>`; None if missing."""
-        head = self._ask(f"info {spec}")
+    @staticmethod
+    def _meta(head: list[bytes]) -> tuple[str, int] | None:
         # "<name> missing" / "<name> ambiguous": the name itself may contain spaces
         if len(head) < 3 or head[-1] in (b"missing", b"ambiguous") or not head[-1].isdigit():
             return None
-        return head[1].decode(), int(head[2])
+        return head[-2].decode(), int(head[-1])
+
+    def infos(self, specs: list[str]) -> list[tuple[str, int] | None]:
+        """(type, size) of each object name (`<oid>` or `<rev>:<path>`); None where missing."""
+        out: list[tuple[str, int] | None] = []
+        for i in range(0, len(specs), self.PIPELINE):
+            chunk = specs[i : i + self.PIPELINE]
+            ok = [s for s in chunk if "\n" not in s]
+            self._send([f"info {s}" for s in ok])
+            answers = iter([self._meta(self._header()) for _ in ok])
+            out.extend(None if "\n" in s else next(answers) for s in chunk)
+        return out
+
+    def info(self, spec: str) -> tuple[str, int] | None:
+        """(type, size) of an object name like `<oid>` or `<rev>:<path>`; None if missing."""
+        return self.infos([spec])[0]
+
+    def contents(
+        self,
+        oids: list[str],
+        max_bytes: int = MAX_BLOB_BYTES,
+        metas: dict[str, tuple[str, int] | None] | None = None,
+    ) -> list[bytes | None]:
+        """Each blob's bytes, or None if it is missing, not a blob or larger than `max_bytes`.
+        `metas`: the blobs' `infos`, when the caller already asked."""
+        metas = [metas[o] for o in oids] if metas is not None else self.infos(oids)
+        wanted = [o for o, m in zip(oids, metas, strict=True)
+                  if m is not None and m[0] == "blob" and m[1] <= max_bytes]  # fmt: skip
+        got: dict[str, bytes | None] = {}
+        assert self.proc.stdout is not None
+        for i in range(0, len(wanted), self.PIPELINE):
+            chunk = wanted[i : i + self.PIPELINE]
+            self._send([f"contents {o}" for o in chunk])
+            for o in chunk:
+                meta = self._meta(self._header())
+                got[o] = None if meta is None else self.proc.stdout.read(meta[1] + 1)[:-1]
+        return [got.get(o) for o in oids]
 
     def read(self, oid: str, max_bytes: int = MAX_BLOB_BYTES) -> bytes | None:
         """A blob's bytes, or None if it is missing or larger than `max_bytes`."""
-        meta = self.info(oid)
-        if meta is None or meta[0] != "blob" or meta[1] > max_bytes:
-            return None
-        head = self._ask(f"contents {oid}")
-        if len(head) < 3 or head[1] == b"missing":
-            return None
-        assert self.proc.stdout is not None
-        data = self.proc.stdout.read(int(head[2]) + 1)
-        return data[:-1]
+        return self.contents([oid], max_bytes)[0]
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -353,24 +420,293 @@ class BlobReader:
         self.close()
 
 
+def _common_ends(a: bytes, b: bytes) -> tuple[int, int]:
+    """Lengths of the longest common prefix and (not overlapping it) suffix of two sources."""
+    n = min(len(a), len(b))
+    lo, hi = 0, n  # invariant: a[:lo] == b[:lo]; the prefix is shorter than hi + 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    prefix = lo
+    lo, hi = 0, n - prefix
+    la, lb = len(a), len(b)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[la - mid : la - lo] == b[lb - mid : lb - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return prefix, lo
+
+
+def _point(src: bytes, offset: int) -> tuple[int, int]:
+    return src.count(b"\n", 0, offset), offset - (src.rfind(b"\n", 0, offset) + 1)
+
+
+def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> Any:
+    """Parse `source`, incrementally from the last tree parsed at the same path when there is
+    one: consecutive versions of a file differ in a few places, and tree-sitter then re-parses
+    only around the edit (the tree is the same as a full parse's)."""
+    parser, _ = _parser(lang)
+    prev = reader.trees.pop(path, None) if path is not None else None
+    if prev is not None:
+        reader.held -= len(prev[1])
+    if prev is not None and prev[0] == lang and reader.incremental:
+        old_src, old_tree = prev[1], prev[2]
+        pre, suf = _common_ends(old_src, source)
+        old_end, new_end = len(old_src) - suf, len(source) - suf
+        old_tree.edit(pre, old_end, new_end, _point(source, pre), _point(old_src, old_end),
+                      _point(source, new_end))  # fmt: skip
+        tree = parser.parse(source, old_tree)
+    else:
+        tree = parser.parse(source)
+    if path is not None and len(source) <= reader.tree_bytes:
+        reader.trees[path] = (lang, source, tree)
+        reader.held += len(source)
+        while reader.held > reader.tree_bytes:
+            reader.held -= len(reader.trees.popitem(last=False)[1][1])
+    return tree
+
+
+def prefetch_definitions(reader: BlobReader, wanted: list[tuple[str | None, str, str]]) -> None:
+    """Parse the not yet cached blobs of `wanted` ((oid, lang, path) triples) into the cache,
+    reading them from git in one batch."""
+    todo: dict[tuple[str, str], str] = {}
+    for oid, lang, path in wanted:
+        if oid is not None and (oid, lang) not in reader.cache:
+            todo.setdefault((oid, lang), path)
+    if not todo:
+        return
+    datas = reader.contents([oid for oid, _ in todo])
+    for ((oid, lang), path), data in zip(todo.items(), datas, strict=True):
+        try:
+            result = None if data is None else definitions(lang, data, _parse(reader, path, lang, data))
+        except (ValueError, RecursionError):
+            result = None
+        _remember(reader, (oid, lang), result)
+
+
+def _remember(reader: BlobReader, key: tuple[str, str], result: dict[str, Definition] | None) -> None:
+    reader.cache[key] = result
+    if len(reader.cache) > reader.cache_size:
+        reader.cache.popitem(last=False)
+
+
 def file_definitions(
-    reader: BlobReader, oid: str | None, lang: str
+    reader: BlobReader, oid: str | None, lang: str, path: str | None = None
 ) -> dict[str, Definition] | None:
     """Definitions of one blob (empty for an absent side); None if unreadable or too large.
 
     Cached by blob id: walking a history in order, a file's old blob is usually the new blob of
-    the previous commit that touched it, so most blobs are parsed once, not twice.
+    the previous commit that touched it, so most blobs are parsed once, not twice. `path` lets
+    the parse start from the tree of that path's previous version (see `_parse`).
     """
     if oid is None:
         return {}
     key = (oid, lang)
     cache = reader.cache
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    data = reader.read(oid)
-    result = None if data is None else definitions(lang, data)
-    cache[key] = result
-    if len(cache) > reader.cache_size:
-        cache.popitem(last=False)
-    return result
+    if key not in cache:
+        prefetch_definitions(reader, [(oid, lang, path)])
+    cache.move_to_end(key)
+    return cache[key]
+
+
+#: bytes that open a top-level block when they start a line: git's default "funcname" rule (a
+#: letter, `_` or `$` in column 0), which in every language we parse starts a top-level
+#: declaration or statement
+_BLOCK_START = np.zeros(256, dtype=bool)
+for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$":
+    _BLOCK_START[_c] = True
+#: parse the whole file when the touched blocks are more than this share of it
+_WHOLE_SHARE = 0.6
+
+
+#: blocks larger than this are cut further into their members (methods of a class, ...)
+_REFINE_BYTES = 2048
+#: words that may precede the keyword of a container declaration on its first line
+_MODIFIERS = frozenset(b"export default abstract public private protected internal static final "
+                       b"sealed pub crate unsafe declare partial data open".split())  # fmt: skip
+#: keywords of declarations whose members are definitions and whose own body is not compared
+#: (kind "type"): only these blocks are cut into members, never a function's statements
+_CONTAINERS = frozenset(b"class interface impl trait enum record struct".split())
+_WORD = re.compile(rb"[A-Za-z_]+")
+#: bytes after a member's indentation that do not start a member: more indentation, a line
+#: end, a closing bracket
+_NOT_MEMBER = np.zeros(256, dtype=bool)
+for _c in b" \t\r\n)]}":
+    _NOT_MEMBER[_c] = True
+#: a non-blank line: its indentation and first character
+_LINE_HEAD = re.compile(rb"^([ \t]*)([^ \t\r\n])", re.MULTILINE)
+
+
+def touched_blocks(src: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte ranges of `src` that hold every definition the line spans (first line, count;
+    1-based, as in a hunk header) touch: the touched top-level blocks, and of a large block
+    (a class) only its header, the touched members and its closing lines. In order, merged."""
+    if not spans or not src:
+        return []
+    arr = np.frombuffer(src, dtype=np.uint8)
+    n = len(src)
+    line_starts = np.flatnonzero(arr == 10) + 1  # start of line k + 2 at index k
+    heads = line_starts[line_starts < n]
+    blocks = np.concatenate(([0], heads[_BLOCK_START[arr[heads]]]))
+    touched: list[tuple[int, int]] = []
+    out: list[tuple[int, int]] = []
+    for first, count in sorted(spans):
+        first = max(first, 1)
+        last = first + max(count, 1) - 1
+        a = 0 if first == 1 else int(line_starts[first - 2]) if first - 2 < len(line_starts) else n
+        b = int(line_starts[last - 1]) if last - 1 < len(line_starts) else n
+        touched.append((a, max(b, a + 1)))
+        lo = int(blocks[np.searchsorted(blocks, a, side="right") - 1])
+        k = int(np.searchsorted(blocks, max(b, lo + 1), side="left"))
+        hi = int(blocks[k]) if k < len(blocks) else n
+        if out and lo < out[-1][1]:  # the same block again (adjacent blocks stay apart)
+            out[-1] = (out[-1][0], max(hi, out[-1][1]))
+        else:
+            out.append((lo, hi))
+    pieces: list[tuple[int, int]] = []
+    for lo, hi in out:
+        eol = src.find(b"\n", lo, hi)
+        big = hi - lo > _REFINE_BYTES and _is_container(src[lo : eol if eol >= 0 else hi])
+        pieces.extend(_members(src, arr, heads, lo, hi, touched) if big else [(lo, hi)])
+    return pieces
+
+
+def _is_container(first_line: bytes) -> bool:
+    """Whether a block's first line declares a class, interface, impl, trait, enum, ..."""
+    for word in _WORD.findall(first_line):
+        if word in _CONTAINERS:
+            return True
+        if word not in _MODIFIERS:
+            return False
+    return False
+
+
+def _members(
+    src: bytes, arr: Any, heads: Any, lo: int, hi: int, touched: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """A large block cut to its header (up to the first line indented one level), the members
+    that a touched range overlaps (one per line at that indentation) and its closing lines;
+    the whole block when a touched range reaches into the header (a renamed class renames
+    every member).
+    `arr`: `src` as a uint8 array; `heads`: start offsets of its lines after the first."""
+    starts = heads[(heads > lo) & (heads < hi)]
+    indent = None
+    for pos in starts[:50].tolist():  # the first indented line sets the members' indentation
+        m = _LINE_HEAD.match(src, pos)  # None for a blank line
+        if m is not None and m.group(1):
+            indent = m.group(1)
+            break
+    if indent is None:
+        return [(lo, hi)]
+    k = len(indent)
+    cand = starts[starts + k < len(src)]
+    ok = np.ones(len(cand), dtype=bool)
+    for j, byte in enumerate(indent):
+        ok &= arr[cand + j] == byte
+    nxt = arr[cand[ok] + k]
+    members = cand[ok][~_NOT_MEMBER[nxt]].tolist()
+    if not members:
+        return [(lo, hi)]
+    foot = hi
+    for pos in reversed(starts.tolist()):
+        if pos <= members[-1]:
+            break
+        m = _LINE_HEAD.match(src, pos)
+        if m is None:
+            continue
+        if len(m.group(1)) < k:
+            foot = pos
+        break
+    head = members[0]
+    near = [(a, b) for a, b in touched if a < hi and lo < b]
+    if any(a < head for a, _ in near):
+        return [(lo, hi)]
+    bounds = [*members, foot]
+    keep = [(s, e) for s, e in zip(bounds, bounds[1:], strict=False)
+            if any(a < e and s < b for a, b in near)]  # fmt: skip
+    return [(lo, head), *keep, *([(foot, hi)] if foot < hi else [])]
+
+
+def _snippet_definitions(lang: str, src: bytes, blocks: list[tuple[int, int]]) -> dict | None:
+    """Definitions of the given top-level blocks parsed on their own; None if that parse has a
+    syntax error (a block cut inside a multi-line string, say): then the caller parses all."""
+    parser, _ = _parser(lang)
+    snippet = b"".join(src[a:b] for a, b in blocks)
+    tree = parser.parse(snippet)
+    if tree.root_node.has_error:
+        return None
+    return definitions(lang, snippet, tree)
+
+
+def pair_definitions(
+    reader: BlobReader,
+    lang: str,
+    old: tuple[str | None, str, bytes | None],
+    new: tuple[str | None, str, bytes | None],
+    hunks: list[Any],
+) -> tuple[dict[str, Definition] | None, dict[str, Definition] | None]:
+    """Old and new definitions of one changed file, as far as the change can affect them.
+
+    `old`/`new` are (blob id or None for an absent side, path, bytes or None if unreadable).
+    Why only the touched blocks: definitions in top-level blocks that no hunk touches are the
+    same text on both sides and cancel out in `StructureDelta.add`; parsing just the blocks a
+    hunk touches costs a fraction of parsing two whole files. Falls back to whole files (cached
+    by blob id) when the blocks are most of the file, do not parse cleanly on their own, or show
+    a definition on one side whose name the other side's text holds (see `_mentions`).
+    """
+    (old_oid, old_path, old_src), (new_oid, new_path, new_src) = old, new
+    if (old_oid is not None and old_src is None) or (new_oid is not None and new_src is None):
+        return None, None
+    old_src, new_src = old_src or b"", new_src or b""
+    old_blocks = touched_blocks(old_src, [(h.old_start, h.old_count) for h in hunks])
+    new_blocks = touched_blocks(new_src, [(h.new_start, h.new_count) for h in hunks])
+    size = sum(b - a for a, b in old_blocks) + sum(b - a for a, b in new_blocks)
+    if size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
+        try:
+            o = _snippet_definitions(lang, old_src, old_blocks) if old_oid is not None else {}
+            n = _snippet_definitions(lang, new_src, new_blocks) if new_oid is not None else {}
+        except (ValueError, RecursionError):
+            o = n = None
+        if (
+            o is not None
+            and n is not None
+            and not any(_mentions(old_src, k) for k in n.keys() - o.keys())
+            and not any(_mentions(new_src, k) for k in o.keys() - n.keys())
+        ):
+            return o, n
+    return (
+        _whole(reader, old_oid, lang, old_path, old_src),
+        _whole(reader, new_oid, lang, new_path, new_src),
+    )
+
+
+def _mentions(src: bytes, qualname: str) -> bool:
+    """Whether `src` might define `qualname`: its own name occurs in the text. A definition that
+    the blocks show on one side only is added or removed for certain when the other side never
+    spells its name; otherwise it may sit in a block of the other side that no hunk touched
+    (code moved between blocks), and only whole files can tell."""
+    own = qualname.rsplit(".", 1)[-1].split("#", 1)[0]
+    if "\ufffd" in own:  # undecodable bytes: the text cannot be searched for it
+        return True
+    return all(word.encode("utf-8", "surrogateescape") in src for word in own.split())
+
+
+def _whole(
+    reader: BlobReader, oid: str | None, lang: str, path: str, src: bytes
+) -> dict[str, Definition] | None:
+    if oid is None:
+        return {}
+    key = (oid, lang)
+    if key not in reader.cache:
+        try:
+            result = definitions(lang, src, _parse(reader, path, lang, src))
+        except (ValueError, RecursionError):
+            result = None
+        _remember(reader, key, result)
+    reader.cache.move_to_end(key)
+    return reader.cache[key]

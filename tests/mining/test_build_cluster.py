@@ -1,0 +1,45 @@
+"""The build on a multi-process dask cluster writes the same tables as one local process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mining import store
+from mining.build import build
+from mining.runner import resolve_targets
+from tests.mining.test_build import make_corpus, model_dir  # noqa: F401 - a fixture
+
+#: every table a build writes, with the columns that say when or how long (they differ by run)
+TABLES = ["repos", "commits", "file_changes", "messages", "attributions", "commit_features",
+          "commit_layers"]  # fmt: skip
+_VOLATILE = ("_at", "seconds", "git_dir", "path", "source")
+
+
+def _rows(db: Path, table: str) -> list[tuple]:
+    con = store.connect(db, read_only=True)
+    try:
+        cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()
+                if not r[0].endswith(_VOLATILE)]  # fmt: skip
+        body = ", ".join(f'"{c}"' for c in cols)
+        return con.execute(f"SELECT {body} FROM {table} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.slow  # about a minute: two worker processes start and import the stack
+def test_multi_process_dask_cluster_equals_one_process(repo_builder, tmp_path, model_dir):  # noqa: F811
+    distributed = pytest.importorskip("distributed")
+    targets = resolve_targets([], make_corpus(repo_builder, tmp_path))
+    local = tmp_path / "local.duckdb"
+    build(local, targets, jobs=1, model_dir=model_dir)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        report = build(tmp_path / "dask.duckdb", targets, scheduler=cluster.scheduler_address,
+                       model_dir=model_dir)  # fmt: skip
+        assert len(cluster.workers) == 2
+    assert report.totals()["repos_built"] == 2
+    for table in TABLES:
+        assert _rows(tmp_path / "dask.duckdb", table) == _rows(local, table), table
+        assert _rows(local, table), table

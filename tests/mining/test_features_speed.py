@@ -1,0 +1,140 @@
+"""The fast extraction (touched blocks, batched blob reads, processes) gives the same feature
+values as parsing whole files one commit at a time, and gives them on every run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mining import features, syntax
+from mining.gitcmd import git_text
+
+#: a class larger than the member-cut threshold, edited one method at a time
+_METHODS = "".join(
+    f"    def m{i}(self, x):\n        '''Method {i}.'''\n        return x * {i} + self.base\n\n"
+    for i in range(40)
+)
+PY_CLASS = f"class Big(Base):\n    base = 1\n\n{_METHODS}\ndef after():\n    return Big()\n"
+#: handlers with one name, a multi-line string whose lines start in column 0, a moved function
+PY_MISC = (
+    "def keys(kb):\n"
+    "    @kb.add('a')\n    def _(event):\n        return 1\n\n"
+    "    @kb.add('b')\n    def _(event):\n        return 2\n\n"
+    "PROMPT = '''\nclass NotCode:\n    pass\ndef neither():\n'''\n\n"
+    "def first():\n    return 1\n\n\ndef second():\n    return 2\n"
+)
+GO = "package main\n\n" + "".join(
+    f"// F{i} does {i}.\nfunc F{i}(a int) int {{\n\treturn a + {i}\n}}\n\n" for i in range(60)
+)
+TS = "export class Store {\n" + "".join(
+    f"  get{i}(key: string): number {{\n    return this.data[key] + {i};\n  }}\n\n"
+    for i in range(50)
+) + "}\n\nexport function helper(a: number): number {\n  return a;\n}\n"
+RS = "pub struct S;\n\nimpl S {\n" + "".join(
+    f"    pub fn f{i}(&self, x: u32) -> u32 {{\n        x + {i}\n    }}\n\n" for i in range(50)
+) + "}\n\n#[cfg(test)]\nmod tests {\n" + "".join(
+    f"    #[test]\n    fn t{i}() {{}}\n\n" for i in range(5)
+) + "    fn t() {}\n}\n"
+
+
+def _history(repo_builder):
+    rb = repo_builder()
+    rb.commit("start", {"app/big.py": PY_CLASS, "app/misc.py": PY_MISC, "main.go": GO,
+                        "web/store.ts": TS, "src/lib.rs": RS})  # fmt: skip
+    rb.commit("edit one method", {"app/big.py": PY_CLASS.replace("x * 7 +", "x * 70 +")})
+    rb.commit("re-sign a method", {"app/big.py": PY_CLASS.replace("m9(self, x)", "m9(self, x, y)")})
+    rb.commit("edit handler, move function", {"app/misc.py": PY_MISC.replace("return 2\n\n    ", "return 22\n\n    ")
+              .replace("def first():\n    return 1\n\n\n", "") + "\n\ndef first():\n    return 1\n"})  # fmt: skip
+    rb.commit("edit string", {"app/misc.py": PY_MISC.replace("def neither():", "def neither(x):")})
+    rb.commit("go: edit, add, remove", {"main.go": GO.replace("a + 30", "a - 30").replace(
+        "func F5(a int) int {\n\treturn a + 5\n}\n", "") + "func G(b string) string {\n\treturn b\n}\n"})  # fmt: skip
+    rb.commit("ts: edit member, rename member", {"web/store.ts": TS.replace("+ 12;", "- 12;")
+              .replace("get20(", "fetch20(")})  # fmt: skip
+    rb.commit("rust: edit impl and tests", {"src/lib.rs": RS.replace("x + 44", "x * 44")
+              .replace("fn t() {}", "fn t() { assert!(true); }")})  # fmt: skip
+    rb.commit("class header", {"app/big.py": PY_CLASS.replace("class Big(Base):", "class Big(Base, Mixin):")})
+    return rb
+
+
+def _reference(monkeypatch: pytest.MonkeyPatch, git_dir: Path, shas: list[str]) -> pd.DataFrame:
+    """The plain extraction: whole files on both sides, no cut into blocks."""
+    with monkeypatch.context() as m:
+        m.setattr(syntax, "_WHOLE_SHARE", -1.0)
+        return features.compute_features(git_dir, shas)
+
+
+def test_touched_blocks_give_the_whole_file_values(repo_builder, monkeypatch):
+    rb = _history(repo_builder)
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
+    snippets = []
+    real = syntax._snippet_definitions
+    monkeypatch.setattr(syntax, "_snippet_definitions",
+                        lambda *a: snippets.append(a[0]) or real(*a))  # fmt: skip
+    fast = features.compute_features(rb.git_dir, shas)
+    assert {"python", "go", "typescript", "rust"} <= set(snippets)  # the fast path ran
+    ref = _reference(monkeypatch, rb.git_dir, shas)
+    pd.testing.assert_frame_equal(fast, ref)
+    by = fast.set_index("sha")
+    edit, resign = shas[-2], shas[-3]
+    assert by.loc[edit, "syn_defs_body_changed"] == 1
+    assert by.loc[edit, "syn_defs_signature_changed"] == 0
+    assert by.loc[resign, "syn_defs_signature_changed"] == 1
+
+
+def test_processes_give_the_same_rows(repo_builder, monkeypatch):
+    rb = _history(repo_builder)
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
+    monkeypatch.setattr(features, "MIN_PER_JOB", 2)
+    one = features.compute_features(rb.git_dir, shas)
+    two = features.compute_features(rb.git_dir, shas, jobs=2)
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_duplicate_names_are_numbered_in_source_order():
+    src = PY_MISC.encode()
+    first = syntax.definitions("python", src)
+    assert {"keys._", "keys._#2"} <= set(first)
+    for _ in range(20):  # tree-sitter's capture order is not stable; ours must be
+        assert syntax.definitions("python", src) == first
+
+
+_RUN = """
+import sys
+from mining import classify, features
+shas = sys.stdin.read().split()
+frame = features.compute_features(sys.argv[1], shas)
+pred = classify.classify_frame(frame, classify.load_model())
+sys.stdout.write(frame.to_csv(index=False) + pred.to_csv(index=False))
+"""
+
+
+def test_features_and_layers_do_not_depend_on_the_hash_seed(repo_builder):
+    rb = _history(repo_builder)
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"])
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run([sys.executable, "-c", _RUN, str(rb.git_dir)], input=shas,
+                              capture_output=True, text=True, env=env, check=True)  # fmt: skip
+        outs.append(proc.stdout)
+    assert outs[0] and outs[0] == outs[1]
+
+
+def _mirrors() -> Path:
+    return Path(os.environ.get("STRATA_MIRRORS", "/work/.mirror"))
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("name", ["Aider-AI+aider", "charmbracelet+crush", "astral-sh+uv"])
+def test_real_history_sample_matches_the_whole_file_values(name, monkeypatch):
+    git_dir = _mirrors() / name / "repo"
+    if not git_dir.is_dir():
+        pytest.skip(f"{git_dir}: no mirror")
+    shas = git_text(git_dir, ["rev-list", "--no-merges", "--max-count=300", "HEAD"]).split()
+    fast = features.compute_features(git_dir, shas)
+    pd.testing.assert_frame_equal(fast, _reference(monkeypatch, git_dir, shas))
