@@ -75,10 +75,8 @@ def fixed_effects_logit(
         )
     repo_term = " + C(repo)" if n_repos > 1 else ""
     formula = f"{outcome} ~ is_ai + {controls}{repo_term}"
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning)
-        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         cov = (
             {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(data["repo"])[0]}}
             if n_repos > 1
@@ -93,8 +91,24 @@ def fixed_effects_logit(
         fit.pvalues["is_ai"],
         len(data),
         n_repos,
-        "SE clustered by repo" if n_repos > 1 else "one repo",
+        ("SE clustered by repo" if n_repos > 1 else "one repo") + _fit_note(fit, caught),
     )
+
+
+def _fit_note(fit: object, caught: list[warnings.WarningMessage]) -> str:
+    """Convergence and warnings of a fit, for the table: reported, never silenced."""
+    converged = bool(getattr(fit, "mle_retvals", {}).get("converged", True))
+    kinds = sorted(
+        {
+            type(w.message).__name__
+            for w in caught
+            if issubclass(
+                w.category, (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning)
+            )
+        }
+    )
+    note = "" if converged else "; DID NOT CONVERGE"
+    return note + (f"; warnings: {', '.join(kinds)}" if kinds else "")
 
 
 def random_intercept_logit(
@@ -154,9 +168,14 @@ def _sample_by_exposure(data: pd.DataFrame, max_rows: int, seed: int) -> pd.Data
 
 def architectural_models(df: pd.DataFrame) -> pd.DataFrame:
     """The main test: odds ratio of architectural vs not for AI commits, both model families."""
-    return pd.DataFrame(
-        [fixed_effects_logit(df, "arch"), random_intercept_logit(df, "arch")], columns=COLUMNS
-    )
+    fe, re = fixed_effects_logit(df, "arch"), random_intercept_logit(df, "arch")
+    widths = [np.log(r["hi"]) - np.log(r["lo"]) for r in (fe, re)]
+    if all(np.isfinite(widths)) and widths[1] < widths[0]:
+        re["note"] += (
+            "; NARROWER than the cluster-robust FE interval: the variational posterior ignores "
+            "uncertainty in the repository variance, so read the FE interval"
+        )
+    return pd.DataFrame([fe, re], columns=COLUMNS)
 
 
 def layer_models(df: pd.DataFrame, random: bool = False) -> pd.DataFrame:
@@ -183,10 +202,25 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
     order = ["feature", "boilerplate", "refactor", "architectural"]
     data["y"] = pd.Categorical(data["layer"].astype(str), categories=order).codes
     data = data[data["y"] >= 0]
+    # a repository lacking a layer makes its fixed effect run to infinity (separation): drop it
+    present = data.groupby("repo")["y"].nunique()
+    separated = present[present < len(order)].index
+    data = data[~data["repo"].isin(separated)]
     n_repos = data["repo"].nunique()
+    if n_repos == 0:
+        return pd.DataFrame(
+            [
+                _empty(
+                    "multinomial, repo fixed effects",
+                    "all",
+                    f"every repository lacks a layer ({len(separated)} dropped for separation)",
+                )
+            ],
+            columns=COLUMNS,
+        )
     repo_term = " + C(repo)" if n_repos > 1 else ""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             fit = smf.mnlogit(f"y ~ is_ai + {controls}{repo_term}", data=data).fit(
                 disp=0,
@@ -216,7 +250,9 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
                 pvalues.loc["is_ai", col],
                 len(data),
                 n_repos,
-                "relative-risk ratio; SE clustered by repo",
+                f"relative-risk ratio; SE clustered by repo; {len(separated)} repos without every "
+                f"layer dropped (separation); max |coef| {float(np.abs(params.to_numpy()).max()):.1f}"
+                + _fit_note(fit, caught),
             )
         )
     return pd.DataFrame(rows, columns=COLUMNS)
