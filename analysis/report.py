@@ -367,6 +367,9 @@ def section_moves(study: Study) -> str:
         )
         b = _diff_row(study.differences, "boilerplate")
         now["boilerplate difference (raw, pooled)"] = f"{pp(b['diff'])} {ci(b['lo'], b['hi'], pp)}"
+    fe = study.arch_models[study.arch_models["model"] == "repo fixed effects"]
+    if len(fe):
+        now["architectural OR, repo FE logit (size, date)"] = _or_text(fe.iloc[0])
     if arch is not None:
         now["architectural OR (primary: same era, repo x quarter MH)"] = _or_text(arch)
     c = study.commits
