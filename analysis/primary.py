@@ -126,7 +126,6 @@ def stratified_or(
         w = rng.multinomial(k, np.full(k, 1 / k), size=n_boot).astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             draws = (w @ terms["r"].to_numpy()) / (w @ terms["s"].to_numpy())
-        draws = np.where(np.isfinite(draws) & (draws > 0), draws, np.nan)
         out["interval"] = f"repository-cluster bootstrap ({n_boot} draws, {k} repositories)"
     else:
         draws = _within_strata_draws(df, outcome, strata, n_boot, seed)
@@ -135,6 +134,7 @@ def stratified_or(
             f"{'y' if len(terms) == 1 else 'ies'}, fewer than {MIN_REPOS}, so repositories cannot "
             "be resampled; the interval ignores dependence between a repository's commits"
         )
+    draws = np.where(np.isfinite(draws) & (draws > 0), draws, np.nan)  # an empty cell: undefined
     lo, hi = percentile_ci(np.log(draws), level)
     out["lo"], out["hi"] = float(np.exp(lo)), float(np.exp(hi))
     return out
