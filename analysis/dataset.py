@@ -95,18 +95,25 @@ def _language_from_tags(tags: pd.Series) -> pd.Series:
     return tags.map(pick)
 
 
-def analysis_commits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def analysis_commits(
+    con: duckdb.DuckDBPyConnection, also_human: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """The analysis population (see module doc) with the derived columns every estimator uses.
 
     Adds: group (ai|human), is_ai, tool (one tool, `multiple`, or None), channel, arch (0/1),
     log_churn, size_band, month, years (since 2020, the date control), language ('unknown' if
     absent), role (study|control), weight (design weight: 1 when every commit has a layer),
     and, where the dataset has them, scripted, any_event (structural events) and layer_diff_only.
+    `also_human` names automation catalog entries whose commits count as human (a sensitivity
+    analysis of a debatable entry).
     """
     frame = commit_facts(con)
     if frame.empty:
         raise StageError("commit_facts is empty: run `strata load` (or the build) first")
     frame = _with_optional_columns(con, frame)
+    if also_human and "automation" in frame.columns:
+        back = frame["author_kind"].eq("automation") & frame["automation"].isin(also_human)
+        frame.loc[back, "author_kind"] = "human"
     direct = _direct(frame)
     # the eligible population: non-merge commits by people or AI agents; commits credited to AI
     # only through a merged agent branch or a suggestion belong to no group

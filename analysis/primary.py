@@ -217,7 +217,13 @@ def primary_table(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def _variants(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame, Sequence[str], str]]:
+DEBATABLE_AUTOMATION = ("release-version",)
+"""Automation entries whose commits a sensitivity row puts back into the human group."""
+
+
+def _variants(
+    df: pd.DataFrame, with_debatable: pd.DataFrame | None = None
+) -> list[tuple[str, pd.DataFrame, Sequence[str], str]]:
     """The plan's sensitivity rows: (name, population, strata, outcome column)."""
     era = add_period(same_era(df))
     whole = add_period(df)
@@ -251,10 +257,15 @@ def _variants(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame, Sequence[str], 
     return rows
 
 
-def sensitivity_table(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The architectural odds ratio under every pre-specified variant (plus structural events)."""
+def sensitivity_table(
+    df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, with_debatable: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The architectural odds ratio under every pre-specified variant (plus structural events).
+
+    `with_debatable`: the population with the debatable automation entries counted as human.
+    """
     rows = []
-    for name, pop, strata, column in _variants(df):
+    for name, pop, strata, column in _variants(df, with_debatable):
         d = pop.assign(_y=(pop[column].astype(str) == "architectural").astype(int))
         rows.append(
             {

@@ -88,6 +88,7 @@ def run_study(
     con = dataset.open_db(db)
     try:
         commits = dataset.analysis_commits(con)
+        debatable = dataset.analysis_commits(con, also_human=primary.DEBATABLE_AUTOMATION)
         facts = dataset.commit_facts(con)
         markers = dataset.adoption_markers(con)
     finally:
@@ -156,7 +157,7 @@ def run_study(
         blame=blame_frame,
         primary=primary.primary_table(commits, n_boot, seed),
         fe_check=primary.fe_logit_check(primary.add_period(primary.same_era(commits))),
-        sensitivity=primary.sensitivity_table(commits, n_boot, seed),
+        sensitivity=primary.sensitivity_table(commits, n_boot, seed, debatable),
         em_corrected=correction.em_corrected_shares(
             primary.same_era(commits), labelled, min(n_boot, 500), seed
         ),
