@@ -255,7 +255,7 @@ def section_primary(study: Study) -> str:
         text += (
             f"\nCheck: the fixed-effects logit could not be fitted ({fe.get('warnings', '')}).\n"
         )
-    return text + section_sensitivity(study) + section_em(study)
+    return text + section_sensitivity(study) + section_em(study) + section_structure(study)
 
 
 def section_sensitivity(study: Study) -> str:
@@ -343,6 +343,58 @@ def section_em(study: Study) -> str:
         "probabilities; the true shares are the maximum-likelihood solution inside the simplex (EM), "
         "with no clipping; intervals resample repositories of the corpus and of the labelled set "
         f"together.\n\n{say}\n\n" + md_table(pd.DataFrame(rows))
+    )
+
+
+def section_structure(study: Study) -> str:
+    """The model-free outcome: structural-change events, and whether they agree with the layers."""
+    head = "\n### Structural-change events: an outcome no classifier decides\n\n"
+    rates, odds = study.structure_rates, study.structure_odds
+    if rates.empty or odds.empty:
+        return (
+            head
+            + "Not computed: the dataset has no `commit_structure` table (run `strata structure`).\n"
+        )
+    o = odds.set_index("outcome")
+    pc = rates[rates["measure"] == "per_commit"].set_index("outcome")
+    pk = rates[rates["measure"] == "per_kloc"].set_index("outcome")
+    table = pd.DataFrame(
+        {
+            "event": list(o.index),
+            "AI per commit": [pct(pc.loc[e, "ai"]) for e in o.index],
+            "human per commit": [pct(pc.loc[e, "human"]) for e in o.index],
+            "AI/human per 1,000 lines [95% CI]": [
+                f"{num(pk.loc[e, 'ratio'])} {ci(pk.loc[e, 'ratio_lo'], pk.loc[e, 'ratio_hi'], num)}"
+                for e in o.index
+            ],
+            "odds ratio, repo x quarter [95% CI]": [_or_text(o.loc[e]) for e in o.index],
+            "reads": [primary.direction(o.loc[e, "lo"], o.loc[e, "hi"]) for e in o.index],
+        }
+    )
+    arch = study.primary.set_index("layer").loc["architectural"] if len(study.primary) else None
+    agree = ""
+    if arch is not None and "any_event" in o.index:
+        d_layer = primary.direction(arch["lo"], arch["hi"])
+        d_event = primary.direction(o.loc["any_event", "lo"], o.loc["any_event", "hi"])
+        agree = (
+            f"The learned architectural layer reads **{d_layer}** and any structural event reads "
+            f"**{d_event}** on the primary estimand: "
+            + (
+                "the two outcomes agree."
+                if d_layer == d_event
+                else "the two outcomes do **not** agree, "
+                "so the answer depends on how architectural work is measured."
+            )
+        )
+    n_ai = int(pc["n_ai"].iloc[0])
+    n_h = int(pc["n_human"].iloc[0])
+    return head + (
+        "Events read from the diff and the trees (`commit_structure`, definitions in "
+        "`mining/structure_events.toml`, validated against the labels in `docs/structure.md`), on the "
+        f"primary population ({n_ai:,} AI-assisted and {n_h:,} human same-era commits). Rates pool "
+        "commits; intervals resample repositories; odds ratios are the primary estimator's.\n\n"
+        + md_table(table)
+        + f"\n{agree}\n"
     )
 
 

@@ -17,11 +17,13 @@ from analysis import (
     primary,
     sensitivity,
     shares,
+    structure_events,
     timeline,
     units,
     within_dev,
 )
 from analysis.dataset import Evaluation
+from mining.errors import StageError
 
 DEFAULT_OOF = Path("data/labels/oof_predictions.csv")
 DEFAULT_BLAME = Path("reports/blame_releases.json")
@@ -66,6 +68,8 @@ class Study:
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
     em_corrected: pd.DataFrame = field(default_factory=pd.DataFrame)
     labelled: pd.DataFrame = field(default_factory=pd.DataFrame)
+    structure_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    structure_odds: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
 
 
@@ -85,15 +89,19 @@ def run_study(
     if evaluation is None:
         found = [p for p in dataset.EVALUATION_CANDIDATES if p.exists()]
         evaluation = found[0] if found else dataset.EVALUATION_CANDIDATES[0]
+    notes: list[str] = []
     con = dataset.open_db(db)
     try:
         commits = dataset.analysis_commits(con)
         debatable = dataset.analysis_commits(con, also_human=primary.DEBATABLE_AUTOMATION)
+        try:
+            events = structure_events.event_commits(con, era="same")
+        except StageError:  # no commit_structure: the report says the events were not computed
+            events = None
         facts = dataset.commit_facts(con)
         markers = dataset.adoption_markers(con)
     finally:
         con.close()
-    notes: list[str] = []
     ev = dataset.load_evaluation(evaluation, oof)
     if ev is None:
         notes.append(
@@ -162,6 +170,16 @@ def run_study(
             primary.same_era(commits), labelled, min(n_boot, 500), seed
         ),
         labelled=labelled,
+        structure_rates=(
+            structure_events.event_rates(events, n_boot, seed)
+            if events is not None
+            else pd.DataFrame()
+        ),
+        structure_odds=(
+            structure_events.event_odds(events, n_boot=n_boot, seed=seed)
+            if events is not None
+            else pd.DataFrame()
+        ),
         notes=notes,
     )
 
