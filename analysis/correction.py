@@ -16,7 +16,17 @@ import pandas as pd
 
 from analysis import LAYERS
 from analysis.dataset import Evaluation, row_normalise
-from analysis.stats import bootstrap_sums, cluster_counts, percentile_ci, shares_of
+from analysis.stats import (
+    bootstrap_sums,
+    choose_design,
+    cluster_counts,
+    collapsed,
+    design_counts,
+    percentile_ci,
+    rescue_difference,
+    rescue_share,
+    shares_of,
+)
 
 METHODS = ("raw", "inverse", "rogan_gladen", "inverse_by_group")
 
@@ -80,6 +90,13 @@ def labelled_draws(evaluation: Evaluation, n_boot: int, seed: int) -> np.ndarray
     return draws
 
 
+def not_identified(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A corrected interval of zero width comes from clipping every draw to the same edge of the
+    simplex, not from the data: the share is not identified there, so it has no interval (NaN)."""
+    stuck = collapsed(lo, hi)
+    return np.where(stuck, np.nan, lo), np.where(stuck, np.nan, hi)
+
+
 def corrected_shares(
     df: pd.DataFrame,
     evaluation: Evaluation | None,
@@ -92,9 +109,11 @@ def corrected_shares(
     Columns: group (human | ai | ai - human), layer, method (raw | inverse | rogan_gladen), share,
     lo, hi. Without an evaluation only the raw rows are returned.
     """
-    counts, groups, _ = cluster_counts(df, "repo", "group", LAYERS)
-    q_point = shares_of(counts.sum(axis=0))
-    q_draws = shares_of(bootstrap_sums(counts, n_boot, seed))
+    design = choose_design(df, "group")
+    counts, groups, strata = design_counts(df, "group", LAYERS, design)
+    total = counts.sum(axis=0)
+    q_point = shares_of(total)
+    q_draws = shares_of(bootstrap_sums(counts, n_boot, seed, strata))
     estimates = {"raw": (q_point, q_draws)}
     if evaluation is not None:
         conf = evaluation.confusion
@@ -114,6 +133,10 @@ def corrected_shares(
     rows = []
     for method, (point, draws) in estimates.items():
         lo, hi = percentile_ci(draws, level)
+        if method == "raw":
+            lo, hi, _ = rescue_share(lo, hi, total, total.sum(axis=1, keepdims=True), level)
+        else:
+            lo, hi = not_identified(lo, hi)
         for g, group in enumerate(groups):
             for k, layer in enumerate(LAYERS):
                 rows.append(
@@ -128,7 +151,13 @@ def corrected_shares(
                 )
         if "ai" in groups and "human" in groups:
             ia, ih = groups.index("ai"), groups.index("human")
-            dlo, dhi = percentile_ci(draws[:, ia] - draws[:, ih], level)
+            if method == "raw":
+                n_ai, n_hu = total[ia].sum(), total[ih].sum()
+                dlo, dhi, _ = rescue_difference(
+                    draws[:, ia], draws[:, ih], total[ia], n_ai, total[ih], n_hu, level
+                )
+            else:
+                dlo, dhi = not_identified(*percentile_ci(draws[:, ia] - draws[:, ih], level))
             for k, layer in enumerate(LAYERS):
                 rows.append(
                     {

@@ -16,7 +16,7 @@ from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from analysis import LAYERS
-from analysis.stats import Z95
+from analysis.stats import Z95, se_clusters
 
 COLUMNS = ["model", "outcome", "or", "lo", "hi", "p", "n", "n_repos", "note"]
 
@@ -28,9 +28,16 @@ def _informative(df: pd.DataFrame, outcome: str, group: str = "repo") -> pd.Data
     return df.loc[varies]
 
 
+MAX_LOG_OR = 10.0
+"""|log odds ratio| beyond which a fit has diverged (odds ratio below 1/22,000 or above 22,000):
+the outcome is separated by AI or the controls, and no finite interval is honest."""
+
+
 def _row(
     model: str, outcome: str, beta: float, se: float, p: float, n: int, n_repos: int, note: str = ""
 ) -> dict:
+    if not (np.isfinite(beta) and np.isfinite(se)) or abs(beta) > MAX_LOG_OR:
+        return _empty(model, outcome, SEPARATION) | {"n": int(n), "n_repos": int(n_repos)}
     return {
         "model": model,
         "outcome": outcome,
@@ -58,6 +65,15 @@ def _empty(model: str, outcome: str, note: str) -> dict:
     }
 
 
+SEPARATION = "not estimable: AI, size or date predicts the outcome perfectly (separation)"
+
+
+def separated(data: pd.DataFrame, outcome: str) -> bool:
+    """AI or human commits all share one outcome: the odds ratio is 0 or infinite, and a fitted
+    interval around it would be an artefact of the optimiser."""
+    return bool((data.groupby("is_ai")[outcome].nunique() < 2).any())
+
+
 def fixed_effects_logit(
     df: pd.DataFrame, outcome: str = "arch", controls: str = "log_churn + years"
 ) -> dict:
@@ -73,15 +89,14 @@ def fixed_effects_logit(
             outcome,
             "no repo with both AI and human commits and outcome variation",
         )
+    if separated(data, outcome):
+        return _empty("repo fixed effects", outcome, SEPARATION)
     repo_term = " + C(repo)" if n_repos > 1 else ""
     formula = f"{outcome} ~ is_ai + {controls}{repo_term}"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cov = (
-            {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(data["repo"])[0]}}
-            if n_repos > 1
-            else {}
-        )
+        groups, note = se_clusters(data)
+        cov = {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
         fit = smf.logit(formula, data=data).fit(disp=0, maxiter=200, **cov)
     return _row(
         "repo fixed effects",
@@ -91,7 +106,7 @@ def fixed_effects_logit(
         fit.pvalues["is_ai"],
         len(data),
         n_repos,
-        ("SE clustered by repo" if n_repos > 1 else "one repo") + _fit_note(fit, caught),
+        note + _fit_note(fit, caught),
     )
 
 
@@ -203,8 +218,8 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
     data["y"] = pd.Categorical(data["layer"].astype(str), categories=order).codes
     data = data[data["y"] >= 0]
     # a repository lacking a layer makes its fixed effect run to infinity (separation): drop it
-    present = data.groupby("repo")["y"].nunique()
-    separated = present[present < len(order)].index
+    n_layers = data.groupby("repo")["y"].nunique()
+    separated = n_layers[n_layers < len(order)].index
     data = data[~data["repo"].isin(separated)]
     n_repos = data["repo"].nunique()
     if n_repos == 0:
@@ -218,7 +233,14 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
             ],
             columns=COLUMNS,
         )
+    present = sorted(data["y"].unique())
+    if len(present) < 2 or present[0] != 0:
+        note = "needs feature commits and at least one other layer"
+        return pd.DataFrame(
+            [_empty("multinomial, repo fixed effects", "all", note)], columns=COLUMNS
+        )
     repo_term = " + C(repo)" if n_repos > 1 else ""
+    groups, note = se_clusters(data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -226,11 +248,8 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
                 disp=0,
                 maxiter=200,
                 method="newton",
-                **(
-                    {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(data["repo"])[0]}}
-                    if n_repos > 1
-                    else {}
-                ),
+                cov_type="cluster",
+                cov_kwds={"groups": groups},
             )
         except (np.linalg.LinAlgError, ValueError) as exc:
             return pd.DataFrame(
@@ -239,8 +258,18 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
             )
     rows = []
     params, bse, pvalues = fit.params, fit.bse, fit.pvalues
-    for j, layer in enumerate(order[1:]):
-        col = params.columns[j]
+    both = (
+        pd.crosstab(data["y"], data["is_ai"])
+        .reindex(columns=[0, 1], fill_value=0)
+        .gt(0)
+        .all(axis=1)
+    )
+    for j, code in enumerate(present[1:]):  # columns follow the layers present, base excluded
+        layer, col = order[code], params.columns[j]
+        if not (both.get(code, False) and both.get(0, False)):
+            note = "not estimable: a layer without AI or without human commits (separation)"
+            rows.append(_empty("multinomial, repo fixed effects", f"{layer} vs feature", note))
+            continue
         rows.append(
             _row(
                 "multinomial, repo fixed effects",
@@ -250,8 +279,8 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
                 pvalues.loc["is_ai", col],
                 len(data),
                 n_repos,
-                f"relative-risk ratio; SE clustered by repo; {len(separated)} repos without every "
-                f"layer dropped (separation); max |coef| {float(np.abs(params.to_numpy()).max()):.1f}"
+                f"relative-risk ratio; {note}; {len(separated)} repos without every layer dropped "
+                f"(separation); max |coef| {float(np.abs(params.to_numpy()).max()):.1f}"
                 + _fit_note(fit, caught),
             )
         )

@@ -5,8 +5,8 @@ calendar quarter, on the same-era population. It is computed as a Mantel-Haensze
 repository x quarter strata (the stratified analogue of a logit with repository and quarter fixed
 effects, and cheap enough to bootstrap), with a repository-cluster bootstrap interval: strata nest
 in repositories, so a resample of repositories is a weighted sum of per-repository MH terms.
-With fewer repositories than `MIN_REPOS` the interval resamples commits within strata instead,
-and says so.
+With fewer repositories than `stats.MIN_REPOS` (the one threshold of the whole analysis) the
+interval resamples commits within strata instead, and says so.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import LAYERS
-from analysis.stats import percentile_ci
-
-MIN_REPOS = 5
-"""Fewer repositories than this cannot support a repository-cluster bootstrap (too few units)."""
+from analysis.stats import MIN_REPOS, percentile_ci
 
 PRIMARY_STRATA: tuple[str, ...] = ("repo", "quarter")
 SIZE_STRATA: tuple[str, ...] = ("repo", "quarter", "size_band", "integration_mode")

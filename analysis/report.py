@@ -1,6 +1,7 @@
 """`strata report`: the study as `reports/study.md` + HTML, every number computed from the data.
 
-Also executes the notebooks (jupytext py:percent) headless with nbclient into `reports/*.html`.
+Also executes the notebooks (jupytext py:percent, shipped in analysis/notebooks) headless with
+nbclient into `reports/*.html`.
 Text that interprets a result is chosen by the result (e.g. whether an interval excludes 1), so
 the wording cannot drift from the numbers.
 """
@@ -18,7 +19,12 @@ import pandas as pd
 
 from analysis import LAYERS, figures, primary, style
 from analysis.correction import sensitivity_specificity
+from analysis.shares import difference_design
+from analysis.stats import MIN_REPOS
 from analysis.study import Study, run_study, save_study
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent / "notebooks"
+"""The study notebooks, shipped as package data so `strata report` runs them from any folder."""
 
 NOTEBOOKS = (
     "01-corpus",
@@ -132,8 +138,85 @@ LABELLING = (
 )
 
 
+MIN_AI_COMMITS = 30
+"""Below this many AI commits a layer share moves by several points with one commit more or less
+(1/30 > 3 pp), so the report says the AI group is small."""
+
+
+def section_scope(study: Study) -> str:
+    """What this dataset can and cannot show, from its own counts: few repositories, few AI
+    commits, which comparisons are estimable, and how large a difference the intervals resolve."""
+    c, corpus = study.commits, study.corpus
+    n_repos = len(corpus)
+    n_ai = int(c["is_ai"].sum())
+    ai_repos = int((corpus["ai_commits"] > 0).sum())
+    both = int(c.groupby("repo", observed=True)["is_ai"].nunique().eq(2).sum())
+    design = difference_design(c)
+    can, cannot = [], []
+    if design.kind == "repository":
+        can.append(f"Generalise to repositories like these: {design.reason}.")
+    else:
+        cannot.append(
+            f"Generalise beyond these repositories: {design.reason}. A second sample of "
+            "repositories could differ by more than these intervals show."
+        )
+    if n_ai == 0:
+        cannot.append("Compare AI-assisted with human commits: no commit carries AI evidence.")
+    elif n_ai < MIN_AI_COMMITS:
+        cannot.append(
+            f"Pin down the AI group's layer mix: only {n_ai} AI-evidenced commit(s) (fewer than "
+            f"{MIN_AI_COMMITS}), so one commit more or less moves a share by "
+            f"{100 / n_ai:.0f} percentage points or more."
+        )
+    else:
+        can.append(f"Describe the AI group's layer mix: {n_ai:,} AI-evidenced commits.")
+    d = _diff_row(study.differences, "architectural") if len(study.differences) else None
+    if d is not None and np.isfinite(d["lo"]) and np.isfinite(d["hi"]):
+        half = (d["hi"] - d["lo"]) / 2
+        can.append(
+            "Resolve differences in the architectural share larger than about "
+            f"{100 * half:.0f} pp (half the width of its interval); smaller ones cannot be told "
+            "from no difference with this data."
+        )
+    if both:
+        can.append(
+            f"Compare AI and human commits within the same repository: {both} of {n_repos} "
+            "repositor" + ("y has" if both == 1 else "ies have") + " both."
+        )
+    elif n_ai:
+        cannot.append(
+            "Compare AI and human commits within a repository: no repository has both, so "
+            "repository and AI use cannot be told apart."
+        )
+    fe = study.arch_models[study.arch_models["model"] == "repo fixed effects"]
+    if len(fe) and not np.isfinite(fe["or"].iloc[0]):
+        cannot.append(f"Fit the within-repository model: {fe['note'].iloc[0]}.")
+    n_dev = int(study.within_pairs["n_developers"].iloc[0]) if len(study.within_pairs) else 0
+    if n_dev < 2:
+        cannot.append(
+            f"Compare developers with themselves: {n_dev} developer(s) have both AI-evidenced and "
+            "unassisted commits."
+        )
+    if study.before_after.empty:
+        cannot.append("Compare before and after AI adoption: no repository has commits on both "
+                      "sides of an adoption marker.")  # fmt: skip
+    if study.evaluation is None:
+        cannot.append("Correct the shares for classifier error: no classifier evaluation.")
+    lines = [
+        "## What this data can and cannot show\n",
+        f"{n_repos} repositor{'y' if n_repos == 1 else 'ies'} ({ai_repos} with AI-evidenced "
+        f"commits), {len(c):,} analysed commits, {n_ai:,} with AI evidence.\n",
+    ]
+    if can:
+        lines.append("It can:\n\n" + "\n".join(f"- {x}" for x in can) + "\n")
+    if cannot:
+        lines.append("It cannot:\n\n" + "\n".join(f"- {x}" for x in cannot) + "\n")
+    return "\n".join(lines)
+
+
 def section_methods(study: Study) -> str:
     ev = study.evaluation
+    design = difference_design(study.commits)
     n_lab = int(ev.confusion.sum()) if ev is not None else 0
     labelling = LABELLING
     return f"""## Methods
@@ -150,8 +233,11 @@ def section_methods(study: Study) -> str:
 - **Outcome.** The layer (boilerplate, refactor, feature, architectural) assigned by the classifier
   per the codebook; the main contrast is architectural vs the three structured layers.
 - **Shares and differences.** Layer shares per group with 95% percentile intervals from a
-  repository-cluster bootstrap ({study.n_boot} resamples of whole repositories, seed {study.seed});
-  Pearson chi-square with Cramér's V as the effect size (its p-value treats commits as independent).
+  {design.label} ({study.n_boot} resamples, seed {study.seed}): {design.reason}. A group that
+  spans fewer than {MIN_REPOS} repositories (a tool, a channel) resamples time blocks within its
+  repositories; a share no resample can move (0% or 100%) gets a Wilson score interval, its
+  difference a Newcombe interval. Pearson chi-square with Cramér's V as the effect size (its
+  p-value treats commits as independent).
 - **Models.** Logit of architectural vs not on AI, log1p(churn) and date (years since 2020) with
   (a) repository fixed effects and repository-clustered SEs, (b) repository random intercepts and
   language (variational Bayes); one-vs-rest logits for every layer and a multinomial logit (base:
@@ -462,7 +548,12 @@ def section_results(study: Study) -> str:
             f"{verdict(fe['lo'], fe['hi'])}."
         )
     cd = m["corrected_diff"]
-    if cd is not None:
+    if cd is not None and not (np.isfinite(cd["lo"]) and np.isfinite(cd["hi"])):
+        headline += (
+            " Corrected for classifier error the difference is not identified: the correction "
+            "pushes a share to 0% or 100% in every resample."
+        )
+    elif cd is not None:
         headline += f" Corrected for classifier error the difference is {pp(cd['share'])} {ci(cd['lo'], cd['hi'], pp)}."
     else:
         headline += " The shares are not corrected for classifier error (no evaluation)."
@@ -783,6 +874,7 @@ def render_markdown(study: Study, figure_paths: dict[str, list[Path]] | None = N
             question,
             section_primary(study),
             section_corpus(study),
+            section_scope(study),
             section_methods(study),
             section_results(study),
             section_moves(study),
@@ -836,6 +928,7 @@ def run_notebook(
     NotebookClient(
         nb,
         timeout=timeout,
+        startup_timeout=300,  # a loaded machine starts kernels slowly (60 s default timed out)
         kernel_name="python3",
         resources={"metadata": {"path": str(Path.cwd())}},
     ).execute()
@@ -877,7 +970,7 @@ def build_report(
     n_boot: int = 1000,
     seed: int = 0,
     formats: Iterable[str] = style.FORMATS,
-    notebooks: str | Path | None = "notebooks",
+    notebooks: str | Path | None = NOTEBOOK_DIR,
 ) -> dict[str, object]:
     """`strata report`: study -> figures -> study.md/html -> executed notebooks.
 

@@ -1,7 +1,9 @@
-"""Layer shares of AI vs human commits, per tool and per detection channel, with repo-cluster CIs.
+"""Layer shares of AI vs human commits, per tool and per detection channel, with bootstrap CIs.
 
 The share of a layer within a group is counts / group total; its interval resamples whole
-repositories, because commits of one repository share conventions, reviewers and tooling.
+repositories, because commits of one repository share conventions, reviewers and tooling. A
+group spanning fewer than MIN_REPOS repositories resamples time blocks within its repositories
+instead (`stats.Design`); a share no resample can move (0 or 1) gets a Wilson score interval.
 """
 
 from __future__ import annotations
@@ -11,7 +13,20 @@ import pandas as pd
 from scipy import stats as sps
 
 from analysis import LAYERS
-from analysis.stats import bootstrap_sums, cluster_counts, cramers_v, percentile_ci, shares_of
+from analysis.stats import (
+    NEWCOMBE_LABEL,
+    WILSON_LABEL,
+    Design,
+    bootstrap_sums,
+    choose_design,
+    collapsed,
+    cramers_v,
+    design_counts,
+    percentile_ci,
+    rescue_difference,
+    rescue_share,
+    shares_of,
+)
 
 DEFAULT_BOOT = 1000
 
@@ -23,29 +38,37 @@ def layer_shares(
     seed: int = 0,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Share of each layer within each value of `by`, with repo-cluster bootstrap CIs.
+    """Share of each layer within each value of `by`, with bootstrap CIs.
 
-    Columns: <by>, layer, n (commits of that layer), total (commits of the group), share, lo, hi.
+    Each group gets the design its repositories support (`choose_design`). Columns: <by>, layer,
+    n (commits of that layer), total (commits of the group), share, lo, hi, interval (method).
     """
-    counts, groups, _ = cluster_counts(df, "repo", by, LAYERS)
-    total = counts.sum(axis=0)
-    point = shares_of(total)
-    lo, hi = percentile_ci(shares_of(bootstrap_sums(counts, n_boot, seed)), level)
+    sub = df.dropna(subset=[by])
     rows = []
-    for g, group in enumerate(groups):
+    for group in sorted(sub[by].astype(str).unique()):
+        part = sub[sub[by].astype(str) == group]
+        design = choose_design(part, by)
+        counts, _, strata = design_counts(part, by, LAYERS, design)
+        total = counts.sum(axis=0)[0]
+        point = shares_of(total)
+        lo, hi = percentile_ci(shares_of(bootstrap_sums(counts, n_boot, seed, strata)), level)
+        lo, hi, stuck = rescue_share(lo[0], hi[0], total, total.sum(), level)
+        method = np.where(stuck, WILSON_LABEL, design.label)
         for k, layer in enumerate(LAYERS):
             rows.append(
                 {
                     by: group,
                     "layer": layer,
-                    "n": int(total[g, k]),
-                    "total": int(total[g].sum()),
-                    "share": point[g, k],
-                    "lo": lo[g, k],
-                    "hi": hi[g, k],
+                    "n": int(total[k]),
+                    "total": int(total.sum()),
+                    "share": point[k],
+                    "lo": lo[k],
+                    "hi": hi[k],
+                    "interval": method[k],
                 }
             )
-    return pd.DataFrame(rows)
+    columns = [by, "layer", "n", "total", "share", "lo", "hi", "interval"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def share_differences(
@@ -57,18 +80,29 @@ def share_differences(
     seed: int = 0,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Per layer: share(a) - share(b) and the ratio share(a)/share(b), with repo-cluster CIs."""
-    counts, groups, _ = cluster_counts(df, "repo", by, LAYERS)
-    if a not in groups or b not in groups:
-        return pd.DataFrame(columns=["layer", "diff", "lo", "hi", "ratio", "ratio_lo", "ratio_hi"])
+    """Per layer: share(a) - share(b) and the ratio share(a)/share(b), with bootstrap CIs.
+
+    One design for both groups (the scarcer decides), so a repository's AI and human commits
+    are resampled together when repositories are resampled. `interval` names the method.
+    """
+    columns = ["layer", "diff", "lo", "hi", "ratio", "ratio_lo", "ratio_hi", "interval"]
+    present = set(df[by].dropna().astype(str))
+    if a not in present or b not in present:
+        return pd.DataFrame(columns=columns)
+    design = difference_design(df, by, a, b)
+    counts, groups, strata = design_counts(df[df[by].isin([a, b])], by, LAYERS, design)
     ia, ib = groups.index(a), groups.index(b)
-    point = shares_of(counts.sum(axis=0))
-    draws = shares_of(bootstrap_sums(counts, n_boot, seed))
-    diff = draws[:, ia] - draws[:, ib]
+    total = counts.sum(axis=0)
+    point = shares_of(total)
+    draws = shares_of(bootstrap_sums(counts, n_boot, seed, strata))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = draws[:, ia] / draws[:, ib]
-    lo, hi = percentile_ci(diff, level)
+    lo, hi, stuck = rescue_difference(
+        draws[:, ia], draws[:, ib], total[ia], total[ia].sum(), total[ib], total[ib].sum(), level
+    )
+    method = np.where(stuck, NEWCOMBE_LABEL, design.label)
     rlo, rhi = percentile_ci(np.where(np.isfinite(ratio), ratio, np.nan), level)
+    rlo, rhi = (np.where(collapsed(rlo, rhi), np.nan, x) for x in (rlo, rhi))
     with np.errstate(divide="ignore", invalid="ignore"):
         point_ratio = point[ia] / point[ib]
     return pd.DataFrame(
@@ -80,8 +114,17 @@ def share_differences(
             "ratio": point_ratio,
             "ratio_lo": rlo,
             "ratio_hi": rhi,
-        }
+            "interval": method,
+        },
+        columns=columns,
     )
+
+
+def difference_design(
+    df: pd.DataFrame, by: str = "group", a: str = "ai", b: str = "human"
+) -> Design:
+    """The design of the a - b comparison: what the report's methods state."""
+    return choose_design(df, by, [a, b])
 
 
 def chi_square(df: pd.DataFrame, by: str = "group") -> dict:

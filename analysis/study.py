@@ -109,8 +109,9 @@ def run_study(
             "(run `strata evaluate`)."
         )
     elif ev.oof is None:
+        where = f" at `{oof}`" if oof else ""
         notes.append(
-            f"No out-of-fold predictions at `{oof}`: the labelled set is resampled per true layer "
+            f"No out-of-fold predictions{where}: the labelled set is resampled per true layer "
             "(multinomial rows of the confusion matrix), not by repository."
         )
     blame_frame = dataset.load_blame_releases(blame)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import LAYERS
-from analysis.stats import percentile_ci, wilson
+from analysis.stats import MIN_REPOS, bootstrap_weights, percentile_ci, time_blocks, wilson
 
 
 def ai_share_by_month(df: pd.DataFrame) -> pd.DataFrame:
@@ -53,36 +53,61 @@ def before_after(
 ) -> pd.DataFrame:
     """Per layer: share among all commits before vs after each repo's adoption marker.
 
-    Pools repos with commits on both sides, each repo weighted equally; the CI resamples repos.
-    Columns: layer, before, after, diff, lo, hi, n_repos. Also row layer='ai share' for the share
-    of AI-evidenced commits.
+    Pools repos with commits on both sides, each repo weighted equally. The CI resamples repos,
+    or with fewer than MIN_REPOS of them, time blocks within each repo's before and after side.
+    Columns: layer, before, after, diff, lo, hi, n_repos, interval. Also row layer='ai share'
+    for the share of AI-evidenced commits.
     """
+    columns = ["layer", "before", "after", "diff", "lo", "hi", "n_repos", "interval"]
     dates = adoption_dates(markers)
     d = df[df["repo"].isin(dates.index)].copy()
     if d.empty:
-        return pd.DataFrame(columns=["layer", "before", "after", "diff", "lo", "hi", "n_repos"])
+        return pd.DataFrame(columns=columns)
     when = pd.to_datetime(d["authored_at"], utc=True).dt.tz_convert(None)
     d["after"] = when >= d["repo"].map(dates)
-    per_repo = []
-    for repo, g in d.groupby("repo"):
-        if g["after"].all() or not g["after"].any():
-            continue
-        row = {"repo": repo}
-        for side, part in (("before", g[~g["after"]]), ("after", g[g["after"]])):
-            for layer in LAYERS:
-                row[f"{side}:{layer}"] = float((part["layer"] == layer).mean())
-            row[f"{side}:ai share"] = float(part["is_ai"].mean())
-        per_repo.append(row)
-    if not per_repo:
-        return pd.DataFrame(columns=["layer", "before", "after", "diff", "lo", "hi", "n_repos"])
-    table = pd.DataFrame(per_repo)
+    both = d.groupby("repo")["after"].transform("nunique") == 2
+    d = d[both]
+    if d.empty:
+        return pd.DataFrame(columns=columns)
     names = [*LAYERS, "ai share"]
-    before = table[[f"before:{x}" for x in names]].to_numpy()
-    after = table[[f"after:{x}" for x in names]].to_numpy()
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(table), (n_boot, len(table)))
-    draws = (after - before)[idx].mean(axis=1)
+    # per commit: one-hot layers, the AI flag and a count, placed on its side (before | after)
+    values = np.column_stack(
+        [*((d["layer"] == layer).to_numpy() for layer in LAYERS), d["is_ai"], np.ones(len(d))]
+    ).astype(float)
+    side = d["after"].to_numpy()
+    per_commit = np.concatenate([values * ~side[:, None], values * side[:, None]], axis=1)
+    repos = sorted(d["repo"].unique())
+    by_repo = len(repos) >= MIN_REPOS
+    if by_repo:
+        unit, label = d["repo"].astype(str), "repository-cluster bootstrap"
+    else:
+        unit = time_blocks(d.assign(side=side.astype(str)), ["repo", "side"])
+        label = "time-block bootstrap within repository"
+    codes, uniques = pd.factorize(unit)
+    counts = np.zeros((len(uniques), per_commit.shape[1]))
+    np.add.at(counts, codes, per_commit)
+    unit_repo = pd.Series(d["repo"].to_numpy()).groupby(codes).first().to_numpy()
+    strata = None if by_repo else np.array([u.rsplit("#", 1)[0] for u in uniques])
+    member = (unit_repo[:, None] == np.array(repos)[None, :]).astype(float)  # units x repos
+    weights = bootstrap_weights(len(uniques), n_boot, seed, strata)
+    repo_counts = np.einsum("bu,uk,ur->brk", weights, counts, member)
+    repo_weight = (weights @ member) / member.sum(axis=0)
+
+    def diff_of(c: np.ndarray) -> np.ndarray:
+        k = len(names)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (
+                c[..., k + 1 : 2 * k + 1] / c[..., 2 * k + 1 : 2 * k + 2]
+                - c[..., :k] / c[..., k : k + 1]
+            )
+
+    per_draw = np.nan_to_num(diff_of(repo_counts))
+    draws = (per_draw * repo_weight[..., None]).sum(axis=1) / repo_weight.sum(axis=1)[:, None]
     lo, hi = percentile_ci(draws)
+    k = len(names)
+    totals = member.T @ counts  # repos x (before | after) counts
+    before = totals[:, :k] / totals[:, k : k + 1]
+    after = totals[:, k + 1 : 2 * k + 1] / totals[:, 2 * k + 1 : 2 * k + 2]
     return pd.DataFrame(
         {
             "layer": names,
@@ -91,6 +116,8 @@ def before_after(
             "diff": (after - before).mean(axis=0),
             "lo": lo,
             "hi": hi,
-            "n_repos": len(table),
-        }
+            "n_repos": len(repos),
+            "interval": label,
+        },
+        columns=columns,
     )

@@ -15,7 +15,8 @@ import pandas as pd
 from statsmodels.discrete.discrete_model import Logit
 
 from analysis import LAYERS
-from analysis.stats import Z95, bootstrap_sums, percentile_ci
+from analysis.models import MAX_LOG_OR, SEPARATION
+from analysis.stats import MIN_REPOS, Z95, bootstrap_sums, percentile_ci
 
 
 def mixed_developers(df: pd.DataFrame, min_each: int = 1) -> pd.DataFrame:
@@ -60,20 +61,31 @@ def paired_differences(
 ) -> pd.DataFrame:
     """Mean over developers of (share among own AI commits - share among own human commits).
 
-    Each developer weighs equally; the CI resamples repositories with all their developers.
+    Each developer weighs equally; the CI resamples repositories with all their developers, or,
+    with fewer than MIN_REPOS repositories, developers within each repository. One developer
+    alone gives no interval (NaN), not a zero-width one.
     """
+    columns = ["layer", "diff", "lo", "hi", "n_developers", "interval"]
     per = developer_shares(df, min_each)
     if per.empty:
-        return pd.DataFrame(columns=["layer", "diff", "lo", "hi", "n_developers"])
+        return pd.DataFrame(columns=columns)
     wide = per.pivot_table(
         index=["repo", "developer"], columns="layer", values="diff", observed=True
     )
     wide = wide.reindex(columns=list(LAYERS)).fillna(0.0)
-    by_repo = wide.groupby(level="repo")
-    sums, counts = by_repo.sum().to_numpy(), by_repo.size().to_numpy().astype(float)
-    draws_sum = bootstrap_sums(sums, n_boot, seed)
-    draws_n = bootstrap_sums(counts[:, None], n_boot, seed)
+    repos = wide.index.get_level_values("repo").to_numpy()
+    if len(set(repos)) >= MIN_REPOS:
+        by_repo = wide.groupby(level="repo")
+        sums, counts = by_repo.sum().to_numpy(), by_repo.size().to_numpy().astype(float)
+        strata, label = None, "repository-cluster bootstrap"
+    else:
+        sums, counts = wide.to_numpy(), np.ones(len(wide))
+        strata, label = repos, "developer bootstrap within repository"
+    draws_sum = bootstrap_sums(sums, n_boot, seed, strata)
+    draws_n = bootstrap_sums(counts[:, None], n_boot, seed, strata)
     lo, hi = percentile_ci(draws_sum / draws_n)
+    if len(wide) < 2:
+        lo, hi = np.full(len(LAYERS), np.nan), np.full(len(LAYERS), np.nan)
     return pd.DataFrame(
         {
             "layer": list(LAYERS),
@@ -81,7 +93,9 @@ def paired_differences(
             "lo": lo,
             "hi": hi,
             "n_developers": len(wide),
-        }
+            "interval": label,
+        },
+        columns=columns,
     )
 
 
@@ -89,7 +103,7 @@ def conditional_logit(df: pd.DataFrame, outcome: str = "arch", min_each: int = 1
     """Odds ratio of `outcome` for AI commits from a logit with one intercept per developer.
 
     The developer intercepts remove each person's own baseline; size (log1p churn) and date stay
-    as controls; SEs are clustered by repository. (An exact conditional logit gives the same
+    as controls; SEs are clustered by repository (by developer below MIN_REPOS repositories). (An exact conditional logit gives the same
     answer but is too slow for prolific developers.)
     """
     mixed = mixed_developers(df, min_each)
@@ -114,19 +128,24 @@ def conditional_logit(df: pd.DataFrame, outcome: str = "arch", min_each: int = 1
         return out
     dev = pd.get_dummies(mixed["developer"], dtype=float)
     exog = pd.concat([mixed[["is_ai", "log_churn", "years"]].astype(float), dev], axis=1)
-    groups = pd.factorize(mixed["repo"])[0]
-    cov = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if groups.max() > 0 else {}
+    # few repositories make repository-clustered SEs too small: cluster by developer instead
+    by_repo = mixed["repo"].nunique() >= MIN_REPOS
+    groups = pd.factorize(mixed["repo" if by_repo else "developer"])[0]
+    cov = {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = Logit(mixed[outcome].astype(float).to_numpy(), exog).fit(disp=0, maxiter=200, **cov)
     beta, se = float(fit.params["is_ai"]), float(fit.bse["is_ai"])
+    if not (np.isfinite(beta) and np.isfinite(se)) or abs(beta) > MAX_LOG_OR:
+        out["note"] = SEPARATION
+        return out
     out.update(
         {
             "or": float(np.exp(beta)),
             "lo": float(np.exp(beta - Z95 * se)),
             "hi": float(np.exp(beta + Z95 * se)),
             "p": float(fit.pvalues["is_ai"]),
-            "note": "SE clustered by repo" if cov else "",
+            "note": "SE clustered by repo" if by_repo else "SE clustered by developer",
         }
     )
     return out

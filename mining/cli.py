@@ -511,7 +511,7 @@ def report_command(
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
     fmt: Annotated[str, typer.Option("--format", help="Figure formats, comma-separated: pdf,svg,png.")] = "pdf,svg,png",
-    notebooks: Annotated[Path, typer.Option(help="Folder of py:percent notebooks to execute.")] = Path("notebooks"),
+    notebooks: Annotated[Path | None, typer.Option(help="Folder of py:percent notebooks to execute (default: the ones installed with the package).")] = None,
     run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the notebooks into OUT.")] = True,
 ) -> None:
     """Write the study report (Markdown + HTML), its figures, and the executed notebooks.
@@ -519,11 +519,11 @@ def report_command(
     Every number in the report is computed from the dataset; missing inputs (classifier
     evaluation, blame releases) are named in the report instead of failing.
     """
-    from analysis.report import build_report
+    from analysis.report import NOTEBOOK_DIR, build_report
 
     try:
         paths = build_report(db, out, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot,
-                             formats=_formats(fmt), notebooks=notebooks if run_notebooks else None)  # fmt: skip
+                             formats=_formats(fmt), notebooks=(notebooks or NOTEBOOK_DIR) if run_notebooks else None)  # fmt: skip
     except StrataError as err:
         fail(err)
     for note in paths["notes"]:
@@ -532,6 +532,44 @@ def report_command(
     for nb in paths["notebooks"]:
         typer.echo(f"notebook: {nb}")
 
+
+
+# --- analyze: your own repositories in one command (mining/analyze.py) ----------------------
+
+
+@app.command()
+def analyze(
+    sources: Annotated[list[str], typer.Argument(help="Work trees, bare repos, mirrors or clone URLs.", show_default=False)],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the database, report and figures (default: $STRATA_HOME, else ~/.local/share/strata, /analyses/<repository names>).", show_default=False)
+    ] = None,
+    rev: Annotated[str, typer.Option(help="Revision to analyse in every SOURCE.")] = "HEAD",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories built in parallel processes.")] = 1,
+    n_boot: BootOption = 1000,
+    fmt: Annotated[str, typer.Option("--format", help="Figure formats, comma-separated: pdf,svg,png.")] = "pdf,svg,png",
+    run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the study notebooks into OUT/report.")] = True,
+    evaluation: EvaluationOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into an OUT that `strata analyze` did not create.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-repo lines.")] = False,
+) -> None:
+    """Analyse your own repositories: crawl, attribute, features, classify and report, in one folder.
+
+    Resumable: a rerun skips repositories already built at the same head and the report if
+    nothing changed. Ends by printing where the report is.
+
+    Example: strata analyze ~/src/myproject https://github.com/owner/name --out ~/strata-myproject
+    """
+    from mining.analyze import run_analyze
+
+    try:
+        result = run_analyze(sources, out, rev=rev, jobs=jobs, n_boot=n_boot, formats=_formats(fmt),
+                             notebooks=run_notebooks, evaluation=evaluation, force=force, quiet=quiet)  # fmt: skip
+    except StrataError as err:
+        fail(err)
+    for note in result["notes"]:
+        typer.echo(f"note: {note}")
+    typer.echo(f"database: {result['db']}\nfigures: {result['figures']}\nhtml: {result['html']}")
+    typer.echo(f"report: {result['report']}")
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m mining.cli`

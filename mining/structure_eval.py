@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mining.errors import LabelError, StrataError
+from mining.errors import GitError, LabelError, StrataError
 from mining.evaluate import mirror_paths
 from mining.gitcmd import resolve_git_dir, run_git
 from mining.structure import AGGREGATES, EVENTS, compute_structure
@@ -31,7 +31,24 @@ ARCHITECTURAL = "architectural"
 
 
 def changed_lines(git_dir: str | Path, shas: list[str]) -> dict[str, int]:
-    """Lines added + deleted per commit against its first parent (binary files count 0)."""
+    """Lines added + deleted per commit against its first parent (binary files count 0).
+
+    A partial clone can lack a blob that a commit's numstat needs: then each commit is read alone
+    and one that still fails is left out (its size band is unknown), never guessed as 0.
+    """
+    try:
+        return _numstat(git_dir, shas)
+    except GitError:
+        out: dict[str, int] = {}
+        for sha in shas:
+            try:
+                out |= _numstat(git_dir, [sha])
+            except GitError:
+                continue
+        return out
+
+
+def _numstat(git_dir: str | Path, shas: list[str]) -> dict[str, int]:
     proc = run_git(
         git_dir,
         [

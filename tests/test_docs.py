@@ -42,3 +42,18 @@ def test_readme_shows_the_two_commands_and_every_command():
     group = typer.main.get_command(app)
     undocumented = [name for name in group.commands if f"strata {name}" not in readme]  # type: ignore[attr-defined]
     assert not undocumented, f"README.md does not mention: {undocumented}"
+
+
+def test_readme_your_own_repository_uses_real_analyze_options():
+    """Every option the README's "Your own repository" section shows exists on `strata analyze`."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Your own repository", 1)[1].split("\n## ", 1)[0]
+    group = typer.main.get_command(app)
+    command = group.commands["analyze"]  # type: ignore[attr-defined]
+    known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    lines = [line for line in section.splitlines() if "strata query" not in line]
+    shown = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", "\n".join(lines)))
+    assert shown and not shown - known, f"README shows options analyze lacks: {shown - known}"
+    assert "strata analyze" in section and "--out" in shown

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from typer.testing import CliRunner
 
 from analysis import dataset, report
 from mining.cli import app
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
-
-def test_report_and_notebooks_end_to_end(small, tmp_path) -> None:
+def test_report_and_notebooks_end_to_end(small, tmp_path, monkeypatch) -> None:
+    # from a folder outside the checkout: the notebooks come with the installed package
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "reports"
     paths = report.build_report(
         small.db,
@@ -23,7 +22,6 @@ def test_report_and_notebooks_end_to_end(small, tmp_path) -> None:
         blame=small.blame,
         n_boot=50,
         formats=("png",),
-        notebooks=NOTEBOOKS,
     )
     text = paths["report"].read_text()
     # numbers come from the data: the population is what the generator wrote, less the commits
@@ -109,3 +107,20 @@ def test_cli_figures_and_report(small, tmp_path) -> None:
         app, ["report", "--db", str(tmp_path / "absent.duckdb"), "--no-notebooks"]
     )
     assert missing.exit_code == 2 and "absent.duckdb" in missing.output
+
+
+def test_notebooks_ship_as_package_data() -> None:
+    """Every study notebook sits in the package and matches a package-data glob, so an install
+    (not only a checkout) has them and `strata report` runs them from any folder."""
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    root = Path(report.__file__).resolve().parents[1]
+    data = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = data["tool"]["setuptools"]["package-data"]["analysis"]
+    for name in report.NOTEBOOKS:
+        path = report.NOTEBOOK_DIR / f"{name}.py"
+        assert path.is_file(), path
+        rel = path.relative_to(root / "analysis").as_posix()
+        assert any(fnmatch(rel, g) for g in globs), (rel, globs)
