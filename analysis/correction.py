@@ -227,3 +227,120 @@ def accuracy_by_group(evaluation: Evaluation | None, df: pd.DataFrame) -> pd.Dat
             {"group": group, "n": len(g), "accuracy": float((g["true"] == g["pred"]).mean())}
         )
     return pd.DataFrame(rows, columns=["group", "n", "accuracy"])
+
+
+# ---------------------------------------------------------------- constrained ML (EM)
+
+BOUNDARY = 1e-4
+"""A true share below this is 'at the boundary': the data push it to zero."""
+NOT_IDENTIFIED_AT = 0.10
+"""A share is reported as not identified when this fraction of bootstrap fits end at the boundary."""
+
+
+def em_shares(
+    pred_counts: np.ndarray,
+    misclassification: np.ndarray,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 5000,
+) -> tuple[np.ndarray, bool]:
+    """True shares p (in the simplex) maximising the likelihood of predicted counts under p @ M.
+
+    M[i, j] = P(predicted j | true i). EM keeps p a distribution at every step, so no clipping is
+    needed; where the data cannot tell a layer apart, p_i goes to the boundary instead of below 0.
+    Returns (p, converged).
+    """
+    q = np.asarray(pred_counts, float)
+    m = np.asarray(misclassification, float)
+    k = m.shape[0]
+    p = np.full(k, 1.0 / k)
+    if q.sum() <= 0:
+        return np.full(k, np.nan), False
+    for _ in range(max_iter):
+        mix = p[:, None] * m  # k_true x k_pred
+        col = mix.sum(axis=0)
+        resp = np.divide(mix, col, out=np.zeros_like(mix), where=col > 0)
+        new = (resp * q[None, :]).sum(axis=1)
+        new = new / new.sum()
+        if np.abs(new - p).max() < tol:
+            return new, True
+        p = new
+    return p, False
+
+
+def _weighted_confusion(labelled: pd.DataFrame) -> np.ndarray:
+    """Confusion counts (true x pred, LAYERS order) weighted by `weight`."""
+    t = labelled.assign(
+        true=pd.Categorical(labelled["true"], LAYERS), pred=pd.Categorical(labelled["pred"], LAYERS)
+    )
+    table = t.pivot_table(
+        index="true", columns="pred", values="weight", aggfunc="sum", observed=False, fill_value=0.0
+    )
+    return table.reindex(index=LAYERS, columns=LAYERS, fill_value=0.0).to_numpy(float)
+
+
+def em_corrected_shares(
+    df: pd.DataFrame, labelled: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> pd.DataFrame:
+    """Error-corrected layer shares per group (ai, human) and their difference, by EM.
+
+    `labelled`: out-of-fold predictions with columns repo, true, pred, group (ai|human) and
+    `weight` (1/pi, to the population of non-merge commits). Each group gets its own
+    misclassification matrix. Every bootstrap draw resamples repositories of the corpus AND of the
+    labelled set. Columns: group, layer, share, lo, hi, at_boundary (fraction of draws at 0),
+    identified, converged.
+    """
+    groups = ["ai", "human"]
+    counts, corpus_groups, _ = cluster_counts(df, "repo", "group", LAYERS)
+    if set(groups) - set(corpus_groups) or labelled.empty:
+        return pd.DataFrame()
+    gi = [corpus_groups.index(g) for g in groups]
+    lab_repos = sorted(labelled["repo"].unique())
+    per_repo = {
+        (r, g): _weighted_confusion(labelled[(labelled["repo"] == r) & (labelled["group"] == g)])
+        for r in lab_repos
+        for g in groups
+    }
+    lab = np.stack([[per_repo[(r, g)] for g in groups] for r in lab_repos])  # repos x 2 x k x k
+
+    def fit(q: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, bool]:
+        res = [em_shares(q[i], row_normalise(conf[j])) for j, i in enumerate(gi)]
+        return np.stack([p for p, _ in res]), all(ok for _, ok in res)
+
+    point, converged = fit(counts.sum(axis=0), lab.sum(axis=0))
+    q_draws = bootstrap_sums(counts, n_boot, seed)
+    c_draws = bootstrap_sums(lab, n_boot, seed + 1)
+    draws = np.stack([fit(q_draws[b], c_draws[b])[0] for b in range(n_boot)])  # b x 2 x k
+    lo, hi = percentile_ci(draws, level)
+    boundary = (draws < BOUNDARY).mean(axis=0)
+    rows = []
+    for j, g in enumerate(groups):
+        for k, layer in enumerate(LAYERS):
+            rows.append(
+                {
+                    "group": g,
+                    "layer": layer,
+                    "share": point[j, k],
+                    "lo": lo[j, k],
+                    "hi": hi[j, k],
+                    "at_boundary": boundary[j, k],
+                    "identified": bool(boundary[j, k] < NOT_IDENTIFIED_AT),
+                    "converged": converged,
+                }
+            )
+    dlo, dhi = percentile_ci(draws[:, 0] - draws[:, 1], level)
+    for k, layer in enumerate(LAYERS):
+        ident = bool(boundary[0, k] < NOT_IDENTIFIED_AT and boundary[1, k] < NOT_IDENTIFIED_AT)
+        rows.append(
+            {
+                "group": "ai - human",
+                "layer": layer,
+                "share": point[0, k] - point[1, k],
+                "lo": dlo[k],
+                "hi": dhi[k],
+                "at_boundary": max(boundary[0, k], boundary[1, k]),
+                "identified": ident,
+                "converged": converged,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -95,26 +95,43 @@ def _language_from_tags(tags: pd.Series) -> pd.Series:
     return tags.map(pick)
 
 
-def analysis_commits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def analysis_commits(
+    con: duckdb.DuckDBPyConnection, also_human: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """The analysis population (see module doc) with the derived columns every estimator uses.
 
     Adds: group (ai|human), is_ai, tool (one tool, `multiple`, or None), channel, arch (0/1),
     log_churn, size_band, month, years (since 2020, the date control), language ('unknown' if
-    absent).
+    absent), role (study|control), weight (design weight: 1 when every commit has a layer),
+    and, where the dataset has them, scripted, any_event (structural events) and layer_diff_only.
+    `also_human` names automation catalog entries whose commits count as human (a sensitivity
+    analysis of a debatable entry).
     """
     frame = commit_facts(con)
     if frame.empty:
         raise StageError("commit_facts is empty: run `strata load` (or the build) first")
-    keep = (~frame["is_merge"].astype(bool)) & frame["layer"].notna()
-    keep &= frame["author_kind"].isin(["human", "ai_agent"])
+    frame = _with_optional_columns(con, frame)
+    if also_human and "automation" in frame.columns:
+        back = frame["author_kind"].eq("automation") & frame["automation"].isin(also_human)
+        frame.loc[back, "author_kind"] = "human"
+    direct = _direct(frame)
+    # the eligible population: non-merge commits by people or AI agents; commits credited to AI
+    # only through a merged agent branch or a suggestion belong to no group
+    eligible = (
+        ~frame["is_merge"].astype(bool)
+        & frame["author_kind"].isin(["human", "ai_agent"])
+        & (direct | ~frame["ai"].fillna(False).astype(bool))
+    )
+    keep = eligible & frame["layer"].notna()
     df = frame.loc[keep].copy()
     if df.empty:
         raise StageError(
             "no classified non-merge commits by people or AI agents: run `strata classify`"
         )
-    ai = df["ai"].astype(bool) | (df["author_kind"] == "ai_agent")
-    df["is_ai"] = ai.astype(int)
+    ai = direct[keep]
+    df["is_ai"] = ai.astype(int).to_numpy()
     df["group"] = np.where(ai, "ai", "human")
+    df["weight"] = design_weights(frame[eligible].assign(_ai=direct[eligible]), df.assign(_ai=ai))
     df["tool"] = [_one_tool(t) if a else None for t, a in zip(df["ai_tools"], ai, strict=True)]
     df["channel"] = np.where(ai, df["ai_channel"].fillna("identity"), None)
     df["layer"] = pd.Categorical(df["layer"], categories=list(LAYERS))
@@ -129,6 +146,43 @@ def analysis_commits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     df["language"] = df["language"].fillna("unknown").astype(str)
     df["integration_mode"] = df["integration_mode"].fillna("direct").astype(str)
     return df.reset_index(drop=True)
+
+
+def _direct(frame: pd.DataFrame) -> pd.Series:
+    """Direct AI evidence (not only an agent branch or a suggestion), or an AI agent as author."""
+    flag = frame["ai_direct"] if "ai_direct" in frame.columns else frame["ai"]
+    return flag.fillna(False).astype(bool) | frame["author_kind"].eq("ai_agent")
+
+
+def design_weights(population: pd.DataFrame, classified: pd.DataFrame) -> np.ndarray:
+    """Weight per classified commit that carries a sample back to its repository x group.
+
+    Both frames carry `_ai` (the group). When every commit has a layer the weights are all 1.
+    When layers cover a stratified sample
+    (`strata features --sample`), each repository x AI-evidence stratum is weighted by
+    N(stratum) / n(classified in stratum), so shares describe the repositories, not the sample.
+    """
+    big_n = population.groupby(["repo", "_ai"]).size()
+    small_n = classified.groupby(["repo", "_ai"]).size()
+    ratio = (big_n / small_n).reindex(small_n.index)
+    idx = pd.MultiIndex.from_arrays([classified["repo"], classified["_ai"]])
+    return ratio.reindex(idx).fillna(1.0).to_numpy(float)
+
+
+def _with_optional_columns(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.DataFrame:
+    """Join what newer datasets carry: repository role, structural events, the diff-only layer."""
+    if "role" not in frame.columns and "role" in _columns(con, "repos"):
+        roles = con.execute("SELECT repo, role FROM repos").df()
+        frame = frame.merge(roles, on="repo", how="left")
+    if "n_events" in _columns(con, "commit_structure"):
+        ev = con.execute("SELECT repo, sha, n_events > 0 AS any_event FROM commit_structure").df()
+        frame = frame.merge(ev, on=["repo", "sha"], how="left")
+    if "layer_diff_only" not in frame.columns and "layer_diff_only" in _columns(
+        con, "commit_layers"
+    ):
+        d = con.execute("SELECT repo, sha, layer_diff_only FROM commit_layers").df()
+        frame = frame.merge(d, on=["repo", "sha"], how="left")
+    return frame
 
 
 def _one_tool(tools: Any) -> str | None:
@@ -275,3 +329,33 @@ def load_blame_releases(path: str | Path) -> pd.DataFrame | None:
     except (ValueError, KeyError, TypeError) as exc:
         raise StageError(f"{path}: not a `strata blame --releases --json` list ({exc})") from exc
     return frame
+
+
+DEFAULT_LABELS = Path("data/labels/labels.csv")
+
+
+def labelled_predictions(
+    evaluation: Evaluation | None, commits: pd.DataFrame, labels_path: str | Path = DEFAULT_LABELS
+) -> pd.DataFrame:
+    """Out-of-fold predictions of labelled commits with their group and design weight.
+
+    Columns: repo, sha, true, pred, group (ai|human, from the dataset), weight (1/pi from the
+    labels file; 1 where the labels carry no inclusion probability). Labelled commits outside
+    the analysis population (automation) are dropped: they belong to neither group.
+    """
+    empty = pd.DataFrame(columns=["repo", "sha", "true", "pred", "group", "weight"])
+    if evaluation is None or evaluation.oof is None or "sha" not in evaluation.oof.columns:
+        return empty
+    oof = evaluation.oof[["repo", "sha", "true", "pred"]]
+    out = oof.merge(commits[["repo", "sha", "group"]], on=["repo", "sha"], how="inner")
+    out["weight"] = 1.0
+    path = Path(labels_path)
+    if path.exists():
+        labels = pd.read_csv(path, dtype={"sha": str})
+        if "pi" in labels.columns:
+            w = labels.assign(w=1.0 / pd.to_numeric(labels["pi"], errors="coerce"))[
+                ["repo", "sha", "w"]
+            ]
+            out = out.merge(w, on=["repo", "sha"], how="left")
+            out["weight"] = out.pop("w").fillna(1.0)
+    return out

@@ -93,10 +93,8 @@ def fixed_effects_logit(
         return _empty("repo fixed effects", outcome, SEPARATION)
     repo_term = " + C(repo)" if n_repos > 1 else ""
     formula = f"{outcome} ~ is_ai + {controls}{repo_term}"
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning)
-        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         groups, note = se_clusters(data)
         cov = {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
         fit = smf.logit(formula, data=data).fit(disp=0, maxiter=200, **cov)
@@ -108,8 +106,24 @@ def fixed_effects_logit(
         fit.pvalues["is_ai"],
         len(data),
         n_repos,
-        note,
+        note + _fit_note(fit, caught),
     )
+
+
+def _fit_note(fit: object, caught: list[warnings.WarningMessage]) -> str:
+    """Convergence and warnings of a fit, for the table: reported, never silenced."""
+    converged = bool(getattr(fit, "mle_retvals", {}).get("converged", True))
+    kinds = sorted(
+        {
+            type(w.message).__name__
+            for w in caught
+            if issubclass(
+                w.category, (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning)
+            )
+        }
+    )
+    note = "" if converged else "; DID NOT CONVERGE"
+    return note + (f"; warnings: {', '.join(kinds)}" if kinds else "")
 
 
 def random_intercept_logit(
@@ -169,9 +183,14 @@ def _sample_by_exposure(data: pd.DataFrame, max_rows: int, seed: int) -> pd.Data
 
 def architectural_models(df: pd.DataFrame) -> pd.DataFrame:
     """The main test: odds ratio of architectural vs not for AI commits, both model families."""
-    return pd.DataFrame(
-        [fixed_effects_logit(df, "arch"), random_intercept_logit(df, "arch")], columns=COLUMNS
-    )
+    fe, re = fixed_effects_logit(df, "arch"), random_intercept_logit(df, "arch")
+    widths = [np.log(r["hi"]) - np.log(r["lo"]) for r in (fe, re)]
+    if all(np.isfinite(widths)) and widths[1] < widths[0]:
+        re["note"] += (
+            "; NARROWER than the cluster-robust FE interval: the variational posterior ignores "
+            "uncertainty in the repository variance, so read the FE interval"
+        )
+    return pd.DataFrame([fe, re], columns=COLUMNS)
 
 
 def layer_models(df: pd.DataFrame, random: bool = False) -> pd.DataFrame:
@@ -198,7 +217,22 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
     order = ["feature", "boilerplate", "refactor", "architectural"]
     data["y"] = pd.Categorical(data["layer"].astype(str), categories=order).codes
     data = data[data["y"] >= 0]
+    # a repository lacking a layer makes its fixed effect run to infinity (separation): drop it
+    n_layers = data.groupby("repo")["y"].nunique()
+    separated = n_layers[n_layers < len(order)].index
+    data = data[~data["repo"].isin(separated)]
     n_repos = data["repo"].nunique()
+    if n_repos == 0:
+        return pd.DataFrame(
+            [
+                _empty(
+                    "multinomial, repo fixed effects",
+                    "all",
+                    f"every repository lacks a layer ({len(separated)} dropped for separation)",
+                )
+            ],
+            columns=COLUMNS,
+        )
     present = sorted(data["y"].unique())
     if len(present) < 2 or present[0] != 0:
         note = "needs feature commits and at least one other layer"
@@ -207,8 +241,8 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
         )
     repo_term = " + C(repo)" if n_repos > 1 else ""
     groups, note = se_clusters(data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             fit = smf.mnlogit(f"y ~ is_ai + {controls}{repo_term}", data=data).fit(
                 disp=0,
@@ -245,7 +279,9 @@ def multinomial_logit(df: pd.DataFrame, controls: str = "log_churn + years") -> 
                 pvalues.loc["is_ai", col],
                 len(data),
                 n_repos,
-                f"relative-risk ratio; {note}",
+                f"relative-risk ratio; {note}; {len(separated)} repos without every layer dropped "
+                f"(separation); max |coef| {float(np.abs(params.to_numpy()).max()):.1f}"
+                + _fit_note(fit, caught),
             )
         )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import LAYERS, figures, style
+from analysis import LAYERS, figures, primary, style
 from analysis.correction import sensitivity_specificity
 from analysis.shares import difference_design
 from analysis.stats import MIN_REPOS
@@ -129,6 +129,15 @@ def section_corpus(study: Study) -> str:
     )
 
 
+LABELLING = (
+    "The classifier is trained and scored on commits labelled from the codebook by two independent "
+    "annotator roles and an adjudicator, all **language-model agents** (instances of one model "
+    "family, working blind to authorship from the message, file list and diff; docs/labelling.md). "
+    "Their agreement is therefore an upper bound on what two human annotators would reach, and no "
+    "human expert checked the labels."
+)
+
+
 MIN_AI_COMMITS = 30
 """Below this many AI commits a layer share moves by several points with one commit more or less
 (1/30 > 3 pp), so the report says the AI group is small."""
@@ -209,13 +218,18 @@ def section_methods(study: Study) -> str:
     ev = study.evaluation
     design = difference_design(study.commits)
     n_lab = int(ev.confusion.sum()) if ev is not None else 0
+    labelling = LABELLING
     return f"""## Methods
 
-- **Population.** Every classified non-merge commit authored by a person or an AI agent; non-AI
-  automation (dependabot, release bots) is excluded. A commit is *AI-assisted* when a non-suggestion
-  evidence channel names an AI tool (agent identity, co-author trailer, session link, disclosure,
-  marker, prefix, or a commit of a merged AI branch) or an AI agent authored it; all other commits
-  are *human*. Undetected AI work therefore sits in the human group (see sensitivity).
+- **Population.** Every non-merge commit of the corpus at its pinned revision, classified (no
+  sample; where layers cover a sample, design weights carry it back per repository x stratum).
+  Automation is excluded: bots, tool auto-commits and scripted templates reviewed as automation
+  (`author_kind = 'automation'`). A commit is *AI-assisted* when a direct evidence channel names an
+  AI tool (agent identity, co-author trailer, session link, disclosure, marker, prefix) or an AI
+  agent authored it; commits credited only through a merged agent branch or a review suggestion
+  belong to neither group. All other commits are *human*; undetected AI work therefore sits in
+  the human group (see detection). The primary analysis uses the same era only (above).
+- **Labels.** {labelling}
 - **Outcome.** The layer (boilerplate, refactor, feature, architectural) assigned by the classifier
   per the codebook; the main contrast is architectural vs the three structured layers.
 - **Shares and differences.** Layer shares per group with 95% percentile intervals from a
@@ -228,9 +242,9 @@ def section_methods(study: Study) -> str:
   (a) repository fixed effects and repository-clustered SEs, (b) repository random intercepts and
   language (variational Bayes); one-vs-rest logits for every layer and a multinomial logit (base:
   feature) with repository fixed effects. Odds ratios with 95% intervals.
-- **Within developer.** Developers (author identity within a repository) with both AI-evidenced and
-  unassisted commits: mean paired difference of their own shares (repository bootstrap) and a logit
-  with one intercept per developer.
+- **Within developer.** Developers (author identity within a repository) with at least 3
+  AI-evidenced and 3 unassisted commits: mean paired difference of their own shares (repository
+  bootstrap) and a logit with one intercept per developer and log churn as the size control.
 - **Classifier error.** The grouped-CV confusion matrix ({n_lab} labelled commits) gives
   P(predicted | true); true shares are recovered by matrix inversion and, per layer, by Rogan-Gladen.
   Intervals bootstrap the corpus (by repository) and the labelled set together.
@@ -261,6 +275,258 @@ def main_result(study: Study) -> dict:
     ]
     out["corrected_diff"] = inv.iloc[0] if len(inv) else None
     return out
+
+
+PLAN = "docs/analysis-plan.md"
+PLAN_COMMIT = "f2d3de1"
+"""The commit that last changed the analysis plan before the second release's results."""
+
+FIRST_RELEASE = Path("reports/first_release.json")
+"""Headline numbers of the first release, computed by its own code, for the 'how it moved' table."""
+
+
+def _or_text(r: pd.Series | dict) -> str:
+    return f"{num(r['or'])} {ci(r['lo'], r['hi'], num)}"
+
+
+def section_primary(study: Study) -> str:
+    """The pre-specified primary analysis: per-layer odds ratios, verdict, and the checks."""
+    p = study.primary
+    head = (
+        "## Primary analysis (pre-specified)\n\n"
+        f"Specified in `{PLAN}` (commit {PLAN_COMMIT}) before these results were generated: the "
+        "same-era population (human commits from the period in which the repository shows AI "
+        "evidence), Mantel-Haenszel odds ratios within repository x calendar quarter, "
+        "repository-cluster bootstrap intervals, and a decision rule that turns each interval into "
+        '"higher", "lower" or "not distinguishable".\n\n'
+    )
+    if p.empty or not np.isfinite(p.set_index("layer").loc["architectural", "or"]):
+        return (
+            head
+            + "No repository has both AI-assisted and human commits in the same quarter: no primary estimate.\n"
+        )
+    t = p.set_index("layer")
+    arch = t.loc["architectural"]
+    verdict_word = primary.hypothesis_verdict(arch.to_dict())
+    d = primary.direction(arch["lo"], arch["hi"])
+    text = head + (
+        f"**Headline.** Within repository and quarter, the odds that an AI-assisted commit is "
+        f"architectural are {_or_text(arch)} times those of a human commit "
+        f"({int(arch['n_ai']):,} AI-assisted of {int(arch['n']):,} commits in "
+        f"{int(arch['n_repos'])} repositories): **{d}**. By the plan's rule the hypothesis is "
+        f"**{verdict_word}** by the primary analysis. Raw same-era shares: {pct(arch['share_ai'])} "
+        f"of AI-assisted and {pct(arch['share_human'])} of human commits are architectural. "
+        f"Interval: {arch['interval']}.\n\n"
+    )
+    table = pd.DataFrame(
+        {
+            "layer": list(LAYERS),
+            "AI share": [pct(t.loc[x, "share_ai"]) for x in LAYERS],
+            "human share": [pct(t.loc[x, "share_human"]) for x in LAYERS],
+            "odds ratio [95% CI]": [_or_text(t.loc[x]) for x in LAYERS],
+            "reads": [primary.direction(t.loc[x, "lo"], t.loc[x, "hi"]) for x in LAYERS],
+        }
+    )
+    text += md_table(table)
+    fe = study.fe_check
+    if fe and np.isfinite(fe.get("or", np.nan)):
+        conv = "converged" if fe["converged"] else "did NOT converge"
+        text += (
+            f"\nCheck: a logit with repository and quarter fixed effects (SE clustered by repository) "
+            f"gives {_or_text(fe)} for the architectural layer ({fe['n']:,} commits; the fit {conv}"
+            + (f"; warnings: {fe['warnings']}" if fe["warnings"] else "; no warnings")
+            + ").\n"
+        )
+    elif fe:
+        text += (
+            f"\nCheck: the fixed-effects logit could not be fitted ({fe.get('warnings', '')}).\n"
+        )
+    return text + section_sensitivity(study) + section_em(study) + section_structure(study)
+
+
+def section_sensitivity(study: Study) -> str:
+    s = study.sensitivity
+    if s.empty:
+        return ""
+    table = pd.DataFrame(
+        {
+            "analysis": s["analysis"],
+            "outcome": s["outcome"],
+            "odds ratio [95% CI]": [_or_text(r) for _, r in s.iterrows()],
+            "reads": [primary.direction(lo, hi) for lo, hi in zip(s["lo"], s["hi"], strict=True)],
+            "AI commits": s["n_ai"],
+            "commits": s["n"],
+            "repositories": s["n_repos"],
+        }
+    )
+    reads = set(table["reads"]) - {"cannot be estimated"}
+    agree = (
+        "Every row reads the same way."
+        if len(reads) == 1
+        else f"The rows do not all read the same way ({', '.join(sorted(reads))}): the answer depends on "
+        "the choices listed, and the headline must be read with them."
+    )
+    ch = s[s["analysis"].str.startswith("channel: ")]
+    chans = ""
+    if len(ch) >= 2:
+        dirs = {primary.direction(lo, hi) for lo, hi in zip(ch["lo"], ch["hi"], strict=True)}
+        chans = (
+            " The detection channels point in opposite directions, so the pooled odds ratio averages "
+            "different kinds of AI use and is not the answer for any one of them."
+            if {"higher", "lower"} <= dirs
+            else " The detection channels do not contradict each other in direction."
+        )
+    return (
+        "\n### Sensitivity of the headline (pre-specified)\n\n"
+        "The architectural odds ratio recomputed under each choice the plan names; the size row answers "
+        "the narrower question for changes of the same size band and integration mode (size is partly a "
+        "consequence of the layer and the tool, so the per-commit estimand is primary).\n\n"
+        + md_table(table)
+        + f"\n{agree}{chans}\n"
+    )
+
+
+def section_em(study: Study) -> str:
+    em = study.em_corrected
+    head = "\n### Corrected for classifier error (constrained maximum likelihood)\n\n"
+    if em.empty:
+        return head + (
+            "Not computed: no out-of-fold predictions of labelled commits in the analysis population "
+            "(run `strata evaluate`).\n"
+        )
+    lab = study.labelled
+    rows = []
+    for group in ("ai", "human", "ai - human"):
+        for layer in LAYERS:
+            r = em[(em["group"] == group) & (em["layer"] == layer)].iloc[0]
+            fmt = pp if group == "ai - human" else pct
+            rows.append(
+                {
+                    "group": group,
+                    "layer": layer,
+                    "corrected [95% CI]": f"{fmt(r['share'])} {ci(r['lo'], r['hi'], fmt)}",
+                    "identified": "yes"
+                    if r["identified"]
+                    else f"no ({pct(r['at_boundary'], 0)} of fits at 0)",
+                }
+            )
+    arch = em[(em["group"] == "ai - human") & (em["layer"] == "architectural")].iloc[0]
+    if arch["identified"]:
+        say = (
+            f"Corrected, the architectural share differs by {pp(arch['share'])} "
+            f"{ci(arch['lo'], arch['hi'], pp)}: {primary.direction(arch['lo'], arch['hi'], 0.0)}."
+        )
+    else:
+        say = (
+            "The corrected architectural shares are **not identified**: in "
+            f"{pct(arch['at_boundary'], 0)} of bootstrap fits one group's share sits at zero, so the data "
+            f"bound the difference to {ci(arch['lo'], arch['hi'], pp)} and cannot decide its sign."
+        )
+    n_ai = int((lab["group"] == "ai").sum()) if len(lab) else 0
+    return head + (
+        f"Each group gets its own misclassification matrix from out-of-fold predictions of "
+        f"{len(lab):,} labelled commits ({n_ai:,} AI-assisted), weighted by their inclusion "
+        "probabilities; the true shares are the maximum-likelihood solution inside the simplex (EM), "
+        "with no clipping; intervals resample repositories of the corpus and of the labelled set "
+        f"together.\n\n{say}\n\n" + md_table(pd.DataFrame(rows))
+    )
+
+
+def section_structure(study: Study) -> str:
+    """The model-free outcome: structural-change events, and whether they agree with the layers."""
+    head = "\n### Structural-change events: an outcome no classifier decides\n\n"
+    rates, odds = study.structure_rates, study.structure_odds
+    if rates.empty or odds.empty:
+        return (
+            head
+            + "Not computed: the dataset has no `commit_structure` table (run `strata structure`).\n"
+        )
+    o = odds.set_index("outcome")
+    pc = rates[rates["measure"] == "per_commit"].set_index("outcome")
+    pk = rates[rates["measure"] == "per_kloc"].set_index("outcome")
+    table = pd.DataFrame(
+        {
+            "event": list(o.index),
+            "AI per commit": [pct(pc.loc[e, "ai"]) for e in o.index],
+            "human per commit": [pct(pc.loc[e, "human"]) for e in o.index],
+            "AI/human per 1,000 lines [95% CI]": [
+                f"{num(pk.loc[e, 'ratio'])} {ci(pk.loc[e, 'ratio_lo'], pk.loc[e, 'ratio_hi'], num)}"
+                for e in o.index
+            ],
+            "odds ratio, repo x quarter [95% CI]": [_or_text(o.loc[e]) for e in o.index],
+            "reads": [primary.direction(o.loc[e, "lo"], o.loc[e, "hi"]) for e in o.index],
+        }
+    )
+    arch = study.primary.set_index("layer").loc["architectural"] if len(study.primary) else None
+    agree = ""
+    if arch is not None and "any_event" in o.index:
+        d_layer = primary.direction(arch["lo"], arch["hi"])
+        d_event = primary.direction(o.loc["any_event", "lo"], o.loc["any_event", "hi"])
+        agree = (
+            f"The learned architectural layer reads **{d_layer}** and any structural event reads "
+            f"**{d_event}** on the primary estimand: "
+            + (
+                "the two outcomes agree."
+                if d_layer == d_event
+                else "the two outcomes do **not** agree, "
+                "so the answer depends on how architectural work is measured."
+            )
+        )
+    n_ai = int(pc["n_ai"].iloc[0])
+    n_h = int(pc["n_human"].iloc[0])
+    return head + (
+        "Events read from the diff and the trees (`commit_structure`, definitions in "
+        "`mining/structure_events.toml`, validated against the labels in `docs/structure.md`), on the "
+        f"primary population ({n_ai:,} AI-assisted and {n_h:,} human same-era commits). Rates pool "
+        "commits; intervals resample repositories; odds ratios are the primary estimator's.\n\n"
+        + md_table(table)
+        + f"\n{agree}\n"
+    )
+
+
+def section_moves(study: Study) -> str:
+    """How each headline number moved from the first release (issue 13)."""
+    if not FIRST_RELEASE.exists():
+        return ""
+    import json
+
+    first = json.loads(FIRST_RELEASE.read_text(encoding="utf-8"))
+    arch = study.primary.set_index("layer").loc["architectural"] if len(study.primary) else None
+    sh = study.shares
+    now = {}
+    if {"ai", "human"} <= set(sh["group"]):
+        now["architectural share, AI"] = pct(_share_row(study, "ai", "architectural")["share"])
+        now["architectural share, human"] = pct(
+            _share_row(study, "human", "architectural")["share"]
+        )
+        d = _diff_row(study.differences, "architectural")
+        now["architectural difference (raw, pooled)"] = (
+            f"{pp(d['diff'])} {ci(d['lo'], d['hi'], pp)}"
+        )
+        b = _diff_row(study.differences, "boilerplate")
+        now["boilerplate difference (raw, pooled)"] = f"{pp(b['diff'])} {ci(b['lo'], b['hi'], pp)}"
+    fe = study.arch_models[study.arch_models["model"] == "repo fixed effects"]
+    if len(fe):
+        now["architectural OR, repo FE logit (size, date)"] = _or_text(fe.iloc[0])
+    if arch is not None:
+        now["architectural OR (primary: same era, repo x quarter MH)"] = _or_text(arch)
+    c = study.commits
+    w = c["weight"] if "weight" in c.columns else pd.Series(1.0, index=c.index)
+    now["AI share of analysed commits"] = pct(float((w * c["is_ai"]).sum() / w.sum()))
+    if len(study.monthly):
+        peak = study.monthly.loc[study.monthly["share"].idxmax()]
+        now["peak monthly AI share"] = f"{pct(peak['share'])} ({peak['month']:%Y-%m})"
+    rows = [
+        {"number": k, "first release": first.get(k, "n/a"), "this release": v}
+        for k, v in now.items()
+    ]
+    return (
+        "\n## How the headline moved from the first release\n\n"
+        "The first release classified a balanced sample (up to 300 AI + 300 other commits per repository) "
+        "without design weights, pooled all history and all channels, and counted automation under a "
+        "person's name as human. Its numbers, recomputed by its own code from its own release, against "
+        "this release's:\n\n" + md_table(pd.DataFrame(rows))
+    )
 
 
 def section_results(study: Study) -> str:
@@ -502,10 +768,14 @@ def section_time(study: Study) -> str:
         text += "No repository has commits on both sides of an adoption marker.\n"
     if study.blame is not None and len(study.blame):
         b = study.blame
+        repo = b["repo"].iloc[0] if "repo" in b.columns else "Aider-AI/aider"
+        peak = b.loc[b["ai_share"].idxmax()]
         text += (
-            f"\n`strata blame --releases` (figure 7): the AI share of surviving lines goes from "
-            f"{num(b['ai_share'].iloc[0], 1)}% at {b['to'].iloc[0]} to {num(b['ai_share'].iloc[-1], 1)}% at "
-            f"{b['to'].iloc[-1]} over {len(b)} releases.\n"
+            f"\n`strata blame --releases` on {repo} only (figure 7 draws all {len(b)} release ranges): "
+            f"the AI share of each release's surviving lines ranges from {num(b['ai_share'].min(), 1)}% to "
+            f"{num(b['ai_share'].max(), 1)}% (highest at {peak['to']}), {num(b['ai_share'].iloc[-1], 1)}% at "
+            f"the last release {b['to'].iloc[-1]}; the series is not monotone, so no trend is read from its "
+            "endpoints. One repository says nothing about the corpus.\n"
         )
     return text
 
@@ -519,8 +789,7 @@ def section_threats(study: Study) -> str:
 
 - **Detection misses AI work.** Only AI use that leaves metadata (an agent identity, a trailer, a
   disclosure) is seen; {pct(c["is_ai"].mean())} of analysed commits carry such evidence. The human
-  group contains an unknown amount of AI work, which biases the AI - human contrast towards zero;
-  the recall bounds above show how far.
+  group contains an unknown amount of AI work. {_recall_sentence(study)}
 - **Detection channel selects the work.** Tools that sign their commits (agents opening PRs) do
   different tasks from tools that leave no trace (completion in the editor). Per-channel results
   differ for this reason, not only because of AI.
@@ -538,6 +807,25 @@ def section_threats(study: Study) -> str:
 """
 
 
+def _recall_sentence(study: Study) -> str:
+    """What the recall bounds say about the direction of detection bias, computed, not assumed."""
+    rb = study.recall_bounds
+    if rb.empty:
+        return "No recall bounds could be computed."
+    observed = rb["diff_detected"].iloc[0]
+    flips = rb[(np.sign(rb["diff_min"]) != np.sign(rb["diff_max"]))]
+    if len(flips):
+        r = flips.iloc[0]
+        return (
+            f"If detection recall were {pct(r['recall'], 0)}, the architectural difference could lie "
+            f"anywhere from {pp(r['diff_min'])} to {pp(r['diff_max'])}: undetected AI work can move the "
+            f"observed {pp(observed)} in either direction, so its bias has no known sign."
+        )
+    return (
+        f"Even at the lowest recall shown the bounds keep the sign of the observed {pp(observed)}."
+    )
+
+
 def section_cannot_decide() -> str:
     return """## What the data cannot decide
 
@@ -545,7 +833,8 @@ def section_cannot_decide() -> str:
   the tasks they hand to it are selected. The within-developer and before/after comparisons remove
   stable differences between people and repositories, not task selection.
 - How much of a commit the AI wrote: evidence says a tool took part, not its share of the change.
-- Anything about AI use that leaves no trace in git metadata (the largest part of AI use).
+- Anything about AI use that leaves no trace in git metadata: how large that part is cannot be
+  measured from git.
 - Whether a layer difference is good or bad for the software.
 """
 
@@ -561,9 +850,11 @@ def render_markdown(study: Study, figure_paths: dict[str, list[Path]] | None = N
     )
     question = (
         "## Question\n\n"
-        "Stated before the data: do AI-assisted commits concentrate in the structured layers of software "
-        "work (boilerplate, refactor, well-specified feature) and away from architectural change, compared "
-        "with human commits in the same repositories? Layers follow the project's codebook.\n"
+        "Do AI-assisted commits concentrate in the structured layers of software work (boilerplate, "
+        "refactor, well-specified feature) and away from architectural change, compared with human "
+        "commits in the same repositories? Layers follow the project's codebook. The primary analysis "
+        f"was specified in `{PLAN}` (commit {PLAN_COMMIT}) before this release's results were generated; "
+        "the first release's results had been seen, and the plan says what changed because of them.\n"
     )
     figs = ""
     if figure_paths:
@@ -581,10 +872,12 @@ def render_markdown(study: Study, figure_paths: dict[str, list[Path]] | None = N
         [
             head,
             question,
+            section_primary(study),
             section_corpus(study),
             section_scope(study),
             section_methods(study),
             section_results(study),
+            section_moves(study),
             section_threats(study),
             section_cannot_decide(),
             figs,

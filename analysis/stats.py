@@ -147,15 +147,16 @@ def cluster_counts(
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Counts array (clusters x groups x categories) so that a bootstrap resample is a sum over rows.
 
-    Returns (counts, group labels, cluster labels).
+    Counts are sums of the `weight` column where the frame has one (design weights that carry a
+    sample back to its population), else commit counts. Returns (counts, group labels, clusters).
     """
-    sub = df[[cluster, by, outcome]].dropna(subset=[by])
+    cols = [cluster, by, outcome] + (["weight"] if "weight" in df.columns else [])
+    sub = df[cols].dropna(subset=[by])
     groups = sorted(sub[by].astype(str).unique())
-    table = (
-        sub.assign(**{by: sub[by].astype(str), outcome: sub[outcome].astype(str)})
-        .groupby([cluster, by, outcome], observed=True)
-        .size()
+    grouped = sub.assign(**{by: sub[by].astype(str), outcome: sub[outcome].astype(str)}).groupby(
+        [cluster, by, outcome], observed=True
     )
+    table = grouped["weight"].sum() if "weight" in sub.columns else grouped.size()
     clusters = sorted(sub[cluster].unique())
     index = pd.MultiIndex.from_product([clusters, groups, list(categories)])
     counts = (

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import dataset
+from analysis.primary import stratified_or
 from analysis.stats import bootstrap_sums, percentile_ci
 from mining.errors import StageError
 from mining.structure import AGGREGATES, EVENTS
@@ -59,7 +60,7 @@ def event_commits(
     when = pd.to_datetime(df["authored_at"], utc=True)
     if era == "same":
         first_ai = when[df["group"] == "ai"].groupby(df["repo"]).min()
-        start = df["repo"].map(first_ai)
+        start = pd.to_datetime(df["repo"].map(first_ai.to_dict()), utc=True)  # NaT: no AI commit
         df = df.loc[start.notna() & ((df["group"] == "ai") | (when >= start))].copy()
         when = when.loc[df.index]
     if classified_only:
@@ -157,30 +158,16 @@ def event_odds(
     fixed sums, so a bootstrap draw reweights repositories' sums (stats.bootstrap_sums).
     `outcomes`: boolean columns to compare (default: the events and aggregates; pass a 0/1
     learned-layer column to put the layer answer beside them on the same population).
-    Columns: outcome, or, lo, hi, n, n_strata (strata holding both groups)."""
-    key = list(strata)
-    frame = df.assign(_ai=(df["group"] == "ai"))
+    The estimator is the primary analysis' own (`primary.stratified_or`), so events and layers
+    are compared by one piece of code. Columns: outcome, or, lo, hi, n, n_repos, interval."""
+    frame = df.assign(is_ai=(df["group"] == "ai").astype(int))
     rows = []
     for outcome in outcomes:
-        y = frame[outcome].astype(bool)
-        cells = pd.DataFrame({
-            "a": frame["_ai"] & y, "b": frame["_ai"] & ~y,
-            "c": ~frame["_ai"] & y, "d": ~frame["_ai"] & ~y,
-        }).astype(float)  # fmt: skip
-        t = cells.groupby([frame[k] for k in key], observed=True).sum()
-        t = t[(t["a"] + t["b"] > 0) & (t["c"] + t["d"] > 0)]
-        n = t.sum(axis=1)
-        rs = pd.DataFrame({"r": t["a"] * t["d"] / n, "s": t["b"] * t["c"] / n})
-        per_repo = rs.groupby(level=key.index("repo") if "repo" in key else 0).sum()
-        arr = per_repo.to_numpy()[:, None, :]
-        point = arr.sum(axis=0)[0]
-        draws = bootstrap_sums(arr, n_boot, seed)[:, 0, :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_or = np.log(draws[:, 0] / draws[:, 1])
-            value = point[0] / point[1] if point[1] > 0 else np.nan
-        lo, hi = percentile_ci(np.where(np.isfinite(log_or), log_or, np.nan), level)
-        rows.append({"outcome": outcome, "or": value, "lo": float(np.exp(lo)),
-                     "hi": float(np.exp(hi)), "n": int(n.sum()), "n_strata": len(t)})  # fmt: skip
+        res = stratified_or(
+            frame.assign(_y=frame[outcome].astype(int)), "_y", strata, n_boot, seed, level
+        )
+        rows.append({"outcome": outcome, "or": res["or"], "lo": res["lo"], "hi": res["hi"],
+                     "n": res["n"], "n_repos": res["n_repos"], "interval": res["interval"]})  # fmt: skip
     return pd.DataFrame(rows)
 
 

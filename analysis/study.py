@@ -10,8 +10,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import correction, dataset, models, sensitivity, shares, timeline, units, within_dev
+from analysis import (
+    correction,
+    dataset,
+    models,
+    primary,
+    sensitivity,
+    shares,
+    structure_events,
+    timeline,
+    units,
+    within_dev,
+)
 from analysis.dataset import Evaluation
+from mining.errors import StageError
 
 DEFAULT_OOF = Path("data/labels/oof_predictions.csv")
 DEFAULT_BLAME = Path("reports/blame_releases.json")
@@ -51,6 +63,13 @@ class Study:
     markers: pd.DataFrame
     evaluation: Evaluation | None
     blame: pd.DataFrame | None
+    primary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fe_check: dict = field(default_factory=dict)
+    sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    em_corrected: pd.DataFrame = field(default_factory=pd.DataFrame)
+    labelled: pd.DataFrame = field(default_factory=pd.DataFrame)
+    structure_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    structure_odds: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
 
 
@@ -61,6 +80,7 @@ def run_study(
     blame: str | Path = DEFAULT_BLAME,
     n_boot: int = DEFAULT_BOOT,
     seed: int = 0,
+    labels: str | Path = dataset.DEFAULT_LABELS,
 ) -> Study:
     """Load the dataset read-only and compute every table of the study.
 
@@ -69,14 +89,19 @@ def run_study(
     if evaluation is None:
         found = [p for p in dataset.EVALUATION_CANDIDATES if p.exists()]
         evaluation = found[0] if found else dataset.EVALUATION_CANDIDATES[0]
+    notes: list[str] = []
     con = dataset.open_db(db)
     try:
         commits = dataset.analysis_commits(con)
+        debatable = dataset.analysis_commits(con, also_human=primary.DEBATABLE_AUTOMATION)
+        try:
+            events = structure_events.event_commits(con, era="same")
+        except StageError:  # no commit_structure: the report says the events were not computed
+            events = None
         facts = dataset.commit_facts(con)
         markers = dataset.adoption_markers(con)
     finally:
         con.close()
-    notes: list[str] = []
     ev = dataset.load_evaluation(evaluation, oof)
     if ev is None:
         notes.append(
@@ -104,11 +129,11 @@ def run_study(
     layered = int(nonmerge["layer"].notna().sum()) if "layer" in nonmerge else 0
     if 0 < layered < len(nonmerge):
         notes.append(
-            f"Layers exist for {layered:,} of {len(nonmerge):,} non-merge commits: the dataset classifies "
-            "a seeded per-repository sample (`strata features --sample`: up to N AI-evidenced and N "
-            "other commits each). AI shares of the analysed commits describe that balanced sample, "
-            "not the repositories; AI-vs-human contrasts within repositories are what it supports."
+            f"Layers exist for {layered:,} of {len(nonmerge):,} non-merge commits (a per-repository "
+            "sample): layer shares are weighted back to each repository x AI-evidence stratum "
+            "(design weights), so they describe the repositories, not the sample."
         )
+    labelled = dataset.labelled_predictions(ev, commits, labels)
     return Study(
         db=str(db),
         n_boot=n_boot,
@@ -124,8 +149,8 @@ def run_study(
         layer_models=models.layer_models(commits),
         multinomial=models.multinomial_logit(commits),
         per_repo=models.per_repo_odds_ratios(commits),
-        within_pairs=within_dev.paired_differences(commits, n_boot, seed),
-        within_logit=within_dev.conditional_logit(commits),
+        within_pairs=within_dev.paired_differences(commits, n_boot, seed, min_each=3),
+        within_logit=within_dev.conditional_logit(commits, min_each=3),
         corrected=correction.corrected_shares(commits, ev, n_boot, seed),
         accuracy_by_group=correction.accuracy_by_group(ev, commits),
         channel_or=sensitivity.channel_odds_ratios(commits),
@@ -139,6 +164,23 @@ def run_study(
         markers=markers,
         evaluation=ev,
         blame=blame_frame,
+        primary=primary.primary_table(commits, n_boot, seed),
+        fe_check=primary.fe_logit_check(primary.add_period(primary.same_era(commits))),
+        sensitivity=primary.sensitivity_table(commits, n_boot, seed, debatable),
+        em_corrected=correction.em_corrected_shares(
+            primary.same_era(commits), labelled, min(n_boot, 500), seed
+        ),
+        labelled=labelled,
+        structure_rates=(
+            structure_events.event_rates(events, n_boot, seed)
+            if events is not None
+            else pd.DataFrame()
+        ),
+        structure_odds=(
+            structure_events.event_odds(events, n_boot=n_boot, seed=seed)
+            if events is not None
+            else pd.DataFrame()
+        ),
         notes=notes,
     )
 

@@ -19,8 +19,15 @@ def test_population_excludes_merges_automation_and_counts_agents_as_ai(small) ->
     assert facts["is_merge"].any() and (facts["author_kind"] == "automation").any()
     assert not commits["is_merge"].any()
     assert set(commits["author_kind"]) <= {"human", "ai_agent"}
-    assert len(commits) == small.truth.n_commits
-    assert commits["is_ai"].sum() == small.truth.n_ai
+    # commits credited to AI only through a merged agent branch belong to neither group
+    branch_only = facts[
+        ~facts["is_merge"] & facts["ai"].fillna(False) & ~facts["ai_direct"].fillna(False)
+        & facts["author_kind"].eq("human") & facts["layer"].notna()
+    ]
+    assert len(branch_only) and not commits["sha"].isin(branch_only["sha"]).any()
+    assert len(commits) == small.truth.n_commits - len(branch_only)
+    assert commits["is_ai"].sum() == small.truth.n_ai - len(branch_only)
+    assert (commits["weight"] == 1).all()  # every commit classified: no design weight needed
     agents = commits[commits["author_kind"] == "ai_agent"]
     assert len(agents) and agents["is_ai"].eq(1).all()
     # suggestion-only evidence does not make a commit AI

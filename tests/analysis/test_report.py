@@ -6,7 +6,7 @@ import re
 
 from typer.testing import CliRunner
 
-from analysis import report
+from analysis import dataset, report
 from mining.cli import app
 
 
@@ -24,9 +24,22 @@ def test_report_and_notebooks_end_to_end(small, tmp_path, monkeypatch) -> None:
         formats=("png",),
     )
     text = paths["report"].read_text()
-    # numbers come from the data: the population size and AI count are those the generator wrote
-    assert f"{small.truth.n_commits:,} classified non-merge commits" in text
-    assert f"of which {small.truth.n_ai:,}" in text
+    # numbers come from the data: the population is what the generator wrote, less the commits
+    # credited to AI only through a merged branch (they belong to neither group)
+    con = dataset.open_db(small.db)
+    facts = dataset.commit_facts(con)
+    con.close()
+    n_branch = int(
+        (~facts["is_merge"] & facts["ai"].fillna(False) & ~facts["ai_direct"].fillna(False)
+         & facts["author_kind"].eq("human") & facts["layer"].notna()).sum()
+    )
+    assert f"{small.truth.n_commits - n_branch:,} classified non-merge commits" in text
+    assert f"of which {small.truth.n_ai - n_branch:,}" in text
+    # the pre-specified primary analysis leads, with a computed verdict and the sensitivity rows
+    assert text.index("## Primary analysis (pre-specified)") < text.index("## Corpus")
+    assert re.search(r"the hypothesis is \*\*(supported|contradicted|not decided)\*\*", text)
+    assert "### Sensitivity of the headline (pre-specified)" in text
+    assert "language-model agents" in text
     for heading in (
         "## Question",
         "## Corpus",
