@@ -31,7 +31,7 @@ from mining.errors import SourceError, StageError
 from mining.gitcmd import resolve_git_dir, run_git
 
 #: bump when a feature's definition changes (rows of older versions are recomputed)
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 #: source files parsed with tree-sitter per commit (the rest count as unparsed)
 MAX_PARSED_FILES = 40
 #: directories checked for being new/removed per commit
