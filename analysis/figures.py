@@ -31,7 +31,10 @@ RELEASE_LABELS = 8
 
 
 def _gate(
-    frame: pd.DataFrame, n: str = "total", repos: str | None = "n_repos", min_repos: int | None = None
+    frame: pd.DataFrame,
+    n: str = "total",
+    repos: str | None = "n_repos",
+    min_repos: int | None = None,
 ) -> pd.DataFrame:
     """Blank lo/hi where a group misses the minimums, and record the minimums used, in the CSV."""
     min_repos = style.MIN_INTERVAL_REPOS if min_repos is None and repos else min_repos
@@ -133,7 +136,10 @@ def fig02_tool_mix(
     data = _gate(tool_shares, repos="n_repos" if "n_repos" in tool_shares else None)
     totals = data.groupby("tool")["total"].first()
     repos = data.groupby("tool")["n_repos"].first() if "n_repos" in data else None
-    tools = [t for t in totals.drop(["human", "other"], errors="ignore").sort_values(ascending=False).index]
+    tools = [
+        t
+        for t in totals.drop(["human", "other"], errors="ignore").sort_values(ascending=False).index
+    ]
     order = [t for t in ("human", *tools, "other") if t in totals.index]
     labels = {
         t: f"{t} ({style.count(totals[t])}"
@@ -141,11 +147,15 @@ def fig02_tool_mix(
         + ")"
         for t in order
     }
-    fig, axes = style.figure(2, height=max(2.0, 0.85 + 0.15 * len(order)), ncols=len(LAYERS), sharey=True)
+    fig, axes = style.figure(
+        2, height=max(2.0, 0.85 + 0.15 * len(order)), ncols=len(LAYERS), sharey=True
+    )
     y = np.arange(len(order))[::-1]
     pos = dict(zip(order, y, strict=True))
     styles = {
-        "human": dict(color=style.GROUP_COLORS["human"], marker="s", mfc=style.GROUP_COLORS["human"]),
+        "human": dict(
+            color=style.GROUP_COLORS["human"], marker="s", mfc=style.GROUP_COLORS["human"]
+        ),
         "with": dict(color=style.GROUP_COLORS["ai"], marker="o", mfc=style.GROUP_COLORS["ai"]),
         "without": dict(color=style.GROUP_COLORS["ai"], marker="o", mfc="white"),
     }
@@ -161,7 +171,9 @@ def fig02_tool_mix(
         if pd.notna(human):
             ax.axvline(human, color=style.GROUP_COLORS["human"], linewidth=0.6, linestyle="--")
         for t in order:
-            kind = "human" if t == "human" else ("with" if pd.notna(part.loc[t, "lo"]) else "without")
+            kind = (
+                "human" if t == "human" else ("with" if pd.notna(part.loc[t, "lo"]) else "without")
+            )
             row = part.loc[[t]]
             ax.errorbar(
                 row["share"], [pos[t]], xerr=_err(row) if kind != "without" else None, fmt="none",
@@ -236,8 +248,12 @@ def fig03_corrected(
         "Layer shares before and after correcting for the classifier's errors (confusion matrix "
         "of the labelled set), per group"
         + (
-            " (" + "; ".join(style.n_label(style.GROUP_LABELS[g], n) for g, n in
-                             data.groupby("group")["total"].first().items()) + ")"  # fmt: skip
+            " ("
+            + "; ".join(
+                style.n_label(style.GROUP_LABELS[g], n)
+                for g, n in data.groupby("group")["total"].first().items()
+            )
+            + ")"  # fmt: skip
             if "total" in data
             else ""
         )
@@ -257,7 +273,9 @@ def fig04_ai_share_time(
 ) -> list[Path]:
     """AI share per month from the first AI month (Wilson band where n suffices), commits below."""
     ai_months = monthly.loc[monthly["n_ai"] > 0, "month"]
-    start = (ai_months.min() if len(ai_months) else monthly["month"].max()) - pd.DateOffset(months=3)
+    start = (ai_months.min() if len(ai_months) else monthly["month"].max()) - pd.DateOffset(
+        months=3
+    )
     before = monthly[monthly["month"] < start]
     shown = monthly[monthly["month"] >= start].copy()
     enough = shown["n"] >= style.MIN_PERIOD_N
@@ -287,7 +305,9 @@ def fig04_ai_share_time(
     axn.set_xlabel("month (authored)")
     rows = [shown.assign(series="month", repo=pd.NA)]
     if len(dates):
-        rows.append(pd.DataFrame({"series": "adoption", "month": dates.to_numpy(), "repo": dates.index}))
+        rows.append(
+            pd.DataFrame({"series": "adoption", "month": dates.to_numpy(), "repo": dates.index})
+        )
     data = pd.concat(rows, ignore_index=True)[
         ["series", "month", "repo", "n", "n_ai", "share", "lo", "hi", "min_n"]
     ]
@@ -349,7 +369,9 @@ def fig05_forest(
     ax.axvline(1, color="0.5", linewidth=0.8)
     style.log_axis(ax, *style.padded_range([*data["lo"], *data["hi"]], 1.1))
     ax.set_ylim(-0.7, len(data) - 0.3)
-    labels = [("pooled" if p else n) for n, p in zip(_short_names(data["repo"]), pooled, strict=True)]
+    labels = [
+        ("pooled" if p else n) for n, p in zip(_short_names(data["repo"]), pooled, strict=True)
+    ]
     ax.set_yticks(y, labels)
     ax.set_xlabel("odds ratio, architectural (AI vs human)")
     ax.grid(axis="x")
@@ -390,15 +412,22 @@ def fig06_confusion(
                     va="center", fontsize=style.MIN_TEXT_PT,
                     color="white" if probs[i, j] > 0.6 else "black")  # fmt: skip
     ax.set_xticks(range(len(LAYERS)), [WRAPPED.get(layer, layer) for layer in LAYERS])
-    ax.set_yticks(range(len(LAYERS)), [f"{s}\nn={style.count(n)}" for s, n in zip(LAYERS, rows, strict=True)])
+    ax.set_yticks(
+        range(len(LAYERS)), [f"{s}\nn={style.count(n)}" for s, n in zip(LAYERS, rows, strict=True)]
+    )
     ax.set_xlabel("predicted layer")
     ax.set_ylabel("true layer (labelled)")
     ax.grid(False)
     fig.colorbar(image, ax=ax, label="P(predicted | true)", shrink=0.9)
     data = pd.DataFrame(
         [
-            {"true": t, "predicted": p, "count": int(evaluation.confusion[i, j]), "p": probs[i, j],
-             "n_true": int(rows[i])}  # fmt: skip
+            {
+                "true": t,
+                "predicted": p,
+                "count": int(evaluation.confusion[i, j]),
+                "p": probs[i, j],
+                "n_true": int(rows[i]),
+            }  # fmt: skip
             for i, t in enumerate(LAYERS)
             for j, p in enumerate(LAYERS)
         ]
@@ -406,8 +435,7 @@ def fig06_confusion(
     caption = (
         f"Classifier's confusion matrix from repository-grouped cross-validation on "
         f"{style.count(rows.sum())} labelled commits: P(predicted layer | true layer), counts in "
-        f"brackets; n per true layer on the left."
-        + _source(source)
+        f"brackets; n per true layer on the left." + _source(source)
     )
     return style.save(fig, data, "fig06-confusion-matrix", out, formats, caption)
 
@@ -439,16 +467,26 @@ def fig07_blame_releases(
             rows.append({"index": i, "from": r["from"], "release": r["to"], "tool": tool,
                          "lines": lines, "total_lines": r["total_lines"],
                          "share": 100 * lines / total})  # fmt: skip
-    data = pd.DataFrame(rows, columns=["index", "from", "release", "tool", "lines", "total_lines", "share"])
+    data = pd.DataFrame(
+        rows, columns=["index", "from", "release", "tool", "lines", "total_lines", "share"]
+    )
     tools = sorted(set(data["tool"]))
     if len(tools) > len(style.OKABE_ITO) - 1:
-        raise ValueError(f"{len(tools)} tools in the blame file: more than the palette distinguishes")
+        raise ValueError(
+            f"{len(tools)} tools in the blame file: more than the palette distinguishes"
+        )
     fig, (ax, axn) = style.figure(
         2, height=2.6, nrows=2, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]}
     )
     bottom = np.zeros(len(releases))
     for i, tool in enumerate(tools):
-        part = data[data["tool"] == tool].set_index("index").reindex(index)["share"].fillna(0).to_numpy()
+        part = (
+            data[data["tool"] == tool]
+            .set_index("index")
+            .reindex(index)["share"]
+            .fillna(0)
+            .to_numpy()
+        )
         ax.bar(index, part, bottom=bottom, width=0.8, color=style.OKABE_ITO[(i + 1) % 8],
                label=f"last changed by {tool}")  # fmt: skip
         bottom += part
@@ -469,7 +507,9 @@ def fig07_blame_releases(
     totals = blame[["from", "to", "total_lines", "ai_lines", "ai_share"]].rename(
         columns={"to": "release"}
     )
-    totals = totals.assign(index=index, tool="all", lines=blame["ai_lines"], share=blame["ai_share"])
+    totals = totals.assign(
+        index=index, tool="all", lines=blame["ai_lines"], share=blame["ai_share"]
+    )
     table = pd.concat([totals, data], ignore_index=True).assign(repo=repo)
     caption = (
         f"Blame per release in {repo or 'an unnamed repository'}: for each of {len(releases)} "
@@ -526,9 +566,13 @@ def fig08_layer_time(
     caption = (
         "Layer mix per quarter, human and AI-assisted commits; quarters with fewer than "
         f"{style.MIN_PERIOD_N} commits in a group are not drawn; lower panels: commits per quarter "
-        f"(n; " + "; ".join(f"{style.GROUP_LABELS[g]} {style.count(data.loc[data['group'] == g, 'n'].sum())}"
-                            for g in groups)  # fmt: skip
-        + "). Shares of counts, no interval." + _source(source)
+        f"(n; "
+        + "; ".join(
+            f"{style.GROUP_LABELS[g]} {style.count(data.loc[data['group'] == g, 'n'].sum())}"
+            for g in groups
+        )  # fmt: skip
+        + "). Shares of counts, no interval."
+        + _source(source)
     )
     return style.save(fig, data, "fig08-layer-mix-over-time", out, formats, caption)
 
@@ -549,7 +593,9 @@ def fig09_units(
     lo, hi = style.padded_range([*data["lo"], *data["hi"], *data["or"], 1.0], 1.15)
     style.log_axis(ax, lo, hi)
     ax.set_ylim(-0.6, len(data) - 0.4)
-    ax.set_yticks(y, [a.replace("none (crude)", "crude").replace(" x ", " × ") for a in data["adjustment"]])
+    ax.set_yticks(
+        y, [a.replace("none (crude)", "crude").replace(" x ", " × ") for a in data["adjustment"]]
+    )
     ax.set_xlabel("odds ratio, architectural (AI vs human)")
     ax.set_ylabel("held fixed")
     ax.grid(axis="x")
@@ -562,6 +608,50 @@ def fig09_units(
         f"{INTERVAL_RULE.split(' in ')[0].capitalize()}." + _source(source)
     )
     return style.save(fig, data, "fig09-like-with-like", out, formats, caption)
+
+
+def fig10_structure_events(
+    odds: pd.DataFrame,
+    layer: dict | None,
+    out: str | Path,
+    formats: Iterable[str] = style.FORMATS,
+    source: str = "",
+) -> list[Path]:
+    """Odds ratio of each structural-change event, AI vs human, beside the learned architectural
+    layer's, all by the primary estimator (same era, within repository x quarter)."""
+    if odds is None or odds.empty:
+        return []
+    rows = odds[["outcome", "or", "lo", "hi", "n", "n_repos"]].copy()
+    rows["outcome"] = rows["outcome"].str.replace("_", " ")
+    if layer is not None and np.isfinite(layer.get("or", np.nan)):
+        rows = pd.concat(
+            [pd.DataFrame([{"outcome": "architectural (classifier)", **{k: layer[k] for k in ("or", "lo", "hi", "n", "n_repos")}}]), rows],
+            ignore_index=True,
+        )  # fmt: skip
+    data = rows.dropna(subset=["or"]).reset_index(drop=True)
+    fig, ax = style.figure(1, height=0.9 + 0.22 * len(data))
+    y = np.arange(len(data))[::-1]
+    # one colour (every row is the same contrast); the classifier's row is a square
+    markers = ["s" if o.startswith("architectural (classifier)") else "o" for o in data["outcome"]]
+    for yi, (_, r), m in zip(y, data.iterrows(), markers, strict=True):
+        ax.errorbar([r["or"]], [yi], xerr=_err(pd.DataFrame([r]), "or"), fmt=m,
+                    color=style.GROUP_COLORS["ai"], ecolor="0.3", markersize=3)  # fmt: skip
+    ax.axvline(1, color="0.5", linewidth=0.8)
+    lo, hi = style.padded_range([*data["lo"], *data["hi"], *data["or"], 1.0], 1.15)
+    style.log_axis(ax, lo, hi)
+    ax.set_ylim(-0.6, len(data) - 0.4)
+    ax.set_yticks(y, list(data["outcome"]))
+    ax.set_xlabel("odds ratio (AI vs human)")
+    ax.grid(axis="x")
+    ax.grid(axis="y", visible=False)
+    caption = (
+        "Odds ratio of each structural-change event (read from the diff and the trees, no model) for "
+        "AI-assisted vs human commits, same era, Mantel-Haenszel within repository x quarter, 95% "
+        "repository-cluster bootstrap interval; the first row is the classifier's architectural "
+        f"layer on the same estimator. n = {style.count(int(data['n'].max()))} commits."
+        + _source(source)
+    )
+    return style.save(fig, data, "fig10-structure-events", out, formats, caption)
 
 
 def all_figures(
@@ -579,24 +669,38 @@ def all_figures(
     by_group = _group_repos(study.commits, "group")
     group_totals = study.shares.groupby("group")["total"].first()
     corrected = study.corrected.assign(
-        total=study.corrected["group"].map(group_totals), n_repos=study.corrected["group"].map(by_group)
+        total=study.corrected["group"].map(group_totals),
+        n_repos=study.corrected["group"].map(by_group),
     )
     written = {
         "fig01": fig01_layer_mix(
             study.shares.assign(n_repos=study.shares["group"].map(by_group)), out, formats, source
         ),
-        "fig02": fig02_tool_mix(tool_table(study.commits, study.n_boot, study.seed), out, formats, source),
+        "fig02": fig02_tool_mix(
+            tool_table(study.commits, study.n_boot, study.seed), out, formats, source
+        ),
         "fig03": fig03_corrected(corrected, out, formats, f"{source} and the labelled set"),
         "fig04": fig04_ai_share_time(
             study.monthly, out, adoption_dates(study.markers), formats, source
         ),
         "fig05": fig05_forest(study.per_repo, out, formats, source),
-        "fig06": fig06_confusion(study.evaluation, out, formats, "the labelled set's cross-validation"),
+        "fig06": fig06_confusion(
+            study.evaluation, out, formats, "the labelled set's cross-validation"
+        ),
         "fig07": fig07_blame_releases(
             study.blame, out, formats, blame_repo, "`strata blame --releases --json` output"
         ),
         "fig08": fig08_layer_time(study.layer_time, out, formats, source),
         "fig09": fig09_units(study.moves, out, formats, source),
+        "fig10": fig10_structure_events(
+            study.structure_odds,
+            study.primary.set_index("layer").loc["architectural"].to_dict()
+            if len(study.primary)
+            else None,
+            out,
+            formats,
+            source,
+        ),
     }
     write_contact_sheet(written, out, study.db)
     return written

@@ -9,8 +9,6 @@ as the layer shares are, and every interval resamples whole repositories (analys
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import numpy as np
 import pandas as pd
@@ -169,38 +167,3 @@ def event_odds(
         rows.append({"outcome": outcome, "or": res["or"], "lo": res["lo"], "hi": res["hi"],
                      "n": res["n"], "n_repos": res["n_repos"], "interval": res["interval"]})  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def figure_event_ratios(rates: pd.DataFrame, out: str | Path) -> list[Path]:
-    """Dot plot: AI/human rate ratio of each event (per commit and per 1,000 lines), log scale,
-    with repo-cluster CIs; 1 means no difference. Saved with its numbers (style.save)."""
-    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
-
-    from analysis import style
-
-    fig, ax = style.figure(columns=1, height=3.0)
-    outcomes = list(OUTCOMES)
-    y = np.arange(len(outcomes))
-    for offset, (measure, color, label) in zip(
-        (-0.15, 0.15),
-        (("per_commit", style.OKABE_ITO[0], "per commit"),
-         ("per_kloc", style.OKABE_ITO[1], "per 1,000 changed lines")),
-        strict=True,
-    ):  # fmt: skip
-        sub = rates[rates["measure"] == measure].set_index("outcome").reindex(outcomes)
-        err = np.vstack([sub["ratio"] - sub["ratio_lo"], sub["ratio_hi"] - sub["ratio"]])
-        ax.errorbar(sub["ratio"], y + offset, xerr=np.clip(err, 0, None), fmt="o", color=color,
-                    label=label, markersize=3, capsize=2)  # fmt: skip
-    ax.axvline(1.0, color="0.4", linewidth=0.8, linestyle="--")
-    ax.set_xscale("log")
-    ticks = [t for t in (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-             if np.nanmin(rates["ratio_lo"]) / 2 <= t <= np.nanmax(rates["ratio_hi"]) * 2]  # fmt: skip
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in ticks]))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_yticks(y, [o.replace("_", " ") for o in outcomes])
-    ax.invert_yaxis()
-    ax.set_xlabel("AI / human rate (95% CI, repositories resampled)")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize="x-small",
-              frameon=False)  # fmt: skip
-    return style.save(fig, rates, "structure_event_ratios", out)

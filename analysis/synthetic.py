@@ -337,6 +337,19 @@ def _write_tables(con, df: pd.DataFrame, repo_rows: list[dict], markers: list[di
         }
     )[layered]
     store.insert_frame(con, "commit_layers", layers)
+
+    if store.table_columns(con, "commit_structure"):
+        # structural events that follow the true layer (architectural commits trip them often)
+        from mining.structure import EVENTS
+
+        arch = idx == LAYERS.index("architectural")
+        events = {e: rng.random(n) < np.where(arch, 0.35, 0.04) for e in EVENTS}
+        structure = pd.DataFrame(
+            {"repo": df["repo"], "sha": df["sha"], "structure_version": "synthetic", **events}
+        )
+        structure["n_events"] = np.sum([events[e] for e in EVENTS], axis=0)
+        store.insert_frame(con, "commit_structure", structure[~df["is_merge"].to_numpy()])
+
     if markers:
         frame = pd.DataFrame(markers)
         frame["added_at"] = pd.to_datetime(frame["added_at"], utc=True)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from analysis import figures, study
 
-ALL = ("fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig08", "fig09")
+ALL = ("fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig08", "fig09", "fig10")
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ def _texts(fig: plt.Figure) -> str:
 
 def test_every_figure_passes_the_readability_checks(drawn) -> None:
     figs, written, _ = drawn
-    assert set(figs) == {k for k, v in written.items() if v} and len(figs) == 9
+    assert set(figs) == {k for k, v in written.items() if v} and len(figs) == 10
     problems = {name: figure_checks.all_problems(fig) for name, fig in figs.items()}
     assert {k: v for k, v in problems.items() if v} == {}
 
@@ -54,6 +54,8 @@ def test_figures_are_column_wide_at_300_dpi(drawn) -> None:
     _, written, _ = drawn
     widths = {round(w / 72 * 300) for w in (style.ONE_COLUMN_PT, style.TWO_COLUMN_PT)}
     for name, paths in written.items():
+        if not paths:  # a figure without input (fig10 needs commit_structure rows)
+            continue
         png = next(p for p in paths if p.suffix == ".png")
         with Image.open(png) as img:
             assert img.size[0] in widths, (name, img.size)

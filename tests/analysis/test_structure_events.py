@@ -60,11 +60,22 @@ def test_rates_are_pooled_counts_over_commits_and_lines() -> None:
     assert rates.loc[(event, "per_commit"), "n_ai"] == len(ai)
 
 
-def test_figure_writes_plot_and_numbers(tmp_path) -> None:
-    rates = se.event_rates(_synthetic(2.0, seed=1, n_repos=8, per_repo=80), n_boot=50, seed=0)
-    paths = se.figure_event_ratios(rates, tmp_path)
-    assert any(p.suffix == ".csv" for p in paths) and all(p.exists() for p in paths)
-    assert len(pd.read_csv(tmp_path / "structure_event_ratios.csv")) == len(rates)
+def test_fig10_draws_every_event_beside_the_layer_readably(tmp_path) -> None:
+    from analysis import figure_checks, figures, style
+
+    df = _synthetic(2.0, seed=1, n_repos=12, per_repo=80)
+    df["quarter"] = "2025Q1"
+    odds = se.event_odds(df, n_boot=50, seed=0)
+    layer = {"or": 1.2, "lo": 0.9, "hi": 1.6, "n": 900, "n_repos": 12}
+    with style.keep_open() as kept:
+        paths = figures.fig10_structure_events(odds, layer, tmp_path, formats=("png",))
+        ((_, fig),) = kept
+        assert figure_checks.all_problems(fig) == []
+    table = pd.read_csv(tmp_path / "fig10-structure-events.csv")
+    assert len(table) == len(odds) + 1 and table["outcome"].iloc[0].startswith(
+        "architectural (classifier)"
+    )
+    assert any(p.suffix == ".png" for p in paths)
 
 
 def test_odds_ratio_within_strata_finds_the_effect_and_matches_mantel_haenszel() -> None:
