@@ -397,7 +397,7 @@ def build(
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise StrataError(f"repository keys occur twice: {dup}")
-    staging = Path(staging) if staging else db.resolve().parent / ".build-staging"
+    staging = Path(staging) if staging else store.build_staging(db)
     staging.mkdir(parents=True, exist_ok=True)
     log_file = Path(log) if log else db.resolve().parent / "build-logs" / f"build-{_stamp()}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
