@@ -419,7 +419,7 @@ def test_blame_json_shares_are_fractions_and_tools_sum_to_ai_lines(repo_builder,
     rb.commit("claude\n\nCo-Authored-By: Claude <noreply@anthropic.com>", {"c.txt": "c\n" * 3})
     rb.commit(
         "both\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n"
-        "Co-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>",
+        "Co-authored-by: Cursor Agent <cursoragent@cursor.com>",
         {"b.txt": "b\n" * 2},
     )
     old = strata(capsys, "blame", rb.path, "--json")
