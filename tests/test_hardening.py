@@ -499,3 +499,14 @@ def test_installed_console_script_runs_the_wrapper(tmp_path):
     res = subprocess.run([str(exe), "query", "--db", str(tmp_path / "none.duckdb"), "SELECT 1"],
                          capture_output=True, text=True, check=False)  # fmt: skip
     assert res.returncode == 2 and res.stderr.startswith("strata: error:")
+
+
+def test_notebook_kernels_print_no_tcp_warning(tmp_path, capfd):
+    """`make reproduce` executed each notebook with a kernel warning on stderr (five of them)."""
+    from analysis.report import run_notebook
+
+    nb = tmp_path / "nb.py"
+    nb.write_text("# %% tags=['parameters']\nx = 1\n\n# %%\nprint(x + 1)\n")
+    html = run_notebook(nb, tmp_path / "nb.html", {"x": 2})
+    assert "3" in html.read_text()
+    assert "without encryption" not in capfd.readouterr().err
