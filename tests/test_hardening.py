@@ -25,11 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def strata(capsys, *args: str | Path) -> tuple[int, str, str]:
     """Run `strata ARGS` as the console script does; (exit code, stdout, stderr)."""
     capsys.readouterr()
+    saved = sys.argv
+    sys.argv = ["strata", *map(str, args)]  # what the console script sees
     try:
-        cli.run([str(a) for a in args])
+        cli.run()
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = saved
     out, err = capsys.readouterr()
     return code, out, err
 
