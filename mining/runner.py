@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,9 +25,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from mining import store
 from mining.corpus import load_corpus, read_mirror_map
 from mining.crawl import CrawlResult, CrawlTarget, crawl
-from mining import store
 from mining.errors import CorpusError, DatabaseError, SourceError, StrataError
 from mining.gitcmd import run_git, validate_rev
 from mining.sources import DEFAULT_CACHE, Source, resolve_source

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from mining.errors import SourceError

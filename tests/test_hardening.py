@@ -311,7 +311,7 @@ BAD_INPUTS = [
     ("crawl-symlink-loop", ["crawl", "{loop}", "--db", "{tmp}/x.duckdb"], 2, "symlink loop"),
     ("crawl-mirrors-without-corpus", ["crawl", "{repo}", "--mirrors", "{tmp}", "--db", "{tmp}/x.duckdb"], 2, "--mirrors"),
     ("crawl-sources-and-corpus", ["crawl", "{repo}", "--corpus", "{tmp}/c.toml", "--db", "{tmp}/x.duckdb"], 2, "--corpus"),
-    ("crawl-db-is-a-folder", ["crawl", "{repo}", "--db", "{tmp}"], 2, str("{tmp}")),
+    ("crawl-db-is-a-folder", ["crawl", "{repo}", "--db", "{tmp}"], 2, "{tmp}"),
     ("build-missing-corpus", ["build", "--corpus", "{tmp}/none.toml", "--db", "{tmp}/x.duckdb"], 2, "none.toml"),
     ("release-ro-out", ["release", "--db", "{db}", "--out", "{ro}/rel"], 2, "rel"),
     ("release-missing-db", ["release", "--db", "{tmp}/none.duckdb", "--out", "{tmp}/rel"], 2, "none.duckdb"),
