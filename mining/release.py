@@ -265,6 +265,11 @@ def read_manifest(release: str | Path) -> dict[str, Any]:
         raise DatabaseError(f"{path}: not valid JSON ({exc})") from exc
     if manifest.get("format") != FORMAT:
         raise DatabaseError(f"{path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    if manifest.get("schema_version", store.SCHEMA_VERSION) != store.SCHEMA_VERSION:
+        raise DatabaseError(
+            f"{path}: release of schema version {manifest['schema_version']}, this ai-strata "
+            f"expects {store.SCHEMA_VERSION}; use the ai-strata version that wrote it"
+        )
     return manifest
 
 

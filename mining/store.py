@@ -238,12 +238,32 @@ def mark_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, error: st
 
 def crawl_staging(db: str | Path) -> Path:
     """A staging folder private to this run, beside the database (same file system, so the
-    rows move in without a copy). Two runs never share one: a crawl removes only its own."""
+    rows move in without a copy). Two runs never share one: a crawl removes its own, and the
+    folders of killed crawls into the same database (their process is gone) on its next run."""
+    import os
+    import shutil
     import tempfile
 
     parent = Path(db).resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{Path(db).name}.staging-", dir=parent))
+    prefix = f".{Path(db).name}.staging-"
+    for old in parent.glob(prefix + "*"):
+        pid = old.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+
+
+def _process_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def build_staging(db: str | Path) -> Path:

@@ -267,6 +267,30 @@ def test_database_from_a_future_schema_is_refused_by_every_command(command, db, 
     assert not (tmp_path / "rel").exists()
 
 
+def test_release_from_a_future_schema_is_refused_by_load(db, tmp_path, capsys):
+    rel = tmp_path / "rel"
+    assert strata(capsys, "release", "--db", db, "--out", rel)[0] == 0
+    manifest = json.loads((rel / "manifest.json").read_text())
+    manifest["schema_version"] = 99
+    (rel / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = strata(capsys, "load", "--release", rel, "--db", tmp_path / "new.duckdb")
+    assert code == 2
+    one_error_line(err, "schema version 99")
+    assert not (tmp_path / "new.duckdb").exists()
+
+
+def test_killed_crawls_staging_is_removed_by_the_next_crawl_only(db, small, tmp_path, capsys):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    leftover = db.parent / f".{db.name}.staging-{dead}-abc"
+    alive = db.parent / f".{db.name}.staging-{os.getpid()}-def"  # a running crawl's (this process)
+    other = db.parent / f".other.duckdb.staging-{dead}-ghi"  # another database's
+    for p in (leftover, alive, other):
+        p.mkdir()
+    assert strata(capsys, "crawl", small.path, "--db", db, "-q")[0] == 0
+    assert not leftover.exists() and alive.exists() and other.exists()
+
+
 def test_query_on_a_terminal_escapes_control_characters(repo_builder, tmp_path, monkeypatch, capsys):
     rb = repo_builder("evil")
     rb.commit("\x1b]0;pwned\x07\x1b[2J hello", {"a.txt": "1\n"})
