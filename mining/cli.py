@@ -470,7 +470,7 @@ def features(
 
     lines = ProgressLines(quiet)
     try:
-        with stage_run(db, "features", {"repo": repo, "sample": sample, "seed": seed}) as con:
+        with stage_run(db, "features", {"repo": repo, "sample": sample, "seed": seed}) as con, lines.heartbeat("features"):
             counts = features_stage(con, repo or None, lines.count, sample=sample, seed=seed)
     except StrataError as err:
         fail(err, db)

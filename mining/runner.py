@@ -130,10 +130,12 @@ class ProgressLines:
 
     def __init__(self, quiet: bool, every: float = 5.0) -> None:
         self.quiet, self.every = quiet, every
-        self.last = 0.0
+        self.last = time.monotonic()
         self.started: dict[str, float] = {}
+        self.latest = ""
 
     def say(self, text: str) -> None:
+        self.last = time.monotonic()
         if not self.quiet:
             console.print(text, highlight=False, markup=False)
 
@@ -141,13 +143,38 @@ class ProgressLines:
         """`done` of `total` units of `name` so far (callable as a stage's progress callback)."""
         now = time.monotonic()
         start = self.started.setdefault(name, now)
-        if now - self.last < self.every and done < total:
-            return
-        self.last = now
         rate = done / (now - start) if now > start else 0.0
         eta = f", ETA {_duration((total - done) / rate)}" if rate and total > done else ""
         of = f"/{total:,}" if total else ""
-        self.say(f"{name}: {done:,}{of} commits ({rate:,.0f}/s{eta}){', ' + extra if extra else ''}")
+        self.latest = f"{name}: {done:,}{of} commits ({rate:,.0f}/s{eta}){', ' + extra if extra else ''}"
+        if now - self.last >= self.every or done >= total:
+            self.say(self.latest)
+
+    @contextlib.contextmanager
+    def heartbeat(self, stage: str) -> Iterator[None]:
+        """While the block runs, a line every `every` seconds even between callbacks (a stage
+        that reports per batch of thousands of commits is otherwise silent for a minute)."""
+        if self.quiet:
+            yield
+            return
+        import threading
+
+        stop = threading.Event()
+        t0 = time.monotonic()
+
+        def beat() -> None:
+            while not stop.wait(self.every):
+                if time.monotonic() - self.last >= self.every:
+                    now = _duration(time.monotonic() - t0)
+                    self.say(f"{stage}: {now} elapsed; last: {self.latest}" if self.latest else f"{stage}: {now} elapsed")
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
 
 def _duration(seconds: float) -> str:

@@ -538,3 +538,21 @@ def test_notebook_kernels_print_no_tcp_warning(tmp_path, capfd):
     html = run_notebook(nb, tmp_path / "nb.html", {"x": 2})
     assert "3" in html.read_text()
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_progress_lines_beat_between_callbacks(capsys):
+    """features reports per batch of 2,000 commits; the heartbeat fills the silence between."""
+    import time
+
+    from mining.runner import ProgressLines
+
+    lines = ProgressLines(False, every=0.05)
+    with lines.heartbeat("features"):
+        lines.count("repo", 0, 10)
+        time.sleep(0.4)
+    err = capsys.readouterr().err
+    assert err.count("features:") >= 2 and "elapsed" in err and "repo: 0/10" in err
+    quiet = ProgressLines(True, every=0.05)
+    with quiet.heartbeat("features"):
+        time.sleep(0.2)
+    assert capsys.readouterr().err == ""
