@@ -43,8 +43,8 @@ def report_exception(exc: BaseException) -> int:
         error_line(known[1])
         return known[0]
     log = write_crash_log(exc)
-    error_line(f"internal error {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-               f" (a bug; please report it with the traceback in) {log}")  # fmt: skip
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "-"
+    error_line(f"internal error (a bug, please report it) {type(exc).__name__}: {first}; traceback in {log}")
     return 1
 
 
