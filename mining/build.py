@@ -416,7 +416,7 @@ def build(
                 progress("repo", outcome)
 
         try:
-            with store.run_record(con, "build", json.dumps(names)):
+            with store.run_record(con, "build", json.dumps(names)) as run_id:
                 note(
                     f"build of {len(targets)} repositories into {db} (jobs={jobs}, scheduler={report.scheduler})"
                 )
@@ -459,6 +459,9 @@ def build(
                                 (folder / name).write_bytes(data)
                         merge_partition(con, outcome, folder)
                     finish(outcome)
+                failed = [f"{r['repo']}: {r.get('error')}" for r in report.repos if r["status"] == "failed"]
+                if failed:
+                    store.mark_run(con, run_id, "failed", "; ".join(failed))
         finally:
             order = {n: i for i, n in enumerate(names)}
             report.repos.sort(key=lambda r: order.get(r["repo"], 0))
