@@ -556,3 +556,15 @@ def test_progress_lines_beat_between_callbacks(capsys):
     with quiet.heartbeat("features"):
         time.sleep(0.2)
     assert capsys.readouterr().err == ""
+
+
+def test_build_with_a_failed_repository_is_a_failed_run(small, tmp_path, capsys):
+    RepoBuilder(tmp_path / "empty")
+    corpus = tmp_path / "c.toml"
+    corpus.write_text(f"[[repo]]\nname = 'x'\npath = '{small.path}'\n[[repo]]\nname = 'e'\npath = '{tmp_path / 'empty'}'\n")
+    dbp = tmp_path / "b.duckdb"
+    code, _, err = strata(capsys, "build", "--corpus", corpus, "--db", dbp, "-q")
+    assert code == 1 and "Traceback" not in err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [ln for ln in err.splitlines() if ln.startswith("strata: error: e:")]
+    status, error = q(dbp, "SELECT status, error FROM runs WHERE stage = 'build'")[0]
+    assert status == "failed" and "e:" in error
