@@ -176,6 +176,8 @@ def reproduce(
         run_reproduce(db, release, out, force=force)
     except StrataError as err:
         fail(err)
+    finally:
+        console.quiet = False  # one process may run several commands (tests, notebooks)
 
 
 # --- crawl ---------------------------------------------------------------------------------
