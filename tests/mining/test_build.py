@@ -230,11 +230,15 @@ def test_cli_build_prints_report(repo_builder, tmp_path, model_dir, monkeypatch)
         build_mod, "current_model", lambda d=None: (classify.load_model(model_dir), None)
     )
     res = CliRunner().invoke(
-        app, ["build", "--corpus", str(manifest), "--db", str(tmp_path / "c.duckdb"), "-q"]
+        app, ["build", "--corpus", str(manifest), "--db", str(tmp_path / "c.duckdb")]
     )
     assert res.exit_code == 0, res.output
     assert "build report" in res.output and "org/alpha" in res.output
     assert "7 commits" in res.output
+    quiet = CliRunner().invoke(
+        app, ["build", "--corpus", str(manifest), "--db", str(tmp_path / "c.duckdb"), "-q"]
+    )
+    assert quiet.exit_code == 0 and quiet.output == ""  # -q: no summary either (docs/cli.md)
 
 
 def test_features_failure_keeps_the_crawl_and_the_next_build_retries(
