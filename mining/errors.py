@@ -87,4 +87,13 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
         return (2 if bad_input else 1), f"database: {text}"
     if isinstance(exc, MemoryError):
         return 1, "out of memory (try fewer --jobs)"
+    if isinstance(exc, UnicodeDecodeError):
+        return 2, f"an input file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    from concurrent.futures.process import BrokenProcessPool
+    from subprocess import TimeoutExpired
+
+    if isinstance(exc, BrokenProcessPool):
+        return 1, "a worker process died (killed, or out of memory); rerun to resume, perhaps with fewer --jobs"
+    if isinstance(exc, TimeoutExpired):
+        return 1, f"{exc.cmd[0] if isinstance(exc.cmd, list | tuple) else exc.cmd}: timed out after {exc.timeout:.0f} s"
     return None

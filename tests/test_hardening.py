@@ -336,8 +336,12 @@ BAD_INPUTS = [
     ("crawl-mirrors-without-corpus", ["crawl", "{repo}", "--mirrors", "{tmp}", "--db", "{tmp}/x.duckdb"], 2, "--mirrors"),
     ("crawl-sources-and-corpus", ["crawl", "{repo}", "--corpus", "{tmp}/c.toml", "--db", "{tmp}/x.duckdb"], 2, "--corpus"),
     ("crawl-db-is-a-folder", ["crawl", "{repo}", "--db", "{tmp}"], 2, "{tmp}"),
+    ("crawl-corpus-is-a-folder", ["crawl", "--corpus", "{tmp}", "--db", "{tmp}/x.duckdb"], 2, "{tmp}"),
+    ("crawl-corpus-not-utf8", ["crawl", "--corpus", "{latin1}", "--db", "{tmp}/x.duckdb"], 2, "latin1.toml"),
+    ("crawl-mirrors-missing", ["crawl", "--corpus", "{corpus}", "--mirrors", "{tmp}/none.tsv", "--db", "{tmp}/x.duckdb"], 2, "none.tsv"),
     ("build-missing-corpus", ["build", "--corpus", "{tmp}/none.toml", "--db", "{tmp}/x.duckdb"], 2, "none.toml"),
     ("release-ro-out", ["release", "--db", "{db}", "--out", "{ro}/rel"], 2, "rel"),
+    ("release-out-is-a-file", ["release", "--db", "{db}", "--out", "{shas}"], 2, "shas.txt"),
     ("release-missing-db", ["release", "--db", "{tmp}/none.duckdb", "--out", "{tmp}/rel"], 2, "none.duckdb"),
     ("load-missing-release", ["load", "--release", "{tmp}/none", "--db", "{tmp}/x.duckdb"], 2, "none"),
     ("load-ro-db", ["load", "--release", "{rel}", "--db", "{ro}/x.duckdb"], 2, "x.duckdb"),
@@ -348,6 +352,7 @@ BAD_INPUTS = [
     ("classify-missing-shas", ["classify", "--repo", "{repo}", "--shas", "{tmp}/none.txt"], 2, "none.txt"),
     ("classify-shas-without-repo", ["classify", "--db", "{db}", "--shas", "{tmp}/none.txt"], 2, "--shas"),
     ("classify-unknown-sha", ["classify", "--repo", "{repo}", "--shas", "{shas}"], 2, "deadbeef"),
+    ("classify-missing-model", ["classify", "--repo", "{repo}", "--shas", "{shas}", "--model", "{tmp}/nomodel"], 2, "nomodel"),
     ("classify-no-features", ["classify", "--db", "{db}"], 2, "features"),
     ("blame-missing", ["blame", "{tmp}/nope"], 2, "nope"),
     ("blame-bad-rev", ["blame", "{repo}", "--to", "nope"], 2, "nope"),
@@ -377,9 +382,14 @@ def test_no_traceback_for_bad_inputs(name, argv, code, needle, db, small, tmp_pa
     junk = work / "junk.duckdb"
     junk.write_bytes(b"not a database" * 100)
     ro = _read_only(tmp_path / "ro")
+    latin1 = work / "latin1.toml"
+    latin1.write_bytes("[[repo]]\nname = 'caf\u00e9'\n".encode("latin-1"))
+    corpus = work / "corpus.toml"
+    corpus.write_text(f"[[repo]]\nname = 'x'\npath = '{small.path}'\n")
     subs = {
         "{tmp}": str(work), "{db}": str(db), "{repo}": str(small.path), "{ro}": str(ro),
         "{loop}": str(_loop(work)), "{rel}": str(rel), "{shas}": str(shas), "{junk}": str(junk),
+        "{latin1}": str(latin1), "{corpus}": str(corpus),
     }  # fmt: skip
 
     def fill(text: str) -> str:
