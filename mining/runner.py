@@ -96,7 +96,7 @@ def run_crawl(db: Path, targets: list[CrawlTarget], *, jobs: int = 1, quiet: boo
         print_summary(results)
     failed = [r for r in results if r.error]
     for r in failed:
-        console.print(f"[red]strata: error: {r.repo}: {r.error}[/red]", highlight=False)
+        console.print(f"strata: error: {r.repo}: {r.error}", style="red", highlight=False, markup=False)
     if not failed:
         return 0
     return 2 if all(r.error_code == 2 for r in failed) else 1
@@ -224,4 +224,4 @@ def print_summary(results: Sequence[CrawlResult]) -> None:
 
 
 def report_error(err: StrataError) -> None:  # pragma: no cover - used by scripts
-    console.print(f"[red]strata: error: {err}[/red]")
+    console.print(f"strata: error: {err}", style="red", highlight=False, markup=False)
