@@ -578,3 +578,11 @@ def test_build_with_a_failed_repository_is_a_failed_run(small, tmp_path, capsys)
     assert [ln for ln in err.splitlines() if ln.strip()] == [ln for ln in err.splitlines() if ln.startswith("strata: error: e:")]
     status, error = q(dbp, "SELECT status, error FROM runs WHERE stage = 'build'")[0]
     assert status == "failed" and "e:" in error
+
+
+def test_error_text_with_brackets_prints_verbatim(db, tmp_path, capsys):
+    """An error naming a path like `[/x]` was read as rich markup (text eaten, or a MarkupError)."""
+    odd = RepoBuilder(tmp_path / "[bold]odd[/x]")
+    code, _, err = strata(capsys, "crawl", odd.path, "--db", db, "-q")
+    assert code == 2 and "Traceback" not in err
+    assert "[bold]odd[/x]" in err and "empty repository" in err
