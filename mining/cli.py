@@ -484,7 +484,7 @@ def features(
 def structure(
     db: DbOption = DEFAULT_DB,
     repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Find structural-change events of every stored non-merge commit into commit_structure.
 
@@ -494,18 +494,17 @@ def structure(
 
     Example: strata structure --db study.duckdb
     """
-    from mining.store import connect
+    from mining.runner import ProgressLines, stage_run
     from mining.structure import structure_stage
 
-    def progress(name: str, done: int, total: int) -> None:
-        if not quiet:
-            typer.echo(f"{name}: {done}/{total} commits", err=True)
-
+    lines = ProgressLines(quiet)
     try:
-        counts = structure_stage(connect(db), repo or None, progress)
+        with stage_run(db, "structure", {"repo": repo}) as con, lines.heartbeat("structure"):
+            counts = structure_stage(con, repo or None, lines.count)
     except StrataError as err:
-        fail(err)
-    typer.echo(f"found events of {sum(counts.values())} commits in {len(counts)} repositories")
+        fail(err, db)
+    if not quiet:
+        typer.echo(f"found events of {sum(counts.values())} commits in {len(counts)} repositories")
 
 
 @app.command()

@@ -253,6 +253,7 @@ def future_db(db: Path) -> None:
         ["release", "--out", "{tmp}/rel"],
         ["attribute"],
         ["features"],
+        ["structure"],
         ["classify"],
         ["figures", "--out", "{tmp}/fig"],
         ["report", "--out", "{tmp}/rep", "--no-notebooks"],
@@ -349,6 +350,8 @@ BAD_INPUTS = [
     ("attribute-unknown-repo", ["attribute", "--db", "{db}", "--repo", "nope"], 2, "nope"),
     ("features-missing-db", ["features", "--db", "{tmp}/none.duckdb"], 2, "none.duckdb"),
     ("features-unknown-repo", ["features", "--db", "{db}", "--repo", "nope"], 2, "nope"),
+    ("structure-missing-db", ["structure", "--db", "{tmp}/none.duckdb"], 2, "none.duckdb"),
+    ("structure-unknown-repo", ["structure", "--db", "{db}", "--repo", "nope"], 2, "nope"),
     ("classify-missing-shas", ["classify", "--repo", "{repo}", "--shas", "{tmp}/none.txt"], 2, "none.txt"),
     ("classify-shas-without-repo", ["classify", "--db", "{db}", "--shas", "{tmp}/none.txt"], 2, "--shas"),
     ("classify-unknown-sha", ["classify", "--repo", "{repo}", "--shas", "{shas}"], 2, "deadbeef"),
@@ -483,7 +486,7 @@ def test_quiet_means_quiet(small, tmp_path, capsys):
     dbp = tmp_path / "q.duckdb"
     code, out, err = strata(capsys, "crawl", small.path, "--db", dbp, "-q")
     assert code == 0 and out == "" and err == ""
-    for args in (["attribute"], ["features"], ["classify"]):
+    for args in (["attribute"], ["features"], ["structure"], ["classify"]):
         code, out, err = strata(capsys, *args, "--db", dbp, "-q")
         assert code == 0 and out == "" and err == "", (args, out, err)
 
@@ -491,7 +494,7 @@ def test_quiet_means_quiet(small, tmp_path, capsys):
 def test_stage_progress_lines_when_not_quiet(small, tmp_path, capsys):
     dbp = tmp_path / "p.duckdb"
     assert strata(capsys, "crawl", small.path, "--db", dbp)[0] == 0
-    for stage in ("attribute", "features", "classify"):
+    for stage in ("attribute", "features", "structure", "classify"):
         code, _, err = strata(capsys, stage, "--db", dbp)
         assert code == 0
         assert "small" in err, (stage, err)
