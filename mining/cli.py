@@ -537,12 +537,12 @@ def classify(
             rows["is_fix"] = rows["is_fix"].map({True: "true", False: "false"})
             sys.stdout.write(rows[CSV_COLUMNS].to_csv(index=False, float_format="%.4f"))
             return
-        layer_model = load_model(model)
         counts: dict[str, int] = {}
         with stage_run(db, "classify", {"model": str(model or "shipped")}) as con:
             from mining.store import require_rows
 
-            require_rows(con, "commit_features", "features")
+            require_rows(con, "commit_features", "features")  # the database's errors first, then the model's
+            layer_model = load_model(model)
             repos = [r[0] for r in con.execute("SELECT DISTINCT repo FROM commit_features ORDER BY 1").fetchall()]
             for i, name in enumerate(repos, 1):  # one repository at a time: progress per repository
                 counts.update(classify_stage(con, [name], layer_model))
