@@ -931,6 +931,9 @@ def run_notebook(
         startup_timeout=300,  # a loaded machine starts kernels slowly (60 s default timed out)
         kernel_name="python3",
         resources={"metadata": {"path": str(Path.cwd())}},
+        # the kernel's own log: its only WARNING is "running over TCP without encryption" (the
+        # socket is on 127.0.0.1, one kernel per notebook); cell errors still fail the run
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     ).execute()
     html, _ = HTMLExporter().from_notebook_node(nb)
     html_out.parent.mkdir(parents=True, exist_ok=True)

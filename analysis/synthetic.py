@@ -416,7 +416,7 @@ def _write_blame(rng, blame_path) -> None:  # noqa: ANN001
                 "to": f"v1.{k + 1}.0",
                 "total_lines": total,
                 "ai_lines": ai_lines,
-                "ai_share": round(100 * ai_lines / total, 2),
+                "ai_share": round(ai_lines / total, 4),
                 "by_tool": {
                     "claude-code": int(ai_lines * split[0]),
                     "aider": ai_lines - int(ai_lines * split[0]),

@@ -71,7 +71,7 @@ def main() -> None:
     )
     ours = time.perf_counter() - t
     print(
-        f"files {len(files)}, lines counted {res.total_lines}, AI {res.ai_lines} ({res.ai_share}%)"
+        f"files {len(files)}, lines counted {res.total_lines}, AI {res.ai_lines} ({100 * res.ai_share:.2f}%)"
     )
     print(f"raw parallel git blame ({args.jobs} processes): {raw:8.2f} s")
     print(f"strata blame:                          {ours:8.2f} s   ratio {ours / raw:5.2f}x")

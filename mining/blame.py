@@ -9,7 +9,9 @@ runs on any clone or bare mirror.
 Reproducibility: results depend on blame's options, so user and repository config that changes
 blame (`blame.ignoreRevsFile`, `blame.markIgnoredLines`, ...) is overridden on the command line and
 move/copy detection is opt-in through `blame_args`. Missing blobs (partial clones) are stubbed in a
-scratch clone so blame does not fail; the stubs are reported.
+scratch clone so blame does not fail; the stubs are reported. An unreadable object in a clone that
+is not partial is corruption, and a shallow clone would credit the cut-off history to its boundary
+commits: both are refused.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from pathlib import Path
 
 from mining.attribute import Catalog, load_catalog, merged_branch, only_via_second_parent
 from mining.errors import GitError, SourceError
-from mining.gitcmd import git_text, resolve_git_dir, run_git, validate_rev
+from mining.gitcmd import common_dir, git_text, resolve_git_dir, run_git, validate_rev
+from mining.sources import locate_repository
 
 #: config that would silently change blame's answer, pinned on git's command line; an ignore-revs
 #: file set in the repository's config is cleared by `--ignore-revs-file=` (git sorts config values,
@@ -47,6 +50,7 @@ _FORBIDDEN_ARGS = re.compile(
 )
 _HEADER_RE = re.compile(rb"^([0-9a-f]{40}|[0-9a-f]{64}) \d+ \d+( \d+)?$")
 _MISSING_RE = re.compile(r"unable to read|bad object|missing blob|could not read|cannot read", re.I)
+_CORRUPT_RE = re.compile(r"corrupt|inflate|unable to unpack", re.I)
 
 ProgressFn = Callable[[int, int], None]
 
@@ -66,10 +70,12 @@ class BlameResult:
 
     @property
     def ai_share(self) -> float:
-        return round(100.0 * self.ai_lines / self.total_lines, 2) if self.total_lines else 0.0
+        """A fraction (0-1), like every other share in ai-strata."""
+        return round(self.ai_lines / self.total_lines, 4) if self.total_lines else 0.0
 
     def to_json(self) -> dict:
-        """`{"from","to","files","total_lines","ai_lines","ai_share","by_tool"}`."""
+        """`{"from","to","files","total_lines","ai_lines","ai_share","by_tool"}`; `by_tool` sums
+        to `ai_lines`: lines whose commit names several tools count once, under "toolA+toolB"."""
         return {
             "from": self.from_rev,
             "to": self.to_rev,
@@ -241,6 +247,33 @@ def _empty_blob(git_dir: Path) -> str:
     return run_git(git_dir, ["hash-object", "-w", "--stdin"], input=b"").stdout.decode().strip()
 
 
+def repository(repo: str | Path) -> Path:
+    """The git directory to blame; SourceError for a shallow clone (blame would give the cut-off
+    history's lines to the boundary commits: 0 AI lines where the full history has many)."""
+    git_dir = resolve_git_dir(locate_repository(repo))
+    shallow = common_dir(git_dir) / "shallow"
+    if shallow.is_file() and shallow.read_text(encoding="ascii", errors="replace").split():
+        raise SourceError(f"{repo}: shallow clone: blame needs the full history (git fetch --unshallow)")
+    return git_dir
+
+
+def check_absent(git_dir: str | Path, absent: dict[str, str]) -> None:
+    """Objects git cannot read, {oid: path}: expected in a partial clone (blobs left on the
+    server), corruption otherwise, or when the object's loose file is there but unreadable."""
+    from mining.crawl import is_partial_clone
+
+    if not absent:
+        return
+    objects = common_dir(git_dir) / "objects"
+    partial = is_partial_clone(Path(git_dir))
+    for oid, path in sorted(absent.items(), key=lambda kv: kv[1]):
+        if not partial or (objects / oid[:2] / oid[2:]).exists():
+            raise GitError(
+                f"{git_dir}: object {oid} ({path}) is corrupt or missing "
+                f"({'its loose file is unreadable' if partial else 'the clone is complete, so an unreadable object is damage'}; run git fsck)"
+            )
+
+
 # -- blame ------------------------------------------------------------------------------------
 def _commit_sha(git_dir: str | Path, rev: str) -> str:
     proc = run_git(git_dir, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False)
@@ -317,7 +350,7 @@ def blame_range(
     Without `from_rev` every line counts. `stubs` shares one stubbed scratch clone between the
     ranges of a run. Raises SourceError/GitError naming a bad repo or rev.
     """
-    git_dir = resolve_git_dir(repo)
+    git_dir = repository(repo)
     validate_rev(to)
     if from_rev is not None:
         validate_rev(from_rev)
@@ -333,6 +366,7 @@ def blame_range(
     blobs = [(p, o) for p, o in blobs if p in wanted]
     result.files = len(blobs)
     absent = _absent(git_dir, [o for _, o in blobs])
+    check_absent(git_dir, {o: p for p, o in blobs if o in absent})
     result.skipped_files = sorted(p for p, o in blobs if o in absent)
     paths = [p for p, o in blobs if o not in absent]
     if from_rev is not None:
@@ -340,6 +374,9 @@ def blame_range(
         paths = [p for p in paths if p in touched]
 
     in_range, tools = ai_commits(git_dir, to, from_rev, catalog)
+    from mining.crawl import is_partial_clone
+
+    partial = is_partial_clone(Path(git_dir))
     totals: Counter[str] = Counter()
     failed: list[str] = []
     done = 0
@@ -357,7 +394,7 @@ def blame_range(
             if progress:
                 progress(done, len(paths))
             if counts is None:
-                if _MISSING_RE.search(err):
+                if _MISSING_RE.search(err) and not _CORRUPT_RE.search(err) and partial:
                     failed.append(path)
                     continue
                 raise GitError(
@@ -388,8 +425,7 @@ def blame_range(
         ts = tools.get(sha)
         if ts:
             result.ai_lines += n
-            for t in ts:
-                by_tool[t] += n
+            by_tool["+".join(sorted(ts))] += n  # once per line: by_tool sums to ai_lines
     result.by_tool = dict(by_tool)
     return result
 
@@ -406,7 +442,7 @@ def blame_releases(
     catalog: Catalog | None = None,
 ) -> list[BlameResult]:
     """`blame_range` for every consecutive pair of tags matching `pattern` (version order)."""
-    git_dir = resolve_git_dir(repo)
+    git_dir = repository(repo)
     tags = release_tags(git_dir, pattern)
     if len(tags) < 2:
         raise SourceError(f"{repo}: fewer than two tags match {pattern!r} (found {len(tags)})")

@@ -397,7 +397,7 @@ def build(
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise StrataError(f"repository keys occur twice: {dup}")
-    staging = Path(staging) if staging else db.resolve().parent / ".build-staging"
+    staging = Path(staging) if staging else store.build_staging(db)
     staging.mkdir(parents=True, exist_ok=True)
     log_file = Path(log) if log else db.resolve().parent / "build-logs" / f"build-{_stamp()}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -416,7 +416,7 @@ def build(
                 progress("repo", outcome)
 
         try:
-            with store.run_record(con, "build", json.dumps(names)):
+            with store.run_record(con, "build", json.dumps(names)) as run_id:
                 note(
                     f"build of {len(targets)} repositories into {db} (jobs={jobs}, scheduler={report.scheduler})"
                 )
@@ -459,6 +459,9 @@ def build(
                                 (folder / name).write_bytes(data)
                         merge_partition(con, outcome, folder)
                     finish(outcome)
+                failed = [f"{r['repo']}: {r.get('error')}" for r in report.repos if r["status"] == "failed"]
+                if failed:
+                    store.mark_run(con, run_id, "failed", "; ".join(failed))
         finally:
             order = {n: i for i, n in enumerate(names)}
             report.repos.sort(key=lambda r: order.get(r["repo"], 0))
@@ -600,7 +603,7 @@ def run_build(
             weights.update(data["weights"])
             tasks["repos"] = bar.add_task("repositories", total=data["repos"])
             tasks["commits"] = bar.add_task("commits", total=data["commits"])
-            if data["skipped"]:
+            if data["skipped"] and not quiet:
                 console.print(f"{data['skipped']} repositories already built at their pin: skipped")
             return
         if not quiet:
@@ -611,13 +614,21 @@ def run_build(
 
     with bar:
         report = build(db, targets, jobs=jobs, scheduler=scheduler, progress=progress)
-    print_report(report)
+    print_report(report, quiet=quiet)
     tot = report.totals()
     return tot["repos_failed"] == 0 and tot["repos_partial"] == 0
 
 
-def print_report(report: BuildReport) -> None:
-    """Per-repository table and totals (stage seconds, skipped commits by reason)."""
+def print_report(report: BuildReport, *, quiet: bool = False) -> None:
+    """Per-repository table and totals (stage seconds, skipped commits by reason); errors only
+    when quiet. Errors go to stderr prefixed like every strata error."""
+    from mining.runner import console
+
+    if quiet:
+        for r in report.repos:
+            if r.get("error"):
+                console.print(f"strata: error: {r['repo']}: {r['error']}", highlight=False, markup=False)
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -648,9 +659,10 @@ def print_report(report: BuildReport) -> None:
     out.print(f"{t['repos']} repositories ({t['repos_built']} built, {t['repos_up_to_date']} up to date, "
               f"{t['repos_partial']} partial, {t['repos_failed']} failed): {t['commits']:,} commits, {t['featured']:,} featured, "
               f"{t['classified']:,} classified, {t['ai_commits']:,} with AI evidence; "
-              f"wall {report.wall_seconds:.1f}s; stage seconds {t['stage_seconds']}", highlight=False)  # fmt: skip
+              f"wall {report.wall_seconds:.1f}s; stage seconds "
+              + ", ".join(f"{k} {v:.1f}" for k, v in t["stage_seconds"].items()), highlight=False)  # fmt: skip
     for reason, n in t["skipped"].items():
         out.print(f"  skipped/degraded: {n:,} {reason}", highlight=False)
     for r in report.repos:
         if r.get("error"):
-            out.print(f"[red]error: {r['repo']}: {r['error']}[/red]", highlight=False)
+            console.print(f"strata: error: {r['repo']}: {r['error']}", style="red", highlight=False, markup=False)

@@ -9,9 +9,82 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from mining import __version__
-from mining.errors import StrataError
+from mining.errors import StrataError, describe
+
+INTERRUPTED = "strata: interrupted; work already committed is kept (rerun to resume)"
+#: click's error classes as typer ships them (typer >= 0.2x vendors click; older typer re-exports it)
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def error_line(message: str) -> None:
+    """Print the one-line error every failure ends in (stderr, `strata: error: ...`)."""
+    typer.secho(f"strata: error: {message}", err=True, fg=typer.colors.RED)
+
+
+def fail(error: StrataError, about: Path | str | None = None) -> None:
+    """Print a one-line error naming the bad input (`about`, e.g. the database, when the message
+    does not name it already) and exit non-zero (no traceback)."""
+    message = str(error)
+    if about is not None and str(about) not in message:
+        message = f"{about}: {message}"
+    error_line(message)
+    raise typer.Exit(code=error.exit_code)
+
+
+def report_exception(exc: BaseException) -> int:
+    """The one error handler: a named error -> one line and its exit code (2 input, 1 tool);
+    anything else is a bug -> one line plus the path of a log holding the traceback, exit 1."""
+    known = describe(exc)
+    if known is not None:
+        error_line(known[1])
+        return known[0]
+    log = write_crash_log(exc)
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "-"
+    error_line(f"internal error (a bug, please report it) {type(exc).__name__}: {first}; traceback in {log}")
+    return 1
+
+
+def write_crash_log(exc: BaseException) -> str:
+    """Write the traceback to $STRATA_LOG_DIR (default: the temp folder); return its path."""
+    import os
+    import tempfile
+    import time
+    import traceback
+
+    folder = Path(os.environ.get("STRATA_LOG_DIR") or tempfile.gettempdir())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"strata-crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+        path.write_text(f"strata {__version__}: {' '.join(sys.argv)}\n"
+                        + "".join(traceback.format_exception(exc)), encoding="utf-8")  # fmt: skip
+        return str(path)
+    except OSError:
+        return "(no log: the log folder is not writable)"
+
+
+class StrataGroup(typer.core.TyperGroup):
+    """Runs every command inside the one error handler, so that no traceback reaches a user,
+    whether strata runs as the console script, `python -m mining.cli` or a test's CliRunner."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except typer.Exit:
+            raise
+        except (KeyboardInterrupt, typer.Abort):
+            typer.secho(INTERRUPTED, err=True)
+            raise typer.Exit(code=130) from None
+        except _CLICK_ERROR as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+            error_line(exc.format_message() + where)
+            raise typer.Exit(code=exc.exit_code) from None
+        except Exception as exc:  # noqa: BLE001 - the one place every error is turned into a line
+            raise typer.Exit(code=report_exception(exc)) from None
+
 
 app = typer.Typer(
     name="strata",
@@ -20,11 +93,13 @@ app = typer.Typer(
         "(boilerplate | refactor | feature | architectural).\n\n"
         "Pipeline: crawl -> attribute -> features -> classify -> analysis. Each stage reads the "
         "previous stage's tables in the DuckDB file (default data/strata.duckdb) and can be rerun "
-        "alone."
+        "alone. Options mean the same in every command: see docs/cli.md."
     ),
+    cls=StrataGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is literal: `[[repo]]` must not be read as markup
 )
 
 DbOption = Annotated[
@@ -34,17 +109,30 @@ DEFAULT_DB = Path("data/strata.duckdb")
 MirrorsOption = Annotated[
     Path | None,
     typer.Option(
-        help="With a corpus: local mirrors to read instead of cloning (TSV name<TAB>path, or a folder of owner+name mirrors)."
+        help="With --corpus: local mirrors to read instead of cloning (TSV name<TAB>path, or a folder of owner+name mirrors)."
     ),
 ]
 CacheOption = Annotated[Path, typer.Option(help="Where clone URLs are cloned (bare).")]
 DEFAULT_CACHE = Path("data/raw")
+#: the options every command shares, one definition each (docs/cli.md)
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress and no summary; errors and the requested output still print.")
+]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel workers (default 1).")]
+DEFAULT_JOBS = 1
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace an output this command did not write (never the database).")
+]
 
 
-def fail(error: StrataError) -> None:
-    """Print a one-line error naming the bad input and exit non-zero (no traceback)."""
-    typer.secho(f"strata: error: {error}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code=error.exit_code)
+def stdout_is_terminal() -> bool:
+    """Whether output goes to a person (escape control characters) or to a pipe (verbatim)."""
+    return sys.stdout.isatty()
+
+
+def refuse(message: str) -> None:
+    """Refuse a nonsensical option combination before any work (exit 2)."""
+    raise _USAGE_ERROR(message)
 
 
 def version_callback(value: bool) -> None:
@@ -72,6 +160,8 @@ def reproduce(
     db: DbOption = DEFAULT_DB,
     release: Annotated[Path, typer.Option(help="Release folder to load (parquet + manifest).")] = Path("data/release"),
     out: Annotated[Path, typer.Option(help="Where the report and figures go.")] = Path("reports"),
+    force: ForceOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Run the study's main job offline: load the shipped release, then analyse and report.
 
@@ -79,11 +169,15 @@ def reproduce(
     history instead and prints the summary, so the pipeline is exercised end to end.
     """
     from mining.reproduce import run_reproduce
+    from mining.runner import console
 
+    console.quiet = quiet
     try:
-        run_reproduce(db, release, out)
+        run_reproduce(db, release, out, force=force)
     except StrataError as err:
         fail(err)
+    finally:
+        console.quiet = False  # one process may run several commands (tests, notebooks)
 
 
 # --- crawl ---------------------------------------------------------------------------------
@@ -102,8 +196,8 @@ def crawl(
     mirrors: MirrorsOption = None,
     rev: Annotated[str, typer.Option(help="Revision to crawl for SOURCEs (the corpus pins its own).")] = "HEAD",
     cache: CacheOption = DEFAULT_CACHE,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories crawled in parallel processes.")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    jobs: JobsOption = DEFAULT_JOBS,
+    quiet: QuietOption = False,
 ) -> None:
     """Crawl git histories into the database: commits, file_changes, identities, messages.
 
@@ -120,13 +214,15 @@ def crawl(
     """
     from mining.runner import resolve_targets, run_crawl
 
+    if mirrors is not None and corpus is None:
+        refuse("--mirrors maps corpus names to local mirrors: it needs --corpus (give SOURCEs as paths instead)")
     try:
         targets = resolve_targets(sources or [], corpus, mirrors, rev, cache)
-        ok = run_crawl(db, targets, jobs=jobs, quiet=quiet)
+        code = run_crawl(db, targets, jobs=jobs, quiet=quiet)
     except StrataError as err:
         fail(err)
-    if not ok:
-        raise typer.Exit(code=1)
+    if code:
+        raise typer.Exit(code=code)
 
 
 # --- build / release / load (mining/build.py, mining/release.py) -----------------------------
@@ -138,11 +234,11 @@ def build(
     corpus: Annotated[Path, typer.Option(help="Corpus manifest (TOML with [[repo]] entries).")] = Path("data/corpus.toml"),
     mirrors: MirrorsOption = None,
     cache: CacheOption = DEFAULT_CACHE,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories built in parallel processes.")] = 1,
+    jobs: JobsOption = DEFAULT_JOBS,
     scheduler: Annotated[
         str | None, typer.Option(help="dask.distributed scheduler address (tcp://host:8786): run the per-repo tasks there.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-repo lines.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Build the dataset: crawl -> attribute -> features -> classify for every corpus repository.
 
@@ -166,10 +262,14 @@ def build(
 @app.command()
 def release(
     db: DbOption = DEFAULT_DB,
-    out: Annotated[Path, typer.Option(help="Release folder to write (replaced as a whole).")] = Path("data/release"),
+    out: Annotated[
+        Path, typer.Option(help="Release folder to write: new, empty, or a previous release (else --force).")
+    ] = Path("data/release"),
     evaluation: Annotated[
         Path | None, typer.Option(help="Classifier evaluation JSON for DATASET.md (default: reports/evaluation.json or reports/classifier/evaluation.json).")
     ] = None,
+    force: ForceOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Write the content-free release: Parquet per table, manifest.json (rows, sha256), DATASET.md.
 
@@ -179,9 +279,11 @@ def release(
     from mining.release import write_release
 
     try:
-        manifest = write_release(db, out, evaluation=evaluation)
+        manifest = write_release(db, out, evaluation=evaluation, force=force)
     except StrataError as err:
-        fail(err)
+        fail(err, db)
+    if quiet:
+        return
     size = sum(t["bytes"] for t in manifest["files"].values())
     typer.echo(f"release: {out} ({len(manifest['tables'])} tables, {size / 1e6:.1f} MB); privacy scan passed")
 
@@ -190,18 +292,21 @@ def release(
 def load(
     db: DbOption = DEFAULT_DB,
     release_dir: Annotated[Path, typer.Option("--release", help="Release folder (parquet + manifest.json).")] = Path("data/release"),
+    force: ForceOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Build the database from a release, offline, checking every file's sha256 first.
 
-    Replaces DB. Views: commit_facts, layer_shares, ai_by_month, tool_summary (README).
+    Replaces DB only if it was loaded from a release (else --force). Views: commit_facts, layer_shares, ai_by_month, tool_summary (README).
     """
     from mining.release import load_release
 
     try:
-        counts = load_release(release_dir, db)
+        counts = load_release(release_dir, db, force=force)
     except StrataError as err:
         fail(err)
-    typer.echo(f"loaded {sum(counts.values()):,} rows in {len(counts)} tables into {db}")
+    if not quiet:
+        typer.echo(f"loaded {sum(counts.values()):,} rows in {len(counts)} tables into {db}")
 
 
 # --- attribute / blame -----------------------------------------------------------------------
@@ -211,7 +316,7 @@ def load(
 def attribute(
     db: DbOption = DEFAULT_DB,
     repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Re-run AI attribution over stored metadata (after the catalog grows), without re-crawling.
 
@@ -219,18 +324,21 @@ def attribute(
     and adoption_markers; the crawl already runs this for each repository it stores.
     """
     from mining.attribute import attribute_all
-    from mining.store import connect
+    from mining.runner import ProgressLines, stage_run
+
+    lines = ProgressLines(quiet)
 
     def progress(name: str, counts: dict[str, int]) -> None:
-        if not quiet:
-            typer.echo(f"{name}: {counts['ai_commits']} AI commits of {counts['commits']}", err=True)
+        lines.say(f"{name}: {counts['ai_commits']} AI commits of {counts['commits']}")
 
     try:
-        results = attribute_all(connect(db), repo or None, progress)
+        with stage_run(db, "attribute", repo) as con:
+            results = attribute_all(con, repo or None, progress)
     except StrataError as err:
-        fail(err)
-    n_ai = sum(r["ai_commits"] for r in results.values())
-    typer.echo(f"attributed {n_ai} AI commits in {len(results)} repositories")
+        fail(err, db)
+    if not quiet:
+        n_ai = sum(r["ai_commits"] for r in results.values())
+        typer.echo(f"attributed {n_ai} AI commits in {len(results)} repositories")
 
 
 @app.command()
@@ -248,14 +356,17 @@ def blame(
     blame_args: Annotated[
         str, typer.Option("--blame-args", help="Extra git blame options, e.g. \"-M100 -C100 -C -C\" or \"-w\" (default: none).")
     ] = "",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel git blame processes.")] = 2,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list with --releases).")] = False,
+    jobs: JobsOption = DEFAULT_JOBS,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | json (a list with --releases).")] = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json (kept for scripts).")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Share of lines AI tools wrote: blame the files at TO, count lines changed in FROM..TO.
 
     A line is AI when its last-changing commit carries AI evidence (same catalog as `attribute`;
     review suggestions excluded). JSON: {"from","to","files","total_lines","ai_lines","ai_share",
-    "by_tool"}. Example: strata blame . --releases 'v0.*.0' --blame-args "-M100 -C100 -C -C"
+    "by_tool"}; ai_share is a fraction (0-1); by_tool sums to ai_lines: a line whose commit names
+    several tools counts once, under the key "toolA+toolB". Example: strata blame . --releases 'v0.*.0' --blame-args "-M100 -C100 -C -C"
     """
     import json
 
@@ -263,8 +374,11 @@ def blame(
 
     from mining.blame import blame_range, blame_releases
 
+    if fmt not in ("table", "json"):
+        refuse(f"--format {fmt!r}: choose table or json")
+    as_json = as_json or fmt == "json"
     try:
-        with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        with Progress(transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
             task = bar.add_task("blame", total=None)
 
             def progress_range(done: int, total: int, label: str = to) -> None:
@@ -300,7 +414,7 @@ def blame(
         tools = ", ".join(f"{t} {n}" for t, n in r.to_json()["by_tool"].items()) or "-"
         typer.echo(
             f"{r.from_rev or '(root)'}..{r.to_rev}: {r.files} files, {r.total_lines} lines, "
-            f"{r.ai_lines} AI ({r.ai_share:.1f}%): {tools}"
+            f"{r.ai_lines} AI ({100 * r.ai_share:.1f}%): {tools}"
         )
 
 
@@ -312,18 +426,23 @@ def query(
     sql: Annotated[str, typer.Argument(help="SQL to run, e.g. \"SELECT * FROM commit_facts LIMIT 5\".")],
     db: DbOption = DEFAULT_DB,
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+    quiet: QuietOption = False,
 ) -> None:
     """Run read-only SQL on the dataset and print the result (writes are refused).
 
+    On a terminal, control characters stored in repository text (messages, paths, names) are
+    shown escaped (\\x1b); through a pipe the stored text comes out unchanged. -q: no row count.
+
     Example: strata query --format csv "SELECT repo, count(*) FROM commits GROUP BY repo"
     """
-    from mining.query import format_rows, run_query
+    from mining import query as query_mod
 
     try:
-        cols, rows = run_query(db, sql)
-        typer.echo(format_rows(cols, rows, format))
+        query_mod.check_format(format)
+        cols, rows = query_mod.run_query(db, sql)
+        typer.echo(query_mod.format_rows(cols, rows, format, escape=stdout_is_terminal(), footer=not quiet))
     except StrataError as err:
-        fail(err)
+        fail(err, db)
 
 
 # --- features / classify / evaluate ----------------------------------------------------------
@@ -333,7 +452,7 @@ def query(
 def features(
     db: DbOption = DEFAULT_DB,
     repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: QuietOption = False,
     sample: Annotated[
         int | None,
         typer.Option(help="Per repository, feature at most N AI-evidenced and N other commits (seeded hash of the SHA)."),
@@ -349,24 +468,23 @@ def features(
     Example: strata features --db study.duckdb --sample 300   # a time-bounded, balanced sample
     """
     from mining.features import features_stage
-    from mining.store import connect
+    from mining.runner import ProgressLines, stage_run
 
-    def progress(name: str, done: int, total: int) -> None:
-        if not quiet:
-            typer.echo(f"{name}: {done}/{total} commits", err=True)
-
+    lines = ProgressLines(quiet)
     try:
-        counts = features_stage(connect(db), repo or None, progress, sample=sample, seed=seed)
+        with stage_run(db, "features", {"repo": repo, "sample": sample, "seed": seed}) as con, lines.heartbeat("features"):
+            counts = features_stage(con, repo or None, lines.count, sample=sample, seed=seed)
     except StrataError as err:
-        fail(err)
-    typer.echo(f"featured {sum(counts.values())} commits in {len(counts)} repositories")
+        fail(err, db)
+    if not quiet:
+        typer.echo(f"featured {sum(counts.values())} commits in {len(counts)} repositories")
 
 
 @app.command()
 def structure(
     db: DbOption = DEFAULT_DB,
     repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Find structural-change events of every stored non-merge commit into commit_structure.
 
@@ -376,18 +494,17 @@ def structure(
 
     Example: strata structure --db study.duckdb
     """
-    from mining.store import connect
+    from mining.runner import ProgressLines, stage_run
     from mining.structure import structure_stage
 
-    def progress(name: str, done: int, total: int) -> None:
-        if not quiet:
-            typer.echo(f"{name}: {done}/{total} commits", err=True)
-
+    lines = ProgressLines(quiet)
     try:
-        counts = structure_stage(connect(db), repo or None, progress)
+        with stage_run(db, "structure", {"repo": repo}) as con, lines.heartbeat("structure"):
+            counts = structure_stage(con, repo or None, lines.count)
     except StrataError as err:
-        fail(err)
-    typer.echo(f"found events of {sum(counts.values())} commits in {len(counts)} repositories")
+        fail(err, db)
+    if not quiet:
+        typer.echo(f"found events of {sum(counts.values())} commits in {len(counts)} repositories")
 
 
 @app.command()
@@ -398,6 +515,7 @@ def classify(
     ] = None,
     shas: Annotated[Path | None, typer.Option("--shas", help="With --repo: file with one commit id per line ('-' = stdin).")] = None,
     model: Annotated[Path | None, typer.Option("--model", help="Model folder (default: the shipped model).")] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Label each commit's layer (boilerplate | refactor | feature | architectural) and is_fix.
 
@@ -405,21 +523,34 @@ def classify(
     --shas: print CSV `sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix`.
     """
     from mining.classify import CSV_COLUMNS, classify_shas, classify_stage, load_model
-    from mining.store import connect
+    from mining.runner import ProgressLines, read_input_file, stage_run
 
+    if repo is not None and shas is None:
+        refuse("--repo needs --shas FILE (one commit id per line)")
+    if shas is not None and repo is None:
+        refuse("--shas needs --repo PATH (without --repo every featured commit in --db is classified)")
+    lines = ProgressLines(quiet)
     try:
-        if repo is not None:
-            if shas is None:
-                raise StrataError("--repo needs --shas FILE (one commit id per line)")
-            text = sys.stdin.read() if str(shas) == "-" else shas.read_text()
+        if repo is not None and shas is not None:
+            text = sys.stdin.read() if str(shas) == "-" else read_input_file(shas, "--shas")
             rows = classify_shas(repo, text.split(), load_model(model))
             rows["is_fix"] = rows["is_fix"].map({True: "true", False: "false"})
             sys.stdout.write(rows[CSV_COLUMNS].to_csv(index=False, float_format="%.4f"))
             return
-        counts = classify_stage(connect(db), None, load_model(model))
+        counts: dict[str, int] = {}
+        with stage_run(db, "classify", {"model": str(model or "shipped")}) as con:
+            from mining.store import require_rows
+
+            require_rows(con, "commit_features", "features")  # the database's errors first, then the model's
+            layer_model = load_model(model)
+            repos = [r[0] for r in con.execute("SELECT DISTINCT repo FROM commit_features ORDER BY 1").fetchall()]
+            for i, name in enumerate(repos, 1):  # one repository at a time: progress per repository
+                counts.update(classify_stage(con, [name], layer_model))
+                lines.say(f"{name}: {counts[name]} commits classified ({i}/{len(repos)} repositories)")
     except StrataError as err:
-        fail(err)
-    typer.echo(f"classified {sum(counts.values())} commits in {len(counts)} repositories")
+        fail(err, None if repo is not None else db)
+    if not quiet:
+        typer.echo(f"classified {sum(counts.values())} commits in {len(counts)} repositories")
 
 
 @app.command()
@@ -434,6 +565,7 @@ def evaluate(
     model: Annotated[Path | None, typer.Option("--model", help="With --train: model folder to write (default: the package's).")] = None,
     estimator: Annotated[str, typer.Option(help="rf | hgb | logreg (default: the shipped kind).")] = "rf",
     compare_estimators: Annotated[bool, typer.Option("--compare-estimators", help="Also score the other estimators (slow).")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Score the classifier with repository-grouped CV against baselines; JSON + figure.
 
@@ -449,6 +581,8 @@ def evaluate(
                      compare_estimators=compare_estimators)  # fmt: skip
     except StrataError as err:
         fail(err)
+    if quiet:
+        return
     c = report["classifier"]
     typer.echo(f"n={c['n']} macro-F1 {c['macro_f1']:.3f} accuracy {c['accuracy']:.3f} "
                f"architectural F1 {c['per_layer']['architectural']['f1']:.3f}")  # fmt: skip
@@ -471,11 +605,20 @@ BlameOption = Annotated[Path, typer.Option(help="`strata blame --releases --json
 BootOption = Annotated[int, typer.Option("--n-boot", min=10, help="Bootstrap resamples for every interval.")]
 
 
-def _formats(value: str) -> tuple[str, ...]:
+FigureFormatsOption = Annotated[str, typer.Option("--figure-formats", help="Figure files to write, comma-separated: pdf,svg,png.")]
+#: `--format` means the output format everywhere else; figures and report accepted it for figure
+#: formats before docs/cli.md, so it stays as a hidden, deprecated alias of --figure-formats
+OldFormatOption = Annotated[str | None, typer.Option("--format", hidden=True, help="Deprecated: use --figure-formats.")]
+
+
+def _formats(value: str, old: str | None = None) -> tuple[str, ...]:
+    if old is not None:
+        typer.secho("strata: warning: --format for figures is deprecated; use --figure-formats", err=True)
+        value = old
     formats = tuple(f.strip().lower() for f in value.split(",") if f.strip())
     bad = [f for f in formats if f not in ("pdf", "svg", "png")]
     if bad or not formats:
-        raise typer.BadParameter(f"unknown figure format(s) {bad or value!r}; choose from pdf,svg,png")
+        refuse(f"--figure-formats: unknown figure format(s) {', '.join(bad) or repr(value)}; choose from pdf,svg,png")
     return formats
 
 
@@ -483,21 +626,25 @@ def _formats(value: str) -> tuple[str, ...]:
 def figures_command(
     db: DbOption = DEFAULT_DB,
     out: Annotated[Path, typer.Option(help="Report folder; figures go to OUT/figures.")] = Path("reports"),
-    fmt: Annotated[str, typer.Option("--format", help="Comma-separated: pdf,svg,png.")] = "pdf,svg,png",
+    fmt: FigureFormatsOption = "pdf,svg,png",
     evaluation: EvaluationOption = None,
     oof: OofOption = Path("data/labels/oof_predictions.csv"),
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
     blame_repo: Annotated[str | None, typer.Option(help="Repository the --blame file describes (named in its figure), e.g. Aider-AI/aider.")] = None,
+    old_fmt: OldFormatOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Draw the study's figures (each with a CSV of its numbers and a caption) and OUT/figures/index.html."""
     from analysis.figures import build_figures
 
-    formats = _formats(fmt)
+    formats = _formats(fmt, old_fmt)
     try:
         written = build_figures(db, out, formats, blame_repo, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot)
     except StrataError as err:
-        fail(err)
+        fail(err, db)
+    if quiet:
+        return
     for name, paths in written.items():
         typer.echo(f"{name}: {', '.join(p.name for p in paths) if paths else 'skipped (input missing)'}")
     typer.echo(f"figures: {out / 'figures'}\ncontact sheet: {out / 'figures' / 'index.html'}")
@@ -511,9 +658,11 @@ def report_command(
     oof: OofOption = Path("data/labels/oof_predictions.csv"),
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
-    fmt: Annotated[str, typer.Option("--format", help="Figure formats, comma-separated: pdf,svg,png.")] = "pdf,svg,png",
-    notebooks: Annotated[Path | None, typer.Option(help="Folder of py:percent notebooks to execute (default: the ones installed with the package).")] = None,
+    fmt: FigureFormatsOption = "pdf,svg,png",
+    notebooks: Annotated[Path | None, typer.Option("--notebook-dir", help="Folder of py:percent notebooks to execute (default: the ones installed with the package).")] = None,
     run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the notebooks into OUT.")] = True,
+    old_fmt: OldFormatOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Write the study report (Markdown + HTML), its figures, and the executed notebooks.
 
@@ -524,9 +673,11 @@ def report_command(
 
     try:
         paths = build_report(db, out, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot,
-                             formats=_formats(fmt), notebooks=(notebooks or NOTEBOOK_DIR) if run_notebooks else None)  # fmt: skip
+                             formats=_formats(fmt, old_fmt), notebooks=(notebooks or NOTEBOOK_DIR) if run_notebooks else None)  # fmt: skip
     except StrataError as err:
-        fail(err)
+        fail(err, db)
+    if quiet:
+        return
     for note in paths["notes"]:
         typer.echo(f"note: {note}")
     typer.echo(f"report: {paths['report']}\nhtml: {paths['html']}\nfigures: {paths['figures']}")
@@ -545,13 +696,14 @@ def analyze(
         Path | None, typer.Option(help="Folder for the database, report and figures (default: $STRATA_HOME, else ~/.local/share/strata, /analyses/<repository names>).", show_default=False)
     ] = None,
     rev: Annotated[str, typer.Option(help="Revision to analyse in every SOURCE.")] = "HEAD",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories built in parallel processes.")] = 1,
+    jobs: JobsOption = DEFAULT_JOBS,
     n_boot: BootOption = 1000,
-    fmt: Annotated[str, typer.Option("--format", help="Figure formats, comma-separated: pdf,svg,png.")] = "pdf,svg,png",
+    fmt: FigureFormatsOption = "pdf,svg,png",
     run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the study notebooks into OUT/report.")] = True,
     evaluation: EvaluationOption = None,
     force: Annotated[bool, typer.Option("--force", help="Write into an OUT that `strata analyze` did not create.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-repo lines.")] = False,
+    quiet: QuietOption = False,
+    old_fmt: OldFormatOption = None,
 ) -> None:
     """Analyse your own repositories: crawl, attribute, features, classify and report, in one folder.
 
@@ -563,21 +715,23 @@ def analyze(
     from mining.analyze import run_analyze
 
     try:
-        result = run_analyze(sources, out, rev=rev, jobs=jobs, n_boot=n_boot, formats=_formats(fmt),
+        result = run_analyze(sources, out, rev=rev, jobs=jobs, n_boot=n_boot, formats=_formats(fmt, old_fmt),
                              notebooks=run_notebooks, evaluation=evaluation, force=force, quiet=quiet)  # fmt: skip
     except StrataError as err:
         fail(err)
-    for note in result["notes"]:
+    for note in [] if quiet else result["notes"]:
         typer.echo(f"note: {note}")
     typer.echo(f"database: {result['db']}\nfigures: {result['figures']}\nhtml: {result['html']}")
     typer.echo(f"report: {result['report']}")
 
 
-def run() -> None:  # pragma: no cover - console entry for `python -m mining.cli`
+def run(argv: list[str] | None = None) -> None:
+    """Console entry point (`[project.scripts] strata`): the app's handler turns every error into
+    one line; this guard covers Ctrl-C outside a command (start-up, import)."""
     try:
-        app()
+        app(args=argv, prog_name="strata")
     except KeyboardInterrupt:
-        typer.secho("strata: interrupted; completed repositories are saved", err=True)
+        typer.secho(INTERRUPTED, err=True)
         sys.exit(130)
 
 

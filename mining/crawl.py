@@ -33,7 +33,7 @@ from mining import __version__, store
 from mining.errors import GitError, SourceError, StrataError
 from mining.gitcmd import common_dir, run_git, stream_git, validate_rev
 from mining.logparse import LOG_ARGS, LOG_FORMAT, CommitRecord, parse_log
-from mining.sources import Source
+from mining.sources import Source, check_same_repository
 
 #: the same commits, without line counts or rename detection: needs no blob, only trees.
 _RAW_ARGS = ["log", "-z", "--raw", "--no-renames", "--no-abbrev", "--diff-merges=off", "--no-use-mailmap",
@@ -112,6 +112,7 @@ class CrawlResult:
     seconds: float = 0.0
     error: str | None = None
     attributed: dict[str, int] = field(default_factory=dict)
+    error_code: int = 1  # the error's exit code: 2 when the input was bad, 1 when the tool failed
 
 
 @dataclass
@@ -611,15 +612,20 @@ def crawl(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
         raise StrataError(f"two sources map to the same repository key {sorted(dup)}; name them in a corpus manifest")
     con = store.connect(db)
     results: list[CrawlResult] = []
-    staging_root = Path(db).resolve().parent / ".staging"
-    staging_root.mkdir(parents=True, exist_ok=True)
     try:
-        with store.run_record(con, "crawl", json.dumps(names)):
+        staging_root = store.crawl_staging(db)
+    except BaseException:
+        con.close()
+        raise
+    try:
+        with store.run_record(con, "crawl", json.dumps(names)) as run_id:
+            for t in targets:
+                check_same_repository(con, t.source)
             knowns = {t.source.repo: known_shas(con, t.source.repo) for t in targets}
 
             def finish(target: CrawlTarget, staged: StagedRepo | None, err: BaseException | None) -> None:
                 if err is not None:
-                    res = CrawlResult(target.source.repo, error=str(err))
+                    res = CrawlResult(target.source.repo, error=str(err), error_code=getattr(err, "exit_code", 1))
                 else:
                     assert staged is not None
                     res = load_staged(con, staged, target, knowns[target.source.repo])
@@ -649,6 +655,9 @@ def crawl(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
                             finish(t, None, exc)
                             continue
                         finish(t, staged, None)
+            failed = [f"{r.repo}: {r.error}" for r in results if r.error]
+            if failed:
+                store.mark_run(con, run_id, "failed", "; ".join(failed))
     finally:
         con.close()
         shutil.rmtree(staging_root, ignore_errors=True)

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -73,22 +74,47 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def format_rows(cols: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
-    """Render as csv (header + rows), json (list of objects) or an aligned text table."""
+def check_format(fmt: str) -> None:
+    """Refuse an unknown --format before the query runs."""
+    if fmt not in FORMATS:
+        raise QueryError(f"--format {fmt!r}: choose from {', '.join(FORMATS)}")
+
+
+#: C0 and C1 control characters but tab and newline: on a terminal they move the cursor, set the
+#: window title or clear the screen; repository text (messages, names, paths) may hold them
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """Show control characters as visible escapes (\\x1b) so stored text cannot drive a terminal."""
+    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def format_rows(
+    cols: list[str], rows: list[tuple[Any, ...]], fmt: str, *, escape: bool = False, footer: bool = True
+) -> str:
+    """Render as csv (header + rows), json (list of objects) or an aligned text table.
+
+    `escape` (output to a terminal): control characters in text are shown as escapes; JSON
+    escapes them by its own rules. `footer`: the table's "(N rows)" line.
+    """
+    check_format(fmt)
     if fmt == "json":
-        return json.dumps([dict(zip(cols, map(_jsonable, r), strict=True)) for r in rows], indent=2, ensure_ascii=False)
+        text = json.dumps([dict(zip(cols, map(_jsonable, r), strict=True)) for r in rows], indent=2, ensure_ascii=False)
+        # JSON escapes C0 itself; C1 (e.g. \x9b, a one-byte CSI) it leaves raw unless asked
+        return _CONTROL_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if escape else text
+    show = escape_controls if escape else str
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(cols)
+        w.writerow([show(c) for c in cols])
         for r in rows:
-            w.writerow(["" if v is None else (json.dumps(_jsonable(v)) if isinstance(v, list | dict) else _jsonable(v)) for v in r])
+            w.writerow(["" if v is None else show(json.dumps(_jsonable(v)) if isinstance(v, list | dict) else str(_jsonable(v))) for v in r])
         return buf.getvalue().rstrip("\n")
-    if fmt != "table":
-        raise QueryError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    cells = [[("" if v is None else str(_jsonable(v))) for v in r] for r in rows]
+    cols = [show(c) for c in cols]
+    cells = [[("" if v is None else show(str(_jsonable(v)))) for v in r] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
     line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
     sep = "  ".join("-" * w for w in widths)
     body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join([line, sep, *body, f"({len(rows)} rows)"])
+    return "\n".join([line, sep, *body, *([f"({len(rows)} rows)"] if footer else [])])

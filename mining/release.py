@@ -4,7 +4,9 @@ A release is one Parquet file per table, a `manifest.json` (rows, bytes and sha2
 `DATASET.md`. Only allow-listed columns leave the database: no message text, no identities, no
 code, no local paths, and person ids are renumbered so that they cannot be tested against a
 guessed email. The release is written to a sibling temp folder, scanned by mining.privacy, and
-only then swapped in, so a failed scan leaves the previous release untouched.
+only then swapped in, so a failed scan leaves the previous release untouched. Only a previous
+release (nothing but its manifest's files) is replaced without --force; a folder holding the
+database is never replaced, and `load` replaces only a database loaded from a release.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import duckdb
 
 from mining import __version__, store
-from mining.errors import DatabaseError, StrataError
+from mining.errors import DatabaseError, OutputError, StrataError
 
 FORMAT = "ai-strata-release/1"
 
@@ -132,20 +134,26 @@ def write_release(
     *,
     evaluation: str | Path | None = None,
     scan: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Write the release of `db` to `out` (replacing it only if the privacy scan passes).
 
-    Raises StageError if nothing was built, PrivacyError (nothing written) if the scan finds
-    message text, names, emails, code or local paths in what would be released.
+    Raises OutputError if `out` holds the database, or holds anything but a previous release
+    and `force` is False; StageError if nothing was built; PrivacyError (nothing written) if the
+    scan finds message text, names, emails, code or local paths in what would be released.
     """
     from mining import dataset_card, privacy
 
     out = Path(out)
+    check_release_target(out, Path(db), force=force)
     con = store.connect(db, read_only=True)
     try:
         store.require_rows(con, "commits", "build")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+        except OSError as exc:
+            raise OutputError(f"--out {out}: cannot write beside it: {(exc.strerror or str(exc)).lower()}") from exc
         try:
             tables = export_tables(con, tmp)
             card = dataset_card.render(con, tmp, tables, evaluation=find_evaluation(evaluation))
@@ -156,19 +164,61 @@ def write_release(
             (tmp / "manifest.json").write_text(
                 json.dumps(manifest, indent=2, sort_keys=True) + "\n"
             )
-            old = out.with_name(f".{out.name}-old")
-            shutil.rmtree(old, ignore_errors=True)
-            if out.exists():
-                os.replace(out, old)
             tmp.chmod(0o755)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_in(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     finally:
         con.close()
     return manifest
+
+
+def check_release_target(out: Path, db: Path, *, force: bool) -> None:
+    """Refuse an --out that holds (or is) the database, always, and one that holds anything
+    but a previous release unless `force`: a release replaces only what a release wrote."""
+    o, d = out.resolve(), db.resolve()
+    if o == d or o in d.parents:
+        raise OutputError(f"--out {out}: holds the database {db}; the release folder would replace it (choose another --out)")
+    if not out.exists() and not out.is_symlink():
+        return
+    if force:
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise OutputError(f"--out {out}: exists and is not a release folder; remove it or pass --force")
+    if not is_release_folder(out) and any(out.iterdir()):
+        raise OutputError(
+            f"--out {out}: folder holds files that are not a previous release; choose an empty or new "
+            "folder, or pass --force to replace it"
+        )
+
+
+def is_release_folder(folder: Path) -> bool:
+    """A folder a release wrote: a release manifest, and no file the manifest does not list."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        listed = set(manifest["files"]) | {"manifest.json"}
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return manifest.get("format") == FORMAT and all(p.name in listed for p in folder.iterdir())
+
+
+def swap_in(new: Path, dest: Path) -> None:
+    """Put the finished folder `new` at `dest`: two renames on one file system; the old folder
+    moves to a fresh hidden name (never a name a user file could hold) and is removed last."""
+    if not dest.exists() and not dest.is_symlink():
+        os.replace(new, dest)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}-old-", dir=dest.parent))
+    # a folder moves onto the empty fresh folder; a file or link into it
+    moved = old if dest.is_dir() and not dest.is_symlink() else old / dest.name
+    os.replace(dest, moved)
+    try:
+        os.replace(new, dest)
+    except BaseException:
+        os.replace(moved, dest)  # put the previous one back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def find_evaluation(path: str | Path | None) -> Path | None:
@@ -215,6 +265,11 @@ def read_manifest(release: str | Path) -> dict[str, Any]:
         raise DatabaseError(f"{path}: not valid JSON ({exc})") from exc
     if manifest.get("format") != FORMAT:
         raise DatabaseError(f"{path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    if manifest.get("schema_version", store.SCHEMA_VERSION) != store.SCHEMA_VERSION:
+        raise DatabaseError(
+            f"{path}: release of schema version {manifest['schema_version']}, this ai-strata "
+            f"expects {store.SCHEMA_VERSION}; use the ai-strata version that wrote it"
+        )
     return manifest
 
 
@@ -231,17 +286,29 @@ def verify_release(release: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def load_release(release: str | Path, db: str | Path) -> dict[str, int]:
-    """Build `db` from the release (replacing it): schema first, so every view works, then each
-    table's Parquet. Returns rows loaded per table; the rows must match the manifest."""
+def load_release(release: str | Path, db: str | Path, *, force: bool = False) -> dict[str, int]:
+    """Build `db` from the release (replacing it only if it was itself loaded from a release, or
+    `force`): schema first, so every view works, then each table's Parquet. Returns rows loaded
+    per table; the rows must match the manifest."""
     manifest = verify_release(release)
     db = Path(db)
-    db.parent.mkdir(parents=True, exist_ok=True)
+    if db.exists() and not force and not loaded_from_release(db):
+        raise OutputError(
+            f"--db {db}: exists and was not loaded from a release (a crawl or build would be lost); "
+            "choose another --db or pass --force to replace it"
+        )
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--db {db}: cannot create its folder: {(exc.strerror or str(exc)).lower()}") from exc
     tmp = db.with_name(f".{db.name}.loading")
     for p in (tmp, tmp.with_name(tmp.name + ".wal")):
         p.unlink(missing_ok=True)
     counts: dict[str, int] = {}
-    con = store.connect(tmp)
+    try:
+        con = store.connect(tmp)
+    except DatabaseError as exc:
+        raise OutputError(f"--db {db}: cannot write beside it ({exc})") from exc
     try:
         with store.transaction(con):
             for table in sorted(manifest["tables"], key=lambda t: t in KEYED):  # commits first
@@ -281,7 +348,20 @@ def load_release(release: str | Path, db: str | Path) -> dict[str, int]:
         tmp.unlink(missing_ok=True)
         raise
     con.close()
-    for p in (db, db.with_name(db.name + ".wal")):
-        p.unlink(missing_ok=True)
+    db.with_name(db.name + ".wal").unlink(missing_ok=True)
     os.replace(tmp, db)
     return counts
+
+
+def loaded_from_release(db: Path) -> bool:
+    """Whether `db` is a database `load` wrote (so reloading it loses nothing of the user's)."""
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        return con.execute("SELECT count(*) FROM strata_meta WHERE key = 'loaded_from_release'").fetchone()[0] > 0
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()

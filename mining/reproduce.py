@@ -7,13 +7,13 @@ from pathlib import Path
 from mining.runner import console, resolve_targets, run_crawl
 
 
-def run_reproduce(db: Path, release: Path, out: Path) -> None:
+def run_reproduce(db: Path, release: Path, out: Path, *, force: bool = False) -> None:
     """Load the release and run the study; without a release, crawl this repository itself."""
     manifest = release / "manifest.json"
     if manifest.is_file():
         from mining import release as release_mod
 
-        release_mod.load_release(release, db)
+        release_mod.load_release(release, db, force=force)
         try:
             from analysis import report
         except ImportError:  # pragma: no cover - analysis is part of the package

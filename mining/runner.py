@@ -5,10 +5,15 @@ Kept out of cli.py so that commands stay thin and the same flow serves `crawl` a
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import duckdb
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,10 +25,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from mining import store
 from mining.corpus import load_corpus, read_mirror_map
 from mining.crawl import CrawlResult, CrawlTarget, crawl
-from mining.errors import CorpusError, StrataError
-from mining.gitcmd import validate_rev
+from mining.errors import CorpusError, DatabaseError, SourceError, StrataError
+from mining.gitcmd import run_git, validate_rev
 from mining.sources import DEFAULT_CACHE, Source, resolve_source
 
 console = Console(stderr=True, soft_wrap=True)
@@ -43,7 +49,7 @@ def resolve_targets(
         raise CorpusError("nothing to crawl: give SOURCEs or --corpus data/corpus.toml")
     if corpus is None:
         validate_rev(rev)
-        return [CrawlTarget(resolve_source(s, cache=cache), rev) for s in sources]
+        return [CrawlTarget(resolve_source(s, cache=cache, rev=rev), rev) for s in sources]
     entries = load_corpus(corpus)
     mirror_map = read_mirror_map(mirrors) if mirrors else {}
     targets = []
@@ -52,37 +58,151 @@ def resolve_targets(
             src = resolve_source(mirror_map[e.name], cache=cache, name=e.name)
             src = Source(e.name, e.source, src.git_dir)
         else:
-            src = resolve_source(e.source, cache=cache, name=e.name)
+            src = resolve_source(e.source, cache=cache, name=e.name, rev=e.rev)
         targets.append(CrawlTarget(src, e.rev, e.tags, e.language, e.role))
     return targets
 
 
-def run_crawl(db: Path, targets: list[CrawlTarget], *, jobs: int = 1, quiet: bool = False) -> bool:
-    """Crawl with a progress bar and print the summary table; False if any repository failed."""
-    show = not quiet and sys.stderr.isatty()
+def run_crawl(db: Path, targets: list[CrawlTarget], *, jobs: int = 1, quiet: bool = False) -> int:
+    """Crawl with progress (a bar with ETA on a terminal, a line every few seconds otherwise) and
+    print the summary; the exit code: 0, 2 if only bad inputs failed, 1 if the tool failed."""
     results: list[CrawlResult]
-    if show:
+    if quiet:
+        results = crawl(db, targets, jobs=jobs)
+    elif sys.stderr.isatty():
+        total = estimate_new_commits(db, targets)
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
         ) as bar:
             repos = bar.add_task("repositories", total=len(targets))
-            commits = bar.add_task("commits", total=None) if jobs <= 1 else None
+            commits = bar.add_task("commits", total=total)
 
             def progress(kind: str, n: int) -> None:
-                if kind == "repo":
-                    bar.advance(repos, n)
-                elif commits is not None:
-                    bar.advance(commits, n)
+                bar.advance(repos if kind == "repo" else commits, n)
 
             results = crawl(db, targets, jobs=jobs, progress=progress)
     else:
-        results = crawl(db, targets, jobs=jobs)
-    print_summary(results)
+        lines = ProgressLines(False)
+        total = estimate_new_commits(db, targets)
+        done = {"commits": 0, "repo": 0}
+
+        def progress(kind: str, n: int) -> None:
+            done[kind] += n
+            lines.count("crawl", done["commits"], total or 0, f"{done['repo']}/{len(targets)} repositories")
+
+        results = crawl(db, targets, jobs=jobs, progress=progress)
+    if not quiet:
+        print_summary(results)
     failed = [r for r in results if r.error]
     for r in failed:
-        console.print(f"[red]strata: error: {r.repo}: {r.error}[/red]", highlight=False)
-    return not failed
+        console.print(f"strata: error: {r.repo}: {r.error}", style="red", highlight=False, markup=False)
+    if not failed:
+        return 0
+    return 2 if all(r.error_code == 2 for r in failed) else 1
+
+
+def estimate_new_commits(db: Path, targets: Sequence[CrawlTarget]) -> int | None:
+    """Commits a crawl will read (reachable minus already stored): the progress bar's total, so
+    it can show an ETA. None when a count fails (the crawl then names the error)."""
+    stored: dict[str, int] = {}
+    if Path(db).is_file():
+        try:
+            con = store.connect(db, read_only=True)
+            try:
+                stored = dict(con.execute("SELECT repo, n_commits FROM repos").fetchall())
+            finally:
+                con.close()
+        except (StrataError, duckdb.Error):
+            stored = {}
+    total = 0
+    for t in targets:
+        proc = run_git(t.source.git_dir, ["rev-list", "--count", t.rev, "--"], check=False)
+        if proc.returncode != 0:
+            return None
+        total += max(0, int(proc.stdout.decode().strip() or 0) - stored.get(t.source.repo, 0))
+    return total
+
+
+class ProgressLines:
+    """Progress for stages without a bar: a line on stderr at most every `every` seconds (and
+    the last one of each repository), with rate and ETA; nothing when quiet."""
+
+    def __init__(self, quiet: bool, every: float = 5.0) -> None:
+        self.quiet, self.every = quiet, every
+        self.last = time.monotonic()
+        self.started: dict[str, float] = {}
+        self.latest = ""
+
+    def say(self, text: str) -> None:
+        self.last = time.monotonic()
+        if not self.quiet:
+            console.print(text, highlight=False, markup=False)
+
+    def count(self, name: str, done: int, total: int, extra: str = "") -> None:
+        """`done` of `total` units of `name` so far (callable as a stage's progress callback)."""
+        now = time.monotonic()
+        start = self.started.setdefault(name, now)
+        rate = done / (now - start) if now > start else 0.0
+        eta = f", ETA {_duration((total - done) / rate)}" if rate and total > done else ""
+        of = f"/{total:,}" if total else ""
+        self.latest = f"{name}: {done:,}{of} commits ({rate:,.0f}/s{eta}){', ' + extra if extra else ''}"
+        if now - self.last >= self.every or done >= total:
+            self.say(self.latest)
+
+    @contextlib.contextmanager
+    def heartbeat(self, stage: str) -> Iterator[None]:
+        """While the block runs, a line every `every` seconds even between callbacks (a stage
+        that reports per batch of thousands of commits is otherwise silent for a minute)."""
+        if self.quiet:
+            yield
+            return
+        import threading
+
+        stop = threading.Event()
+        t0 = time.monotonic()
+
+        def beat() -> None:
+            while not stop.wait(self.every):
+                if time.monotonic() - self.last >= self.every:
+                    now = _duration(time.monotonic() - t0)
+                    self.say(f"{stage}: {now} elapsed; last: {self.latest}" if self.latest else f"{stage}: {now} elapsed")
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+@contextlib.contextmanager
+def stage_run(db: Path, stage: str, args: Any = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writable connection whose stage run is recorded in `runs` (finished, failed or
+    interrupted), closed afterwards: every stage command records itself the same way."""
+    if str(db) != ":memory:" and not Path(db).exists():
+        raise DatabaseError(f"{db}: no such database (run `strata crawl` or `strata load` first)")
+    con = store.connect(db)
+    try:
+        with store.run_record(con, stage, json.dumps(args, default=str)):
+            yield con
+    finally:
+        con.close()
+
+
+def read_input_file(path: Path, option: str) -> str:
+    """The text of a file the user named with `option`; SourceError naming it if unreadable."""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise SourceError(f"{option} {path}: {(exc.strerror or str(exc)).lower()}") from exc
 
 
 def print_summary(results: Sequence[CrawlResult]) -> None:
@@ -104,4 +224,4 @@ def print_summary(results: Sequence[CrawlResult]) -> None:
 
 
 def report_error(err: StrataError) -> None:  # pragma: no cover - used by scripts
-    console.print(f"[red]strata: error: {err}[/red]")
+    console.print(f"strata: error: {err}", style="red", highlight=False, markup=False)

@@ -43,7 +43,10 @@ def connect(path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> duckdb
     if read_only and str(path) != ":memory:" and not path.exists():
         raise DatabaseError(f"{path}: no such database (run `strata crawl` or `strata load` first)")
     if not read_only and str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"{path}: cannot create its folder: {(exc.strerror or str(exc)).lower()}") from exc
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
@@ -54,7 +57,13 @@ def connect(path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> duckdb
     except duckdb.Error as exc:
         raise DatabaseError(f"{path}: not a DuckDB database or unreadable: {_first_line(str(exc))}") from exc
     con.execute("SET TimeZone = 'UTC'")
-    if not read_only:
+    if read_only:
+        try:
+            check_version(con, path)
+        except BaseException:
+            con.close()
+            raise
+    else:
         try:
             apply_schema(con, path)
         except BaseException:
@@ -69,21 +78,7 @@ def apply_schema(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") 
     All or nothing: a database the schema cannot be applied to (older layout, foreign tables) is
     left exactly as it was.
     """
-    tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-    ).fetchall()}
-    rebuild = "rebuild it (`strata crawl` into a new --db, or `strata load`)"
-    if "strata_meta" in tables:
-        row = con.execute("SELECT value FROM strata_meta WHERE key = 'schema_version'").fetchone()
-        if row is not None and row[0] != str(SCHEMA_VERSION):
-            raise DatabaseError(
-                f"{path}: database has schema version {row[0]}, this ai-strata expects {SCHEMA_VERSION}; {rebuild}"
-            )
-    elif tables:
-        raise DatabaseError(
-            f"{path}: database has tables ({', '.join(sorted(tables)[:3])}, ...) but no ai-strata "
-            f"schema version: written by something else or an older ai-strata; {rebuild}"
-        )
+    check_version(con, path)
     try:
         with transaction(con):
             con.execute("CREATE TABLE IF NOT EXISTS strata_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
@@ -93,7 +88,29 @@ def apply_schema(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") 
                 "INSERT OR REPLACE INTO strata_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
     except duckdb.Error as exc:
-        raise DatabaseError(f"{path}: cannot apply the ai-strata schema: {_first_line(str(exc))}; {rebuild}") from exc
+        raise DatabaseError(f"{path}: cannot apply the ai-strata schema: {_first_line(str(exc))}; {REBUILD}") from exc
+
+
+REBUILD = "rebuild it (`strata crawl` into a new --db, or `strata load`)"
+
+
+def check_version(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") -> None:
+    """Refuse a database from another schema version or another tool, for readers and writers
+    alike: a reader of a newer layout would misread it silently (query, release, figures)."""
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall()}
+    if "strata_meta" in tables:
+        row = con.execute("SELECT value FROM strata_meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and row[0] != str(SCHEMA_VERSION):
+            raise DatabaseError(
+                f"{path}: database has schema version {row[0]}, this ai-strata expects {SCHEMA_VERSION}; {REBUILD}"
+            )
+    elif tables:
+        raise DatabaseError(
+            f"{path}: database has tables ({', '.join(sorted(tables)[:3])}, ...) but no ai-strata "
+            f"schema version: written by something else or an older ai-strata; {REBUILD}"
+        )
 
 
 @contextlib.contextmanager
@@ -188,14 +205,71 @@ def require_rows(con: duckdb.DuckDBPyConnection, table: str, stage: str) -> None
 
 @contextlib.contextmanager
 def run_record(con: duckdb.DuckDBPyConnection, stage: str, args: str = "") -> Iterator[str]:
-    """Record a stage run in `runs` (provenance): start row now, finish time on success."""
+    """Record a stage run in `runs` (provenance): a 'running' row now; on exit 'finished', or
+    'failed' / 'interrupted' with the error's first line, so a failed run never looks done."""
     run_id = uuid.uuid4().hex[:12]
     con.execute(
-        "INSERT INTO runs VALUES (?, ?, ?, NULL, ?, ?)",
+        "INSERT INTO runs (run_id, stage, started_at, finished_at, strata_version, args, status) "
+        "VALUES (?, ?, ?, NULL, ?, ?, 'running')",
         [run_id, stage, datetime.now(UTC), __version__, args],
     )
-    yield run_id
-    con.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", [datetime.now(UTC), run_id])
+    try:
+        yield run_id
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        mark_run(con, run_id, status, f"{type(exc).__name__}: {_first_line(str(exc))}")
+        raise
+    mark_run(con, run_id, "finished")
+
+
+def mark_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, error: str | None = None) -> None:
+    """End a run: the first non-'finished' status sticks (a crawl marks itself 'failed' when one
+    repository failed, and the context manager's 'finished' must not overwrite that)."""
+    try:
+        con.execute(
+            "UPDATE runs SET finished_at = coalesce(finished_at, ?), "
+            "status = CASE WHEN status IN ('failed', 'interrupted') THEN status ELSE ? END, "
+            "error = coalesce(error, ?) WHERE run_id = ?",
+            [datetime.now(UTC), status, error, run_id],
+        )
+    except duckdb.Error:  # the connection is gone (the original error is what matters)
+        pass
+
+
+def crawl_staging(db: str | Path) -> Path:
+    """A staging folder private to this run, beside the database (same file system, so the
+    rows move in without a copy). Two runs never share one: a crawl removes its own, and the
+    folders of killed crawls into the same database (their process is gone) on its next run."""
+    import os
+    import shutil
+    import tempfile
+
+    parent = Path(db).resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{Path(db).name}.staging-"
+    for old in parent.glob(prefix + "*"):
+        pid = old.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+
+
+def _process_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def build_staging(db: str | Path) -> Path:
+    """The build's staging folder: kept across runs (a killed build merges what it left), so it
+    is named after its database; a build into another database in the same folder has its own."""
+    return Path(db).resolve().parent / f".{Path(db).name}.build-staging"
 
 
 def _sha_frame(shas: Sequence[str]) -> Any:

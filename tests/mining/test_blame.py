@@ -56,7 +56,7 @@ def test_range_counts(release_repo):
         "files": 4,
         "total_lines": 10,  # a.py 3 (aider) + b.txt 1 + c.py 4 + d.py 2
         "ai_lines": 8,
-        "ai_share": 80.0,
+        "ai_share": 0.8,  # a fraction since issue 15
         "by_tool": {"aider": 4, "claude-code": 4},
     }
 
@@ -97,7 +97,7 @@ def test_cli_json_contract(release_repo):
     one = CliRunner().invoke(
         app, ["blame", str(release_repo.path), "--from", "v0.1.0", "--to", "v0.2.0", "--json"]
     )
-    assert json.loads(one.stdout)["ai_share"] == 80.0
+    assert json.loads(one.stdout)["ai_share"] == 0.8
     text = CliRunner().invoke(
         app, ["blame", str(release_repo.path), "--to", "v0.2.0", "--from", "v0.1.0"]
     )

@@ -116,7 +116,7 @@ def test_build_runs_every_stage_and_reports(repo_builder, tmp_path, model_dir):
     assert "org/alpha: built" in text and "org/beta: built" in text
     saved = json.loads(logs[0].with_suffix(".json").read_text())
     assert saved["totals"]["commits"] == 7
-    assert not (db.parent / ".build-staging").exists()
+    assert not store.build_staging(db).exists()
 
 
 def test_second_build_skips_and_changes_nothing(repo_builder, tmp_path, model_dir):
@@ -160,7 +160,7 @@ def test_killed_build_resumes_without_duplicates(repo_builder, tmp_path, model_d
 def test_leftover_partition_is_merged_not_rebuilt(repo_builder, tmp_path, model_dir, monkeypatch):
     targets = resolve_targets([], make_corpus(repo_builder, tmp_path))
     db = tmp_path / "s.duckdb"
-    staging = tmp_path / ".build-staging"
+    staging = store.build_staging(db)  # named after its database: builds into two never share it
     # a worker finished the partition but the main process died before merging it
     build_mod.build_repo(targets[0], staging / build_mod.partition_key("org/alpha"), str(model_dir))
     seen: list[str] = []
@@ -230,11 +230,15 @@ def test_cli_build_prints_report(repo_builder, tmp_path, model_dir, monkeypatch)
         build_mod, "current_model", lambda d=None: (classify.load_model(model_dir), None)
     )
     res = CliRunner().invoke(
-        app, ["build", "--corpus", str(manifest), "--db", str(tmp_path / "c.duckdb"), "-q"]
+        app, ["build", "--corpus", str(manifest), "--db", str(tmp_path / "c.duckdb")]
     )
     assert res.exit_code == 0, res.output
     assert "build report" in res.output and "org/alpha" in res.output
     assert "7 commits" in res.output
+    quiet = CliRunner().invoke(
+        app, ["build", "--corpus", str(manifest), "--db", str(tmp_path / "c.duckdb"), "-q"]
+    )
+    assert quiet.exit_code == 0 and quiet.output == ""  # -q: no summary either (docs/cli.md)
 
 
 def test_features_failure_keeps_the_crawl_and_the_next_build_retries(

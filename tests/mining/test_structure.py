@@ -279,7 +279,7 @@ def test_cli_fills_the_table_and_query_joins_it(base, tmp_path):
     con.close()
     db = str(tmp_path / "s.duckdb")
     runner = CliRunner()
-    done = runner.invoke(app, ["structure", "--db", db, "--quiet"])
+    done = runner.invoke(app, ["structure", "--db", db])
     assert done.exit_code == 0 and "found events of 2 commits" in done.stdout
     sql = ("SELECT f.sha, s.module_added FROM commit_facts f JOIN commit_structure s "
            "USING (repo, sha) WHERE s.module_added")  # fmt: skip
