@@ -175,6 +175,9 @@ BASES = ("linear", "linear_text", "trees")
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: multiplicative per-layer weights tried when tuning the decision thresholds
 THRESHOLD_GRID = (0.5, 0.7, 0.85, 1.0, 1.2, 1.45, 1.75, 2.1, 2.5, 3.0)
+#: how training commits are weighted when fitting: by 1/pi (the population) or equally (the
+#: sample, which keeps an enrichment stratum's rare layers); tried only when pi varies
+FIT_WEIGHTINGS = ("1/pi", "equal")
 
 
 def variant_columns(variant: str) -> tuple[list[str], list[str]]:
@@ -338,8 +341,23 @@ class Selection:
     thresholds: np.ndarray
     inner_score: float
     candidates: dict[str, float]
-    #: candidate name -> (blend, thresholds tuned for it): lets evaluation score every candidate
-    tuned: dict[str, tuple[dict[str, float], np.ndarray]] = field(default_factory=dict)
+    fit_weighting: str = "1/pi"
+    #: candidate name -> (blend, thresholds, fit weighting): lets evaluation score each one
+    tuned: dict[str, tuple[dict[str, float], np.ndarray, str]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return candidate_name(self.blend, self.fit_weighting)
+
+
+def candidate_name(blend: dict[str, float], fit_weighting: str) -> str:
+    suffix = "" if fit_weighting == FIT_WEIGHTINGS[0] else f" ({fit_weighting} fit weights)"
+    return blend_name(blend) + suffix
+
+
+def fit_weights(w: np.ndarray, fit_weighting: str) -> np.ndarray:
+    """Per-commit fitting weights for a weighting mode (scores always use 1/pi)."""
+    return w if fit_weighting == "1/pi" else np.ones(len(w))
 
 
 def inner_probabilities(
@@ -360,17 +378,22 @@ def inner_probabilities(
     return out
 
 
-def select(probs: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray) -> Selection:
-    """The blend and thresholds with the best weighted macro-F1 on out-of-fold probabilities."""
+def select(
+    probs_by_weighting: dict[str, dict[str, np.ndarray]], y: np.ndarray, w: np.ndarray
+) -> Selection:
+    """The blend, fit weighting and thresholds with the best weighted (1/pi) macro-F1 on
+    out-of-fold probabilities."""
     best: Selection | None = None
     table, tuned = {}, {}
-    for blend in blend_candidates():
-        p = sum(a * probs[b] for b, a in blend.items())
-        t, score = tune_thresholds(p, y, w)
-        table[blend_name(blend)] = round(score, 4)
-        tuned[blend_name(blend)] = (blend, t)
-        if best is None or score > best.inner_score + 1e-9:
-            best = Selection(blend, t, score, table)
+    for mode, probs in probs_by_weighting.items():
+        for blend in blend_candidates():
+            p = sum(a * probs[b] for b, a in blend.items())
+            t, score = tune_thresholds(p, y, w)
+            name = candidate_name(blend, mode)
+            table[name] = round(score, 4)
+            tuned[name] = (blend, t, mode)
+            if best is None or score > best.inner_score + 1e-9:
+                best = Selection(blend, t, score, table, mode)
     if best is None:
         raise StageError("no candidate model to select from")
     best.candidates, best.tuned = table, tuned
@@ -381,7 +404,8 @@ def fit_stack(
     X: pd.DataFrame, y: np.ndarray, w: np.ndarray, variant: str, selection: Selection
 ) -> Stack:
     """Refit the chosen bases on all of X and freeze blend and thresholds."""
-    bases = {b: fit_base(b, variant, X, y, w) for b in selection.blend}
+    fw = fit_weights(w, selection.fit_weighting)
+    bases = {b: fit_base(b, variant, X, y, fw) for b in selection.blend}
     return Stack(bases, dict(selection.blend), [float(x) for x in selection.thresholds])
 
 
@@ -535,7 +559,9 @@ def fit_layer_model(
     X = model_frame(frame)
     y = layers.astype(str).to_numpy(dtype=object)
     w = unit_mean(weights, len(y))
-    probs = inner_probabilities(X, y, w, np.asarray(groups), variant, inner_splits)
+    modes = FIT_WEIGHTINGS if np.ptp(w) > 0 else FIT_WEIGHTINGS[:1]
+    probs = {m: inner_probabilities(X, y, fit_weights(w, m), np.asarray(groups), variant,
+                                    inner_splits) for m in modes}  # fmt: skip
     selection = select(probs, y, w)
     stack = fit_stack(X, y, w, variant, selection)
     fix_model = None
@@ -550,6 +576,7 @@ def fit_layer_model(
         "variant": variant,
         "estimator": "stack",
         "blend": selection.blend,
+        "fit_weighting": selection.fit_weighting,
         "thresholds": dict(zip(LAYERS, [round(float(x), 3) for x in selection.thresholds],
                                strict=True)),
         "inner_macro_f1": round(selection.inner_score, 4),

@@ -323,29 +323,33 @@ def nested_cv(
         probs[test] = out[classify.PROB_COLUMNS].to_numpy()
         chosen.append({"fold": k, "test_repos": sorted(set(groups[test])),
                        "blend": classify.blend_name(sel.blend),
+                       "fit_weighting": sel.fit_weighting,
                        "thresholds": [round(float(x), 3) for x in sel.thresholds],
                        "inner_macro_f1": round(sel.inner_score, 4),
                        "inner_candidates": sel.candidates})  # fmt: skip
         train_sizes.append((len(train), len(set(groups[train]))))
         Xtr, Xte = X_all.iloc[train], X_all.iloc[test]
         wtr = classify.unit_mean(w[train], len(train))
-        fitted = dict(model.layer_model.bases)
-        for b in classify.BASES:
-            if b not in fitted:
-                fitted[b] = classify.fit_base(b, variant, Xtr, y[train], wtr)
-        base_p = {b: classify._ordered_proba(est, Xte) for b, est in fitted.items()}
-        for name, (blend, t) in sel.tuned.items():
-            p = sum(a * base_p[b] for b, a in blend.items())
+        fitted = {(sel.fit_weighting, b): est for b, est in model.layer_model.bases.items()}
+        base_p: dict[tuple[str, str], np.ndarray] = {}
+        for name, (blend, t, mode) in sel.tuned.items():
+            for b in blend:
+                if (mode, b) not in fitted:
+                    fitted[(mode, b)] = classify.fit_base(
+                        b, variant, Xtr, y[train], classify.fit_weights(wtr, mode))
+                if (mode, b) not in base_p:
+                    base_p[(mode, b)] = classify._ordered_proba(fitted[(mode, b)], Xte)
+            p = sum(a * base_p[(mode, b)] for b, a in blend.items())
             cand_pred.setdefault(name, np.empty(n, dtype=object))[test] = (
                 classify._argmax_layers(p * t))
-        p = sum(a * base_p[b] for b, a in sel.blend.items())
-        cand_pred.setdefault("chosen_without_thresholds", np.empty(n, dtype=object))[test] = (
-            classify._argmax_layers(p))
+            if name == sel.name:
+                cand_pred.setdefault("chosen_without_thresholds", np.empty(n, dtype=object))[
+                    test] = classify._argmax_layers(p)
         if learning_curve:
             _curve_points(curve, data, train, test, y, wtr, variant, sel, Xtr, Xte)
         if progress is not None:
             progress(f"{variant}: outer fold {k + 1}/{len(folds)} done "
-                     f"(chose {classify.blend_name(sel.blend)})")  # fmt: skip
+                     f"(chose {sel.name})")  # fmt: skip
     return {"pred": pred, "probs": probs, "candidates": cand_pred, "chosen": chosen,
             "curve": curve, "train_sizes": train_sizes}  # fmt: skip
 
@@ -390,10 +394,21 @@ def _group_report(
         "standardised_accuracy": standardised_accuracy(y[mask], pred[mask], w[mask], mix),
         "per_layer_f1": {k: v["f1"] for k, v in s["per_layer"].items()},
         "architectural_recall": s["per_layer"]["architectural"]["recall"],
+        "architectural_false_positive_rate": _false_positive_rate(y[mask], pred[mask], w[mask]),
         "label_distribution": {lay: int((y[mask] == lay).sum()) for lay in LAYERS},
         "confusion": s["confusion"]["counts"],
         "confusion_unweighted": s["confusion"]["counts_unweighted"],
     }  # fmt: skip
+
+
+def _false_positive_rate(
+    y: np.ndarray, pred: np.ndarray, w: np.ndarray, layer: str = "architectural"
+) -> float | None:
+    """Weighted share of commits not of `layer` that are predicted `layer` (the size trap)."""
+    other = y != layer
+    if not other.any():
+        return None
+    return round(float((w[other] * (pred[other] == layer)).sum() / w[other].sum()), 4)
 
 
 def _variant_report(
@@ -688,8 +703,8 @@ def markdown_tables(report: dict[str, Any]) -> str:
     for lay, v in c["per_layer"].items():
         lines.append(f"- {lay}: {v['precision']:.2f} / {v['recall']:.2f} / {v['f1']:.2f} "
                      f"(n={v['support']})")
-    lines += ["", "| group | n | accuracy | standardised accuracy | macro-F1 | architectural recall |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| group | n | accuracy | standardised accuracy | macro-F1 | architectural "
+              "recall | architectural false-positive rate |", "|---|---|---|---|---|---|---|"]
     sections = [("size " + k, g) for k, g in c["by_size_band"].items()]
     sections += [("language " + k, g) for k, g in c["by_language"].items()]
     sections += [(k, g) for k, g in c.get("by_authorship", {}).items() if isinstance(g, dict)]
@@ -697,7 +712,8 @@ def markdown_tables(report: dict[str, Any]) -> str:
         if g.get("n"):
             lines.append(f"| {name} | {g['n']} | {_fmt(g['accuracy'])} | "
                          f"{_fmt(g['standardised_accuracy'])} | {_fmt(g['macro_f1'])} | "
-                         f"{_fmt(g['architectural_recall'])} |")
+                         f"{_fmt(g['architectural_recall'])} | "
+                         f"{_fmt(g['architectural_false_positive_rate'])} |")
     if "learning_curve" in c:
         lines += ["", "Learning curve (full model; the fold's chosen blend refitted on a share of "
                   "its training set):", "", "| share | by commits: mean train n, macro-F1 | "

@@ -91,10 +91,31 @@ def test_missing_model_is_a_named_error(tmp_path):
         classify.load_model(tmp_path)
 
 
-def test_shipped_model_loads():
-    m = classify.load_model()
-    assert m.meta["feature_columns"] == features.FEATURE_COLUMNS
-    assert m.version
+def test_shipped_models_load():
+    for variant in classify.VARIANTS:
+        m = classify.load_model(variant=variant)
+        assert m.meta["feature_columns"] == features.FEATURE_COLUMNS
+        assert m.meta["variant"] == variant and m.version
+
+
+def test_cli_classify_diff_only_reads_no_message(repo_builder, tmp_path):
+    rb = repo_builder()
+    rb.commit("initial", {"src/a.py": "def f(x):\n    return x\n"})
+    change = {"src/a.py": "def f(x, y=0):\n    return x + y\n"}
+    rb.branch("other")
+    a = rb.commit("feat: add y", change)
+    rb.checkout("main")
+    b = rb.commit("refactor!: totally different words here", change)
+    listing = tmp_path / "shas.txt"
+    listing.write_text(f"{a}\n{b}\n")
+    res = CliRunner().invoke(
+        app, ["classify", "--repo", str(rb.path), "--shas", str(listing), "--model", "diff-only"]
+    )
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    assert lines[0] == ",".join(classify.CSV_COLUMNS)
+    first, second = (ln.split(",") for ln in lines[1:])
+    assert first[1:] == second[1:]  # same diff, different message: same layer, scores, is_fix
 
 
 def _repo(repo_builder):
@@ -135,7 +156,8 @@ def test_cli_classify_bad_repo_is_one_line_error(tmp_path, model_dir):
     assert res.exit_code != 0 and "nope" in res.output
 
 
-def test_classify_stage_fills_commit_layers_and_facts(repo_builder, model_dir, tmp_path):
+def _featured_db(repo_builder, tmp_path):
+    """A crawled, featured database of `_repo`'s history: (connection, the two shas)."""
     from mining.crawl import CrawlTarget, crawl
     from mining.sources import resolve_source
 
@@ -144,6 +166,11 @@ def test_classify_stage_fills_commit_layers_and_facts(repo_builder, model_dir, t
     crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
     con = store.connect(db)
     features.features_stage(con)
+    return con, shas
+
+
+def test_classify_stage_fills_commit_layers_and_facts(repo_builder, model_dir, tmp_path):
+    con, shas = _featured_db(repo_builder, tmp_path)
     counts = classify.classify_stage(con, model=classify.load_model(model_dir))
     assert sum(counts.values()) == 3
     rows = con.execute(
@@ -184,7 +211,9 @@ def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_bui
         m, sel = classify.fit_layer_model(
             data, data["layer"], data["is_fix"].astype(bool), data["repo"].to_numpy(),
             weights=w, variant=variant, inner_splits=2, meta={"version": f"t-{variant}"})
-        assert classify.blend_name(sel.blend) in sel.candidates  # chosen among the candidates
+        assert sel.name in sel.candidates  # chosen among the candidates
+        # pi varies, so fitting with 1/pi and with equal weights both competed
+        assert any("equal fit weights" in c for c in sel.candidates) and len(sel.candidates) == 2 * len(classify.blend_candidates())
         classify.save_model(m, tmp_path / "models", variant)
         models[variant] = classify.load_model(tmp_path / "models", variant)
     assert models["diff-only"].text_columns == ["path_text"]
@@ -215,14 +244,7 @@ def test_thresholds_are_tuned_to_weighted_macro_f1():
 
 
 def test_labelled_commits_get_their_out_of_fold_layer(repo_builder, model_dir, tmp_path):
-    from mining.crawl import CrawlTarget, crawl
-    from mining.sources import resolve_source
-
-    rb, shas = _repo(repo_builder)
-    db = tmp_path / "s.duckdb"
-    crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
-    con = store.connect(db)
-    features.features_stage(con)
+    con, shas = _featured_db(repo_builder, tmp_path)
     repo = con.execute("SELECT repo FROM repos").fetchone()[0]
     oof = tmp_path / "oof.csv"
     pd.DataFrame([{"repo": repo, "sha": shas[0], "fold": 0, "true": "architectural",

@@ -69,9 +69,11 @@ def test_every_choice_is_made_inside_grouped_training_folds(repo_builder, tmp_pa
     report, oof = evaluate.evaluate(labels, feats, texts, None, n_splits=3, inner_splits=2,
                                     variants=("full",), learning_curve=False)  # fmt: skip
     # one selection per outer fold, each seeing only the two training repositories
-    assert len(seen) == 3 and all(len(s) == 2 for s in seen)
+    assert len(seen) == 6 and all(len(s) == 2 for s in seen)
+    # (two fit weightings are tried per fold since pi varies: one inner run each)
     for fold in report["classifier"]["chosen_per_fold"]:
-        assert not set(fold["test_repos"]) & seen[fold["fold"]]
+        assert not set(fold["test_repos"]) & seen[2 * fold["fold"]]
+        assert fold["fit_weighting"] in classify.FIT_WEIGHTINGS
     assert len(oof) == len(labels) and set(oof["fold"]) == {0, 1, 2}
     with pytest.raises(StageError, match=">= 3 repositories"):
         evaluate.evaluate(labels[labels["repo"] != "org/r0"], feats, texts, None, n_splits=3)
@@ -79,7 +81,7 @@ def test_every_choice_is_made_inside_grouped_training_folds(repo_builder, tmp_pa
 
 def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_path):
     labels_csv, repos_toml, labels = labelled_set(repo_builder, tmp_path / "l", n_repos=3, rounds=2)
-    ai = labels[["repo", "sha"]].assign(ai=np.arange(len(labels)) % 2 == 0)
+    ai = labels[["repo", "sha"]].assign(ai=(np.arange(len(labels)) // 2) % 2 == 0)  # every layer in both
     ai.to_csv(tmp_path / "ai.csv", index=False)
     tsv = tmp_path / "mirrors.tsv"
     tsv.write_text("".join(f"org/r{i}\t{tmp_path / f'r{i}'}\n" for i in range(3)))
