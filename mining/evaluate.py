@@ -716,12 +716,13 @@ def markdown_tables(report: dict[str, Any]) -> str:
                          f"{_fmt(g['architectural_false_positive_rate'])} |")
     if "learning_curve" in c:
         lines += ["", "Learning curve (full model; the fold's chosen blend refitted on a share of "
-                  "its training set):", "", "| share | by commits: mean train n, macro-F1 | "
-                  "by repositories: macro-F1 |", "|---|---|---|"]
+                  "its training set):", "", "| share | by commits: mean train commits, macro-F1 | "
+                  "by repositories: mean train repos (commits), macro-F1 |", "|---|---|---|"]
         lc = c["learning_curve"]
         for a, b in zip(lc["vs_commits"], lc["vs_repos"], strict=False):
-            lines.append(f"| {a['fraction']:.2f} | {a.get('mean_train_commits', '-')}, "
-                         f"{_fmt(a['macro_f1'])} | {_fmt(b['macro_f1'])} |")
+            lines.append(f"| {a['fraction']:.2f} | {a['mean_train_commits']}, "
+                         f"{_fmt(a['macro_f1'])} | {b['mean_train_repos']} "
+                         f"({b['mean_train_commits']}), {_fmt(b['macro_f1'])} |")
     lines += ["", "Targets: " + ", ".join(
         f"{k} {'met' if v.get('met') else 'NOT met'} ({_fmt(v.get('value'))})"
         for k, v in report["targets"].items() if "value" in v)]

@@ -86,7 +86,7 @@ def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_pa
     tsv = tmp_path / "mirrors.tsv"
     tsv.write_text("".join(f"org/r{i}\t{tmp_path / f'r{i}'}\n" for i in range(3)))
     doc = tmp_path / "doc.md"
-    doc.write_text(f"# x\n\n{evaluate.DOC_MARKERS[0]}\nold\n{evaluate.DOC_MARKERS[1]}\ntail\n")
+    doc.write_text(f"# x\n\n{evaluate.DOC_MARKERS[0]}\nSTALE-BLOCK\n{evaluate.DOC_MARKERS[1]}\ntail\n")
     out, model, oof = tmp_path / "out", tmp_path / "model", tmp_path / "oof.csv"
     res = CliRunner().invoke(app, [
         "evaluate", "--labels", str(labels_csv), "--features", str(tmp_path / "f.parquet"),
@@ -111,7 +111,7 @@ def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_pa
     assert {"fold", "layer", "pred", "layer_diff_only", *classify.PROB_COLUMNS} <= set(frame.columns)
     assert np.allclose(frame[classify.PROB_COLUMNS].sum(axis=1), 1, atol=1e-3)
     text = doc.read_text()
-    assert "old" not in text and "macro-F1" in text and text.endswith("tail\n")
+    assert "STALE-BLOCK" not in text and "macro-F1" in text and text.endswith("tail\n")
     for variant in classify.VARIANTS:
         m = classify.load_model(model, variant)
         assert m.meta["variant"] == variant and m.meta["n_train"] == len(labels)
