@@ -439,6 +439,10 @@ def _variant_report(
     bands = size_band(churn)
     out["by_size_band"] = {name: _group_report(y, layer, w, bands == name, mix)
                            for _, _, name in SIZE_BANDS}  # fmt: skip
+    if "stratum" in data.columns:  # the sampling design's strata (pi differs between them)
+        strata = data["stratum"].astype(str).to_numpy(dtype=object)
+        out["by_stratum"] = {g: _group_report(y, layer, w, strata == g, mix)
+                             for g in sorted(set(strata))}  # fmt: skip
     lang = np.array([languages.get(r, "unknown") for r in groups], dtype=object)
     out["by_language"] = {g: _group_report(y, layer, w, lang == g, mix) for g in sorted(set(lang))}
     if ai is not None:

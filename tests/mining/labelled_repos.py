@@ -55,6 +55,7 @@ def labelled_set(make_repo, root: Path, n_repos: int = 3, rounds: int = 2) -> tu
         name = f"org/r{r}"
         for j, (sha, layer, fix) in enumerate(build_repo(rb, f"t{r}", rounds)):
             rows.append({"repo": name, "sha": sha, "layer": layer, "is_fix": int(fix),
+                         "stratum": "enrich" if j % 3 == 0 else "srs",
                          "pi": 0.5 if j % 3 == 0 else 0.25})  # fmt: skip
         toml.append(f'[[repo]]\nrepo = "{name}"\nmirror = "{rb.path}"\nlanguage = "Python"\n')
     labels = pd.DataFrame(rows)
