@@ -115,3 +115,27 @@ def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_pa
     for variant in classify.VARIANTS:
         m = classify.load_model(model, variant)
         assert m.meta["variant"] == variant and m.meta["n_train"] == len(labels)
+
+
+def test_stored_feature_file_is_content_free():
+    from mining import features
+
+    path = evaluate.FEATURES
+    if not path.is_file():
+        pytest.skip("no stored features in this checkout")
+    frame = pd.read_parquet(path)
+    assert list(frame.columns) == ["repo", "sha", *features.FEATURE_COLUMNS]
+    numeric = frame.select_dtypes(include=["number", "bool"]).columns
+    text_cols = [c for c in frame.columns if c not in set(numeric) and c not in ("repo", "sha")]
+    assert text_cols == ["cc_type"]
+    assert set(frame["cc_type"]) <= set(features.CC_TYPES)
+
+
+def test_oof_file_covers_every_labelled_commit():
+    if not (evaluate.OOF_PREDICTIONS.is_file() and evaluate.LABELS.is_file()):
+        pytest.skip("no labels or OOF predictions in this checkout")
+    labels = evaluate.read_labels()
+    oof = classify.read_oof()
+    assert oof is not None
+    want = set(zip(labels["repo"], labels["sha"], strict=True))
+    assert want <= set(zip(oof["repo"], oof["sha"], strict=True))
