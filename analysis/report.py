@@ -22,6 +22,7 @@ from analysis.correction import sensitivity_specificity
 from analysis.shares import difference_design
 from analysis.stats import MIN_REPOS
 from analysis.study import Study, run_study, save_study
+from mining.labels import OOF_PREDICTIONS
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent / "notebooks"
 """The study notebooks, shipped as package data so `strata report` runs them from any folder."""
@@ -968,7 +969,7 @@ def build_report(
     out: str | Path = "reports",
     *,
     evaluation: str | Path | None = None,
-    oof: str | Path | None = "data/labels/oof_predictions.csv",
+    oof: str | Path | None = OOF_PREDICTIONS,
     blame: str | Path = "reports/blame_releases.json",
     n_boot: int = 1000,
     seed: int = 0,

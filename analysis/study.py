@@ -24,8 +24,9 @@ from analysis import (
 )
 from analysis.dataset import Evaluation
 from mining.errors import StageError
+from mining.labels import OOF_PREDICTIONS
 
-DEFAULT_OOF = Path("data/labels/oof_predictions.csv")
+DEFAULT_OOF = OOF_PREDICTIONS
 DEFAULT_BLAME = Path("reports/blame_releases.json")
 DEFAULT_BOOT = 1000
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -26,11 +27,17 @@ import pandas as pd
 
 from mining import features, store
 from mining.errors import StageError, StrataError
+from mining.labels import OOF_PREDICTIONS
+
+# One OpenMP thread unless the user says otherwise: scikit-learn's gradient boosting otherwise
+# spins a thread per core and stalls (40x slower measured) on a loaded 2-core machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 LAYERS = ("boilerplate", "refactor", "feature", "architectural")
 PROB_COLUMNS = [f"p_{x}" for x in LAYERS]
 CSV_COLUMNS = ["sha", "layer", *PROB_COLUMNS, "is_fix"]
 MODEL_NAME = "layer_model"
+
 #: the shipped estimator (see docs/classifier.md for why)
 DEFAULT_ESTIMATOR = "rf"
 #: precision assumed for a rule before it was measured on labels
@@ -156,6 +163,261 @@ def calibrated(kind: str = DEFAULT_ESTIMATOR, columns: list[str] | None = None) 
     return CalibratedClassifierCV(make_estimator(kind, columns), method="sigmoid", cv=3)
 
 
+# --- the change-reading model: text + structure, stacked, per-layer thresholds --------------
+
+#: model variants: "full" reads the cleaned message, paths and structure; "diff-only" drops
+#: every message feature (the study uses it to show how much message style moves the answer)
+VARIANTS = ("full", "diff-only")
+MESSAGE_PREFIXES = ("kw_", "kws_", "cc_", "msg_")
+#: base learners whose blends the nested selection chooses among
+BASES = ("linear", "linear_text", "trees")
+#: linear weight in a linear + trees blend; 0 = trees alone, 1 = linear alone
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: multiplicative per-layer weights tried when tuning the decision thresholds
+THRESHOLD_GRID = (0.5, 0.7, 0.85, 1.0, 1.2, 1.45, 1.75, 2.1, 2.5, 3.0)
+#: how training commits are weighted when fitting: by 1/pi (the population) or equally (the
+#: sample, which keeps an enrichment stratum's rare layers); tried only when pi varies
+FIT_WEIGHTINGS = ("1/pi", "equal")
+
+
+def variant_columns(variant: str) -> tuple[list[str], list[str]]:
+    """(feature columns incl. size-relative ratios, text columns) a variant reads."""
+    from mining.text_features import RATIO_COLUMNS
+
+    if variant not in VARIANTS:
+        raise ModelError(f"unknown model variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    cols = [c for c in features.FEATURE_COLUMNS
+            if variant == "full" or not c.startswith(MESSAGE_PREFIXES)]  # fmt: skip
+    texts = ["msg_text", "path_text"] if variant == "full" else ["path_text"]
+    return [*cols, *RATIO_COLUMNS], texts
+
+
+def model_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows plus the size-relative ratios (computed, never stored)."""
+    from mining.text_features import RATIO_COLUMNS, ratio_features
+
+    if all(c in frame.columns for c in RATIO_COLUMNS):
+        return frame
+    return pd.concat([frame.reset_index(drop=True),
+                      ratio_features(frame).reset_index(drop=True)], axis=1)  # fmt: skip
+
+
+def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
+    """An unfitted base learner of `variant`'s columns.
+
+    "linear": logistic regression over TF-IDF of the message (word 1-2 grams) and of path tokens
+    next to log-scaled structure; "linear_text": the same with the structure block down-weighted
+    (text leads); "trees": gradient-boosted trees on structure and its size-relative ratios.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    cols, texts = variant_columns(variant)
+    cats = [c for c in cols if c in set(features.CATEGORICAL_COLUMNS)]
+    num = [c for c in cols if c not in set(cats)]
+    onehot = OneHotEncoder(categories=[list(features.CC_TYPES)] * len(cats),
+                           handle_unknown="ignore", sparse_output=False)  # fmt: skip
+    if name == "trees":
+        parts: list[tuple[str, Any, Any]] = [("num", "passthrough", num)]
+        if cats:
+            parts.append(("cat", onehot, cats))
+        clf = HistGradientBoostingClassifier(
+            max_iter=80, learning_rate=0.1, max_leaf_nodes=12, min_samples_leaf=10,
+            l2_regularization=1.0, class_weight="balanced", random_state=0,
+        )  # fmt: skip
+        return Pipeline([("pre", ColumnTransformer(parts, remainder="drop")), ("clf", clf)])
+    if name not in ("linear", "linear_text"):
+        raise ModelError(f"unknown base learner {name!r}; choose from {', '.join(BASES)}")
+    scaled = Pipeline([("log", FunctionTransformer(_signed_log1p)), ("scale", StandardScaler())])
+    parts = [("num", scaled, num)]
+    if cats:
+        parts.append(("cat", onehot, cats))
+    if "msg_text" in texts:
+        parts.append(("msg", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                             max_features=30000, strip_accents="unicode"),
+                      "msg_text"))  # fmt: skip
+    parts.append(("path", TfidfVectorizer(token_pattern=r"\S+", min_df=2, sublinear_tf=True,
+                                          max_features=20000), "path_text"))  # fmt: skip
+    structure_weight = 0.35 if name == "linear_text" else 1.0
+    weights = {"num": structure_weight / 4, "cat": 1.0, "msg": 1.0, "path": 1.0}
+    pre = ColumnTransformer(parts, remainder="drop",
+                            transformer_weights={k: weights[k] for k, _, _ in parts})  # fmt: skip
+    clf = LogisticRegression(C=0.5 if binary else 1.0, max_iter=5000, class_weight="balanced")
+    return Pipeline([("pre", pre), ("clf", clf)])
+
+
+def blend_candidates() -> list[dict[str, float]]:
+    """Every blend the selection may pick: trees alone, each linear base alone or with trees."""
+    out: list[dict[str, float]] = [{"trees": 1.0}]
+    for lin in ("linear", "linear_text"):
+        for a in BLEND_WEIGHTS[1:]:
+            out.append({lin: a} if a == 1.0 else {lin: a, "trees": round(1 - a, 2)})
+    return out
+
+
+def blend_name(blend: dict[str, float]) -> str:
+    return "+".join(f"{k}*{v:g}" for k, v in sorted(blend.items()))
+
+
+def fit_base(name: str, variant: str, X: pd.DataFrame, y: np.ndarray, w: np.ndarray) -> Any:
+    """Fit one base learner with per-commit weights (1/pi, mean 1) on top of class balance."""
+    est = base_estimator(name, variant)
+    est.fit(X, y, clf__sample_weight=w)
+    return est
+
+
+def tune_thresholds(
+    probs: np.ndarray, y: np.ndarray, w: np.ndarray, passes: int = 2
+) -> tuple[np.ndarray, float]:
+    """Per-layer multiplicative weights on the probabilities that maximise weighted macro-F1.
+
+    Coordinate ascent over THRESHOLD_GRID (feature's weight fixed at 1). Called only on
+    predictions of commits the scored model did not train on.
+    """
+    t = np.ones(len(LAYERS))
+    best = weighted_macro_f1(y, _argmax_layers(probs * t), w)
+    fixed = LAYERS.index("feature")
+    for _ in range(passes):
+        for k in range(len(LAYERS)):
+            if k == fixed:
+                continue
+            for v in THRESHOLD_GRID:
+                trial = t.copy()
+                trial[k] = v
+                score = weighted_macro_f1(y, _argmax_layers(probs * trial), w)
+                if score > best + 1e-9:
+                    best, t = score, trial
+    return t, best
+
+
+def _argmax_layers(scores: np.ndarray) -> np.ndarray:
+    return np.array(LAYERS, dtype=object)[scores.argmax(axis=1)]
+
+
+def weighted_macro_f1(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None = None) -> float:
+    """Macro-F1 over the four layers with per-commit weights (1/pi): the population's score."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y, pred, labels=list(LAYERS), average="macro", sample_weight=w,
+                          zero_division=0))  # fmt: skip
+
+
+@dataclass
+class Stack:
+    """Fitted base learners blended with fixed weights, then per-layer thresholds.
+
+    `predict_proba` returns the thresholded blend renormalised to sum 1, so the layer is its
+    argmax; these are scores from class-balanced learners, not calibrated probabilities.
+    """
+
+    bases: dict[str, Any]
+    weights: dict[str, float]
+    thresholds: list[float]
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array(LAYERS, dtype=object)
+
+    def blended(self, X: pd.DataFrame) -> np.ndarray:
+        return sum(w * _ordered_proba(self.bases[k], X) for k, w in self.weights.items())
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        s = self.blended(X) * np.asarray(self.thresholds)
+        return s / s.sum(axis=1, keepdims=True)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return _argmax_layers(self.predict_proba(X))
+
+
+@dataclass
+class Selection:
+    """What the inner, repository-grouped folds chose, and every candidate's inner score."""
+
+    blend: dict[str, float]
+    thresholds: np.ndarray
+    inner_score: float
+    candidates: dict[str, float]
+    fit_weighting: str = "1/pi"
+    #: candidate name -> (blend, thresholds, fit weighting): lets evaluation score each one
+    tuned: dict[str, tuple[dict[str, float], np.ndarray, str]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return candidate_name(self.blend, self.fit_weighting)
+
+
+def candidate_name(blend: dict[str, float], fit_weighting: str) -> str:
+    suffix = "" if fit_weighting == FIT_WEIGHTINGS[0] else f" ({fit_weighting} fit weights)"
+    return blend_name(blend) + suffix
+
+
+def fit_weights(w: np.ndarray, fit_weighting: str) -> np.ndarray:
+    """Per-commit fitting weights for a weighting mode (scores always use 1/pi)."""
+    return w if fit_weighting == "1/pi" else np.ones(len(w))
+
+
+def inner_probabilities(
+    X: pd.DataFrame, y: np.ndarray, w: np.ndarray, groups: np.ndarray, variant: str,
+    n_splits: int, bases: tuple[str, ...] = BASES,
+) -> dict[str, np.ndarray]:
+    """Out-of-fold probabilities of each base learner over repository-grouped folds."""
+    from sklearn.model_selection import GroupKFold
+
+    k = min(n_splits, len(set(groups)))
+    if k < 2:
+        raise StageError("model selection needs labelled commits from >= 2 repositories")
+    out = {b: np.zeros((len(y), len(LAYERS))) for b in bases}
+    for train, test in GroupKFold(n_splits=k).split(X, y, groups):
+        for b in bases:
+            est = fit_base(b, variant, X.iloc[train], y[train], w[train])
+            out[b][test] = _ordered_proba(est, X.iloc[test])
+    return out
+
+
+def select(
+    probs_by_weighting: dict[str, dict[str, np.ndarray]], y: np.ndarray, w: np.ndarray
+) -> Selection:
+    """The blend, fit weighting and thresholds with the best weighted (1/pi) macro-F1 on
+    out-of-fold probabilities."""
+    best: Selection | None = None
+    table, tuned = {}, {}
+    for mode, probs in probs_by_weighting.items():
+        for blend in blend_candidates():
+            p = sum(a * probs[b] for b, a in blend.items())
+            t, score = tune_thresholds(p, y, w)
+            name = candidate_name(blend, mode)
+            table[name] = round(score, 4)
+            tuned[name] = (blend, t, mode)
+            if best is None or score > best.inner_score + 1e-9:
+                best = Selection(blend, t, score, table, mode)
+    if best is None:
+        raise StageError("no candidate model to select from")
+    best.candidates, best.tuned = table, tuned
+    return best
+
+
+def fit_stack(
+    X: pd.DataFrame, y: np.ndarray, w: np.ndarray, variant: str, selection: Selection
+) -> Stack:
+    """Refit the chosen bases on all of X and freeze blend and thresholds."""
+    fw = fit_weights(w, selection.fit_weighting)
+    bases = {b: fit_base(b, variant, X, y, fw) for b in selection.blend}
+    return Stack(bases, dict(selection.blend), [float(x) for x in selection.thresholds])
+
+
+def fit_fix_model(X: pd.DataFrame, is_fix: np.ndarray, w: np.ndarray, variant: str) -> Any:
+    """is_fix from the same columns (message words matter most): weighted logistic regression."""
+    if len(set(is_fix.tolist())) < 2:
+        return None
+    est = base_estimator("linear", variant, binary=True)
+    est.fit(X, is_fix, clf__sample_weight=w)
+    return est
+
+
 @dataclass
 class LayerModel:
     """A fitted layer model plus rule precisions and an is_fix model, as shipped."""
@@ -169,16 +431,21 @@ class LayerModel:
     def version(self) -> str:
         return str(self.meta.get("version", "unversioned"))
 
+    @property
+    def text_columns(self) -> list[str]:
+        """Text columns (TEXT_COLUMNS subset) the model reads next to the feature columns."""
+        return list(self.meta.get("text_columns", []))
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Layer, per-layer probabilities, is_fix and decided_by for each feature row."""
         cols = self.meta.get("feature_columns", features.FEATURE_COLUMNS)
-        missing = [c for c in cols if c not in frame.columns]
+        missing = [c for c in [*cols, *self.text_columns] if c not in frame.columns]
         if missing:
             raise ModelError(f"feature rows lack columns {missing[:3]} (features version differs)")
         n = len(frame)
         if n == 0:
             return pd.DataFrame(columns=["layer", *PROB_COLUMNS, "is_fix", "decided_by"])
-        X = frame[cols]
+        X = model_frame(frame) if self.meta.get("ratio_columns") else frame[cols]
         probs = _ordered_proba(self.layer_model, X)
         rules = rule_names(frame)
         decided = np.array(["model"] * n, dtype=object)
@@ -269,6 +536,62 @@ def fit(
     return LayerModel(model, fix_model, rule_precision(frame, layers), m)
 
 
+def fit_layer_model(
+    frame: pd.DataFrame,
+    layers: pd.Series,
+    is_fix: pd.Series | None,
+    groups: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    variant: str = "full",
+    inner_splits: int = 4,
+    meta: dict[str, Any] | None = None,
+) -> tuple[LayerModel, Selection]:
+    """The whole training procedure: choose blend and thresholds on repository-grouped inner
+    folds of `frame` only, then refit on all of it. `frame` holds feature and text columns.
+
+    `strata evaluate` runs exactly this inside each outer fold, so its score is this procedure's.
+    """
+    cols, texts = variant_columns(variant)
+    missing = [c for c in texts if c not in frame.columns]
+    if missing:
+        raise ModelError(f"training rows lack text columns {missing} (read them with text_features)")
+    X = model_frame(frame)
+    y = layers.astype(str).to_numpy(dtype=object)
+    w = unit_mean(weights, len(y))
+    modes = FIT_WEIGHTINGS if np.ptp(w) > 0 else FIT_WEIGHTINGS[:1]
+    probs = {m: inner_probabilities(X, y, fit_weights(w, m), np.asarray(groups), variant,
+                                    inner_splits) for m in modes}  # fmt: skip
+    selection = select(probs, y, w)
+    stack = fit_stack(X, y, w, variant, selection)
+    fix_model = None
+    if is_fix is not None:
+        fix_model = fit_fix_model(X, is_fix.astype(bool).to_numpy(), w, variant)
+    m = dict(meta or {})
+    m.update({
+        "feature_columns": list(features.FEATURE_COLUMNS),
+        "ratio_columns": [c for c in cols if c.startswith("r_")],
+        "text_columns": texts,
+        "features_version": features.FEATURES_VERSION,
+        "variant": variant,
+        "estimator": "stack",
+        "blend": selection.blend,
+        "fit_weighting": selection.fit_weighting,
+        "thresholds": dict(zip(LAYERS, [round(float(x), 3) for x in selection.thresholds],
+                               strict=True)),
+        "inner_macro_f1": round(selection.inner_score, 4),
+    })  # fmt: skip
+    return LayerModel(stack, fix_model, rule_precision(frame, layers), m), selection
+
+
+def unit_mean(weights: np.ndarray | None, n: int) -> np.ndarray:
+    """Weights rescaled to mean 1 (so regularisation means the same with or without pi)."""
+    if weights is None:
+        return np.ones(n)
+    w = np.asarray(weights, dtype=float)
+    return w * (n / w.sum())
+
+
 # --- persistence ----------------------------------------------------------------------------
 
 
@@ -276,33 +599,47 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("mining") / "models"))
 
 
-def save_model(model: LayerModel, model_dir: Path | None = None) -> Path:
-    """Write `<dir>/layer_model.joblib` and the human-readable `layer_model.json`."""
+def model_stem(variant: str = "full") -> str:
+    """File stem of a variant's shipped files: layer_model, layer_model_diff_only."""
+    if variant not in VARIANTS:
+        raise ModelError(f"unknown model variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    return MODEL_NAME if variant == "full" else f"{MODEL_NAME}_{variant.replace('-', '_')}"
+
+
+def save_model(model: LayerModel, model_dir: Path | None = None, variant: str = "full") -> Path:
+    """Write `<dir>/<stem>.joblib` and the human-readable `<stem>.json` (atomically)."""
     import joblib
 
     d = Path(model_dir) if model_dir else default_model_dir()
     d.mkdir(parents=True, exist_ok=True)
-    path = d / f"{MODEL_NAME}.joblib"
+    stem = model_stem(variant)
+    path = d / f"{stem}.joblib"
+    tmp = d / f".{stem}.joblib.tmp"
     joblib.dump(
         {"layer_model": model.layer_model, "fix_model": model.fix_model,
-         "rule_precision": model.rule_precision}, path, compress=3,
+         "rule_precision": model.rule_precision}, tmp, compress=3,
     )  # fmt: skip
     meta = dict(model.meta)
     meta["rule_precision"] = model.rule_precision
     meta["rules"] = RULES
     meta["layers"] = list(LAYERS)
-    meta["joblib_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    meta["joblib_sha256"] = hashlib.sha256(tmp.read_bytes()).hexdigest()
     meta.setdefault("trained_at", datetime.now(UTC).isoformat(timespec="seconds"))
-    (d / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    (d / f"{stem}.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
 
 
-def load_model(model_dir: str | Path | None = None) -> LayerModel:
-    """Load the shipped model (or one from `model_dir`); ModelError if absent or mismatched."""
+def load_model(model_dir: str | Path | None = None, variant: str = "full") -> LayerModel:
+    """Load a shipped model (`variant`), or one from `model_dir`; ModelError if absent or
+    mismatched. `model_dir` may also name a variant ("full", "diff-only")."""
     import joblib
 
+    if model_dir is not None and str(model_dir) in VARIANTS:
+        variant, model_dir = str(model_dir), None
     d = Path(model_dir) if model_dir else default_model_dir()
-    path, meta_path = d / f"{MODEL_NAME}.joblib", d / f"{MODEL_NAME}.json"
+    stem = model_stem(variant)
+    path, meta_path = d / f"{stem}.joblib", d / f"{stem}.json"
     if not path.is_file() or not meta_path.is_file():
         raise ModelError(f"{path}: no trained model (run `strata evaluate --train`)")
     meta = json.loads(meta_path.read_text())
@@ -336,17 +673,74 @@ def classify_shas(
 
     Columns exactly CSV_COLUMNS; merges are left out (they have no layer).
     """
+    from mining.text_features import commit_texts
+
     model = model or load_model()
     frame = features.compute_features(git_dir, shas)
+    if model.text_columns and len(frame):
+        frame = frame.merge(commit_texts(git_dir, list(frame["sha"])), on="sha", how="left")
     return classify_frame(frame, model)[CSV_COLUMNS]
 
 
+def oof_suffix(variant: str) -> str:
+    """Column suffix of a variant in the OOF file ("" for full, "_diff_only" for diff-only)."""
+    return "" if variant == "full" else f"_{variant.replace('-', '_')}"
+
+
+def read_oof(path: Path = OOF_PREDICTIONS) -> pd.DataFrame | None:
+    """The out-of-fold predictions `strata evaluate` wrote, or None when there are none."""
+    if not Path(path).is_file():
+        return None
+    frame = pd.read_csv(path, dtype={"repo": str, "sha": str})
+    need = {"repo", "sha", "layer", *PROB_COLUMNS, "is_fix"}
+    if not need <= set(frame.columns):
+        raise StageError(f"{path}: needs columns {sorted(need)} (rerun `strata evaluate`)")
+    frame["is_fix"] = frame["is_fix"].astype(str).str.lower().isin(["1", "true", "yes"])
+    return frame
+
+
+def apply_oof(pred: pd.DataFrame, oof: pd.DataFrame | None, variant: str) -> pd.DataFrame:
+    """Labelled commits get their out-of-fold layer (is_oof), never the in-sample one.
+
+    The model was trained on their labels, so its own prediction for them would be flattering.
+    """
+    pred = pred.copy()
+    pred["is_oof"] = False
+    suffix = oof_suffix(variant)
+    cols = [f"layer{suffix}", *(f"{c}{suffix}" for c in PROB_COLUMNS)]
+    if oof is None or not len(pred) or not set(cols) <= set(oof.columns):
+        return pred
+    keyed = oof.set_index(["repo", "sha"])
+    idx = pd.MultiIndex.from_frame(pred[["repo", "sha"]])
+    hit = idx.isin(keyed.index)
+    if not hit.any():
+        return pred
+    rows = keyed.loc[idx[hit]]
+    pred.loc[hit, "layer"] = rows[cols[0]].to_numpy()
+    for c, src in zip(PROB_COLUMNS, cols[1:], strict=True):
+        pred.loc[hit, c] = rows[src].to_numpy(dtype=float)
+    pred.loc[hit, "is_fix"] = rows["is_fix"].to_numpy(bool)
+    pred.loc[hit, "decided_by"] = "oof"
+    pred.loc[hit, "is_oof"] = True
+    return pred
+
+
 def classify_stage(
-    con: duckdb.DuckDBPyConnection, repos: list[str] | None = None, model: LayerModel | None = None
+    con: duckdb.DuckDBPyConnection,
+    repos: list[str] | None = None,
+    model: LayerModel | None = None,
+    oof_path: Path | None = OOF_PREDICTIONS,
 ) -> dict[str, int]:
-    """Write `commit_layers` for every featured commit (all repos, or those named)."""
+    """Write `commit_layers` for every featured commit (all repos, or those named).
+
+    A model that reads messages needs the `messages` table (a crawled database); labelled
+    commits listed in `oof_path` get their out-of-fold layer, flagged `is_oof`.
+    """
+    from mining.text_features import texts_from_db
+
     store.require_rows(con, "commit_features", "features")
     model = model or load_model()
+    oof = read_oof(oof_path) if oof_path is not None else None
     known = [
         r[0] for r in con.execute("SELECT DISTINCT repo FROM commit_features ORDER BY 1").fetchall()
     ]
@@ -359,7 +753,10 @@ def classify_stage(
         frame = con.execute(
             "SELECT * FROM commit_features WHERE repo = ? ORDER BY sha", [repo]
         ).df()
-        pred = classify_frame(frame, model)
+        if model.text_columns:
+            texts = texts_from_db(con, repo, list(frame["sha"]))
+            frame = frame.merge(texts, on="sha", how="left")
+        pred = apply_oof(classify_frame(frame, model), oof, model.meta.get("variant", "full"))
         pred["model_version"] = model.version
         pred["is_fix"] = pred["is_fix"].astype(bool)
         with store.transaction(con):

@@ -13,6 +13,7 @@ import typer.core
 
 from mining import __version__
 from mining.errors import StrataError, describe
+from mining.labels import OOF_PREDICTIONS
 
 INTERRUPTED = "strata: interrupted; work already committed is kept (rerun to resume)"
 #: click's error classes as typer ships them (typer >= 0.2x vendors click; older typer re-exports it)
@@ -514,13 +515,15 @@ def classify(
         Path | None, typer.Option("--repo", help="Classify commits of this repository (work tree, bare repo or mirror) without a database.")
     ] = None,
     shas: Annotated[Path | None, typer.Option("--shas", help="With --repo: file with one commit id per line ('-' = stdin).")] = None,
-    model: Annotated[Path | None, typer.Option("--model", help="Model folder (default: the shipped model).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="full | diff-only (shipped models; diff-only reads no message) or a model folder. Default: full.")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Label each commit's layer (boilerplate | refactor | feature | architectural) and is_fix.
 
-    Without --repo: every featured commit in the database -> commit_layers. With --repo and
-    --shas: print CSV `sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix`.
+    Without --repo: every featured commit in the database -> commit_layers (the full model reads
+    the messages table of a crawled database; labelled commits get their out-of-fold layer,
+    is_oof). With --repo and --shas: print CSV
+    `sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix`.
     """
     from mining.classify import CSV_COLUMNS, classify_shas, classify_stage, load_model
     from mining.runner import ProgressLines, read_input_file, stage_run
@@ -563,35 +566,48 @@ def evaluate(
     mirrors: Annotated[Path | None, typer.Option(help="TSV repo<TAB>mirror path (else data/labels/repos.toml).")] = None,
     train: Annotated[bool, typer.Option("--train", help="Then train the shipped model on all labels.")] = False,
     model: Annotated[Path | None, typer.Option("--model", help="With --train: model folder to write (default: the package's).")] = None,
-    estimator: Annotated[str, typer.Option(help="rf | hgb | logreg (default: the shipped kind).")] = "rf",
-    compare_estimators: Annotated[bool, typer.Option("--compare-estimators", help="Also score the other estimators (slow).")] = False,
+    oof: Annotated[Path, typer.Option("--oof", help="Where to write the out-of-fold predictions.")] = OOF_PREDICTIONS,
+    folds: Annotated[int, typer.Option(min=3, help="Outer folds (grouped by repository).")] = 5,
+    inner_folds: Annotated[int, typer.Option(min=2, help="Inner folds for every model choice.")] = 4,
+    learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve", help="Also refit on shares of each training fold.")] = True,
+    doc: Annotated[Path | None, typer.Option(help="Markdown file whose generated evaluation block is rewritten.")] = Path("docs/classifier.md"),
     quiet: QuietOption = False,
 ) -> None:
-    """Score the classifier with repository-grouped CV against baselines; JSON + figure.
+    """Score the layer classifier with nested, repository-grouped CV, weighted by 1/pi.
 
-    Reports macro-F1, per-layer precision/recall/F1, the confusion matrix, and accuracy on AI
-    and on human commits separately. Runs offline from the stored features.
+    Every choice (blend, thresholds) is made on inner folds of each outer training set. Writes
+    evaluation.json (per layer, size band, language, AI vs human, learning curve), the
+    out-of-fold predictions of every labelled commit, the doc tables, and with --train both
+    shipped models (full, diff-only). Features of new labelled commits, and all messages and
+    paths, are read from the mirrors ($STRATA_MIRRORS, data/labels/repos.toml or --mirrors).
+
+    Example: STRATA_MIRRORS=/path/to/mirrors strata evaluate --train
     """
     from mining.evaluate import mirror_paths, run
 
+    def progress(msg: str) -> None:
+        if not quiet:
+            typer.echo(msg, err=True)
+
     try:
-        paths = mirror_paths(tsv=mirrors) if refresh_features else None
         report = run(labels, features_file, ai_status, out, refresh=refresh_features,
-                     mirrors=paths, train=train, model_dir=model, kind=estimator,
-                     compare_estimators=compare_estimators)  # fmt: skip
+                     mirrors=mirror_paths(labels.parent / "repos.toml", tsv=mirrors), train=train, model_dir=model,
+                     oof_path=oof, doc=doc, n_splits=folds, inner_splits=inner_folds,
+                     learning_curve=learning_curve, progress=progress)  # fmt: skip
     except StrataError as err:
         fail(err)
     if quiet:
         return
-    c = report["classifier"]
-    typer.echo(f"n={c['n']} macro-F1 {c['macro_f1']:.3f} accuracy {c['accuracy']:.3f} "
-               f"architectural F1 {c['per_layer']['architectural']['f1']:.3f}")  # fmt: skip
+    for variant, c in report["variants"].items():
+        typer.echo(f"{variant}: n={report['n_evaluated']} macro-F1 {c['macro_f1']:.3f} "
+                   f"accuracy {c['accuracy']:.3f} architectural F1 {c['architectural_f1']:.3f} "
+                   f"refactor F1 {c['refactor_f1']:.3f}")  # fmt: skip
     for name, b in report["baselines"].items():
         typer.echo(f"baseline {name}: macro-F1 {b['macro_f1']:.3f}")
-    gap = report.get("by_authorship", {}).get("accuracy_gap_ai_minus_human")
+    gap = report.get("by_authorship", {}).get("standardised_accuracy_gap_ai_minus_human")
     if gap is not None:
-        typer.echo(f"accuracy AI - human: {gap:+.3f}")
-    typer.echo(f"report: {out / 'evaluation.json'}")
+        typer.echo(f"standardised accuracy AI - human: {gap:+.3f}")
+    typer.echo(f"report: {out / 'evaluation.json'}\nout-of-fold predictions: {oof}")
 
 
 # --- analysis: figures / report (analysis/) --------------------------------------------------
@@ -628,7 +644,7 @@ def figures_command(
     out: Annotated[Path, typer.Option(help="Report folder; figures go to OUT/figures.")] = Path("reports"),
     fmt: FigureFormatsOption = "pdf,svg,png",
     evaluation: EvaluationOption = None,
-    oof: OofOption = Path("data/labels/oof_predictions.csv"),
+    oof: OofOption = OOF_PREDICTIONS,
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
     blame_repo: Annotated[str | None, typer.Option(help="Repository the --blame file describes (named in its figure), e.g. Aider-AI/aider.")] = None,
@@ -655,7 +671,7 @@ def report_command(
     db: DbOption = DEFAULT_DB,
     out: Annotated[Path, typer.Option(help="Folder for study.md/html, figures/ and notebook HTML.")] = Path("reports"),
     evaluation: EvaluationOption = None,
-    oof: OofOption = Path("data/labels/oof_predictions.csv"),
+    oof: OofOption = OOF_PREDICTIONS,
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
     fmt: FigureFormatsOption = "pdf,svg,png",

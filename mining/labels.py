@@ -29,6 +29,9 @@ LAYERS = ("boilerplate", "refactor", "feature", "architectural")
 FIELDS = ("layer", "is_fix", "docs_or_tests_only")
 ANNOTATION_COLUMNS = ("packet_id", "layer", "is_fix", "docs_or_tests_only", "confidence")
 LABEL_COLUMNS = ("repo", "sha", "layer", "is_fix", "docs_or_tests_only", "agreement")
+#: out-of-fold predictions of every labelled commit: `strata evaluate` writes them; the classify
+#: stage and the analysis read them. The one definition of this path.
+OOF_PREDICTIONS = Path("data/labels/oof_predictions.csv")
 
 Label = dict[str, str]  # field -> value for one packet
 

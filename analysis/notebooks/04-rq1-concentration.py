@@ -17,9 +17,11 @@
 # P(architectural | AI) within repositories and within developers.
 
 # %% tags=["parameters"]
+from mining.labels import OOF_PREDICTIONS
+
 db = "data/strata.duckdb"
 evaluation = None  # default: reports/classifier/evaluation.json, else reports/evaluation.json
-oof = "data/labels/oof_predictions.csv"
+oof = str(OOF_PREDICTIONS)  # mining.labels: the one definition of this path
 blame = "reports/blame_releases.json"
 n_boot = 1000
 seed = 0

@@ -11,5 +11,9 @@ CREATE TABLE IF NOT EXISTS commit_layers (
     is_fix          BOOLEAN NOT NULL,
     model_version   VARCHAR NOT NULL,
     decided_by      VARCHAR,           -- rule:<name> or model
+    is_oof          BOOLEAN DEFAULT false,  -- a labelled commit: layer from out-of-fold prediction
     PRIMARY KEY (repo, sha)
 );
+
+-- databases created before is_oof existed
+ALTER TABLE commit_layers ADD COLUMN IF NOT EXISTS is_oof BOOLEAN DEFAULT false;

@@ -91,10 +91,31 @@ def test_missing_model_is_a_named_error(tmp_path):
         classify.load_model(tmp_path)
 
 
-def test_shipped_model_loads():
-    m = classify.load_model()
-    assert m.meta["feature_columns"] == features.FEATURE_COLUMNS
-    assert m.version
+def test_shipped_models_load():
+    for variant in classify.VARIANTS:
+        m = classify.load_model(variant=variant)
+        assert m.meta["feature_columns"] == features.FEATURE_COLUMNS
+        assert m.meta["variant"] == variant and m.version
+
+
+def test_cli_classify_diff_only_reads_no_message(repo_builder, tmp_path):
+    rb = repo_builder()
+    rb.commit("initial", {"src/a.py": "def f(x):\n    return x\n"})
+    change = {"src/a.py": "def f(x, y=0):\n    return x + y\n"}
+    rb.branch("other")
+    a = rb.commit("feat: add y", change)
+    rb.checkout("main")
+    b = rb.commit("refactor!: totally different words here", change)
+    listing = tmp_path / "shas.txt"
+    listing.write_text(f"{a}\n{b}\n")
+    res = CliRunner().invoke(
+        app, ["classify", "--repo", str(rb.path), "--shas", str(listing), "--model", "diff-only"]
+    )
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    assert lines[0] == ",".join(classify.CSV_COLUMNS)
+    first, second = (ln.split(",") for ln in lines[1:])
+    assert first[1:] == second[1:]  # same diff, different message: same layer, scores, is_fix
 
 
 def _repo(repo_builder):
@@ -135,7 +156,8 @@ def test_cli_classify_bad_repo_is_one_line_error(tmp_path, model_dir):
     assert res.exit_code != 0 and "nope" in res.output
 
 
-def test_classify_stage_fills_commit_layers_and_facts(repo_builder, model_dir, tmp_path):
+def _featured_db(repo_builder, tmp_path):
+    """A crawled, featured database of `_repo`'s history: (connection, the two shas)."""
     from mining.crawl import CrawlTarget, crawl
     from mining.sources import resolve_source
 
@@ -144,6 +166,11 @@ def test_classify_stage_fills_commit_layers_and_facts(repo_builder, model_dir, t
     crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
     con = store.connect(db)
     features.features_stage(con)
+    return con, shas
+
+
+def test_classify_stage_fills_commit_layers_and_facts(repo_builder, model_dir, tmp_path):
+    con, shas = _featured_db(repo_builder, tmp_path)
     counts = classify.classify_stage(con, model=classify.load_model(model_dir))
     assert sum(counts.values()) == 3
     rows = con.execute(
@@ -156,3 +183,76 @@ def test_classify_stage_fills_commit_layers_and_facts(repo_builder, model_dir, t
     # rerun replaces, never duplicates
     classify.classify_stage(con, model=classify.load_model(model_dir))
     assert con.execute("SELECT count(*) FROM commit_layers").fetchone()[0] == 3
+
+
+# --- the change-reading model (text + structure, nested selection) ---------------------------
+
+
+def _labelled_frame(repo_builder, tmp_path):
+    from mining import text_features
+    from tests.mining.labelled_repos import labelled_set
+
+    _, _, labels = labelled_set(repo_builder, tmp_path / "labels", n_repos=3, rounds=2)
+    frames = []
+    for repo, group in labels.groupby("repo"):
+        path = tmp_path / repo.split("/")[1]
+        f = features.compute_features(path, list(group["sha"]))
+        f = f.merge(text_features.commit_texts(path, list(group["sha"])), on="sha")
+        f.insert(0, "repo", repo)
+        frames.append(f)
+    return labels.merge(pd.concat(frames), on=["repo", "sha"])
+
+
+def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_builder, tmp_path):
+    data = _labelled_frame(repo_builder, tmp_path)
+    w = 1 / data["pi"].to_numpy()
+    models = {}
+    for variant in classify.VARIANTS:
+        m, sel = classify.fit_layer_model(
+            data, data["layer"], data["is_fix"].astype(bool), data["repo"].to_numpy(),
+            weights=w, variant=variant, inner_splits=2, meta={"version": f"t-{variant}"})
+        assert sel.name in sel.candidates  # chosen among the candidates
+        # pi varies, so fitting with 1/pi and with equal weights both competed
+        assert any("equal fit weights" in c for c in sel.candidates) and len(sel.candidates) == 2 * len(classify.blend_candidates())
+        classify.save_model(m, tmp_path / "models", variant)
+        models[variant] = classify.load_model(tmp_path / "models", variant)
+    assert models["diff-only"].text_columns == ["path_text"]
+    assert models["full"].text_columns == ["msg_text", "path_text"]
+    assert not any(c.startswith(classify.MESSAGE_PREFIXES)
+                   for c in classify.variant_columns("diff-only")[0])  # fmt: skip
+    # rewriting every message (and its message features) cannot move the diff-only model
+    shuffled = data.copy()
+    shuffled["msg_text"] = "refactor: rename everything"
+    for c in features.FEATURE_COLUMNS:
+        if c.startswith(classify.MESSAGE_PREFIXES):
+            shuffled[c] = shuffled[c].sample(frac=1, random_state=1).to_numpy()
+    a = models["diff-only"].predict(data)[classify.PROB_COLUMNS].to_numpy()
+    b = models["diff-only"].predict(shuffled.drop(columns=["msg_text"]))[classify.PROB_COLUMNS]
+    assert np.allclose(a, b.to_numpy())
+    with pytest.raises(classify.ModelError, match="msg_text"):
+        models["full"].predict(data.drop(columns=["msg_text"]))
+
+
+def test_thresholds_are_tuned_to_weighted_macro_f1():
+    y = np.array(["feature"] * 6 + ["refactor"] * 2, dtype=object)
+    probs = np.tile([0.1, 0.3, 0.6, 0.0], (8, 1))
+    probs[6:, 1] = 0.45  # refactor commits: second choice, never first without a threshold
+    probs[6:, 2] = 0.5
+    t, score = classify.tune_thresholds(probs, y, np.ones(8))
+    assert score == pytest.approx(classify.weighted_macro_f1(y, y))  # perfect after tuning
+    assert t[classify.LAYERS.index("refactor")] > 1 and t[classify.LAYERS.index("feature")] == 1
+
+
+def test_labelled_commits_get_their_out_of_fold_layer(repo_builder, model_dir, tmp_path):
+    con, shas = _featured_db(repo_builder, tmp_path)
+    repo = con.execute("SELECT repo FROM repos").fetchone()[0]
+    oof = tmp_path / "oof.csv"
+    pd.DataFrame([{"repo": repo, "sha": shas[0], "fold": 0, "true": "architectural",
+                   "layer": "architectural", "pred": "architectural", "p_boilerplate": 0.1,
+                   "p_refactor": 0.1, "p_feature": 0.2, "p_architectural": 0.6,
+                   "is_fix": "true"}]).to_csv(oof, index=False)  # fmt: skip
+    classify.classify_stage(con, model=classify.load_model(model_dir), oof_path=oof)
+    rows = {r[0]: r[1:] for r in con.execute(
+        "SELECT sha, layer, is_oof, decided_by, p_architectural, is_fix FROM commit_layers").fetchall()}
+    assert rows[shas[0]] == ("architectural", True, "oof", 0.6, True)
+    assert rows[shas[1]][1] is False and rows[shas[1]][2] != "oof"

@@ -1,4 +1,8 @@
-"""`strata evaluate` wiring on synthetic labelled features: folds, report shape, figure, training."""
+"""`strata evaluate`: nested repository-grouped CV, 1/pi weights, OOF file, report and models.
+
+Real git repositories built here carry the labelled commits; the nested CV runs with the
+smallest fold counts (3 outer, 2 inner) so the suite stays fast on a loaded machine.
+"""
 
 from __future__ import annotations
 
@@ -9,103 +13,113 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from mining import classify, evaluate, features
+from mining import classify, evaluate
 from mining.classify import LAYERS
 from mining.cli import app
 from mining.errors import StageError
+from tests.mining.labelled_repos import labelled_set
 
 
-def _dataset(n_repos: int = 4, per_repo: int = 24, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    n = n_repos * per_repo
-    layer = np.array(LAYERS)[np.arange(n) % 4]
-    feats = pd.DataFrame(
-        {c: rng.integers(0, 3, n) for c in features.NUMERIC_COLUMNS}
-        | {c: rng.integers(0, 2, n).astype(bool) for c in features.BOOL_COLUMNS}
-        | {"cc_type": rng.choice(["feat", "fix", "none"], n)}
-    )
-    feats["n_files"] += 1
-    feats["formatting_only"] = False
-    feats["syn_types_added"] = np.where(layer == "architectural", 5, 0)  # learnable signal
-    feats.insert(0, "sha", [f"{i:040x}" for i in range(n)])
-    feats.insert(0, "repo", [f"org/r{i % n_repos}" for i in range(n)])
-    labels = feats[["repo", "sha"]].assign(layer=layer, is_fix=np.arange(n) % 5 == 0)
-    ai = feats[["repo", "sha"]].assign(ai=np.arange(n) % 2 == 0)
-    return labels, feats, ai
+def test_weights_move_the_scores_to_the_population():
+    y = np.array(["feature", "feature", "refactor", "refactor"], dtype=object)
+    pred = np.array(["feature", "refactor", "refactor", "refactor"], dtype=object)
+    plain = evaluate.scores(y, pred)
+    heavy = evaluate.scores(y, pred, np.array([1.0, 9.0, 1.0, 1.0]))  # the miss stands for 9
+    assert plain["accuracy"] == pytest.approx(0.75)
+    assert heavy["accuracy"] == pytest.approx(3 / 12)
+    assert heavy["confusion"]["counts_unweighted"] == plain["confusion"]["counts_unweighted"]
+    assert np.sum(heavy["confusion"]["counts"]) == pytest.approx(4)  # rescaled to n
 
 
-def test_report_has_grouped_cv_metrics_baselines_and_ai_split():
-    labels, feats, ai = _dataset()
-    r = evaluate.evaluate(labels, feats, ai, kind="logreg", compare_estimators=False)
-    assert r["cv"]["folds"] == 4 and r["cv"]["repos"] == 4
-    c = r["classifier"]
-    assert set(c["per_layer"]) == set(LAYERS)
-    cm = np.array(c["confusion"]["counts"])
-    assert cm.shape == (4, 4) and cm.sum() == len(labels)
-    assert cm.sum(axis=1).tolist() == [r["label_distribution"][x] for x in LAYERS]
-    assert set(r["baselines"]) == {"majority", "message_keywords_only", "conventional_prefix_only"}
-    assert r["by_authorship"]["ai"]["n"] + r["by_authorship"]["human"]["n"] == len(labels)
-    gap = r["by_authorship"]["ai"]["accuracy"] - r["by_authorship"]["human"]["accuracy"]
-    assert r["by_authorship"]["accuracy_gap_ai_minus_human"] == pytest.approx(gap, abs=1e-3)
-    assert set(r["targets"]) == {"macro_f1", "architectural_f1", "ai_human_accuracy_gap",
-                                 "beats_every_baseline"}  # fmt: skip
-    json.dumps(r)  # serialisable
+def test_standardised_accuracy_uses_the_pooled_mix():
+    y = np.array(["feature"] * 3 + ["refactor"], dtype=object)
+    pred = np.array(["feature"] * 3 + ["feature"], dtype=object)
+    # recall 1 on feature, 0 on refactor; pooled mix half/half -> 0.5 (raw accuracy 0.75)
+    assert evaluate.standardised_accuracy(y, pred, np.ones(4), {"feature": 0.5, "refactor": 0.5}) == 0.5
 
 
-def test_folds_never_split_a_repository(monkeypatch):
-    labels, feats, _ = _dataset(n_repos=3)
-    seen = []
-    real = evaluate._oof_full
-
-    def spy(X, y, fix, folds, kind):
-        for train, test in folds:
-            repos_train = set(feats["repo"].iloc[train])
-            repos_test = set(feats["repo"].iloc[test])
-            seen.append(repos_train & repos_test)
-        return real(X, y, fix, folds, kind)
-
-    monkeypatch.setattr(evaluate, "_oof_full", spy)
-    evaluate.evaluate(labels, feats, None, kind="logreg", compare_estimators=False)
-    assert seen and all(not s for s in seen)
-
-
-def test_one_repository_is_refused():
-    labels, feats, _ = _dataset(n_repos=1)
-    with pytest.raises(StageError, match=">= 2 repositories"):
-        evaluate.evaluate(labels, feats, None, kind="logreg")
-
-
-def test_bad_labels_file_is_named(tmp_path):
+def test_bad_pi_and_bad_layer_are_named(tmp_path):
     p = tmp_path / "labels.csv"
+    p.write_text("repo,sha,layer,pi\nr,abc,feature,0\n")
+    with pytest.raises(StageError, match="pi must be in"):
+        evaluate.read_labels(p)
     p.write_text("repo,sha,layer\nr,abc,epic\n")
     with pytest.raises(StageError, match="epic"):
         evaluate.read_labels(p)
+    p.write_text("repo,sha,layer\nr,abc,feature\n")
+    assert evaluate.read_labels(p)["weight"].tolist() == [1.0]  # no pi column: weight 1
 
 
-def test_cli_evaluate_writes_report_figure_and_model(tmp_path):
-    labels, feats, ai = _dataset()
-    labels.to_csv(tmp_path / "labels.csv", index=False)
-    feats.to_parquet(tmp_path / "features.parquet", index=False)
+def test_every_choice_is_made_inside_grouped_training_folds(repo_builder, tmp_path, monkeypatch):
+    labels_csv, repos_toml, labels = labelled_set(repo_builder, tmp_path / "l", n_repos=3, rounds=1)
+    labels = evaluate.read_labels(labels_csv)
+    mirrors = evaluate.mirror_paths(repos_toml)
+    feats = evaluate.refresh_features(labels, mirrors, tmp_path / "f.parquet")
+    from mining.text_features import labelled_texts
+
+    texts = labelled_texts(labels, mirrors)
+    seen = []
+    real = classify.inner_probabilities
+
+    def spy(X, y, w, groups, variant, n_splits, bases=classify.BASES):
+        seen.append(set(groups))
+        return real(X, y, w, groups, variant, n_splits, bases)
+
+    monkeypatch.setattr(classify, "inner_probabilities", spy)
+    report, oof = evaluate.evaluate(labels, feats, texts, None, n_splits=3, inner_splits=2,
+                                    variants=("full",), learning_curve=False)  # fmt: skip
+    # one selection per outer fold, each seeing only the two training repositories
+    assert len(seen) == 6 and all(len(s) == 2 for s in seen)
+    # (two fit weightings are tried per fold since pi varies: one inner run each)
+    for fold in report["classifier"]["chosen_per_fold"]:
+        assert not set(fold["test_repos"]) & seen[2 * fold["fold"]]
+        assert fold["fit_weighting"] in classify.FIT_WEIGHTINGS
+    assert len(oof) == len(labels) and set(oof["fold"]) == {0, 1, 2}
+    with pytest.raises(StageError, match=">= 3 repositories"):
+        evaluate.evaluate(labels[labels["repo"] != "org/r0"], feats, texts, None, n_splits=3)
+
+
+def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_path):
+    labels_csv, repos_toml, labels = labelled_set(repo_builder, tmp_path / "l", n_repos=3, rounds=2)
+    ai = labels[["repo", "sha"]].assign(ai=(np.arange(len(labels)) // 2) % 2 == 0)  # every layer in both
     ai.to_csv(tmp_path / "ai.csv", index=False)
-    out, model = tmp_path / "out", tmp_path / "model"
+    tsv = tmp_path / "mirrors.tsv"
+    tsv.write_text("".join(f"org/r{i}\t{tmp_path / f'r{i}'}\n" for i in range(3)))
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"# x\n\n{evaluate.DOC_MARKERS[0]}\nSTALE-BLOCK\n{evaluate.DOC_MARKERS[1]}\ntail\n")
+    out, model, oof = tmp_path / "out", tmp_path / "model", tmp_path / "oof.csv"
     res = CliRunner().invoke(app, [
-        "evaluate", "--labels", str(tmp_path / "labels.csv"),
-        "--features", str(tmp_path / "features.parquet"), "--ai-status", str(tmp_path / "ai.csv"),
-        "--out", str(out), "--train", "--model", str(model), "--estimator", "logreg",
+        "evaluate", "--labels", str(labels_csv), "--features", str(tmp_path / "f.parquet"),
+        "--ai-status", str(tmp_path / "ai.csv"), "--mirrors", str(tsv), "--out", str(out),
+        "--oof", str(oof), "--doc", str(doc), "--folds", "3", "--inner-folds", "2",
+        "--train", "--model", str(model), "-q",
     ])  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "macro-F1" in res.stdout and "baseline majority" in res.stdout
+    assert "full: n=" in res.stdout and "diff-only: n=" in res.stdout
     report = json.loads((out / "evaluation.json").read_text())
-    assert report["n_evaluated"] == len(labels)
-    assert (out / "confusion_matrix.pdf").stat().st_size > 0
-    cm = pd.read_csv(out / "confusion_matrix.csv", index_col=0)
-    assert cm.to_numpy().sum() == len(labels)
-    m = classify.load_model(model)
-    assert m.meta["n_train"] == len(labels)
-    assert m.meta["feature_columns"] == features.FEATURE_COLUMNS
+    c = report["classifier"]
+    assert report["cv"]["weights"] == "1/pi" and report["n_evaluated"] == len(labels)
+    assert set(c["by_size_band"]) == {"<10", "10-99", "100-999", ">=1000"}
+    assert set(c["by_language"]) == {"Python"} and set(c["by_stratum"]) == {"enrich", "srs"}
+    for group in ("ai", "human"):
+        g = report["by_authorship"][group]
+        assert np.array(g["confusion"]).shape == (4, 4) and g["standardised_accuracy"] is not None
+    assert [p["fraction"] for p in c["learning_curve"]["vs_commits"]][-1] == 1.0
+    assert set(report["variants"]) == {"full", "diff-only"}
+    frame = pd.read_csv(oof)
+    assert len(frame) == len(labels) and set(frame["true"]) <= set(LAYERS)
+    assert {"fold", "layer", "pred", "layer_diff_only", *classify.PROB_COLUMNS} <= set(frame.columns)
+    assert np.allclose(frame[classify.PROB_COLUMNS].sum(axis=1), 1, atol=1e-3)
+    text = doc.read_text()
+    assert "STALE-BLOCK" not in text and "macro-F1" in text and text.endswith("tail\n")
+    for variant in classify.VARIANTS:
+        m = classify.load_model(model, variant)
+        assert m.meta["variant"] == variant and m.meta["n_train"] == len(labels)
 
 
 def test_stored_feature_file_is_content_free():
+    from mining import features
+
     path = evaluate.FEATURES
     if not path.is_file():
         pytest.skip("no stored features in this checkout")
@@ -115,3 +129,13 @@ def test_stored_feature_file_is_content_free():
     text_cols = [c for c in frame.columns if c not in set(numeric) and c not in ("repo", "sha")]
     assert text_cols == ["cc_type"]
     assert set(frame["cc_type"]) <= set(features.CC_TYPES)
+
+
+def test_oof_file_covers_every_labelled_commit():
+    if not (evaluate.OOF_PREDICTIONS.is_file() and evaluate.LABELS.is_file()):
+        pytest.skip("no labels or OOF predictions in this checkout")
+    labels = evaluate.read_labels()
+    oof = classify.read_oof()
+    assert oof is not None
+    want = set(zip(labels["repo"], labels["sha"], strict=True))
+    assert want <= set(zip(oof["repo"], oof["sha"], strict=True))

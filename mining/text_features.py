@@ -1,0 +1,183 @@
+"""What the layer model reads besides `commit_features`: cleaned message text, path tokens, ratios.
+
+Why a module of its own: the message and the touched paths are text, so they cannot live in the
+content-free `commit_features` table or in `data/labels/features.parquet`. They are read at the
+moment of fitting or classifying, from git (`commit_texts`) or from a crawled database's
+`messages` and `file_changes` tables (`texts_from_db`), and never stored. The message goes
+through `features.clean_message` first, so trailers and attribution markers never reach a model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from mining.errors import SourceError, StageError
+from mining.features import clean_message
+from mining.gitcmd import resolve_git_dir, run_git
+
+#: text columns added next to the feature columns of a commit
+TEXT_COLUMNS = ["msg_text", "path_text"]
+
+_SPLIT = re.compile(r"[/._\-\s]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def path_tokens(changes: Iterable[tuple[str, str]]) -> str:
+    """One document of tokens for a commit's touched paths: (status letter, path) pairs.
+
+    Directory and file-name words (snake, kebab and camel case split, lowercased), the extension
+    as `ext_<x>`, the change status as `st_<A|D|R|M>` and their pairs `A_ext_<x>`, so a linear
+    model can tell "added a new .proto" from "edited a .md".
+    """
+    out: list[str] = []
+    for status, path in changes:
+        st = (status or "M")[:1].upper()
+        parts = path.split("/")
+        name = parts[-1]
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name.strip(".") else "none"
+        words = []
+        for part in parts:
+            for w in _SPLIT.split(_CAMEL.sub(" ", part)):
+                if w and not w.isdigit():
+                    words.append(w.lower())
+        out.extend(words)
+        out.extend([f"ext_{ext}", f"st_{st}", f"{st}_ext_{ext}", f"depth_{min(len(parts), 6)}"])
+    return " ".join(out)
+
+
+def commit_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
+    """sha, msg_text (cleaned message), path_text (path_tokens) for listed commits, from git."""
+    gd = resolve_git_dir(git_dir)
+    shas = [s.strip() for s in shas if s.strip()]
+    if not shas:
+        return pd.DataFrame(columns=["sha", *TEXT_COLUMNS])
+    proc = run_git(
+        gd,
+        ["log", "--no-walk=unsorted", "--stdin", "-M", "--name-status", "-z",
+         "--format=%x01%H%x02%B%x03"],
+        input=("\n".join(shas) + "\n").encode(),
+    )  # fmt: skip
+    rows = []
+    for record in proc.stdout.split(b"\x01")[1:]:
+        head, _, rest = record.partition(b"\x02")
+        message, _, files = rest.partition(b"\x03")
+        rows.append(
+            {
+                "sha": head.decode().strip(),
+                "msg_text": clean_message(message.decode("utf-8", "replace")),
+                "path_text": path_tokens(_name_status(files.decode("utf-8", "replace"))),
+            }
+        )
+    return pd.DataFrame(rows, columns=["sha", *TEXT_COLUMNS])
+
+
+def _name_status(raw: str) -> list[tuple[str, str]]:
+    """Parse `--name-status -z` output: status NUL path [NUL new path for R/C] ..."""
+    items = [x.strip("\n") for x in raw.split("\x00")]
+    items = [x for x in items if x]
+    out = []
+    i = 0
+    while i < len(items):
+        status = items[i]
+        width = 3 if status[:1] in ("R", "C") else 2
+        if i + width - 1 < len(items):
+            out.append((status, items[i + width - 1]))
+        i += width
+    return out
+
+
+def texts_from_db(con: duckdb.DuckDBPyConnection, repo: str, shas: list[str]) -> pd.DataFrame:
+    """The same texts from a crawled database; StageError when its messages table is empty.
+
+    A released database ships without messages (they stay on the crawling machine), so the
+    full model cannot classify from it: say so instead of classifying blind.
+    """
+    have = con.execute("SELECT count(*) FROM messages WHERE repo = ?", [repo]).fetchone()
+    if not have or not have[0]:
+        raise StageError(
+            f"{repo}: no commit messages in this database (a released database has none); the "
+            "full layer model reads messages: classify on a crawled database, or use --model diff-only"
+        )
+    msgs = con.execute("SELECT sha, message FROM messages WHERE repo = ?", [repo]).df()
+    files = con.execute(
+        "SELECT sha, change_type, path FROM file_changes WHERE repo = ? ORDER BY sha, path", [repo]
+    ).df()
+    wanted = pd.DataFrame({"sha": shas})
+    paths = (
+        files.groupby("sha")[["change_type", "path"]]
+        .apply(lambda g: path_tokens(zip(g["change_type"], g["path"], strict=True)))
+        .rename("path_text")
+        .reset_index()
+        if len(files)
+        else pd.DataFrame(columns=["sha", "path_text"])
+    )
+    msgs["msg_text"] = msgs["message"].map(clean_message)
+    out = wanted.merge(msgs[["sha", "msg_text"]], on="sha", how="left").merge(
+        paths, on="sha", how="left"
+    )
+    return out.fillna({"msg_text": "", "path_text": ""})[["sha", *TEXT_COLUMNS]]
+
+
+def labelled_texts(labels: pd.DataFrame, mirrors: dict[str, str]) -> pd.DataFrame:
+    """repo, sha and texts of labelled commits, read from their mirrors (kept in memory only)."""
+    frames = []
+    for repo, group in labels.groupby("repo", sort=True):
+        if repo not in mirrors or not Path(mirrors[repo]).exists():
+            raise SourceError(
+                f"{repo}: no mirror found (set STRATA_MIRRORS, data/labels/repos.toml or --mirrors);"
+                " the layer model reads commit messages and paths from it"
+            )
+        t = commit_texts(mirrors[repo], list(group["sha"]))
+        t.insert(0, "repo", repo)
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- structure relative to size --------------------------------------------------------------
+
+#: name -> (numerator columns, denominator columns); value = sum(num) / (sum(den) + 1)
+RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "r_added_files": (("n_added",), ("n_files",)),
+    "r_deleted_files": (("n_deleted",), ("n_files",)),
+    "r_renamed_files": (("n_renamed",), ("n_files",)),
+    "r_new_dirs": (("n_new_dirs", "n_removed_dirs"), ("n_files",)),
+    "r_markers": (("n_package_markers_added", "n_package_markers_deleted"), ("n_files",)),
+    "r_pkgs_per_file": (("n_pkgs",), ("n_files",)),
+    "r_top_per_file": (("n_top_dirs",), ("n_files",)),
+    "r_cross_moves": (("n_cross_pkg_moves", "n_cross_top_moves"), ("n_files",)),
+    "r_source_added": (("n_source_added", "n_source_deleted"), ("n_source",)),
+    "r_lines_added": (("lines_added",), ("churn",)),
+    "r_defs_added": (("syn_defs_added",), ("syn_defs_added", "syn_defs_removed",
+                                            "syn_defs_signature_changed", "syn_defs_body_changed")),
+    "r_defs_removed": (("syn_defs_removed",), ("syn_defs_added", "syn_defs_removed",
+                                               "syn_defs_signature_changed", "syn_defs_body_changed")),
+    "r_defs_signature": (("syn_defs_signature_changed",), ("syn_defs_added", "syn_defs_removed",
+                                                           "syn_defs_signature_changed",
+                                                           "syn_defs_body_changed")),
+    "r_public_changed": (("syn_public_added", "syn_public_removed", "syn_public_signature_changed"),
+                         ("syn_defs_added", "syn_defs_removed", "syn_defs_signature_changed",
+                          "syn_defs_body_changed")),
+    "r_types": (("syn_types_added", "syn_types_removed"), ("syn_defs_added", "syn_defs_removed")),
+    "r_defs_per_100_lines": (("syn_defs_added", "syn_defs_removed"), ("churn",)),
+    "r_test_vs_source": (("churn_test",), ("churn_source", "churn_test")),
+    "r_contract": (("churn_contract",), ("churn",)),
+    "r_hunks_per_file": (("n_hunks",), ("n_files",)),
+}  # fmt: skip
+RATIO_COLUMNS = list(RATIOS)
+
+
+def ratio_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Structure relative to the change's size, so a model is not left with size alone."""
+    out = {}
+    for name, (num, den) in RATIOS.items():
+        n = frame[list(num)].astype(float).sum(axis=1).to_numpy()
+        d = frame[list(den)].astype(float).sum(axis=1).to_numpy()
+        scale = 100.0 if name == "r_defs_per_100_lines" else 1.0
+        out[name] = scale * n / (d + 1.0)
+    return pd.DataFrame(out, index=frame.index).astype(np.float64)
