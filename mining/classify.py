@@ -740,6 +740,8 @@ def classify_stage(
 
     store.require_rows(con, "commit_features", "features")
     model = model or load_model()
+    # beside the full model, the shipped diff-only one (no message features) fills layer_diff_only
+    diff_only = load_model(variant="diff-only") if model.meta.get("variant", "full") == "full" else None
     oof = read_oof(oof_path) if oof_path is not None else None
     known = [
         r[0] for r in con.execute("SELECT DISTINCT repo FROM commit_features ORDER BY 1").fetchall()
@@ -753,10 +755,13 @@ def classify_stage(
         frame = con.execute(
             "SELECT * FROM commit_features WHERE repo = ? ORDER BY sha", [repo]
         ).df()
-        if model.text_columns:
+        if model.text_columns or (diff_only is not None and diff_only.text_columns):
             texts = texts_from_db(con, repo, list(frame["sha"]))
             frame = frame.merge(texts, on="sha", how="left")
         pred = apply_oof(classify_frame(frame, model), oof, model.meta.get("variant", "full"))
+        if diff_only is not None:  # the study's message-style sensitivity reads both layers
+            other = apply_oof(classify_frame(frame, diff_only), oof, "diff-only")
+            pred["layer_diff_only"] = pred[["sha"]].merge(other[["sha", "layer"]], on="sha")["layer"]
         pred["model_version"] = model.version
         pred["is_fix"] = pred["is_fix"].astype(bool)
         with store.transaction(con):
