@@ -108,7 +108,7 @@ import sys
 from mining import classify, features
 shas = sys.stdin.read().split()
 frame = features.compute_features(sys.argv[1], shas)
-pred = classify.classify_frame(frame, classify.load_model())
+pred = classify.classify_shas(sys.argv[1], shas)  # the model reads the messages too
 sys.stdout.write(frame.to_csv(index=False) + pred.to_csv(index=False))
 """
 
