@@ -97,7 +97,10 @@ def fixed_effects_logit(
         warnings.simplefilter("always")
         groups, note = se_clusters(data)
         cov = {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
-        fit = smf.logit(formula, data=data).fit(disp=0, maxiter=200, **cov)
+        try:
+            fit = smf.logit(formula, data=data).fit(disp=0, maxiter=200, **cov)
+        except (np.linalg.LinAlgError, ValueError) as exc:  # e.g. a singular Hessian: reported
+            return _empty("repo fixed effects", outcome, f"did not fit: {exc}")
     return _row(
         "repo fixed effects",
         outcome,

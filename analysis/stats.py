@@ -152,6 +152,8 @@ def cluster_counts(
     """
     cols = [cluster, by, outcome] + (["weight"] if "weight" in df.columns else [])
     sub = df[cols].dropna(subset=[by])
+    if "weight" in sub.columns:  # a CSV read as text (out-of-fold predictions) carries it as str
+        sub = sub.assign(weight=pd.to_numeric(sub["weight"], errors="coerce").fillna(1.0))
     groups = sorted(sub[by].astype(str).unique())
     grouped = sub.assign(**{by: sub[by].astype(str), outcome: sub[outcome].astype(str)}).groupby(
         [cluster, by, outcome], observed=True

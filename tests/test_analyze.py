@@ -92,7 +92,7 @@ def test_analyze_one_and_two_repositories_from_another_folder(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = tmp_path / "analysis-out"
-    res = run_cli(["analyze", *sources, "--out", str(out), "--n-boot", "60", "--format", "png",
+    res = run_cli(["analyze", *sources, "--out", str(out), "--n-boot", "60", "--figure-formats", "png",
                    "--no-notebooks", "--quiet"], elsewhere, monkeypatch)  # fmt: skip
     assert res.exit_code == 0, res.output
     report = out / "report" / "study.md"
@@ -130,7 +130,7 @@ def _intervals(text: str) -> list[tuple[str, str]]:
 def test_rerun_skips_what_is_done_and_report_on_change(repo_builder, tmp_path, monkeypatch) -> None:
     src = make_project(repo_builder, "proj", 30)
     out = tmp_path / "o"
-    args = ["analyze", str(src), "--out", str(out), "--n-boot", "30", "--format", "png",
+    args = ["analyze", str(src), "--out", str(out), "--n-boot", "30", "--figure-formats", "png",
             "--no-notebooks"]  # fmt: skip
     first = run_cli(args, tmp_path, monkeypatch)
     assert first.exit_code == 0, first.output

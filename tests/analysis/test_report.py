@@ -69,7 +69,7 @@ def test_cli_figures_and_report(small, tmp_path) -> None:
             str(small.db),
             "--out",
             str(tmp_path / "f"),
-            "--format",
+            "--figure-formats",
             "svg",
             "--evaluation",
             str(small.evaluation),
