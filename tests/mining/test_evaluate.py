@@ -92,7 +92,7 @@ def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_pa
         "evaluate", "--labels", str(labels_csv), "--features", str(tmp_path / "f.parquet"),
         "--ai-status", str(tmp_path / "ai.csv"), "--mirrors", str(tsv), "--out", str(out),
         "--oof", str(oof), "--doc", str(doc), "--folds", "3", "--inner-folds", "2",
-        "--train", "--model", str(model), "-q",
+        "--train", "--model", str(model),
     ])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "full: n=" in res.stdout and "diff-only: n=" in res.stdout
