@@ -251,6 +251,15 @@ def _variants(
         rows.append(
             ("scripted chores dropped from the human group", era[keep], PRIMARY_STRATA, "layer")
         )
+    if with_debatable is not None and len(with_debatable) > len(df):
+        rows.append(
+            (
+                f"{', '.join(DEBATABLE_AUTOMATION)} commits counted as human",
+                add_period(same_era(with_debatable)),
+                PRIMARY_STRATA,
+                "layer",
+            )
+        )
     return rows
 
 

@@ -50,7 +50,9 @@ def event_commits(
     ).df()
     df = facts.merge(events, on=["repo", "sha"], how="inner")
     df = df.loc[~df["is_merge"].astype(bool)].copy()
-    ai = df["ai_direct"].astype(bool)
+    # the primary analysis' groups (dataset.analysis_commits): automation belongs to neither
+    person = df["author_kind"].isin(["human", "ai_agent"])
+    ai = person & (df["ai_direct"].astype(bool) | df["author_kind"].eq("ai_agent"))
     human = ~df["ai"].astype(bool) & (df["author_kind"] == "human")
     if drop_scripted and "scripted" in df.columns:
         human &= ~df["scripted"].fillna(False).astype(bool)

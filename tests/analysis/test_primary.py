@@ -163,3 +163,11 @@ def test_em_corrected_shares_with_group_matrices_and_weights():
     diff = out[out["group"] == "ai - human"].set_index("layer")
     assert diff["lo"]["boilerplate"] <= -0.15 <= diff["hi"]["boilerplate"]
     assert out["converged"].all()
+
+
+def test_debatable_automation_gets_its_own_sensitivity_row():
+    df = _commits(n_repos=6, per_repo=300)
+    extra = df[df["is_ai"] == 0].head(50).assign(layer="boilerplate")
+    table = sensitivity_table(df, n_boot=50, with_debatable=pd.concat([df, extra]))
+    row = table[table["analysis"].str.contains("counted as human")]
+    assert len(row) == 1 and row["n"].iloc[0] > table["n"].iloc[0]
