@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
-from mining import __version__
+from mining import __version__, store
 from mining.attribute import AUTOMATION_VIA
 
 CHANNELS = {
@@ -71,6 +71,33 @@ def _evaluation(path: Path | None) -> str:
     if gap is not None:
         lines += ["", f"Accuracy on AI commits minus accuracy on human commits: {gap:+.3f}."]
     return "\n".join(lines)
+
+
+_COVERED = (
+    ("commit_features", "change features"),
+    ("commit_layers", "layer (full model) and `layer_diff_only`; `is_oof` marks labelled commits"),
+    ("commit_structure", "structural-change events"),
+    ("commit_authors", "author kind (person, AI agent, automation), scripted flag"),
+)
+
+
+def _coverage(con: duckdb.DuckDBPyConnection) -> str:
+    """Which non-merge commits each derived table covers, counted, so no reader assumes a sample."""
+    total = con.execute("SELECT count(*) FROM commits WHERE NOT is_merge").fetchone()[0]
+    rows = []
+    for table, what in _COVERED:
+        if not store.table_columns(con, table):
+            continue
+        n = con.execute(
+            f"SELECT count(*) FROM {table} t JOIN commits c USING (repo, sha) WHERE NOT c.is_merge"  # noqa: S608 - fixed names
+        ).fetchone()[0]
+        rows.append([f"`{table}`", what, f"{n:,} of {total:,}", f"{100 * n / total:.1f}%" if total else "-"])
+    merges = con.execute("SELECT count(*) FROM commits WHERE is_merge").fetchone()[0]
+    return (
+        _table(["table", "holds", "non-merge commits covered", "share"], rows)
+        + f"\n\nMerge commits ({merges:,}) have no layer, features or events by design; "
+        "`commits`, `file_changes` and `attributions` cover every commit reachable from each pin."
+    )
 
 
 def render(
@@ -141,6 +168,10 @@ def render(
             ["repo", "role", "language", "pinned commit", "commits", "AI commits"],
             [[r[0], r[1], r[2], f"`{r[3]}`", f"{r[4]:,}", f"{r[5]:,}"] for r in repos],
         ),  # fmt: skip
+        "",
+        "## What covers what",
+        "",
+        _coverage(con),
         "",
         "## Files and schema",
         "",
