@@ -644,6 +644,7 @@ def fig10_structure_events(
     ax.set_xlabel("odds ratio (AI vs human)")
     ax.grid(axis="x")
     ax.grid(axis="y", visible=False)
+    _right_labels(ax, y, [str(int(k)) for k in data["n_repos"]], "repos")
     caption = (
         "Odds ratio of each structural-change event (read from the diff and the trees, no model) for "
         "AI-assisted vs human commits, same era, Mantel-Haenszel within repository x quarter, 95% "
