@@ -295,7 +295,8 @@ def per_repo_odds_ratios(df: pd.DataFrame, min_ai: int = 5) -> pd.DataFrame:
 
     Repos with fewer than `min_ai` AI commits are left out of the plot rows but stay in the pool.
     """
-    from analysis.stats import mantel_haenszel, odds_ratio_2x2
+    from analysis.primary import pooled_or
+    from analysis.stats import odds_ratio_2x2
 
     rows = []
     for repo, g in df.groupby("repo", observed=True):
@@ -306,7 +307,7 @@ def per_repo_odds_ratios(df: pd.DataFrame, min_ai: int = 5) -> pd.DataFrame:
         c = int(((g["is_ai"] == 0) & (g["arch"] == 1)).sum())
         est, lo, hi = odds_ratio_2x2(a, n_ai - a, c, len(g) - n_ai - c)
         rows.append({"repo": repo, "n": len(g), "n_ai": n_ai, "or": est, "lo": lo, "hi": hi})
-    pooled = mantel_haenszel(df, "is_ai", "arch", ["repo"])
+    pooled = pooled_or(df, "arch", ["repo"])  # repository-cluster bootstrap interval
     rows.append(
         {
             "repo": "pooled (Mantel-Haenszel)",

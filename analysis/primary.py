@@ -61,7 +61,8 @@ def _repo_terms(df: pd.DataFrame, outcome: str, strata: Sequence[str]) -> pd.Dat
     t["r"] = t["a"] * t["d"] / n
     t["s"] = t["b"] * t["c"] / n
     t["n"] = n
-    return t.groupby(level="repo")[["r", "s", "n", "a", "b", "c", "d"]].sum()
+    t["k"] = 1.0  # strata per repository
+    return t.groupby(level="repo")[["r", "s", "n", "a", "b", "c", "d", "k"]].sum()
 
 
 def _within_strata_draws(
@@ -110,6 +111,7 @@ def stratified_or(
         "n": int(terms["n"].sum()),
         "n_ai": int((terms["a"] + terms["b"]).sum()),
         "n_repos": len(terms),
+        "n_strata": int(terms["k"].sum()),
         "interval": "",
         "note": "",
     }
@@ -309,3 +311,40 @@ def hypothesis_verdict(arch_or: dict) -> str:
     """The plan's verdict on the hypothesis from the primary architectural odds ratio."""
     d = direction(arch_or["lo"], arch_or["hi"])
     return {"lower": "supported", "higher": "contradicted"}.get(d, "not decided")
+
+
+def crude_or(df: pd.DataFrame, outcome: str, n_boot: int = 1000, seed: int = 0,
+             level: float = 0.95) -> dict:
+    """The pooled (crude) odds ratio with a repository-cluster bootstrap interval: the cells are
+    summed over repositories, so a resample of repositories is a weighted sum of their cells."""
+    y = df[outcome].astype(int).to_numpy()
+    x = df["is_ai"].astype(int).to_numpy()
+    cells = pd.DataFrame({"repo": df["repo"].to_numpy(), "a": (x == 1) & (y == 1),
+                          "b": (x == 1) & (y == 0), "c": (x == 0) & (y == 1),
+                          "d": (x == 0) & (y == 0)}).groupby("repo")[["a", "b", "c", "d"]].sum()
+    arr = cells.to_numpy(float)
+    tot = arr.sum(axis=0)
+    out = {"or": np.nan, "lo": np.nan, "hi": np.nan, "n": int(tot.sum()), "n_strata": 1,
+           "n_repos": len(cells)}
+    if tot[1] * tot[2] == 0 or tot[0] * tot[3] == 0:
+        return out
+    out["or"] = float(tot[0] * tot[3] / (tot[1] * tot[2]))
+    if len(cells) >= MIN_REPOS:
+        rng = np.random.default_rng(seed)
+        k = len(cells)
+        w = rng.multinomial(k, np.full(k, 1 / k), size=n_boot).astype(float) @ arr
+        with np.errstate(divide="ignore", invalid="ignore"):
+            draws = w[:, 0] * w[:, 3] / (w[:, 1] * w[:, 2])
+        draws = np.where(np.isfinite(draws) & (draws > 0), draws, np.nan)
+        lo, hi = percentile_ci(np.log(draws), level)
+        out["lo"], out["hi"] = float(np.exp(lo)), float(np.exp(hi))
+    return out
+
+
+def pooled_or(df: pd.DataFrame, outcome: str, strata: Sequence[str], n_boot: int = 1000,
+              seed: int = 0) -> dict:
+    """Every pooled odds ratio of the study: crude without strata, else Mantel-Haenszel over
+    strata nested in repositories; repository-cluster bootstrap intervals either way."""
+    if not strata:
+        return crude_or(df, outcome, n_boot, seed)
+    return stratified_or(df, outcome, tuple(strata), n_boot, seed)

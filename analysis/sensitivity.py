@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.primary import pooled_or
 from analysis.shares import with_baseline
-from analysis.stats import mantel_haenszel
 
 DEFAULT_RECALLS: tuple[float, ...] = (1.0, 0.5, 0.25, 0.1)
 
@@ -36,7 +36,7 @@ def channel_odds_ratios(df: pd.DataFrame, min_n: int = 20) -> pd.DataFrame:
         subsets[channel] = labelled[labelled["stratum"] == channel]
     for name, ai in subsets.items():
         both = pd.concat([ai, human])
-        res = mantel_haenszel(both, "is_ai", "arch", ["repo"])
+        res = pooled_or(both, "arch", ["repo"])
         rows.append(
             {
                 "channel": name,
@@ -45,7 +45,7 @@ def channel_odds_ratios(df: pd.DataFrame, min_n: int = 20) -> pd.DataFrame:
                 "or": res["or"],
                 "lo": res["lo"],
                 "hi": res["hi"],
-                "n_repos": res["n_strata"],
+                "n_repos": res["n_repos"],
             }
         )
     return pd.DataFrame(rows)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.stats import mantel_haenszel, wilson
+from analysis.primary import pooled_or
+from analysis.stats import wilson
 
 ADJUSTMENTS: dict[str, list[str]] = {
     "none (crude)": [],
@@ -56,7 +57,7 @@ def how_the_answer_moves(df: pd.DataFrame, layer: str = "architectural") -> pd.D
     d = df.assign(y=(df["layer"] == layer).astype(int))
     rows = []
     for name, strata in ADJUSTMENTS.items():
-        res = mantel_haenszel(d, "is_ai", "y", strata)
+        res = pooled_or(d, "y", strata)
         rows.append(
             {
                 "layer": layer,
@@ -76,7 +77,7 @@ def by_mode(df: pd.DataFrame, layer: str = "architectural") -> pd.DataFrame:
     d = df.assign(y=(df["layer"] == layer).astype(int))
     rows = []
     for mode, g in d.groupby("integration_mode"):
-        res = mantel_haenszel(g, "is_ai", "y", ["repo", "size_band"])
+        res = pooled_or(g, "y", ["repo", "size_band"])
         rows.append(
             {
                 "integration_mode": mode,
