@@ -91,3 +91,28 @@ def test_blame_releases(small, tmp_path) -> None:
     (tmp_path / "x.json").write_text('[{"from": 1}]')
     with pytest.raises(StageError, match="x.json"):
         dataset.load_blame_releases(tmp_path / "x.json")
+
+
+def test_design_weights_carry_a_stratified_sample_back_to_the_population() -> None:
+    """A balanced sample (as `features --sample` draws) weighted back gives the population share."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.stats import cluster_counts, shares_of
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for r in range(6):
+        n_ai, n_h = 100 + 50 * r, 2000 - 100 * r  # AI is rare and its share varies by repo
+        rows += [{"repo": f"r{r}", "_ai": True, "layer": rng.choice(LAYERS, p=[0.2, 0.1, 0.6, 0.1])}
+                 for _ in range(n_ai)]
+        rows += [{"repo": f"r{r}", "_ai": False, "layer": rng.choice(LAYERS, p=[0.4, 0.1, 0.47, 0.03])}
+                 for _ in range(n_h)]
+    population = pd.DataFrame(rows)
+    sample = population.groupby(["repo", "_ai"]).sample(80, random_state=1)
+    sample = sample.assign(weight=dataset.design_weights(population, sample), group="all")
+    weighted = shares_of(cluster_counts(sample, "repo", "group", LAYERS)[0].sum(axis=0))[0]
+    truth = population["layer"].value_counts(normalize=True).reindex(LAYERS).to_numpy()
+    naive = sample["layer"].value_counts(normalize=True).reindex(LAYERS).to_numpy()
+    assert np.abs(weighted - truth).max() < 0.02
+    assert np.abs(naive - truth).max() > 0.05  # the balanced sample alone is not the population
