@@ -704,20 +704,18 @@ def features_stage(
             continue
         git_dir = resolve_git_dir(dirs[repo])
         with syntax.BlobReader(git_dir) as reader:
-            for start in range(0, len(shas), BATCH):
-                batch = shas[start : start + BATCH]
+
+            def rows_for(
+                batch: list[str], reader: syntax.BlobReader = reader, git_dir: Path = git_dir
+            ) -> pd.DataFrame:
                 if jobs > 1:  # spawn: workers must not inherit the open DuckDB connection
-                    rows = _parallel_rows(git_dir, batch, jobs, "spawn")
-                else:
-                    rows = _rows_surviving_unreadable(git_dir, batch, reader)
-                frame = _frame(rows).copy()
-                frame.insert(0, "repo", repo)
-                frame.insert(2, "features_version", FEATURES_VERSION)
-                with store.transaction(con):
-                    store.replace_repo_rows(con, "commit_features", repo, frame, shas=batch)
-                done[repo] += len(frame)
-                if progress is not None:
-                    progress(repo, start + len(batch), len(shas))
+                    return _frame(_parallel_rows(git_dir, batch, jobs, "spawn"))
+                return _frame(_rows_surviving_unreadable(git_dir, batch, reader))
+
+            done[repo] += store.write_repo_batches(
+                con, "commit_features", repo, shas, rows_for,
+                ("features_version", FEATURES_VERSION), BATCH, progress,
+            )  # fmt: skip
     return done
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from mining import __version__
 from mining.errors import DatabaseError
@@ -280,3 +281,33 @@ def _sha_frame(shas: Sequence[str]) -> Any:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
+
+
+def write_repo_batches(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    repo: str,
+    shas: list[str],
+    rows_for: Callable[[list[str]], pd.DataFrame],
+    version: tuple[str, str],
+    batch: int,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
+    """Compute and write a per-commit stage table in batches, each batch in its own transaction.
+
+    Why: an interrupted stage keeps every finished batch and redoes only the rest (features and
+    structure share this resumable loop). `rows_for(shas)` returns one row per commit keyed by
+    sha; `version` is the (column, value) that marks how the rows were computed.
+    """
+    done = 0
+    for start in range(0, len(shas), batch):
+        part = shas[start : start + batch]
+        frame = rows_for(part).copy()
+        frame.insert(0, "repo", repo)
+        frame.insert(2, version[0], version[1])
+        with transaction(con):
+            replace_repo_rows(con, table, repo, frame, shas=part)
+        done += len(frame)
+        if progress is not None:
+            progress(repo, start + len(part), len(shas))
+    return done

@@ -579,14 +579,9 @@ def structure_stage(
             continue
         git_dir = resolve_git_dir(dirs[repo])
         with syntax.BlobReader(git_dir) as reader:
-            for start in range(0, len(shas), BATCH):
-                batch = shas[start : start + BATCH]
-                frame = _frame(_rows(git_dir, batch, reader))
-                frame.insert(0, "repo", repo)
-                frame.insert(2, "structure_version", STRUCTURE_VERSION)
-                with store.transaction(con):
-                    store.replace_repo_rows(con, "commit_structure", repo, frame, shas=batch)
-                done[repo] += len(frame)
-                if progress is not None:
-                    progress(repo, start + len(batch), len(shas))
+            done[repo] += store.write_repo_batches(
+                con, "commit_structure", repo, shas,
+                lambda batch, reader=reader, git_dir=git_dir: _frame(_rows(git_dir, batch, reader)),
+                ("structure_version", STRUCTURE_VERSION), BATCH, progress,
+            )  # fmt: skip
     return done
