@@ -39,3 +39,12 @@ def repo_builder(tmp_path: Path):
         return RepoBuilder(tmp_path / name, **kw)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture
+def small_repo(repo_builder) -> RepoBuilder:
+    """Two commits, a Python file and a Markdown file: the smallest history a command can read."""
+    rb = repo_builder("small")
+    rb.commit("first", {"a.py": "x = 1\n"})
+    rb.commit("second", {"a.py": "x = 2\n", "b.md": "doc\n"})
+    return rb

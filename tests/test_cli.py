@@ -21,14 +21,6 @@ def strata(*args: str):
 
 
 @pytest.fixture
-def small_repo(repo_builder) -> RepoBuilder:
-    rb = repo_builder("small")
-    rb.commit("first", {"a.py": "x = 1\n"})
-    rb.commit("second", {"a.py": "x = 2\n", "b.md": "doc\n"})
-    return rb
-
-
-@pytest.fixture
 def crawled(small_repo, tmp_path) -> Path:
     db = tmp_path / "s.duckdb"
     res = strata("crawl", str(small_repo.path), "--db", str(db), "-q")

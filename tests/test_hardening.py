@@ -47,11 +47,8 @@ def q(db: Path, sql: str) -> list[tuple]:
 
 
 @pytest.fixture
-def small(repo_builder) -> RepoBuilder:
-    rb = repo_builder("small")
-    rb.commit("first", {"a.py": "x = 1\n"})
-    rb.commit("second", {"a.py": "x = 2\n", "b.md": "doc\n"})
-    return rb
+def small(small_repo) -> RepoBuilder:
+    return small_repo
 
 
 @pytest.fixture
