@@ -43,8 +43,14 @@ dataset: $(BIN)/.installed ## Rebuild the release from the sources (MIRRORS=file
 fuzz: $(BIN)/.installed-dev ## Property-based fuzzing: >= 10k examples per target (minutes)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py -m fuzz -p no:cacheprovider
 
-bench: $(BIN)/.installed ## Benchmarks against raw git (needs REPO=path to a history)
+bench: $(BIN)/.installed-dev ## Benchmarks against raw git (needs REPO=path to a history)
 	$(BIN)/python benchmarks/crawl.py $(REPO)
+
+figures: $(BIN)/.installed ## Redraw the figures and contact sheet from $(DB) (after `make reproduce`)
+	$(BIN)/strata figures --db $(DB) --out reports
+
+report: $(BIN)/.installed ## Rewrite reports/study.md, its figures and notebooks from $(DB)
+	$(BIN)/strata report --db $(DB) --out reports
 
 clean: ## Remove the venv and generated data (keeps committed data)
 	rm -rf $(VENV) data/strata.duckdb data/.staging data/.build-staging reports/*.html
