@@ -6,7 +6,6 @@ plain functions over DataFrames: `dataset` loads, the estimators compute, `figur
 present.
 """
 
-LAYERS: tuple[str, ...] = ("boilerplate", "refactor", "feature", "architectural")
-"""Layer order used everywhere (lowest design judgment first), per shared/codebook.md."""
+from mining.vocabulary import LAYERS  # noqa: F401 - the one definition, re-exported for the study
 
 GROUPS: tuple[str, ...] = ("human", "ai")

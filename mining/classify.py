@@ -28,12 +28,12 @@ import pandas as pd
 from mining import features, store
 from mining.errors import StageError, StrataError
 from mining.labels import OOF_PREDICTIONS
+from mining.vocabulary import LAYERS
 
 # One OpenMP thread unless the user says otherwise: scikit-learn's gradient boosting otherwise
 # spins a thread per core and stalls (40x slower measured) on a loaded 2-core machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-LAYERS = ("boilerplate", "refactor", "feature", "architectural")
 PROB_COLUMNS = [f"p_{x}" for x in LAYERS]
 CSV_COLUMNS = ["sha", "layer", *PROB_COLUMNS, "is_fix"]
 MODEL_NAME = "layer_model"

@@ -14,6 +14,7 @@ import typer.core
 from mining import __version__
 from mining.errors import StrataError, describe
 from mining.labels import OOF_PREDICTIONS
+from mining.vocabulary import DEFAULT_CACHE, DEFAULT_DB
 
 INTERRUPTED = "strata: interrupted; work already committed is kept (rerun to resume)"
 #: click's error classes as typer ships them (typer >= 0.2x vendors click; older typer re-exports it)
@@ -106,7 +107,6 @@ app = typer.Typer(
 DbOption = Annotated[
     Path, typer.Option("--db", help="DuckDB database file.", envvar="STRATA_DB")
 ]
-DEFAULT_DB = Path("data/strata.duckdb")
 MirrorsOption = Annotated[
     Path | None,
     typer.Option(
@@ -114,7 +114,6 @@ MirrorsOption = Annotated[
     ),
 ]
 CacheOption = Annotated[Path, typer.Option(help="Where clone URLs are cloned (bare).")]
-DEFAULT_CACHE = Path("data/raw")
 #: the options every command shares, one definition each (docs/cli.md)
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress and no summary; errors and the requested output still print.")

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from mining import classify, features
-from mining.classify import LAYERS
 from mining.errors import SourceError, StageError
+from mining.vocabulary import LAYERS
 
 LABELS = Path("data/labels/labels.csv")
 FEATURES = Path("data/labels/features.parquet")

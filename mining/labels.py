@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mining.errors import LabelError, StrataError
+from mining.vocabulary import LAYERS
 
-LAYERS = ("boilerplate", "refactor", "feature", "architectural")
 FIELDS = ("layer", "is_fix", "docs_or_tests_only")
 ANNOTATION_COLUMNS = ("packet_id", "layer", "is_fix", "docs_or_tests_only", "confidence")
 LABEL_COLUMNS = ("repo", "sha", "layer", "is_fix", "docs_or_tests_only", "agreement")

@@ -30,7 +30,8 @@ from mining.corpus import load_corpus, read_mirror_map
 from mining.crawl import CrawlResult, CrawlTarget, crawl
 from mining.errors import CorpusError, DatabaseError, SourceError, StrataError
 from mining.gitcmd import run_git, validate_rev
-from mining.sources import DEFAULT_CACHE, Source, resolve_source
+from mining.sources import Source, resolve_source
+from mining.vocabulary import DEFAULT_CACHE
 
 console = Console(stderr=True, soft_wrap=True)
 

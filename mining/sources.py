@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from mining.errors import SourceError
 from mining.gitcmd import first_error_line, git_env, resolve_git_dir, run_git
+from mining.vocabulary import DEFAULT_CACHE
 
 if TYPE_CHECKING:
     import duckdb
 
-DEFAULT_CACHE = Path("data/raw")
 _URL_RE = re.compile(r"^(https?://|ssh://|git://|file://|[\w.-]+@[\w.-]+:)")
 _HOSTED_RE = re.compile(r"[/:]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")

@@ -20,8 +20,7 @@ import pandas as pd
 
 from mining import __version__
 from mining.errors import DatabaseError
-
-DEFAULT_DB = Path("data/strata.duckdb")
+from mining.vocabulary import DEFAULT_DB
 
 #: bump when a table's columns change; `connect` refuses older files with a clear message.
 SCHEMA_VERSION = 1
