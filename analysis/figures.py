@@ -365,7 +365,7 @@ def fig05_forest(
     ax.plot(data.loc[~pooled, "or"], y[~pooled], "o", markersize=3, color=style.GROUP_COLORS["ai"],
             label="repository (Woolf 95% CI)")  # fmt: skip
     ax.plot(data.loc[pooled, "or"], y[pooled], "D", markersize=4, color="black",
-            label="pooled (Mantel-Haenszel 95% CI)")  # fmt: skip
+            label="pooled (MH, repo bootstrap 95% CI)")  # fmt: skip
     ax.axvline(1, color="0.5", linewidth=0.8)
     style.log_axis(ax, *style.padded_range([*data["lo"], *data["hi"]], 1.1))
     ax.set_ylim(-0.7, len(data) - 0.3)
@@ -383,7 +383,7 @@ def fig05_forest(
         f"Odds ratio of an architectural commit, AI-assisted vs human, in each of "
         f"{int((~pooled).sum())} repositories with at least 5 AI commits (Woolf 95% interval), "
         f"and pooled over repositories (Mantel-Haenszel, {style.count(data.loc[pooled, 'n'].sum())} "
-        "commits); repositories sorted by odds ratio. Right: AI commits per repository."
+        "commits, 95% repository-cluster bootstrap interval); repositories sorted by odds ratio. Right: AI commits per repository."
         + _source(source)
     )
     return style.save(fig, data, "fig05-forest-architectural", out, formats, caption)
@@ -603,8 +603,9 @@ def fig09_units(
     _right_labels(ax, y, [f"{style.count(n)} / {int(k)}" for n, k in zip(data["n"], data["n_strata"], strict=True)],
                   "commits / strata")  # fmt: skip
     caption = (
-        "Odds ratio of an architectural commit, AI-assisted vs human, pooled (Mantel-Haenszel, 95% "
-        "interval) within finer and finer strata; right: commits (n) and strata used. "
+        "Odds ratio of an architectural commit, AI-assisted vs human, pooled (crude, then "
+        "Mantel-Haenszel; 95% repository-cluster bootstrap interval) within finer and finer "
+        "strata; right: commits (n) and strata used. "
         f"{INTERVAL_RULE.split(' in ')[0].capitalize()}." + _source(source)
     )
     return style.save(fig, data, "fig09-like-with-like", out, formats, caption)
