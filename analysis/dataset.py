@@ -23,10 +23,11 @@ import pandas as pd
 from analysis import LAYERS
 from mining import store
 from mining.errors import DatabaseError, StageError
+from mining.vocabulary import SIZE_BOUNDS
 
 SIZE_BANDS: tuple[str, ...] = ("xs", "s", "m", "l")
 """Churn bands (lines added + deleted): xs < 10 <= s < 100 <= m < 1000 <= l."""
-SIZE_EDGES: tuple[float, ...] = (-np.inf, 10, 100, 1000, np.inf)
+SIZE_EDGES: tuple[float, ...] = (-np.inf, *SIZE_BOUNDS[1:], np.inf)
 
 INTEGRATION_MODES: tuple[str, ...] = ("squash_pr", "merged_branch", "direct", "merge")
 

@@ -22,13 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mining.errors import LabelError
-
-SIZE_BANDS: tuple[tuple[str, int, int], ...] = (
-    ("lt10", 0, 10),
-    ("10-99", 10, 100),
-    ("100-999", 100, 1000),
-    ("ge1000", 1000, 2**62),
-)
+from mining.vocabulary import SIZE_BAND_NAMES, size_band
 
 
 @dataclass(frozen=True)
@@ -106,10 +100,6 @@ def sampling_frame(con: duckdb.DuckDBPyConnection, repos: list[str]) -> pd.DataF
     return con.execute(_FRAME_SQL, {"repos": repos}).df()
 
 
-def _band(churn: int) -> str:
-    return next(name for name, lo, hi in SIZE_BANDS if lo <= churn < hi)
-
-
 def _srs(rng: random.Random, pool: list[str], n: int) -> tuple[list[str], float]:
     n = min(n, len(pool))
     return (rng.sample(pool, n) if n else []), (n / len(pool) if pool else 0.0)
@@ -144,8 +134,8 @@ def draw(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
             drawn |= dict.fromkeys(picked, name)
         pi_enrich: dict[str, float] = {}
         hinted = g[g["hint"]]
-        bands = hinted["churn"].map(_band)
-        for band, _, _ in SIZE_BANDS:
+        bands = size_band(hinted["churn"])
+        for band in SIZE_BAND_NAMES:
             pool = hinted.loc[bands == band, "sha"].tolist()
             picked, p = _srs(rng, pool, design.enrich_per_band)
             pi_enrich |= dict.fromkeys(pool, p)

@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mining import vocabulary
 from mining.errors import GitError, LabelError, StrataError
 from mining.evaluate import mirror_paths
 from mining.gitcmd import resolve_git_dir, run_git
 from mining.structure import AGGREGATES, EVENTS, compute_structure
 
-#: changed-line bands (lower bounds) of the report; the last band is open
-SIZE_BANDS = ((0, "<10"), (10, "10-99"), (100, "100-999"), (1000, ">=1000"))
 ARCHITECTURAL = "architectural"
 
 
@@ -88,12 +87,8 @@ def labelled_events(labels: pd.DataFrame, mirrors: dict[str, str]) -> pd.DataFra
 
 
 def size_band(lines: pd.Series) -> pd.Series:
-    """The SIZE_BANDS label of each changed-line count."""
-    bounds = [b for b, _ in SIZE_BANDS]
-    names = [n for _, n in SIZE_BANDS]
-    return pd.Series(
-        np.array(names)[np.searchsorted(bounds, lines, side="right") - 1], index=lines.index
-    )
+    """The band name (mining.vocabulary) of each changed-line count, keeping the index."""
+    return pd.Series(vocabulary.size_band(lines), index=lines.index)
 
 
 def precision_recall(df: pd.DataFrame) -> pd.DataFrame:
@@ -107,7 +102,7 @@ def precision_recall(df: pd.DataFrame) -> pd.DataFrame:
         df[name] = df[list(members)].any(axis=1)
     arch = df["layer"] == ARCHITECTURAL
     rows = []
-    for band in ["all", *[n for _, n in SIZE_BANDS]]:
+    for band in ["all", *vocabulary.SIZE_BAND_NAMES]:
         sel = np.ones(len(df), bool) if band == "all" else (df["band"] == band).to_numpy()
         for event in [*EVENTS, *AGGREGATES]:
             flagged = df[event].to_numpy(bool) & sel
@@ -148,7 +143,7 @@ def run(labels_csv: Path, out: Path, mirrors: dict[str, str] | None = None) -> p
     text = [
         f"Labelled commits: {len(df)}, architectural: {int((df['layer'] == ARCHITECTURAL).sum())}"
     ]
-    for band in ["all", *[n for _, n in SIZE_BANDS]]:
+    for band in ["all", *vocabulary.SIZE_BAND_NAMES]:
         sub = table[(table["band"] == band) & (table["event"] == "any_event")].iloc[0]
         text += ["", f"### {band} ({sub['commits']} commits, {sub['architectural']} architectural)",
                  "", markdown(table, band)]  # fmt: skip
