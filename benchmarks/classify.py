@@ -5,7 +5,7 @@ Usage: python benchmarks/classify.py GIT_DIR [--commits N] [--model DIR] [--jobs
 Prints, for (a) raw `git log -p -M` of the same commits to /dev/null (the floor: git producing
 the patches), (b) patch streaming + parsing, (c) features in one process (patches, tree-sitter on
 the blocks a change touches, directory checks), (d) the same in J processes, (e) classification
-of the feature rows: wall seconds, commits/s, CPU seconds (this process and its children, git
+of the feature rows (reading the message and path texts the full model needs from git): wall seconds, commits/s, CPU seconds (this process and its children, git
 included) and both as a multiple of (a). CPU ratios are the ones to read on a shared machine:
 wall time there measures the neighbours' load as much as ours. Printed, never asserted.
 """
@@ -23,6 +23,7 @@ from typing import Any
 
 from mining import classify, diffs, features
 from mining.gitcmd import git_argv, git_env, git_text, resolve_git_dir
+from mining.text_features import commit_texts
 
 
 def _cpu() -> float:
@@ -66,7 +67,14 @@ def main() -> None:
     frame_j, feat_j, feat_j_cpu = _timed(lambda: features.compute_features(gd, shas, args.jobs))
     same = frame.equals(frame_j)
     model = classify.load_model(args.model)
-    pred, clf, clf_cpu = _timed(lambda: classify.classify_frame(frame, model))
+
+    def classify_rows() -> Any:
+        rows = frame
+        if model.text_columns and len(rows):  # the full model reads message and path texts
+            rows = rows.merge(commit_texts(gd, list(rows["sha"])), on="sha", how="left")
+        return classify.classify_frame(rows, model)
+
+    pred, clf, clf_cpu = _timed(classify_rows)
 
     print(f"repository: {args.git_dir}  commits: {n}  file diffs: {n_files}  featured: {len(frame)}"
           f"  load average: {os.getloadavg()[0]:.1f}")  # fmt: skip
