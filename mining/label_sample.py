@@ -37,9 +37,10 @@ class Design:
     era_fallback: str
 
     @classmethod
-    def load(cls, path: str | Path) -> Design:
+    def load(cls, path: str | Path, section: str = "design") -> Design:
+        """The design in `[section]` of a TOML file (`design` is round 2, `round3` the third)."""
         try:
-            d = tomllib.loads(Path(path).read_text(encoding="utf-8"))["design"]
+            d = tomllib.loads(Path(path).read_text(encoding="utf-8"))[section]
             return cls(
                 seed=int(d["seed"]),
                 ai=int(d["ai"]),
@@ -49,7 +50,7 @@ class Design:
                 era_fallback=str(d["era_fallback"]),
             )
         except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError) as exc:
-            raise LabelError(f"{path}: not a labelling design ({exc})") from exc
+            raise LabelError(f"{path}: not a labelling design [{section}] ({exc})") from exc
 
 
 _FRAME_SQL = """
@@ -105,6 +106,43 @@ def _srs(rng: random.Random, pool: list[str], n: int) -> tuple[list[str], float]
     return (rng.sample(pool, n) if n else []), (n / len(pool) if pool else 0.0)
 
 
+_SRS_STRATA = ("ai", "same_era", "before_era")
+
+
+def _repo_pools(
+    g: pd.DataFrame, design: Design
+) -> tuple[dict[str, list[str]], dict[str, int], dict[str, list[str]]]:
+    """One repository's SRS pools, their allocations and its hinted commits per size band.
+
+    The one definition of the strata, shared by `draw` (which samples them) and `inclusion`
+    (which gives every commit of the frame its probability, drawn or not).
+    """
+    fallback = pd.Timestamp(design.era_fallback, tz="UTC")
+    g = g.sort_values("sha")
+    era = g.loc[g["ai"], "authored_at"].min() if g["ai"].any() else fallback
+    pools = {
+        "ai": g.loc[g["ai"], "sha"].tolist(),
+        "same_era": g.loc[~g["ai"] & (g["authored_at"] >= era), "sha"].tolist(),
+        "before_era": g.loc[~g["ai"] & (g["authored_at"] < era), "sha"].tolist(),
+    }
+    want = {"ai": design.ai, "before_era": design.before_era}
+    want["same_era"] = design.same_era + sum(max(0, n - len(pools[k])) for k, n in want.items())
+    hinted = g[g["hint"]]
+    bands = size_band(hinted["churn"])
+    enrich = {band: hinted.loc[bands == band, "sha"].tolist() for band in SIZE_BAND_NAMES}
+    return pools, want, enrich
+
+
+def _probability_row(repo: str, sha: str, p_srs: float, p_enr: float) -> dict[str, object]:
+    return {
+        "repo": repo,
+        "sha": sha,
+        "pi_srs": p_srs,
+        "pi_enrich": p_enr,
+        "pi": 1 - (1 - p_srs) * (1 - p_enr),
+    }
+
+
 def draw(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
     """The sample: one row per drawn commit with `stratum` and inclusion probability `pi`.
 
@@ -114,46 +152,56 @@ def draw(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
     A bucket smaller than its allocation is taken whole; what it lacks goes to `same_era`.
     """
     rng = random.Random(design.seed)
-    fallback = pd.Timestamp(design.era_fallback, tz="UTC")
     rows: list[dict[str, object]] = []
     for repo, g in frame.groupby("repo", sort=True):
-        g = g.sort_values("sha")
-        era = g.loc[g["ai"], "authored_at"].min() if g["ai"].any() else fallback
-        pools = {
-            "ai": g.loc[g["ai"], "sha"].tolist(),
-            "same_era": g.loc[~g["ai"] & (g["authored_at"] >= era), "sha"].tolist(),
-            "before_era": g.loc[~g["ai"] & (g["authored_at"] < era), "sha"].tolist(),
-        }
-        want = {"ai": design.ai, "before_era": design.before_era}
-        want["same_era"] = design.same_era + sum(max(0, n - len(pools[k])) for k, n in want.items())
+        pools, want, enrich = _repo_pools(g, design)
         pi_srs: dict[str, float] = {}
         drawn: dict[str, str] = {}
-        for name in ("ai", "same_era", "before_era"):
+        for name in _SRS_STRATA:
             picked, p = _srs(rng, pools[name], want[name])
             pi_srs |= dict.fromkeys(pools[name], p)
             drawn |= dict.fromkeys(picked, name)
         pi_enrich: dict[str, float] = {}
-        hinted = g[g["hint"]]
-        bands = size_band(hinted["churn"])
         for band in SIZE_BAND_NAMES:
-            pool = hinted.loc[bands == band, "sha"].tolist()
-            picked, p = _srs(rng, pool, design.enrich_per_band)
-            pi_enrich |= dict.fromkeys(pool, p)
+            picked, p = _srs(rng, enrich[band], design.enrich_per_band)
+            pi_enrich |= dict.fromkeys(enrich[band], p)
             for s in picked:
                 drawn[s] = f"{drawn[s]}+enrich" if s in drawn else "enrich"
         for s, stratum in drawn.items():
-            p_srs, p_enr = pi_srs[s], pi_enrich.get(s, 0.0)
-            rows.append(
-                {
-                    "repo": repo,
-                    "sha": s,
-                    "stratum": stratum,
-                    "pi_srs": p_srs,
-                    "pi_enrich": p_enr,
-                    "pi": 1 - (1 - p_srs) * (1 - p_enr),
-                }
-            )
+            row = _probability_row(str(repo), s, pi_srs[s], pi_enrich.get(s, 0.0))
+            rows.append({"repo": repo, "sha": s, "stratum": stratum} | row)
     return pd.DataFrame(rows).sort_values(["repo", "sha"]).reset_index(drop=True)
+
+
+def inclusion(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """Every frame commit's probability of being drawn by `design` (`repo, sha, pi_srs, ...`).
+
+    Why: when several independent rounds label one population, a labelled commit's weight is
+    1 / P(drawn in any round), which needs each round's probability for commits it did not draw.
+    """
+    rows: list[dict[str, object]] = []
+    for repo, g in frame.groupby("repo", sort=True):
+        pools, want, enrich = _repo_pools(g, design)
+        p_srs = {
+            s: (min(want[k], len(pool)) / len(pool)) for k, pool in pools.items() for s in pool
+        }
+        p_enr = {
+            s: min(design.enrich_per_band, len(pool)) / len(pool)
+            for pool in enrich.values()
+            for s in pool
+        }
+        rows += [
+            _probability_row(str(repo), s, p_srs.get(s, 0.0), p_enr.get(s, 0.0)) for s in g["sha"]
+        ]
+    return pd.DataFrame(rows)
+
+
+def union_pi(*probabilities: pd.Series) -> pd.Series:
+    """P(drawn in at least one of several independent rounds): 1 - prod(1 - pi_round)."""
+    miss = pd.Series(1.0, index=probabilities[0].index)
+    for p in probabilities:
+        miss = miss * (1 - p.fillna(0.0))
+    return 1 - miss
 
 
 def two_phase(key: pd.DataFrame, labelled: set[str]) -> pd.DataFrame:
@@ -189,3 +237,50 @@ def round1_pi(
     bucket = np.where(merged["ai"].astype(str).str.lower().eq("true"), "ai", "human")
     big = [n.get((r, b), np.nan) for r, b in zip(merged["repo"], bucket, strict=True)]
     return pd.Series(np.minimum(1.0, per_bucket / np.asarray(big, float)), index=labels.index)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mining.label_sample`: draw a round from a dataset and write its blind packets.
+
+    Writes the key (`repo, sha, stratum, pi..., packet_id, batch`: content-free) and the batch
+    files of packets (fetched text: keep them outside the repository).
+    """
+    import argparse
+    import shutil
+    import sys
+
+    from mining.errors import StrataError
+    from mining.packets import write_batches
+
+    ap = argparse.ArgumentParser(prog="python -m mining.label_sample", description=main.__doc__)
+    ap.add_argument("--db", type=Path, required=True, help="dataset with commits and file_changes")
+    ap.add_argument("--design", type=Path, default=Path("data/labels/design.toml"))
+    ap.add_argument("--section", default="design", help="the round's table in the design file")
+    ap.add_argument("--mirrors", type=Path, required=True, help="folder of OWNER+NAME/repo")
+    ap.add_argument("--out", type=Path, required=True, help="folder for key.csv and batches")
+    ap.add_argument("--prefix", default="Q", help="packet id prefix (a new one per round)")
+    args = ap.parse_args(argv)
+    try:
+        design = Design.load(args.design, args.section)
+        if args.out.exists() and any(args.out.iterdir()):
+            raise LabelError(f"{args.out}: not empty; choose a new folder for a new round")
+        con = duckdb.connect(str(args.db), read_only=True)
+        repos = [r for (r,) in con.execute("SELECT repo FROM repos ORDER BY repo").fetchall()]
+        sample = draw(sampling_frame(con, repos), design)
+        partial = args.out.with_name(args.out.name + ".partial")  # never a half-written round
+        shutil.rmtree(partial, ignore_errors=True)
+        key = write_batches(sample, args.mirrors, partial / "batches", seed=design.seed,
+                            prefix=args.prefix)  # fmt: skip
+        key.to_csv(partial / "key.csv", index=False)
+        if args.out.exists():
+            args.out.rmdir()
+        partial.rename(args.out)
+    except (StrataError, duckdb.Error) as err:
+        print(f"mining.label_sample: error: {err}", file=sys.stderr)
+        return 2
+    print(f"drew {len(key)} commits from {key['repo'].nunique()} repositories -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -138,7 +138,10 @@ def build_packet(
     max_files: int = 150,
 ) -> str:
     """The packet text for one commit (see the module docstring for what it may show)."""
-    message = run_git(git_dir, ["show", "-s", "--format=%B", sha]).stdout.decode("utf-8", "replace")
+    # `log`, not `show -s`: show computes a diff and fails where a partial clone lacks a blob
+    message = run_git(git_dir, ["log", "--no-walk", "--format=%B", sha]).stdout.decode(
+        "utf-8", "replace"
+    )
     files = _files(git_dir, sha)
     patches = _patches(git_dir, sha, [f.path for f in files])
     for f in files:

@@ -113,3 +113,26 @@ def test_batches_mix_and_key(crawled, tmp_path: Path):
     assert sorted(key["sha"]) == sorted(sample["sha"]) and key["batch"].max() == 3
     texts = [(tmp_path / "out" / f"batch{b:02d}.txt").read_text() for b in (1, 2, 3)]
     assert sum(t.count("PACKET Q") for t in texts) == 7
+
+
+def test_inclusion_gives_every_commit_the_probability_draw_used(crawled):
+    """A later round's weights need each round's probability for commits it did not draw."""
+    from mining.label_sample import inclusion, union_pi
+
+    con, _, _ = crawled
+    repo = con.execute("SELECT repo FROM repos").fetchone()[0]
+    frame = sampling_frame(con, [repo])
+    design = _design()
+    every = inclusion(frame, design)
+    assert len(every) == len(frame) and set(every["sha"]) == set(frame["sha"])
+    sample = draw(frame, design)
+    merged = sample.merge(every, on=["repo", "sha"], suffixes=("", "_all"))
+    assert len(merged) == len(sample)
+    assert (merged["pi"] - merged["pi_all"]).abs().max() < 1e-12
+    # the probabilities sum to the expected sample size of the SRS strata (enrichment aside)
+    assert every["pi_srs"].sum() == pytest.approx(5 + 6 + 4)
+    # two independent rounds: drawn by either
+    other = inclusion(frame, _design(seed=99, ai=2, same_era=1, before_era=0))
+    both = union_pi(every["pi"], other["pi"])
+    assert (both >= every["pi"]).all() and (both <= every["pi"] + other["pi"] + 1e-12).all()
+    assert both.iloc[0] == pytest.approx(1 - (1 - every["pi"].iloc[0]) * (1 - other["pi"].iloc[0]))
