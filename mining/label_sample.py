@@ -239,6 +239,55 @@ def round1_pi(
     return pd.Series(np.minimum(1.0, per_bucket / np.asarray(big, float)), index=labels.index)
 
 
+def round1_inclusion(frame: pd.DataFrame, per_bucket: int = 27) -> pd.DataFrame:
+    """Every frame commit's (approximate) chance in round 1: 27 / N of its bucket, else 0.
+
+    Round 1 drew 27 per repository from direct-AI commits and from the other commits of the
+    same era (see `round1_pi` for why this is approximate); older commits had no chance.
+    """
+    f = frame[["repo", "sha", "ai", "authored_at"]].copy()
+    era = f[f["ai"]].groupby("repo")["authored_at"].min()
+    same_era = f["authored_at"] >= f["repo"].map(era)
+    f["bucket"] = np.where(f["ai"], "ai", np.where(same_era, "human", "old"))
+    n = f.groupby(["repo", "bucket"])["sha"].transform("size")
+    f["pi"] = np.where(f["bucket"].eq("old"), 0.0, np.minimum(1.0, per_bucket / n))
+    return f[["repo", "sha", "pi"]]
+
+
+def combine_rounds(
+    labels: pd.DataFrame,
+    frame: pd.DataFrame,
+    rounds: dict[int, Design | None],
+    whole_frame: frozenset[int] = frozenset(),
+) -> pd.DataFrame:
+    """Each labelled commit's probability of being drawn by any round: `pi` and `pi_r<k>`.
+
+    `labels` has `repo, sha, round, pi` (pi = its own round's probability, as recorded when it
+    was drawn); a round's repositories are those its labels come from, except the rounds in
+    `whole_frame`, drawn from every repository of the frame (`None` marks round 1's
+    approximation).
+    The commit's own round keeps the recorded value; the other rounds' chances are recomputed
+    from the frame, so that 1/pi weights the union of the rounds back to the population.
+    """
+    out = labels[["repo", "sha", "round"]].copy()
+    for rnd, design in sorted(rounds.items()):
+        own = labels["round"].eq(rnd)
+        if design is None:
+            repos = set(labels.loc[own, "repo"])
+            chance = round1_inclusion(frame[frame["repo"].isin(repos)])
+        else:
+            scope = (
+                frame if rnd == max(rounds) else frame[frame["repo"].isin(labels.loc[own, "repo"])]
+            )
+            chance = inclusion(scope, design)[["repo", "sha", "pi"]]
+        col = f"pi_r{rnd}"
+        out[col] = out.merge(chance, on=["repo", "sha"], how="left")["pi"].fillna(0.0).to_numpy()
+        out.loc[own, col] = labels.loc[own, "pi"].to_numpy()
+    cols = [f"pi_r{r}" for r in sorted(rounds)]
+    out["pi"] = union_pi(*(out[c] for c in cols))
+    return out[["repo", "sha", "pi", *cols]]
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m mining.label_sample`: draw a round from a dataset and write its blind packets.
 

@@ -136,3 +136,24 @@ def test_inclusion_gives_every_commit_the_probability_draw_used(crawled):
     both = union_pi(every["pi"], other["pi"])
     assert (both >= every["pi"]).all() and (both <= every["pi"] + other["pi"] + 1e-12).all()
     assert both.iloc[0] == pytest.approx(1 - (1 - every["pi"].iloc[0]) * (1 - other["pi"].iloc[0]))
+
+
+def test_combine_rounds_weights_the_union_of_independent_rounds(crawled):
+    """A commit labelled in one round could also have been drawn by the other: pi is the union."""
+    from mining.label_sample import combine_rounds, inclusion
+
+    con, _, _ = crawled
+    repo = con.execute("SELECT repo FROM repos").fetchone()[0]
+    frame = sampling_frame(con, [repo])
+    d2, d3 = _design(), _design(seed=99, ai=2, same_era=1, before_era=0)
+    s2, s3 = draw(frame, d2), draw(frame, d3)
+    labels = pd.concat([s2.assign(round=2), s3[~s3["sha"].isin(s2["sha"])].assign(round=3)])
+    out = combine_rounds(labels, frame, {2: d2, 3: d3}, whole_frame=frozenset({3}))
+    every3 = inclusion(frame, d3).set_index("sha")["pi"]
+    every2 = inclusion(frame, d2).set_index("sha")["pi"]
+    row = out.iloc[0]
+    assert row["pi_r2"] == pytest.approx(every2[row["sha"]])
+    assert row["pi_r3"] == pytest.approx(every3[row["sha"]])
+    assert row["pi"] == pytest.approx(1 - (1 - row["pi_r2"]) * (1 - row["pi_r3"]))
+    assert (out["pi"] >= out[["pi_r2", "pi_r3"]].max(axis=1) - 1e-12).all()
+    assert len(out) == len(labels) and out["pi"].gt(0).all()
