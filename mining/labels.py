@@ -81,7 +81,9 @@ def _packet_id(value: str, where: str) -> str:
     prefix = v[:1] if v[:1].isalpha() else ""
     digits = v[len(prefix) :]
     if not digits.isdigit():
-        raise LabelError(f"{where}: packet_id must be digits after an optional letter, got {value!r}")
+        raise LabelError(
+            f"{where}: packet_id must be digits after an optional letter, got {value!r}"
+        )
     return f"{prefix.upper()}{int(digits):0{4 if prefix else 3}d}"
 
 
@@ -164,6 +166,49 @@ def pair_agreement(
     for p in common:
         conf[la[p]["layer"]][lb[p]["layer"]] += 1
     return PairAgreement(name_a, name_b, len(common), kappa, observed, conf)
+
+
+def layer_kappa_detail(
+    la: dict[str, Label], lb: dict[str, Label], strata: dict[str, str] | None = None
+) -> dict[str, object]:
+    """Layer kappa one-vs-rest per layer, and per sampling stratum where the key names one.
+
+    Why: a pooled kappa hides a rare layer or an enriched stratum that annotators find harder;
+    issue 11 asks for agreement per layer and per stratum.
+    """
+    common = sorted(set(la) & set(lb))
+    per_layer = {
+        lay: cohen_kappa(
+            [str(la[p]["layer"] == lay) for p in common],
+            [str(lb[p]["layer"] == lay) for p in common],
+        )
+        for lay in LAYERS
+    }
+    out: dict[str, object] = {"per_layer_kappa": per_layer}
+    if strata:
+        groups: dict[str, list[str]] = {}
+        for p in common:
+            for stratum in strata.get(p, "").split("+"):
+                groups.setdefault(stratum or "unknown", []).append(p)
+        out["per_stratum_kappa"] = {
+            g: {
+                "n": len(ps),
+                "layer_kappa": cohen_kappa(
+                    [la[p]["layer"] for p in ps], [lb[p]["layer"] for p in ps]
+                ),
+            }
+            for g, ps in sorted(groups.items())
+        }
+    return out
+
+
+def read_strata(path: Path) -> dict[str, str]:
+    """packet_id -> sampling stratum, when the key has a `stratum` column (else empty)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if "stratum" not in (reader.fieldnames or []):
+            return {}
+        return {_packet_id(r["packet_id"], f"{path}"): r["stratum"] for r in reader}
 
 
 def disagreements(annotations: dict[str, dict[str, Label]]) -> list[dict[str, str]]:
@@ -255,6 +300,9 @@ def run(
         "n_disagreements": len(dis),
         "pairs": [p.__dict__ for p in pairs],
     }
+    if len(annotations) == 2:
+        a, b = sorted(annotations)
+        result |= layer_kappa_detail(annotations[a], annotations[b], read_strata(key_path))
     if out is not None:
         adjudication = read_labels([adjudication_path]) if adjudication_path else None
         rows = merge_labels(key, annotations, adjudication)

@@ -151,3 +151,34 @@ def test_entry_point_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     assert rc != 0
     assert "nope.csv" in capsys.readouterr().err
+
+
+def test_kappa_per_layer_and_per_stratum(tmp_path: Path) -> None:
+    """One-vs-rest kappa per layer and layer kappa per stratum (a `+` joins two strata)."""
+    from mining.labels import layer_kappa_detail, read_labels, read_strata
+
+    a = read_labels([_annotator(tmp_path / "a.csv", A_LAYERS)])
+    b = read_labels([_annotator(tmp_path / "b.csv", B_LAYERS)])
+    rows = [
+        [f"{i + 1:03d}", "o/r", f"{i + 1:040x}", "enrich" if i < 5 else "ai+enrich"]
+        for i in range(10)
+    ]
+    key = _write(tmp_path / "key.csv", ["packet_id", "repo", "sha", "stratum"], rows)
+    detail = layer_kappa_detail(a, b, read_strata(key))
+    arch = (
+        [str(x == "architectural") for x in A_LAYERS],
+        [str(x == "architectural") for x in B_LAYERS],
+    )
+    assert detail["per_layer_kappa"]["architectural"] == pytest.approx(1.0)
+    assert detail["per_layer_kappa"]["architectural"] == pytest.approx(cohen_kappa_score(*arch))
+    boiler = (
+        [str(x == "boilerplate") for x in A_LAYERS],
+        [str(x == "boilerplate") for x in B_LAYERS],
+    )
+    assert detail["per_layer_kappa"]["boilerplate"] == pytest.approx(cohen_kappa_score(*boiler))
+    strata = detail["per_stratum_kappa"]
+    assert strata["enrich"]["n"] == 10 and strata["ai"]["n"] == 5
+    assert strata["ai"]["layer_kappa"] == pytest.approx(
+        cohen_kappa_score(A_LAYERS[5:], B_LAYERS[5:])
+    )
+    assert read_strata(_key(tmp_path / "plain.csv")) == {}
