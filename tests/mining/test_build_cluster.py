@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from mining import store
 from mining.build import build
 from mining.runner import resolve_targets
@@ -28,9 +26,8 @@ def _rows(db: Path, table: str) -> list[tuple]:
         con.close()
 
 
-@pytest.mark.slow  # about a minute: two worker processes start and import the stack
 def test_multi_process_dask_cluster_equals_one_process(repo_builder, tmp_path, model_dir):  # noqa: F811
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a runtime dependency (dask[distributed]): never skipped
     targets = resolve_targets([], make_corpus(repo_builder, tmp_path))
     local = tmp_path / "local.duckdb"
     build(local, targets, jobs=1, model_dir=model_dir)
