@@ -31,9 +31,10 @@ test: $(BIN)/.installed-dev lint ## Set up, lint, and run the test suite
 test-all: $(BIN)/.installed-dev ## Tests including slow ones
 	$(BIN)/pytest -m 'not mirror'
 
-lint: $(BIN)/.installed-dev ## ruff + import-layering contracts
+lint: $(BIN)/.installed-dev ## ruff, import-layering contracts, mypy
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 MIRRORS ?=
 dataset: $(BIN)/.installed ## Rebuild the release from the sources (MIRRORS=file.tsv to read local mirrors)

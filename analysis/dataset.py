@@ -58,7 +58,7 @@ def commit_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     commits = _columns(con, "commits")
     repos = _columns(con, "repos")
     select = ["f.*"]
-    joins = []
+    joins: list[tuple[str, str]] = []
     for col in ("integration_mode", "pr_number", "on_first_parent"):
         if col not in facts and col in commits:
             select.append(f"c.{col}")

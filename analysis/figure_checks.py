@@ -44,10 +44,10 @@ def _texts(fig: plt.Figure) -> list[tuple[str, Text]]:
         for axis_name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
             items += [(f"axes{i} {axis_name}-tick", t) for t in _drawn_tick_labels(axis)]
             items.append((f"axes{i} {axis_name}-label", axis.label))
-        items += [(f"axes{i} title", t) for t in (ax.title, ax._left_title, ax._right_title)]
+        items += [(f"axes{i} title", t) for t in (ax.title, ax._left_title, ax._right_title)]  # type: ignore[attr-defined]  # no public accessor
         items += [(f"axes{i} text", t) for t in ax.texts]
     items += [("figure text", t) for t in fig.texts]
-    for sup in (fig._suptitle, fig._supxlabel, fig._supylabel):
+    for sup in (fig._suptitle, fig._supxlabel, fig._supylabel):  # type: ignore[attr-defined]  # no public accessor
         if sup is not None:
             items.append(("figure super-label", sup))
     unique = {id(t): (n, t) for n, t in items}  # super-labels are also in fig.texts
@@ -68,7 +68,7 @@ def _overlap(a: Bbox, b: Bbox) -> bool:
 def text_problems(fig: plt.Figure) -> list[str]:
     """Overlapping texts (tick labels, labels, annotations, legends) and text off the canvas."""
     fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # the Agg canvas style.py selects
     boxes = [(f"{n} {t.get_text()!r}", t.get_window_extent(renderer)) for n, t in _texts(fig)]
     boxes += [(f"legend {i}", leg.get_window_extent(renderer)) for i, leg in enumerate(_legends(fig))]
     canvas = fig.bbox

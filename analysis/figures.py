@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from analysis import LAYERS, shares, style
@@ -188,7 +189,9 @@ def fig02_tool_mix(
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: style.plain(round(v, 6))))
         ax.grid(axis="x")
         ax.grid(axis="y", visible=False)
-    fig.get_layout_engine().set(wspace=0.06)
+    engine = fig.get_layout_engine()
+    assert isinstance(engine, ConstrainedLayoutEngine)  # style.figure's layout
+    engine.set(wspace=0.06)
     axes[0].set_yticks(y, [labels[t] for t in order])
     axes[0].set_ylabel("group (commits; repositories)")
     fig.supxlabel("share of the group's commits in the layer (own scale per layer; dashed: human)",

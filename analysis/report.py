@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -501,11 +502,13 @@ def section_moves(study: Study) -> str:
             _share_row(study, "human", "architectural")["share"]
         )
         d = _diff_row(study.differences, "architectural")
-        now["architectural difference (raw, pooled)"] = (
-            f"{pp(d['diff'])} {ci(d['lo'], d['hi'], pp)}"
-        )
+        if d is not None:  # differences may be empty, as `section_scope` allows
+            now["architectural difference (raw, pooled)"] = (
+                f"{pp(d['diff'])} {ci(d['lo'], d['hi'], pp)}"
+            )
         b = _diff_row(study.differences, "boilerplate")
-        now["boilerplate difference (raw, pooled)"] = f"{pp(b['diff'])} {ci(b['lo'], b['hi'], pp)}"
+        if b is not None:
+            now["boilerplate difference (raw, pooled)"] = f"{pp(b['diff'])} {ci(b['lo'], b['hi'], pp)}"
     fe = study.arch_models[study.arch_models["model"] == "repo fixed effects"]
     if len(fe):
         now["architectural OR, repo FE logit (size, date)"] = _or_text(fe.iloc[0])
@@ -907,7 +910,7 @@ def markdown_to_html(text: str, title: str = "ai-strata study") -> str:
 
 
 def run_notebook(
-    source: Path, html_out: Path, parameters: dict[str, object], timeout: int = 900
+    source: Path, html_out: Path, parameters: Mapping[str, object], timeout: int = 900
 ) -> Path:
     """Execute one py:percent notebook headless with `parameters` injected after its parameters cell."""
     import jupytext
@@ -943,7 +946,7 @@ def run_notebook(
 
 
 def run_notebooks(
-    notebook_dir: str | Path, out: str | Path, parameters: dict[str, object], jobs: int = 2
+    notebook_dir: str | Path, out: str | Path, parameters: Mapping[str, object], jobs: int = 2
 ) -> list[Path]:
     """Execute every study notebook found in `notebook_dir` into `out`/<name>.html, `jobs` at a time.
 
@@ -975,7 +978,7 @@ def build_report(
     seed: int = 0,
     formats: Iterable[str] = style.FORMATS,
     notebooks: str | Path | None = NOTEBOOK_DIR,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """`strata report`: study -> figures -> study.md/html -> executed notebooks.
 
     Returns {"report": study.md, "html", "figures": folder, "figure_files", "notebooks", "notes"}.

@@ -149,7 +149,7 @@ def chi_square(df: pd.DataFrame, by: str = "group") -> dict:
         "chi2": float(chi2),
         "dof": int(dof),
         "p": float(p),
-        "cramers_v": cramers_v(chi2, n, table.shape),
+        "cramers_v": cramers_v(float(chi2), n, table.shape),
         "n": n,
     }
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -67,8 +68,8 @@ def apply() -> None:
 
 
 def figure(
-    columns: int = 1, height: float | None = None, **kwargs: object
-) -> tuple[plt.Figure, object]:
+    columns: int = 1, height: float | None = None, **kwargs: Any
+) -> tuple[plt.Figure, Any]:
     """A figure exactly one or two paper columns wide (height defaults to a 4:3 / 2.2:1 aspect)."""
     apply()
     width = ONE_COLUMN if columns == 1 else TWO_COLUMN

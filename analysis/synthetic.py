@@ -246,7 +246,7 @@ def _write_tables(con, df: pd.DataFrame, repo_rows: list[dict], markers: list[di
     epochs = (ats.astype("int64") // 10**9).to_numpy()
     churn = df["churn"].to_numpy()
     added = np.round(churn * rng.uniform(0.4, 0.9, n)).astype(int)
-    author_id = [_sha(r, "dev", d)[:16] for r, d in zip(df["repo"], df["dev"], strict=True)]
+    author_id = np.asarray([_sha(r, "dev", d)[:16] for r, d in zip(df["repo"], df["dev"], strict=True)])
     ai_agent = df["ai"].to_numpy() & (rng.random(n) < 0.1)
     author_id = np.where(ai_agent, "agent-" + df["tool"], author_id)
     author_id = np.where(df["automation"], "dependabot", author_id)
@@ -290,7 +290,7 @@ def _write_tables(con, df: pd.DataFrame, repo_rows: list[dict], markers: list[di
             "repo": df["repo"],
             "sha": df["sha"],
             "author_kind": kinds,
-            "automation": np.where(df["automation"], "dependabot", None),
+            "automation": np.where(df["automation"], "dependabot", np.array(None)),
         }
     )
     store.insert_frame(con, "commit_authors", authors)

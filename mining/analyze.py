@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from mining import __version__
 from mining.errors import SourceError, StrataError
@@ -107,7 +108,7 @@ def run_analyze(
     evaluation: Path | None = None,
     force: bool = False,
     quiet: bool = False,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Build the sources into OUT/strata.duckdb and write OUT/report; return what was written.
 
     Returns {"out", "db", "report", "html", "figures", "notebooks", "notes", "seconds": {stage: s},
@@ -190,8 +191,8 @@ def run_analyze(
         "report": str(paths["report"]),
         "html": str(paths["html"]),
         "figures": str(paths["figures"]),
-        "notebooks": [str(p) for p in paths["notebooks"]],  # type: ignore[union-attr]
-        "notes": list(paths["notes"]),  # type: ignore[arg-type]
+        "notebooks": [str(p) for p in paths["notebooks"]],
+        "notes": list(paths["notes"]),
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": seconds,
     }

@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -410,7 +410,7 @@ def merged_branch(subject_line: str) -> str | None:
 
 
 def only_via_second_parent(
-    merge: str, parents: dict[str, Sequence[str]], order: dict[str, int]
+    merge: str, parents: Mapping[str, Sequence[str]], order: dict[str, int]
 ) -> list[str]:
     """Commits reachable from the merge's second parent but not from its first (`M^2 --not M^1`).
 
@@ -460,6 +460,7 @@ def _adoption_matchers(catalog: Catalog) -> list[tuple[str, Callable[[str], str 
     import fnmatch
 
     out: list[tuple[str, Callable[[str], str | None]]] = []
+    fn: Callable[[str], str | None]
     for a in catalog.adoption:
         if "file" in a:
             name = a["file"]
@@ -524,7 +525,7 @@ def adoption_rows(
             touch(path, sha, at, added=True)
         else:
             touch(path, sha, at, added=True)
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def _adoption_sql_filter(catalog: Catalog) -> str:
@@ -660,10 +661,10 @@ def attribute_rows(
 
     detected = subject_templates.detect(commit_tpl.values(), catalog.scripted_min_commits)
     for sha in ka["sha"]:
-        tpl = commit_tpl.get(sha)
-        hit = tpl is not None and tpl in detected
-        ka["scripted"].append(hit)
-        ka["template_id"].append(subject_templates.template_id(tpl) if hit else None)  # type: ignore[arg-type]
+        tpl = commit_tpl.get(sha, "")  # "" (merge, no subject) is never a detected template
+        scripted = tpl in detected
+        ka["scripted"].append(scripted)
+        ka["template_id"].append(subject_templates.template_id(tpl) if scripted else None)
     templates = _template_table(repo, catalog, members, detected)
 
     rx = _adoption_sql_filter(catalog)

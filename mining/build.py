@@ -159,7 +159,7 @@ def _describe(exc: BaseException) -> str:
 
 def _count(con: duckdb.DuckDBPyConnection, table: str, repo: str, where: str = "") -> int:
     sql = f'SELECT count(*) FROM "{table}" WHERE repo = ? {where}'  # noqa: S608 - fixed names
-    return int(con.execute(sql, [repo]).fetchone()[0])
+    return int(store.one_row(con, sql, [repo])[0])
 
 
 def _fill_counts(con: duckdb.DuckDBPyConnection, out: RepoOutcome) -> None:
@@ -284,11 +284,12 @@ def reclassify_repo(con: duckdb.DuckDBPyConnection, repo: str, model: Any) -> di
         "UPDATE build_state SET model_version = ?, n_classified = ?, classify_seconds = ? WHERE repo = ?",
         [model.version, n, seconds, repo],
     )
-    row = con.execute(
+    row = store.one_row(
+        con,
         "SELECT rev, head_sha, features_version, n_commits, n_featured, n_ai_commits, crawl_seconds, "
         "features_seconds, skipped FROM build_state WHERE repo = ?",
         [repo],
-    ).fetchone()
+    )
     skipped = {
         k: v for k, v in json.loads(row[8] or "{}").items() if not k.startswith("not classified")
     }
@@ -302,11 +303,12 @@ def reclassify_repo(con: duckdb.DuckDBPyConnection, repo: str, model: Any) -> di
 
 def state_outcome(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, Any]:
     """An up-to-date repository's row of the report, from what the earlier build recorded."""
-    row = con.execute(
+    row = store.one_row(
+        con,
         "SELECT rev, head_sha, features_version, model_version, n_commits, n_featured, n_classified, "
         "n_ai_commits, skipped FROM build_state WHERE repo = ?",
         [repo],
-    ).fetchone()
+    )
     n_merges = _count(con, "commits", repo, "AND is_merge")
     return asdict(RepoOutcome(
         repo, rev=row[0], head_sha=row[1], features_version=row[2], model_version=row[3],

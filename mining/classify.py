@@ -323,7 +323,7 @@ class Stack:
         return np.array(LAYERS, dtype=object)
 
     def blended(self, X: pd.DataFrame) -> np.ndarray:
-        return sum(w * _ordered_proba(self.bases[k], X) for k, w in self.weights.items())
+        return np.asarray(sum(w * _ordered_proba(self.bases[k], X) for k, w in self.weights.items()))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         s = self.blended(X) * np.asarray(self.thresholds)
@@ -387,7 +387,7 @@ def select(
     table, tuned = {}, {}
     for mode, probs in probs_by_weighting.items():
         for blend in blend_candidates():
-            p = sum(a * probs[b] for b, a in blend.items())
+            p = np.asarray(sum(a * probs[b] for b, a in blend.items()))
             t, score = tune_thresholds(p, y, w)
             name = candidate_name(blend, mode)
             table[name] = round(score, 4)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -18,8 +18,8 @@ from mining.vocabulary import DEFAULT_CACHE, DEFAULT_DB
 
 INTERRUPTED = "strata: interrupted; work already committed is kept (rerun to resume)"
 #: click's error classes as typer ships them (typer >= 0.2x vendors click; older typer re-exports it)
-_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_CLICK_ERROR: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
 def error_line(message: str) -> None:
@@ -72,7 +72,7 @@ class StrataGroup(typer.core.TyperGroup):
     """Runs every command inside the one error handler, so that no traceback reaches a user,
     whether strata runs as the console script, `python -m mining.cli` or a test's CliRunner."""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]  # click's Context: no public name in typer
         try:
             return super().invoke(ctx)
         except typer.Exit:

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -233,7 +233,7 @@ def iter_commits(git_dir: Path, shas: Sequence[str], *, streams: int = 2,
     yield from _parallel(parts, lambda part: _read_part(git_dir, part, absent, cfg))
 
 
-def _parallel(parts: list[list[str]], read: Callable[[list[str]], Iterator[CommitRecord]]) -> Iterator[CommitRecord]:
+def _parallel(parts: list[list[str]], read: Callable[[list[str]], Generator[CommitRecord]]) -> Iterator[CommitRecord]:
     """Run `read` on each part in its own thread and yield records as batches arrive.
 
     Closing this generator (an error downstream, Ctrl-C) stops the threads, which close their
@@ -296,7 +296,7 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> None:
             continue
 
 
-def _read_part(git_dir: Path, shas: list[str], absent: set[str], cfg: list[str]) -> Iterator[CommitRecord]:
+def _read_part(git_dir: Path, shas: list[str], absent: set[str], cfg: list[str]) -> Generator[CommitRecord]:
     """One streamed `git log` over `shas`, surviving absent blobs.
 
     Partial clones lack some blobs, and `git log --numstat` dies at the first commit that needs
@@ -539,10 +539,11 @@ def load_staged(con: duckdb.DuckDBPyConnection, staged: StagedRepo, target: Craw
             con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM read_parquet(?)', [str(path)])  # noqa: S608 - fixed names
         if known:
             refresh_positions(con, staged)
-        n_commits, n_files, n_missing = con.execute(
+        n_commits, n_files, n_missing = store.one_row(
+            con,
             "SELECT count(*), coalesce(sum(files_changed), 0), coalesce(sum(n_missing_blobs), 0) FROM commits WHERE repo = ?",
             [repo],
-        ).fetchone()
+        )
         con.execute("DELETE FROM repos WHERE repo = ?", [repo])
         con.execute(
             "INSERT INTO repos (repo, source, git_dir, rev, head_sha, crawled_at, n_commits, n_file_changes, "

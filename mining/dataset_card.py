@@ -83,16 +83,16 @@ _COVERED = (
 
 def _coverage(con: duckdb.DuckDBPyConnection) -> str:
     """Which non-merge commits each derived table covers, counted, so no reader assumes a sample."""
-    total = con.execute("SELECT count(*) FROM commits WHERE NOT is_merge").fetchone()[0]
+    total = store.one_row(con, "SELECT count(*) FROM commits WHERE NOT is_merge")[0]
     rows = []
     for table, what in _COVERED:
         if not store.table_columns(con, table):
             continue
-        n = con.execute(
-            f"SELECT count(*) FROM {table} t JOIN commits c USING (repo, sha) WHERE NOT c.is_merge"  # noqa: S608 - fixed names
-        ).fetchone()[0]
+        n = store.one_row(
+            con, f"SELECT count(*) FROM {table} t JOIN commits c USING (repo, sha) WHERE NOT c.is_merge"  # noqa: S608 - fixed names
+        )[0]
         rows.append([f"`{table}`", what, f"{n:,} of {total:,}", f"{100 * n / total:.1f}%" if total else "-"])
-    merges = con.execute("SELECT count(*) FROM commits WHERE is_merge").fetchone()[0]
+    merges = store.one_row(con, "SELECT count(*) FROM commits WHERE is_merge")[0]
     return (
         _table(["table", "holds", "non-merge commits covered", "share"], rows)
         + f"\n\nMerge commits ({merges:,}) have no layer, features or events by design; "
@@ -112,10 +112,11 @@ def render(
         "(SELECT count(DISTINCT a.sha) FROM attributions a WHERE a.repo = r.repo AND a.channel <> 'suggestion') "
         "FROM repos r ORDER BY r.role DESC NULLS LAST, r.repo"
     ).fetchall()
-    tot = con.execute(
+    tot = store.one_row(
+        con,
         "SELECT count(*), count(*) FILTER (WHERE NOT is_merge), "
-        "count(*) FILTER (WHERE ai), count(*) FILTER (WHERE ai_direct), count(layer) FROM commit_facts"
-    ).fetchone()
+        "count(*) FILTER (WHERE ai), count(*) FILTER (WHERE ai_direct), count(layer) FROM commit_facts",
+    )
     tool_channel = con.execute(
         "SELECT tool, channel, count(DISTINCT (repo, sha)) FROM attributions GROUP BY ALL ORDER BY 1, 2"
     ).fetchall()

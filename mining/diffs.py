@@ -436,9 +436,9 @@ def _parse(batches: Iterable[list[bytes]]) -> Iterator[CommitDiff]:
     for batch in batches:
         for done in parser.feed_many(batch):
             yield _finalise(done)
-    done = parser.finish()
-    if done is not None:
-        yield _finalise(done)
+    last = parser.finish()
+    if last is not None:
+        yield _finalise(last)
 
 
 def _finalise(c: CommitDiff) -> CommitDiff:

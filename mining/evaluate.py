@@ -330,7 +330,7 @@ def nested_cv(
                         b, variant, Xtr, y[train], classify.fit_weights(wtr, mode))
                 if (mode, b) not in base_p:
                     base_p[(mode, b)] = classify._ordered_proba(fitted[(mode, b)], Xte)
-            p = sum(a * base_p[(mode, b)] for b, a in blend.items())
+            p = np.asarray(sum(a * base_p[(mode, b)] for b, a in blend.items()))
             cand_pred.setdefault(name, np.empty(n, dtype=object))[test] = (
                 classify._argmax_layers(p * t))
             if name == sel.name:
@@ -437,7 +437,7 @@ def _variant_report(
     lang = np.array([languages.get(r, "unknown") for r in groups], dtype=object)
     out["by_language"] = {g: _group_report(y, layer, w, lang == g, mix) for g in sorted(set(lang))}
     if ai is not None:
-        by = {"ai": _group_report(y, layer, w, ai, mix),
+        by: dict[str, Any] = {"ai": _group_report(y, layer, w, ai, mix),
               "human": _group_report(y, layer, w, ~ai, mix)}  # fmt: skip
         if by["ai"].get("n") and by["human"].get("n"):
             by["accuracy_gap_ai_minus_human"] = round(by["ai"]["accuracy"] - by["human"]["accuracy"], 4)

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mining.errors import LabelError, StrataError
 from mining.vocabulary import LAYERS
@@ -281,7 +282,7 @@ def run(
     out: Path | None = None,
     disagreements_out: Path | None = None,
     report: Path | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Whole pipeline; returns the agreement report (also written to `report` when given)."""
     if len(annotator_files) < 2:
         raise LabelError("need at least two annotators to measure agreement")
@@ -294,7 +295,7 @@ def run(
     dis = disagreements(annotations)
     if disagreements_out is not None:
         write_csv(disagreements_out, dis, ["packet_id", "fields", *sorted(annotations)])
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "n_key": len(key),
         "n_labelled": {n: len(v) for n, v in annotations.items()},
         "n_disagreements": len(dis),
@@ -348,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StrataError as err:
         print(f"mining.labels: error: {err}", file=sys.stderr)
         return err.exit_code
-    for p in res["pairs"]:  # type: ignore[union-attr]
+    for p in res["pairs"]:
         ks = ", ".join(f"{f}={p['kappa'][f]:.3f}" for f in FIELDS)
         print(f"{p['a']} vs {p['b']}: n={p['n']} kappa {ks}")
     print(f"disagreements: {res['n_disagreements']}")

@@ -123,7 +123,7 @@ def export_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, dic
         con.execute(
             f"COPY ({_select(table)}) TO '{lit}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 262144)"
         )
-        rows = con.execute(f"SELECT count(*) FROM read_parquet('{lit}')").fetchone()[0]  # noqa: S608
+        rows = store.one_row(con, f"SELECT count(*) FROM read_parquet('{lit}')")[0]  # noqa: S608
         tables[table] = {"file": path.name, "rows": int(rows)}
     return tables
 
@@ -325,7 +325,7 @@ def load_release(release: str | Path, db: str | Path, *, force: bool = False) ->
                 else:
                     sql = f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)'  # noqa: S608
                 con.execute(sql, [path])
-                counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+                counts[table] = store.one_row(con, f'SELECT count(*) FROM "{table}"')[0]  # noqa: S608
                 if counts[table] != meta["rows"]:
                     raise DatabaseError(
                         f"{path}: {counts[table]} rows loaded, manifest says {meta['rows']}"
@@ -360,7 +360,7 @@ def loaded_from_release(db: Path) -> bool:
     except duckdb.Error:
         return False
     try:
-        return con.execute("SELECT count(*) FROM strata_meta WHERE key = 'loaded_from_release'").fetchone()[0] > 0
+        return store.one_row(con, "SELECT count(*) FROM strata_meta WHERE key = 'loaded_from_release'")[0] > 0
     except duckdb.Error:
         return False
     finally:

@@ -198,9 +198,18 @@ def require_rows(con: duckdb.DuckDBPyConnection, table: str, stage: str) -> None
     """Raise StageError if `table` is empty: the stage that fills it has not run."""
     from mining.errors import StageError
 
-    n = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+    n = one_row(con, f'SELECT count(*) FROM "{table}"')[0]  # noqa: S608
     if n == 0:
         raise StageError(f"table {table} is empty: run `strata {stage}` first")
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...]:
+    """The row a query must return (an aggregate, a state row written earlier): a missing one is a
+    DatabaseError naming the query, where `fetchone()[0]` would fail on None."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise DatabaseError(f"query returned no row: {' '.join(sql.split())[:80]}")
+    return row
 
 
 @contextlib.contextmanager

@@ -322,9 +322,9 @@ def runtime_dependencies(path: str, text: str, manifest: dict[str, Any]) -> set[
             m = _GEM.match(ln)
             if m and not depth_dev and "development" not in ln and ":test" not in ln:
                 out.add(m.group(1).lower())
-            s = _GEMSPEC.match(ln)
-            if s and s.group(1) != "development_":
-                out.add(s.group(2).lower())
+            spec = _GEMSPEC.match(ln)
+            if spec and spec.group(1) != "development_":
+                out.add(spec.group(2).lower())
         return out
     if fmt == "maven":
         out = set()
@@ -520,7 +520,7 @@ def _rows(git_dir: Path, shas: list[str], reader: syntax.BlobReader) -> list[dic
     for sha, parents, changes in iter_commit_changes(git_dir, shas):
         if len(parents) > 1:
             continue
-        row = {"sha": sha, **commit_events(sha, parents, changes, reader)}
+        row: dict[str, Any] = {"sha": sha, **commit_events(sha, parents, changes, reader)}
         row["n_events"] = sum(row[e] for e in EVENTS)
         rows.append(row)
     return rows
@@ -581,7 +581,7 @@ def structure_stage(
         with syntax.BlobReader(git_dir) as reader:
             done[repo] += store.write_repo_batches(
                 con, "commit_structure", repo, shas,
-                lambda batch, reader=reader, git_dir=git_dir: _frame(_rows(git_dir, batch, reader)),
+                lambda batch, reader=reader, git_dir=git_dir: _frame(_rows(git_dir, batch, reader)),  # type: ignore[misc]  # mypy cannot type a lambda with defaults
                 ("structure_version", STRUCTURE_VERSION), BATCH, progress,
             )  # fmt: skip
     return done

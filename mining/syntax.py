@@ -89,6 +89,7 @@ class Definition:
 def _parser(lang: str) -> tuple[Any, Any]:
     import tree_sitter as ts
 
+    mod: Any  # one grammar module per branch below
     if lang == "python":
         import tree_sitter_python as mod
 
@@ -383,8 +384,8 @@ class BlobReader:
     ) -> list[bytes | None]:
         """Each blob's bytes, or None if it is missing, not a blob or larger than `max_bytes`.
         `metas`: the blobs' `infos`, when the caller already asked."""
-        metas = [metas[o] for o in oids] if metas is not None else self.infos(oids)
-        wanted = [o for o, m in zip(oids, metas, strict=True)
+        found = [metas[o] for o in oids] if metas is not None else self.infos(oids)
+        wanted = [o for o, m in zip(oids, found, strict=True)
                   if m is not None and m[0] == "blob" and m[1] <= max_bytes]  # fmt: skip
         got: dict[str, bytes | None] = {}
         assert self.proc.stdout is not None
@@ -471,10 +472,10 @@ def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> An
     return tree
 
 
-def prefetch_definitions(reader: BlobReader, wanted: list[tuple[str | None, str, str]]) -> None:
+def prefetch_definitions(reader: BlobReader, wanted: list[tuple[str | None, str, str | None]]) -> None:
     """Parse the not yet cached blobs of `wanted` ((oid, lang, path) triples) into the cache,
     reading them from git in one batch."""
-    todo: dict[tuple[str, str], str] = {}
+    todo: dict[tuple[str, str], str | None] = {}
     for oid, lang, path in wanted:
         if oid is not None and (oid, lang) not in reader.cache:
             todo.setdefault((oid, lang), path)
