@@ -8,8 +8,10 @@ a log axis without readable ticks, text under 7 pt). Each returns a list of prob
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.axis import Axis
 from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -22,11 +24,11 @@ PLAIN_NUMBER = re.compile(r"^[-\u2212]?\d[\d,]*(\.\d+)?$")
 TOLERANCE_PX = 1.0
 
 
-def _drawn_tick_labels(axis) -> list[Text]:  # noqa: ANN001
+def _drawn_tick_labels(axis: Axis) -> list[Text]:
     """Tick labels matplotlib actually draws (ticks inside the view), non-empty and visible."""
     if not axis.get_visible():
         return []
-    ticks = axis._update_ticks()  # the ticks the renderer draws (within view limits)
+    ticks = axis._update_ticks()  # type: ignore[attr-defined]  # the ticks the renderer draws (within view)
     labels = []
     for tick in ticks:
         for label in (tick.label1, tick.label2):
@@ -103,7 +105,7 @@ def size_problems(fig: plt.Figure) -> list[str]:
     return problems
 
 
-def _handle_style(handle) -> tuple:  # noqa: ANN001
+def _handle_style(handle: Any) -> tuple:  # a legend handle: an artist or a container
     """(colour, marker, filled) a legend entry is recognised by."""
     if isinstance(handle, Line2D):
         marker = handle.get_marker() if handle.get_marker() not in (None, "None", "") else ""

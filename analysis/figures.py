@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -60,7 +61,7 @@ def _err(part: pd.DataFrame, value: str = "share") -> np.ndarray:
 
 
 def _bars(
-    ax,  # noqa: ANN001
+    ax: Axes,
     frame: pd.DataFrame,
     hue: str,
     hue_order: list[str],
@@ -337,7 +338,7 @@ def _short_names(names: pd.Series) -> list[str]:
     return [n if s in dupes else s for n, s in zip(names, short, strict=True)]
 
 
-def _right_labels(ax, y: np.ndarray, labels: list[str], title: str) -> None:  # noqa: ANN001
+def _right_labels(ax: Axes, y: np.ndarray, labels: list[str], title: str) -> None:
     """Per-row n written on the right edge, aligned with the rows."""
     right = ax.twinx()
     right.set_ylim(ax.get_ylim())
@@ -524,7 +525,7 @@ def fig07_blame_releases(
     return style.save(fig, table, "fig07-blame-releases", out, formats, caption)
 
 
-def _year_ticks(ax, dates: pd.Index) -> None:  # noqa: ANN001
+def _year_ticks(ax: Axes, dates: pd.Index) -> None:
     """Year labels only, every 1, 2 or 4 years so that at most about seven fit a column."""
     years = max(1, dates.max().year - dates.min().year) if len(dates) else 1
     ax.xaxis.set_major_locator(mdates.YearLocator(1 if years <= 6 else 2 if years <= 12 else 4))

@@ -175,7 +175,7 @@ def fe_logit_check(df: pd.DataFrame, outcome: str = "arch") -> dict:
             fit = Logit(d[outcome].astype(float).to_numpy(), exog).fit(
                 disp=0, maxiter=300, cov_type="cluster", cov_kwds={"groups": groups}
             )
-        except Exception as exc:  # noqa: BLE001 - a failed fit is a reported result, not a crash
+        except Exception as exc:  # a failed fit is a reported result, not a crash
             out["warnings"] = f"fit failed: {type(exc).__name__}: {exc}"
             return out
     beta, se = float(fit.params["is_ai"]), float(fit.bse["is_ai"])

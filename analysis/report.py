@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ def num(x: float, digits: int = 2) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
-def ci(lo: float, hi: float, fmt=pct) -> str:  # noqa: ANN001
+def ci(lo: float, hi: float, fmt: Callable[[float], str] = pct) -> str:
     return f"[{fmt(lo)}, {fmt(hi)}]"
 
 

@@ -203,5 +203,5 @@ def load_or_run(db: str | Path, cache: str | Path | None = None, **kwargs: objec
 
     if cache and Path(cache).exists():
         with Path(cache).open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - our own file, written by save_study in this run
+            return pickle.load(fh)  # our own file, written by save_study in this run
     return run_study(db, **kwargs)  # type: ignore[arg-type]

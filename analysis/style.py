@@ -19,13 +19,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from analysis import LAYERS  # noqa: E402
+from analysis import LAYERS
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 GROUP_COLORS = {"human": "#0072B2", "ai": "#D55E00"}
@@ -102,7 +103,7 @@ def interval_shown(
     return min_repos is None or n_repos is None or pd.isna(n_repos) or n_repos >= min_repos
 
 
-def log_axis(ax, lo: float, hi: float, axis: str = "x") -> None:  # noqa: ANN001
+def log_axis(ax: Axes, lo: float, hi: float, axis: str = "x") -> None:
     """Log scale from lo to hi with 3-7 labelled ticks in plain numbers (1-2-5 or finer steps)."""
     lo, hi = max(float(lo), 1e-6), max(float(hi), float(lo) * 1.01)
     ticks: list[float] = []

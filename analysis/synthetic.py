@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -240,7 +241,9 @@ def make_dataset(
     )
 
 
-def _write_tables(con, df: pd.DataFrame, repo_rows: list[dict], markers: list[dict], rng) -> None:  # noqa: ANN001
+def _write_tables(
+    con: duckdb.DuckDBPyConnection, df: pd.DataFrame, repo_rows: list[dict], markers: list[dict], rng: np.random.Generator
+) -> None:
     n = len(df)
     ats = pd.to_datetime(df["at"], utc=True)
     epochs = (ats.astype("int64") // 10**9).to_numpy()
@@ -357,7 +360,9 @@ def _write_tables(con, df: pd.DataFrame, repo_rows: list[dict], markers: list[di
         store.insert_frame(con, "adoption_markers", frame)
 
 
-def _write_evaluation(rng, matrix, n_labelled: int, evaluation_path, oof_path) -> None:  # noqa: ANN001
+def _write_evaluation(
+    rng: np.random.Generator, matrix: np.ndarray, n_labelled: int, evaluation_path: str | Path | None, oof_path: str | Path | None
+) -> None:
     """A labelled set from 8 repos, architectural oversampled, predictions through `matrix`."""
     true = rng.choice(4, n_labelled, p=[0.25, 0.2, 0.3, 0.25])
     pred = _draw_rows(rng, matrix[true])
@@ -402,7 +407,7 @@ def _write_evaluation(rng, matrix, n_labelled: int, evaluation_path, oof_path) -
         oof.to_csv(oof_path, index=False)
 
 
-def _write_blame(rng, blame_path) -> None:  # noqa: ANN001
+def _write_blame(rng: np.random.Generator, blame_path: str | Path) -> None:
     """Six releases whose AI share of surviving lines grows."""
     rows, total = [], 20000
     for k in range(6):

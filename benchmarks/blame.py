@@ -20,14 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mining.blame import (  # noqa: E402
+from mining.blame import (
     _config_args,
     _tree_blobs,
     blame_range,
     parse_blame_args,
     select_files,
 )
-from mining.gitcmd import git_argv, git_env, resolve_git_dir  # noqa: E402
+from mining.gitcmd import git_argv, git_env, resolve_git_dir
 
 
 def raw_blame(

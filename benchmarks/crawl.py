@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mining.crawl import LOG_ARGS  # noqa: E402
-from mining.gitcmd import git_argv, git_env, resolve_git_dir  # noqa: E402
+from mining.crawl import LOG_ARGS
+from mining.gitcmd import git_argv, git_env, resolve_git_dir
 
 CHILD = """
 import json, resource, sys, time
@@ -71,7 +71,7 @@ def time_pydriller(git_dir: Path, scratch: Path) -> tuple[float, int]:
         try:
             for m in c.modified_files:
                 _ = m.added_lines
-        except Exception:  # noqa: BLE001 - partial clones: PyDriller raises on absent blobs
+        except Exception:  # partial clones: PyDriller raises on absent blobs
             pass
         n += 1
     return time.perf_counter() - t, n

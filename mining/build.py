@@ -123,7 +123,7 @@ def build_repo(
                     out.classify_seconds = time.perf_counter() - t0
                 else:
                     out.notes.append(f"classify skipped: {why}")
-            except Exception as exc:  # noqa: BLE001 - keep the crawl; the next build retries
+            except Exception as exc:  # keep the crawl; the next build retries
                 stage = "classify" if out.features_seconds else "features"
                 if stage == "features":
                     out.features_seconds = time.perf_counter() - t0
@@ -133,7 +133,7 @@ def build_repo(
                 out.error, out.status = f"{stage}: {_describe(exc)}", "partial"
             try:
                 structure.structure_stage(con, [repo])
-            except Exception as exc:  # noqa: BLE001 - resumable: `strata structure` fills the gap
+            except Exception as exc:  # resumable: `strata structure` fills the gap
                 out.notes.append(f"structure: {_describe(exc)}")
             _fill_counts(con, out)
             files = export_partition(con, repo, Path(out_dir) if out_dir else work / "part")
@@ -146,7 +146,7 @@ def build_repo(
         else:
             (Path(out_dir) / OUTCOME_FILE).write_text(json.dumps(result))
         return result
-    except Exception as exc:  # noqa: BLE001 - one repository's failure must not stop the build
+    except Exception as exc:  # one repository's failure must not stop the build
         out.error, out.status = _describe(exc), "failed"
         return asdict(out)
     finally:
@@ -505,7 +505,7 @@ def _run_tasks(
         for fut in as_completed(futs):
             try:
                 yield fut.result()
-            except Exception as exc:  # noqa: BLE001 - a crashed worker fails its repository only
+            except Exception as exc:  # a crashed worker fails its repository only
                 t = futs[fut]
                 yield asdict(
                     RepoOutcome(t.source.repo, rev=t.rev, error=f"worker: {exc}", status="failed")
@@ -543,7 +543,7 @@ def _run_dask(todo: list[CrawlTarget], scheduler: Any, model_dir: str | None) ->
             t = futs[fut]
             try:
                 yield fut.result()
-            except Exception as exc:  # noqa: BLE001 - a lost worker fails its repository only
+            except Exception as exc:  # a lost worker fails its repository only
                 yield asdict(
                     RepoOutcome(t.source.repo, rev=t.rev, error=f"dask: {exc}", status="failed")
                 )

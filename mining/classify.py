@@ -650,7 +650,7 @@ def load_model(model_dir: str | Path | None = None, variant: str = "full") -> La
         )
     try:
         blob = joblib.load(path)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad model file
+    except Exception as exc:  # any unpickling failure is a bad model file
         raise ModelError(f"{path}: unreadable model file ({exc})") from exc
     return LayerModel(blob["layer_model"], blob["fix_model"], blob["rule_precision"], meta)
 

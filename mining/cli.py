@@ -84,7 +84,7 @@ class StrataGroup(typer.core.TyperGroup):
             where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
             error_line(exc.format_message() + where)
             raise typer.Exit(code=exc.exit_code) from None
-        except Exception as exc:  # noqa: BLE001 - the one place every error is turned into a line
+        except Exception as exc:  # the one place every error is turned into a line
             raise typer.Exit(code=report_exception(exc)) from None
 
 

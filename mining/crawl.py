@@ -258,7 +258,7 @@ def _parallel(parts: list[list[str]], read: Callable[[list[str]], Generator[Comm
             finally:
                 gen.close()  # kills git if we stop early
             _put(out, batch, stop)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:  # handed to the consumer
             _put(out, exc, stop)
         finally:
             _put(out, done, stop)

@@ -121,7 +121,7 @@ def _parser(lang: str) -> tuple[Any, Any]:
     for node_type in _DEF_TYPES[lang]:
         try:
             ts.Query(language, f"({node_type}) @def")
-        except Exception:  # noqa: BLE001 - grammar lacks this node type: skip it
+        except Exception:  # grammar lacks this node type: skip it
             continue
         patterns.append(f"({node_type}) @def")
     query = ts.Query(language, "\n".join(patterns))

@@ -149,7 +149,7 @@ def assert_whole_repos(db: Path, scratch: Path) -> int:
         per = dict(con.execute("SELECT repo, count(*) FROM commits GROUP BY repo").fetchall())
         assert per == {r: n for r, n in stored.items() if n}, (stored, per)
         for table in ("identities", "messages"):
-            got = dict(con.execute(f"SELECT repo, count(*) FROM {table} GROUP BY repo").fetchall())  # noqa: S608
+            got = dict(con.execute(f"SELECT repo, count(*) FROM {table} GROUP BY repo").fetchall())
             assert got == per, table
         files = dict(
             con.execute("SELECT repo, count(*) FROM file_changes GROUP BY repo").fetchall()
