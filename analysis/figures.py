@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -717,8 +718,8 @@ def build_figures(
     out: str | Path = "reports",
     formats: Iterable[str] = style.FORMATS,
     blame_repo: str | None = None,
-    **study_kwargs: object,
+    **study_kwargs: Any,
 ) -> dict[str, list[Path]]:
     """`strata figures`: run the study and write every figure into `out`/figures."""
-    study = run_study(db, **study_kwargs)  # type: ignore[arg-type]
+    study = run_study(db, **study_kwargs)
     return all_figures(study, Path(out) / "figures", formats, blame_repo)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -197,11 +198,11 @@ def save_study(study: Study, path: str | Path) -> Path:
     return path
 
 
-def load_or_run(db: str | Path, cache: str | Path | None = None, **kwargs: object) -> Study:
+def load_or_run(db: str | Path, cache: str | Path | None = None, **kwargs: Any) -> Study:
     """The study from `cache` when it exists (written by this run of `strata report`), else computed."""
     import pickle
 
     if cache and Path(cache).exists():
         with Path(cache).open("rb") as fh:
             return pickle.load(fh)  # our own file, written by save_study in this run
-    return run_study(db, **kwargs)  # type: ignore[arg-type]
+    return run_study(db, **kwargs)
