@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mining.crawl import LOG_ARGS
 from mining.gitcmd import git_argv, git_env, resolve_git_dir
+from mining.logparse import LOG_ARGS
 
 CHILD = """
 import json, resource, sys, time

@@ -28,9 +28,10 @@ from typing import Any
 import duckdb
 
 from mining import store
-from mining.crawl import CrawlTarget, crawl, resolve_head
+from mining.crawl import CrawlTarget, crawl
 from mining.errors import StrataError
 from mining.gitcmd import run_git
+from mining.gitlog import resolve_head
 
 #: tables never copied between databases: bookkeeping of the database that holds them.
 LOCAL_TABLES = {"runs", "strata_meta", "build_state"}

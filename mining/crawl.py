@@ -1,7 +1,7 @@
 """Stage `crawl`: one streamed `git log` per repository -> commits, file_changes, identities,
 messages (tables in schema/00_crawl.sql).
 
-Design: a worker streams git's own output (mining.logparse) into Parquet files in a staging
+Design: a worker streams git's own output (mining.gitlog) into Parquet files in a staging
 folder, in bounded batches; the main process then swaps the repository's rows into DuckDB in one
 transaction. So `--jobs N` crawls in parallel processes while DuckDB keeps one writer, memory stays
 bounded by the batch size, and a crawl killed at any point leaves each repository as before or
@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import queue
 import re
 import shutil
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,21 +26,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mining import __version__, store
-from mining.errors import GitError, SourceError, StrataError
-from mining.gitcmd import common_dir, run_git, stream_git, validate_rev
-from mining.logparse import LOG_ARGS, LOG_FORMAT, CommitRecord, parse_log
+from mining import __version__, attribute, gitlog, store
+from mining.errors import GitError, StrataError
+from mining.logparse import CommitRecord
 from mining.sources import Source, check_same_repository
 
-#: the same commits, without line counts or rename detection: needs no blob, only trees.
-_RAW_ARGS = ["log", "-z", "--raw", "--no-renames", "--no-abbrev", "--diff-merges=off", "--no-use-mailmap",
-             "--date=raw", f"--format={LOG_FORMAT}"]
 BATCH_COMMITS = 20_000
-#: below this many commits one git process is faster than splitting the list
-PARALLEL_MIN_COMMITS = 2000
-EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
-NULL_SHA = "0" * 40
-_MISSING_RE = re.compile(r"unable to read|could not read|missing blob|bad object|invalid object|loose object .* is corrupt|packfile .* cannot be accessed")
 _PR_SQUASH_RE = re.compile(r"\(#(\d+)\)\s*$")
 _PR_MERGE_RE = re.compile(r"^Merge pull request #(\d+)")
 SHA_TABLES_SKIP = {"repos", "runs", "strata_meta", "adoption_markers"}
@@ -185,214 +173,6 @@ def integration_of(is_merge: bool, on_first_parent: bool, subject: str) -> tuple
     return "direct", pr
 
 
-# --- reading git ----------------------------------------------------------------------------
-
-def resolve_head(git_dir: Path, rev: str) -> str:
-    """The commit `rev` names; SourceError for an empty repository or unknown revision."""
-    validate_rev(rev)
-    proc = run_git(git_dir, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], check=False)
-    if proc.returncode != 0:
-        if rev == "HEAD":
-            has_any = run_git(git_dir, ["for-each-ref", "--count=1", "refs/"], check=False).stdout.strip()
-            if not has_any:
-                raise SourceError(f"{git_dir}: empty repository (no commits)")
-            raise SourceError(f"{git_dir}: HEAD does not point to a commit (no default branch?); pass --rev")
-        raise SourceError(f"{git_dir}: unknown revision {rev!r}")
-    return proc.stdout.decode().strip()
-
-
-def list_commits(git_dir: Path, head: str, *, first_parent: bool = False) -> list[str]:
-    """All commits reachable from `head`, newest first (git rev-list order)."""
-    args = ["rev-list", *(["--first-parent"] if first_parent else []), head]
-    out = run_git(git_dir, args).stdout
-    return out.decode().split()
-
-
-def mailmap_config(rev: str | None) -> list[str]:
-    """git applies a repository's .mailmap only from a work tree; we read git dirs, so name the
-    blob explicitly (read from the crawled revision; a missing .mailmap is silently empty)."""
-    return ["-c", f"mailmap.blob={rev}:.mailmap"] if rev else []
-
-
-def iter_commits(git_dir: Path, shas: Sequence[str], *, streams: int = 2,
-                 mailmap_rev: str | None = None) -> Iterator[CommitRecord]:
-    """Stream the given commits with their file rows (in no particular order).
-
-    Large lists are split into `streams` contiguous parts read by parallel `git log` processes:
-    git's line counting is most of the cost and uses one core per process (mining-notes: two
-    streams take about half the time of one). Each part is read by `_read_part`.
-    """
-    shas = list(shas)
-    cfg = mailmap_config(mailmap_rev)
-    absent = absent_objects(git_dir, shas) if shas and is_partial_clone(git_dir) else set()
-    if streams <= 1 or len(shas) < PARALLEL_MIN_COMMITS:
-        yield from _read_part(git_dir, shas, absent, cfg)
-        return
-    size = -(-len(shas) // streams)
-    parts = [shas[i : i + size] for i in range(0, len(shas), size)]
-    yield from _parallel(parts, lambda part: _read_part(git_dir, part, absent, cfg))
-
-
-def _parallel(parts: list[list[str]], read: Callable[[list[str]], Generator[CommitRecord]]) -> Iterator[CommitRecord]:
-    """Run `read` on each part in its own thread and yield records as batches arrive.
-
-    Closing this generator (an error downstream, Ctrl-C) stops the threads, which close their
-    git processes; an error in a thread is re-raised here.
-    """
-    out: queue.Queue = queue.Queue(maxsize=32)
-    stop = threading.Event()
-    done = object()
-
-    def work(part: list[str]) -> None:
-        try:
-            batch: list[CommitRecord] = []
-            gen = read(part)
-            try:
-                for rec in gen:
-                    batch.append(rec)
-                    if len(batch) >= 256:
-                        _put(out, batch, stop)
-                        batch = []
-                    if stop.is_set():
-                        return
-            finally:
-                gen.close()  # kills git if we stop early
-            _put(out, batch, stop)
-        except BaseException as exc:  # handed to the consumer
-            _put(out, exc, stop)
-        finally:
-            _put(out, done, stop)
-
-    threads = [threading.Thread(target=work, args=(p,), daemon=True) for p in parts]
-    for t in threads:
-        t.start()
-    try:
-        pending = len(threads)
-        while pending:
-            item = out.get()
-            if item is done:
-                pending -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield from item
-    finally:
-        stop.set()
-        while any(t.is_alive() for t in threads):
-            try:
-                out.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        for t in threads:
-            t.join()
-
-
-def _put(q: queue.Queue, item: object, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return
-        except queue.Full:
-            continue
-
-
-def _read_part(git_dir: Path, shas: list[str], absent: set[str], cfg: list[str]) -> Generator[CommitRecord]:
-    """One streamed `git log` over `shas`, surviving absent blobs.
-
-    Partial clones lack some blobs, and `git log --numstat` dies at the first commit that needs
-    one. So commits whose diff needs an absent blob (found by a `--raw --no-renames` pass, which
-    reads trees only) are left out of the stream and read one by one without those blobs (rows
-    flagged `blob_missing`). If git still dies on an unreadable object (a repository not marked
-    as partial), what is left is checked the same way and streaming resumes. Nothing is lost.
-    """
-    bad = commits_needing_absent_blobs(git_dir, shas, absent) if absent else set()
-    done = 0
-    try:
-        for rec in _stream(git_dir, [s for s in shas if s not in bad], cfg):
-            done += 1
-            yield rec
-    except GitError as exc:
-        if bad or not _MISSING_RE.search(str(exc)):
-            raise
-        # git's buffered output for the last few commits was lost, so resume from `done`.
-        shas = [s for s in shas if s not in bad][done:]
-        absent = absent_objects(git_dir, shas)
-        bad = commits_needing_absent_blobs(git_dir, shas, absent)
-        if not bad:
-            raise
-        yield from _stream(git_dir, [s for s in shas if s not in bad], cfg)
-    for sha in shas:
-        if sha in bad:
-            yield recover_commit(git_dir, sha, absent, cfg)
-
-
-def check_not_shallow(git_dir: Path, shas: Sequence[str]) -> None:
-    """Refuse a shallow clone whose cut-off commits are in the history: git shows them as root
-    commits that add every file, which would silently inflate their size and hide their parents."""
-    shallow = common_dir(git_dir) / "shallow"
-    if not shallow.is_file():
-        return
-    cut = set(shallow.read_text(encoding="ascii", errors="replace").split()) & set(shas)
-    if cut:
-        raise SourceError(
-            f"{git_dir}: shallow clone ({len(cut)} commits have their parents cut off); "
-            "crawl a full clone (git fetch --unshallow)"
-        )
-
-
-def is_partial_clone(git_dir: Path) -> bool:
-    """A promisor pack (or partialClone config) means blobs may be absent by design."""
-    pack = common_dir(git_dir) / "objects" / "pack"
-    if pack.is_dir() and any(p.suffix == ".promisor" for p in pack.iterdir()):
-        return True
-    proc = run_git(git_dir, ["config", "--get", "extensions.partialClone"], check=False)
-    return proc.returncode == 0 and bool(proc.stdout.strip())
-
-
-def _stream(git_dir: Path, shas: Sequence[str], cfg: Sequence[str] = ()) -> Iterator[CommitRecord]:
-    if not shas:
-        return iter(())
-    stdin = "\n".join(shas).encode() + b"\n"
-    return parse_log(stream_git(git_dir, [*cfg, *LOG_ARGS, "--no-walk=unsorted", "--stdin"], stdin_data=stdin))
-
-
-def absent_objects(git_dir: Path, shas: Sequence[str]) -> set[str]:
-    """Objects reachable from `shas` that the repository lacks, without trying to fetch them
-    (`rev-list --missing=print` never contacts a promisor; `cat-file` would)."""
-    if not shas:
-        return set()
-    out = run_git(git_dir, ["rev-list", "--objects", "--missing=print", "--stdin"],
-                  input="\n".join(shas).encode() + b"\n").stdout
-    return {line[1:].decode() for line in out.split(b"\n") if line.startswith(b"?")}
-
-
-def commits_needing_absent_blobs(git_dir: Path, shas: Sequence[str], absent: set[str]) -> set[str]:
-    """Commits among `shas` whose diff needs one of the `absent` blobs (a raw pass: trees only)."""
-    out = run_git(git_dir, [*_RAW_ARGS, "--no-walk=unsorted", "--stdin"],
-                  input="\n".join(shas).encode() + b"\n").stdout
-    return {rec.sha for rec in parse_log([out])
-            if any(b in absent for f in rec.files for b in (f.old_blob, f.new_blob))}
-
-
-def recover_commit(git_dir: Path, sha: str, absent: set[str], cfg: Sequence[str] = ()) -> CommitRecord:
-    """Read one commit whose diff needs absent blobs: the rows that need them are kept without
-    line counts (`blob_missing`), the others are read normally with those paths excluded."""
-    raw = run_git(git_dir, [*cfg, *_RAW_ARGS, "--no-walk", sha]).stdout
-    recs = list(parse_log([raw]))
-    if len(recs) != 1:
-        raise GitError(f"{git_dir}: cannot read commit {sha}")
-    rec = recs[0]
-    missing = [f for f in rec.files if f.old_blob in absent or f.new_blob in absent]
-    excludes = [":(exclude,literal)" + os.fsdecode(f.path) for f in missing]
-    full = run_git(git_dir, [*cfg, *LOG_ARGS, "--no-walk", sha, "--", ".", *excludes]).stdout
-    readable = list(parse_log([full]))
-    rec.files = readable[0].files if readable else []
-    for f in missing:
-        f.blob_missing = True
-        rec.files.append(f)
-    return rec
-
-
 # --- worker: git -> parquet -----------------------------------------------------------------
 
 class _Sink:
@@ -436,10 +216,10 @@ def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
     """
     t0 = time.perf_counter()
     src = target.source
-    head = resolve_head(src.git_dir, target.rev)
-    all_shas = list_commits(src.git_dir, head)
-    check_not_shallow(src.git_dir, all_shas)
-    first_parent = set(list_commits(src.git_dir, head, first_parent=True))
+    head = gitlog.resolve_head(src.git_dir, target.rev)
+    all_shas = gitlog.list_commits(src.git_dir, head)
+    gitlog.check_not_shallow(src.git_dir, all_shas)
+    first_parent = set(gitlog.list_commits(src.git_dir, head, first_parent=True))
     position = {s: i for i, s in enumerate(all_shas)}
     new = [s for s in all_shas if s not in known]
     folder = Path(tempfile.mkdtemp(prefix="crawl-", dir=staging_root))
@@ -447,9 +227,9 @@ def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
     repo = src.repo
     n_missing = 0
     n = 0
-    for rec in iter_commits(src.git_dir, new, mailmap_rev=head):
+    for rec in gitlog.iter_commits(src.git_dir, new, mailmap_rev=head):
         if not rec.author_date.strip() or not rec.committer_date.strip():
-            _dates_from_object(src.git_dir, rec)
+            gitlog.fill_dates(src.git_dir, rec)
         n_missing += _emit(repo, rec, position, first_parent, sinks)
         n += 1
         if n % BATCH_COMMITS == 0:
@@ -465,18 +245,6 @@ def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
         raise GitError(f"{src.git_dir}: git returned {n} of {len(new)} commits")
     return StagedRepo(repo, folder, head, all_shas, len(new), n_missing, time.perf_counter() - t0,
                       sorted(first_parent))
-
-
-def _dates_from_object(git_dir: Path, rec: CommitRecord) -> None:
-    """git < 2.4x prints no date for timestamps before 1970: read them from the commit object."""
-    raw = run_git(git_dir, ["cat-file", "commit", rec.sha]).stdout
-    for line in raw.split(b"\n\n", 1)[0].split(b"\n"):
-        key, _, rest = line.partition(b" ")
-        m = re.search(rb"> (-?\d+) ([+-]\d{4})$", rest)
-        if m and key == b"author":
-            rec.author_date = m.group(1) + b" " + m.group(2)
-        elif m and key == b"committer":
-            rec.committer_date = m.group(1) + b" " + m.group(2)
 
 
 def _emit(repo: str, rec: CommitRecord, position: dict[str, int], first_parent: set[str],
@@ -552,7 +320,7 @@ def load_staged(con: duckdb.DuckDBPyConnection, staged: StagedRepo, target: Craw
              datetime.now(UTC), n_commits, n_files, n_missing, list(target.tags), __version__,
              target.language, target.role],
         )
-        attributed = _attribute(con, repo)
+        attributed = attribute.attribute_repo(con, repo)  # same transaction: all or nothing
     shutil.rmtree(staged.folder, ignore_errors=True)
     return CrawlResult(repo, staged.head_sha, n_commits, staged.n_new, len(stale), n_files, n_missing,
                        staged.seconds, attributed=attributed)
@@ -586,16 +354,6 @@ def refresh_positions(con: duckdb.DuckDBPyConnection, staged: StagedRepo) -> Non
             con.execute("UPDATE commits SET integration_mode = ? WHERE repo = ? AND sha = ?", [mode, staged.repo, sha])
     finally:
         con.unregister("_strata_pos")
-
-
-def _attribute(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, int]:
-    """Attribution runs during crawl (same transaction) when the attribute stage is installed."""
-    try:
-        from mining import attribute
-    except ImportError:
-        return {}
-    fn = getattr(attribute, "attribute_repo", None)
-    return fn(con, repo) if fn else {}
 
 
 def crawl(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,

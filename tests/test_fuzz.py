@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 from mining import diffs
 from mining.attribute import CHANNELS, load_catalog
 from mining.blame import select_files
-from mining.crawl import LOG_ARGS
-from mining.logparse import LogParseError, parse_log
+from mining.logparse import LOG_ARGS, LogParseError, parse_log
 from mining.trailers import parse_trailers, whole_lines
 
 pytestmark = pytest.mark.fuzz

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mining import store
+from mining import gitlog, store
 from mining.crawl import CrawlTarget, crawl, parse_git_date
 from mining.sources import resolve_source
 from tests.gitrepo import RepoBuilder
@@ -287,12 +287,12 @@ def test_interrupted_load_leaves_repo_as_before(everything, tmp_path, monkeypatc
     crawl_one(rb.path, db)
     snapshot = rows(db, "SELECT count(*), sum(lines_added) FROM commits")
     rb.commit("one more", {"x.py": "1\n"})
-    import mining.crawl as crawl_mod
+    import mining.attribute
 
     def boom(con, repo):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(crawl_mod, "_attribute", boom)
+    monkeypatch.setattr(mining.attribute, "attribute_repo", boom)
     with pytest.raises(KeyboardInterrupt):
         crawl_one(rb.path, db)
     assert rows(db, "SELECT count(*), sum(lines_added) FROM commits") == snapshot
@@ -350,9 +350,7 @@ def test_partial_clone_records_commits_and_flags_missing_blobs(repo_builder, tmp
         "SELECT lines_added, lines_deleted FROM file_changes WHERE path = 'a.txt' AND change_type = 'M'",
     ) == [(1, 0)]
     assert res.n_missing_blobs == 2
-    import mining.crawl as crawl_mod
-
-    monkeypatch.setattr(crawl_mod, "PARALLEL_MIN_COMMITS", 1)
+    monkeypatch.setattr(gitlog, "PARALLEL_MIN_COMMITS", 1)
     assert _records(clone, 2) == _records(clone, 1)
 
 
@@ -414,32 +412,27 @@ def test_store_rejects_other_schema_version(tmp_path):
 
 
 def _records(git_dir, streams):
-    from mining.crawl import iter_commits, list_commits
-
-    shas = list_commits(git_dir, "HEAD")
+    shas = gitlog.list_commits(git_dir, "HEAD")
     return sorted(
         (r.sha, tuple((f.path, f.added, f.deleted, f.blob_missing) for f in r.files))
-        for r in iter_commits(git_dir, shas, streams=streams)
+        for r in gitlog.iter_commits(git_dir, shas, streams=streams)
     )
 
 
 def test_parallel_streams_equal_one_stream(everything, monkeypatch):
-    import mining.crawl as crawl_mod
-
     rb, _ = everything
-    monkeypatch.setattr(crawl_mod, "PARALLEL_MIN_COMMITS", 1)
+    monkeypatch.setattr(gitlog, "PARALLEL_MIN_COMMITS", 1)
     one = _records(rb.git_dir, 1)
     assert _records(rb.git_dir, 3) == one and len(one) == len(rb.git("rev-list", "HEAD").split())
 
 
 def test_parallel_stream_error_is_raised_and_git_stopped(everything, monkeypatch):
-    import mining.crawl as crawl_mod
     from mining.errors import GitError
 
     rb, _ = everything
-    monkeypatch.setattr(crawl_mod, "PARALLEL_MIN_COMMITS", 1)
+    monkeypatch.setattr(gitlog, "PARALLEL_MIN_COMMITS", 1)
     with pytest.raises(GitError):
-        list(crawl_mod.iter_commits(rb.git_dir, ["0" * 40, *rb.git("rev-list", "HEAD").split()], streams=2))
+        list(gitlog.iter_commits(rb.git_dir, ["0" * 40, *rb.git("rev-list", "HEAD").split()], streams=2))
 
 
 def test_mailmap_of_the_crawled_revision_is_applied(repo_builder, tmp_path):
