@@ -19,18 +19,19 @@ from __future__ import annotations
 import heapq
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
 
 from mining import store, subject_templates
 from mining.errors import CorpusError
+from mining.logparse import CommitRecord
 from mining.trailers import parse_trailers, subject, whole_lines
 
 CHANNELS = (
@@ -43,6 +44,9 @@ CHANNELS = (
     "branch",
     "suggestion",
 )
+#: channels that make a commit AI-written (`commit_facts.ai` in 90_views.sql, `strata blame`):
+#: every channel but `suggestion`, which shows AI involvement, not authorship
+AI_CHANNELS = frozenset(CHANNELS) - {"suggestion"}
 AUTHOR_KINDS = ("human", "ai_agent", "automation")
 #: why a commit is automation (`commit_authors.automation_via`); the one definition, read by
 #: the dataset card too.
@@ -61,6 +65,34 @@ _MERGE_SUBJECT_RES = (
 )
 
 Evidence = tuple[str, str, str, str]  # tool, channel, field, evidence
+
+
+class CommitMeta(NamedTuple):
+    """What attribution reads of one commit: identities as `name <email>` and the message."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    committer: str
+    mailmap_author: str | None
+    message: str
+
+    @classmethod
+    def from_record(cls, rec: CommitRecord) -> CommitMeta:
+        """A commit read from git, decoded as the crawl stores it (invalid UTF-8 replaced, the
+        message without trailing newlines), so that `strata blame` sees what the stage sees."""
+
+        def text(raw: bytes) -> str:
+            return raw.decode("utf-8", "replace")
+
+        return cls(
+            rec.sha,
+            tuple(rec.parents),
+            identity(text(rec.author_name), text(rec.author_email)),
+            identity(text(rec.committer_name), text(rec.committer_email)),
+            identity(text(rec.mailmap_author_name), text(rec.mailmap_author_email)),
+            text(rec.message.rstrip(b"\n")),
+        )
 
 
 @dataclass(frozen=True)
@@ -562,8 +594,36 @@ ORDER BY c.topo_index DESC, f.path
 """
 
 
-def _ident(name: str | None, email: str | None) -> str:
+def identity(name: str | None, email: str | None) -> str:
+    """`name <email>`: the form the catalog's identity patterns match."""
     return f"{name or ''} <{email or ''}>"
+
+
+def branch_evidence(
+    catalog: Catalog,
+    merges: Iterable[tuple[str, str]],
+    parents: Mapping[str, Sequence[str]],
+    order: dict[str, int],
+) -> Iterator[tuple[str, Evidence]]:
+    """(sha, evidence) for every commit an agent-branch merge brought in; `merges` are (merge
+    sha, message) pairs, `parents` and `order` the history graph (see only_via_second_parent)."""
+    for merge_sha, message in merges:
+        branch = merged_branch(subject(message)) if message else None
+        hit = catalog.branch_tool(branch) if branch is not None else None
+        if hit is None:
+            continue
+        tool, prefix = hit
+        for sha in only_via_second_parent(merge_sha, parents, order):
+            yield sha, (tool, "branch", f"merge:{merge_sha}", f"branch:{prefix}")
+
+
+def ai_tools(evidence: Iterable[tuple[str, Evidence]]) -> dict[str, frozenset[str]]:
+    """{sha: AI tools} of the commits whose evidence makes them AI-written (AI_CHANNELS)."""
+    tools: dict[str, set[str]] = {}
+    for sha, (tool, channel, _, _) in evidence:
+        if channel in AI_CHANNELS:
+            tools.setdefault(sha, set()).add(tool)
+    return {sha: frozenset(ts) for sha, ts in tools.items()}
 
 
 def _template_table(
@@ -630,9 +690,9 @@ def attribute_rows(
     for sha, ps, topo, at, an, ae, cn, ce, man, mae, message in rows:
         parents[sha] = ps or ()
         order[sha] = topo
-        author = _ident(an, ae)
-        committer = _ident(cn, ce)
-        mm_author = _ident(man, mae) if man is not None else None
+        author = identity(an, ae)
+        committer = identity(cn, ce)
+        mm_author = identity(man, mae) if man is not None else None
         for ev in catalog.commit_evidence(author, committer, message or "", mm_author):
             add(sha, ev)
         tpl = subject_templates.mask(subject(message)) if message and len(ps or ()) < 2 else ""
@@ -647,17 +707,10 @@ def attribute_rows(
         ka["automation"].append(auto)
         ka["automation_via"].append(via)
         if ps is not None and len(ps) >= 2 and message:
-            branch = merged_branch(subject(message))
-            if branch is not None:
-                merges.append((sha, branch))
+            merges.append((sha, message))
 
-    for merge_sha, branch in merges:
-        hit = catalog.branch_tool(branch)
-        if hit is None:
-            continue
-        tool, prefix = hit
-        for sha in only_via_second_parent(merge_sha, parents, order):
-            add(sha, (tool, "branch", f"merge:{merge_sha}", f"branch:{prefix}"))
+    for sha, ev in branch_evidence(catalog, merges, parents, order):
+        add(sha, ev)
 
     detected = subject_templates.detect(commit_tpl.values(), catalog.scripted_min_commits)
     for sha in ka["sha"]:
@@ -715,13 +768,15 @@ def attribute_repo(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, int]:
     store.replace_repo_rows(con, "commit_authors", repo, authors)
     n_mark = store.replace_repo_rows(con, "adoption_markers", repo, markers)
     n_tpl = store.replace_repo_rows(con, "commit_templates", repo, templates)
-    ai_shas = {
-        sha
-        for sha, ch in zip(
-            attributions["sha"].to_pylist(), attributions["channel"].to_pylist(), strict=True
+    ai_shas = ai_tools(
+        (sha, (tool, channel, "", ""))
+        for sha, tool, channel in zip(
+            attributions["sha"].to_pylist(),
+            attributions["tool"].to_pylist(),
+            attributions["channel"].to_pylist(),
+            strict=True,
         )
-        if ch != "suggestion"
-    }
+    )
     return {
         "commits": authors.num_rows,
         "attributions": n_att,

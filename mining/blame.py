@@ -22,15 +22,36 @@ import shlex
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mining.attribute import Catalog, load_catalog, merged_branch, only_via_second_parent
+from mining.attribute import (
+    Catalog,
+    CommitMeta,
+    Evidence,
+    ai_tools,
+    branch_evidence,
+    load_catalog,
+    merged_branch,
+)
 from mining.errors import GitError, SourceError
-from mining.gitcmd import common_dir, git_text, resolve_git_dir, run_git, validate_rev
+from mining.gitcmd import common_dir, git_text, resolve_git_dir, run_git
+from mining.gitlog import (
+    absent_objects,
+    commit_metadata,
+    damaged_object,
+    is_partial_clone,
+    missing_objects,
+    paths_touched,
+    resolve_head,
+    shallow_cuts,
+    topo_graph,
+    unreadable_object,
+)
 from mining.sources import locate_repository
+from mining.trailers import subject
 
 #: config that would silently change blame's answer, pinned on git's command line; an ignore-revs
 #: file set in the repository's config is cleared by `--ignore-revs-file=` (git sorts config values,
@@ -49,8 +70,6 @@ _FORBIDDEN_ARGS = re.compile(
     r"^(--(porcelain|line-porcelain|incremental|contents|reverse|output|show-stats|textconv)\b|-[pn]$|-S$|--$)"
 )
 _HEADER_RE = re.compile(rb"^([0-9a-f]{40}|[0-9a-f]{64}) \d+ \d+( \d+)?$")
-_MISSING_RE = re.compile(r"unable to read|bad object|missing blob|could not read|cannot read", re.I)
-_CORRUPT_RE = re.compile(r"corrupt|inflate|unable to unpack", re.I)
 
 ProgressFn = Callable[[int, int], None]
 
@@ -122,64 +141,40 @@ def release_tags(git_dir: str | Path, pattern: str) -> list[str]:
 
 # -- commit metadata -> AI tools ------------------------------------------------------------------
 def ai_commits(
-    git_dir: str | Path, to: str, from_rev: str | None, catalog: Catalog
+    git_dir: Path, to: str, from_rev: str | None, catalog: Catalog
 ) -> tuple[set[str], dict[str, frozenset[str]]]:
-    """(commits in from..to, {sha: AI tools}) from git metadata with the catalog matcher.
+    """(commits in from..to, {sha: AI tools}) by the attribution stage's rules, read from git.
 
-    Tools count when their evidence is any channel but `suggestion`, as `commit_facts.ai` does;
-    agent-branch merges anywhere in `to`'s history credit the commits they brought in.
+    The commits are read as the crawl reads them (the .mailmap of `to`) and attributed as the
+    `attribute` stage attributes them (AI_CHANNELS, as `commit_facts.ai`); agent-branch merges
+    anywhere in `to`'s history credit the commits they brought in.
     """
-    rng = [to] if from_rev is None else [to, f"^{from_rev}"]
-    fmt = "%H%x00%P%x00%an <%ae>%x00%cn <%ce>%x00%aN <%aE>%x00%B%x00%x1e"
-    # the repository's .mailmap as of `to` (git reads it only from a work tree's cwd otherwise)
-    mailmap = ["-c", f"mailmap.blob={to}:.mailmap"]
-    raw = run_git(git_dir, [*mailmap, "log", "--use-mailmap", f"--format={fmt}", *rng, "--"]).stdout
-    in_range: set[str] = set()
-    tools: dict[str, frozenset[str]] = {}
-    for rec in raw.split(b"\x00\x1e"):
-        rec = rec.lstrip(b"\n")
-        if not rec:
-            continue
-        sha, _ps, author, committer, mm_author, message = (
-            x.decode("utf-8", "replace") for x in rec.split(b"\x00", 5)
-        )
-        in_range.add(sha)
-        found = {
-            ev[0]
-            for ev in catalog.commit_evidence(author, committer, message, mm_author)
-            if ev[1] != "suggestion"
-        }
-        if found:
-            tools[sha] = frozenset(found)
-    for sha, tool in _branch_credits(git_dir, to, catalog):
-        if sha in in_range:
-            tools[sha] = tools.get(sha, frozenset()) | {tool}
-    return in_range, tools
+    revs = [to] if from_rev is None else [to, f"^{from_rev}"]
+    commits = [CommitMeta.from_record(r) for r in commit_metadata(git_dir, revs, mailmap_rev=to)]
+    in_range = {c.sha for c in commits}
+    evidence = [
+        (c.sha, ev)
+        for c in commits
+        for ev in catalog.commit_evidence(c.author, c.committer, c.message, c.mailmap_author)
+    ]
+    evidence += [(sha, ev) for sha, ev in _branch_evidence(git_dir, to, catalog) if sha in in_range]
+    return in_range, ai_tools(evidence)
 
 
-def _branch_credits(git_dir: str | Path, to: str, catalog: Catalog) -> list[tuple[str, str]]:
+def _branch_evidence(git_dir: Path, to: str, catalog: Catalog) -> list[tuple[str, Evidence]]:
+    """Agent-branch credit over the whole history of `to` (its graph read only when a merge
+    names an agent branch)."""
     if not catalog.branches:
         return []
-    merges = run_git(git_dir, ["log", "--merges", "--format=%H %s", to, "--"]).stdout
-    hits = []
-    for line in merges.decode("utf-8", "replace").splitlines():
-        sha, _, subj = line.partition(" ")
-        branch = merged_branch(subj)
-        hit = catalog.branch_tool(branch) if branch else None
-        if hit:
-            hits.append((sha, hit[0]))
-    if not hits:
-        return []
-    listing = run_git(git_dir, ["rev-list", "--topo-order", "--parents", to, "--"]).stdout
-    parents: dict[str, tuple[str, ...]] = {}
-    order: dict[str, int] = {}
-    for i, line in enumerate(listing.decode().splitlines()):
-        parts = line.split()
-        parents[parts[0]] = tuple(parts[1:])
-        order[parts[0]] = i
-    return [
-        (sha, tool) for merge, tool in hits for sha in only_via_second_parent(merge, parents, order)
+    merges = [
+        (m.sha, m.message)
+        for m in map(CommitMeta.from_record, commit_metadata(git_dir, [to], merges_only=True))
+        if (branch := merged_branch(subject(m.message))) and catalog.branch_tool(branch)
     ]
+    if not merges:
+        return []
+    parents, order = topo_graph(git_dir, to)
+    return list(branch_evidence(catalog, merges, parents, order))
 
 
 # -- missing blobs -------------------------------------------------------------------------------
@@ -197,22 +192,10 @@ def _tree_blobs(git_dir: str | Path, to: str) -> list[tuple[str, str]]:
     return rows
 
 
-def _absent(git_dir: str | Path, oids: Sequence[str]) -> set[str]:
-    if not oids:
-        return set()
-    out = run_git(
-        git_dir, ["cat-file", "--batch-check"], input="\n".join(oids).encode() + b"\n"
-    ).stdout
-    return {ln.split()[0] for ln in out.decode().splitlines() if ln.endswith(" missing")}
-
-
 def stub_missing_blobs(git_dir: str | Path, to: str, scratch: Path) -> tuple[Path, int]:
     """A scratch `clone --bare --shared` whose replace refs point every absent blob at an empty
     stub, so that blame (which reads old versions and, with -C, other files) cannot fail."""
-    proc = run_git(git_dir, ["rev-list", "--objects", "--missing=print", to, "--"])
-    missing = sorted(
-        {ln[1:].split()[0] for ln in proc.stdout.decode().splitlines() if ln.startswith("?")}
-    )
+    missing = sorted(absent_objects(Path(git_dir), [to]))
     clone = scratch / "stubbed.git"
     run_git(git_dir, ["clone", "-q", "--bare", "--shared", "--no-tags", str(git_dir), str(clone)])
     if missing:
@@ -251,8 +234,7 @@ def repository(repo: str | Path) -> Path:
     """The git directory to blame; SourceError for a shallow clone (blame would give the cut-off
     history's lines to the boundary commits: 0 AI lines where the full history has many)."""
     git_dir = resolve_git_dir(locate_repository(repo))
-    shallow = common_dir(git_dir) / "shallow"
-    if shallow.is_file() and shallow.read_text(encoding="ascii", errors="replace").split():
+    if shallow_cuts(git_dir):
         raise SourceError(f"{repo}: shallow clone: blame needs the full history (git fetch --unshallow)")
     return git_dir
 
@@ -260,8 +242,6 @@ def repository(repo: str | Path) -> Path:
 def check_absent(git_dir: str | Path, absent: dict[str, str]) -> None:
     """Objects git cannot read, {oid: path}: expected in a partial clone (blobs left on the
     server), corruption otherwise, or when the object's loose file is there but unreadable."""
-    from mining.crawl import is_partial_clone
-
     if not absent:
         return
     objects = common_dir(git_dir) / "objects"
@@ -275,13 +255,6 @@ def check_absent(git_dir: str | Path, absent: dict[str, str]) -> None:
 
 
 # -- blame ------------------------------------------------------------------------------------
-def _commit_sha(git_dir: str | Path, rev: str) -> str:
-    proc = run_git(git_dir, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False)
-    if proc.returncode:
-        raise GitError(f"{git_dir}: unknown revision {rev!r}")
-    return proc.stdout.decode().strip()
-
-
 def _config_args() -> list[str]:
     out: list[str] = []
     for kv in BLAME_CONFIG:
@@ -318,20 +291,6 @@ def blame_file(
     return counts, ""
 
 
-def _touched(git_dir: str | Path, to: str, from_rev: str) -> set[str]:
-    """Paths any commit in from..to changed (merges against every parent): a file no commit in
-    the range touched has all its lines on the boundary, so blaming it can be skipped."""
-    out = run_git(
-        git_dir,
-        ["log", "-m", "--no-renames", "--name-only", "-z", "--format=", to, f"^{from_rev}", "--"],
-    ).stdout
-    return {
-        p.strip(b"\n").decode("utf-8", "surrogateescape")
-        for p in out.split(b"\x00")
-        if p.strip(b"\n")
-    }
-
-
 def blame_range(
     repo: str | Path,
     to: str,
@@ -351,72 +310,121 @@ def blame_range(
     ranges of a run. Raises SourceError/GitError naming a bad repo or rev.
     """
     git_dir = repository(repo)
-    validate_rev(to)
-    if from_rev is not None:
-        validate_rev(from_rev)
-    to_sha = _commit_sha(git_dir, to)
-    from_sha = _commit_sha(git_dir, from_rev) if from_rev is not None else None
+    # shas from here on: the scratch clone has no tags
+    to_sha = resolve_head(git_dir, to)
+    from_sha = resolve_head(git_dir, from_rev) if from_rev is not None else None
     extra = parse_blame_args(blame_args)
     catalog = catalog or load_catalog()
     result = BlameResult(from_rev, to)
+    paths = _files_to_blame(git_dir, to_sha, from_sha, include, exclude, result)
+    in_range, tools = ai_commits(git_dir, to_sha, from_sha, catalog)
+    blame = _Blamer(git_dir, to_sha, from_sha, extra, jobs)
+    totals, failed = blame.first_pass(paths, stubs, progress, result)
+    if failed:
+        totals.update(blame.with_stubs(failed, stubs, result))
+    _count_lines(result, totals, in_range, tools)
+    return result
 
-    to, from_rev = to_sha, from_sha  # shas from here on: the scratch clone has no tags
+
+def _files_to_blame(
+    git_dir: Path,
+    to: str,
+    from_rev: str | None,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    result: BlameResult,
+) -> list[str]:
+    """The selected files at `to` whose blob is readable (the others are recorded as skipped),
+    less those no commit in from..to touched: all their lines are boundary lines."""
     blobs = _tree_blobs(git_dir, to)
     wanted = set(select_files([p for p, _ in blobs], include, exclude))
     blobs = [(p, o) for p, o in blobs if p in wanted]
     result.files = len(blobs)
-    absent = _absent(git_dir, [o for _, o in blobs])
+    absent = missing_objects(git_dir, [o for _, o in blobs])
     check_absent(git_dir, {o: p for p, o in blobs if o in absent})
     result.skipped_files = sorted(p for p, o in blobs if o in absent)
     paths = [p for p, o in blobs if o not in absent]
     if from_rev is not None:
-        touched = _touched(git_dir, to, from_rev)
+        touched = paths_touched(git_dir, to, from_rev)
         paths = [p for p in paths if p in touched]
+    return paths
 
-    in_range, tools = ai_commits(git_dir, to, from_rev, catalog)
-    from mining.crawl import is_partial_clone
 
-    partial = is_partial_clone(Path(git_dir))
-    totals: Counter[str] = Counter()
-    failed: list[str] = []
-    done = 0
+class _Blamer:
+    """Blames files of one range in `jobs` threads: in the repository first, then the files
+    that failed on an absent blob (partial clones only) in the stubbed scratch clone."""
 
-    def one(path: str, where: str | Path) -> tuple[str, Counter[str] | None, str]:
-        counts, err = blame_file(where, to, from_rev, path, extra)
-        return path, counts, err
+    def __init__(
+        self, git_dir: Path, to: str, from_rev: str | None, extra: Sequence[str], jobs: int
+    ) -> None:
+        self.git_dir, self.to, self.from_rev, self.extra = git_dir, to, from_rev, extra
+        self.jobs = max(1, jobs)
+        self.partial = is_partial_clone(git_dir)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        first = stubs.clone if stubs is not None and stubs.clone is not None else git_dir
+    def _map(
+        self, where: str | Path, paths: Sequence[str]
+    ) -> Iterator[tuple[str, Counter[str] | None, str]]:
+        def one(path: str) -> tuple[str, Counter[str] | None, str]:
+            return (path, *blame_file(where, self.to, self.from_rev, path, self.extra))
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            yield from pool.map(one, paths)
+
+    def first_pass(
+        self,
+        paths: Sequence[str],
+        stubs: StubbedClone | None,
+        progress: ProgressFn | None,
+        result: BlameResult,
+    ) -> tuple[Counter[str], list[str]]:
+        """Lines per commit, and the files to retry with stubbed blobs (an already stubbed
+        clone shared by the run is used from the start)."""
+        where: str | Path = self.git_dir
         if stubs is not None and stubs.clone is not None:
-            result.stubbed_blobs = stubs.n_stubbed
-        for path, counts, err in pool.map(lambda p: one(p, first), paths):
-            done += 1
+            where, result.stubbed_blobs = stubs.clone, stubs.n_stubbed
+        totals: Counter[str] = Counter()
+        failed: list[str] = []
+        for done, (path, counts, err) in enumerate(self._map(where, paths), start=1):
             if progress:
                 progress(done, len(paths))
             if counts is None:
-                if _MISSING_RE.search(err) and not _CORRUPT_RE.search(err) and partial:
+                if self.partial and unreadable_object(err) and not damaged_object(err):
                     failed.append(path)
                     continue
-                raise GitError(
-                    f"{git_dir}: git blame {path} failed: {err.strip().splitlines()[-1] if err.strip() else ''}"
-                )
+                last = err.strip().splitlines()[-1] if err.strip() else ""
+                raise GitError(f"{self.git_dir}: git blame {path} failed: {last}")
             totals.update(counts)
-    if failed:
+        return totals, failed
+
+    def with_stubs(
+        self, paths: Sequence[str], stubs: StubbedClone | None, result: BlameResult
+    ) -> Counter[str]:
+        """Blame `paths` in the stubbed scratch clone (made here unless the run shares one)."""
         own = stubs is None
-        stubs = stubs or StubbedClone(git_dir, to)
+        stubs = stubs or StubbedClone(self.git_dir, self.to)
+        totals: Counter[str] = Counter()
         try:
             clone, result.stubbed_blobs = stubs.get()
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                for path, counts, err in pool.map(lambda p: one(p, clone), failed):
-                    if counts is None:
-                        raise GitError(
-                            f"{git_dir}: git blame {path} failed even with stubbed blobs: {err.strip()}"
-                        )
-                    totals.update(counts)
+            for path, counts, err in self._map(clone, paths):
+                if counts is None:
+                    raise GitError(
+                        f"{self.git_dir}: git blame {path} failed even with stubbed blobs: {err.strip()}"
+                    )
+                totals.update(counts)
         finally:
             if own:
                 stubs.close()
+        return totals
 
+
+def _count_lines(
+    result: BlameResult,
+    totals: Counter[str],
+    in_range: set[str],
+    tools: dict[str, frozenset[str]],
+) -> None:
+    """Lines last changed in the range, and the AI ones: once per line under all its tools, so
+    that `by_tool` sums to `ai_lines`."""
     by_tool: Counter[str] = Counter()
     for sha, n in totals.items():
         if sha not in in_range:
@@ -425,9 +433,8 @@ def blame_range(
         ts = tools.get(sha)
         if ts:
             result.ai_lines += n
-            by_tool["+".join(sorted(ts))] += n  # once per line: by_tool sums to ai_lines
+            by_tool["+".join(sorted(ts))] += n
     result.by_tool = dict(by_tool)
-    return result
 
 
 def blame_releases(
@@ -447,7 +454,7 @@ def blame_releases(
     if len(tags) < 2:
         raise SourceError(f"{repo}: fewer than two tags match {pattern!r} (found {len(tags)})")
     out = []
-    stubs = StubbedClone(git_dir, _commit_sha(git_dir, tags[-1]))
+    stubs = StubbedClone(git_dir, resolve_head(git_dir, tags[-1]))
     try:
         for a, b in zip(tags, tags[1:], strict=False):
             cb = (lambda d, n, b=b: progress(b, d, n)) if progress else None

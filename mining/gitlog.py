@@ -35,10 +35,20 @@ _UNREADABLE_RE = re.compile(
 )
 
 
+#: what git says when an object it has is damaged (never absent by design)
+_DAMAGED_RE = re.compile(r"corrupt|inflate|unable to unpack", re.IGNORECASE)
+
+
 def unreadable_object(stderr: str) -> bool:
     """Whether git failed because it could not read an object (the caller decides whether that
     object is absent by design or damaged)."""
     return bool(_UNREADABLE_RE.search(stderr))
+
+
+def damaged_object(stderr: str) -> bool:
+    """Whether git's message says an object is there but damaged (never a partial clone's
+    absent blob, so never something to stub or skip)."""
+    return bool(_DAMAGED_RE.search(stderr))
 
 
 # --- heads and commit lists -----------------------------------------------------------------

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mining.blame import blame_range, blame_releases, parse_blame_args, release_tags, select_files
 from mining.cli import app
-from mining.errors import GitError, SourceError
+from mining.errors import SourceError
 from tests.gitrepo import RepoBuilder
 
 AIDER = ("Pat Dev (aider)", "pat@example.org")
@@ -153,7 +153,8 @@ def test_select_files_globs_cross_folders():
 
 
 def test_bad_revision_and_too_few_tags(release_repo):
-    with pytest.raises(GitError, match="nope"):
+    # an unknown revision is bad input (exit 2), as in the crawl: one head resolution for both
+    with pytest.raises(SourceError, match="unknown revision 'nope'"):
         blame_range(release_repo.path, "nope")
     with pytest.raises(SourceError, match="fewer than two tags"):
         blame_releases(release_repo.path, "release-*")
@@ -200,3 +201,41 @@ def _no_lazy_fetch(monkeypatch):
 def test_cli_rejects_missing_repo(tmp_path: Path):
     out = CliRunner().invoke(app, ["blame", str(tmp_path / "none"), "--to", "HEAD"])
     assert out.exit_code != 0 and "no such file" in out.output
+
+
+# aider's own blame selection (docs/attribution.md), with its published options
+_AIDER_INCLUDE = [
+    "*.js", "*.py", "*.scm", "*.sh", "*Dockerfile", "*Gemfile", ".github/workflows/*.yml",
+    "aider/resources/*.yml", "tests/fixtures/languages/*/test.*", "aider/website/index.html",
+    "aider/website/share/index.md", "aider/website/_includes/head_custom.html",
+    "aider/website/_includes/home.css", "aider/website/docs/leaderboards/index.md",
+]  # fmt: skip
+_AIDER_EXCLUDE = ["*prompts.py", "tests/fixtures/watch*", "aider/website/install.ps1",
+                  "aider/website/install.sh"]  # fmt: skip
+
+
+def _published_range(git_dir: Path, start: str, end: str) -> tuple[int, int]:
+    """(total_lines, aider_total) of one range in aider's blame.yml as of HEAD."""
+    import yaml
+
+    raw = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "show", "HEAD:aider/website/_data/blame.yml"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    [entry] = [e for e in yaml.safe_load(raw) if (e["start_tag"], e["end_tag"]) == (start, end)]
+    return entry["total_lines"], entry["aider_total"]
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize(("start", "end"), [("v0.85.0", "v0.86.0"), ("v0.72.0", "v0.73.0")])
+def test_aider_published_release_figures(start, end):
+    """strata blame reproduces aider's own per-release figures (its blame.yml) on its mirror."""
+    import os
+
+    git_dir = Path(os.environ.get("STRATA_MIRRORS", "/work/.mirror")) / "Aider-AI+aider" / "repo"
+    if not git_dir.is_dir():
+        pytest.skip(f"{git_dir}: no mirror")
+    res = blame_range(git_dir, end, start, include=_AIDER_INCLUDE, exclude=_AIDER_EXCLUDE,
+                      blame_args="-M100 -C100 -C -C")  # fmt: skip
+    total, aider = _published_range(git_dir, start, end)
+    assert (res.total_lines, res.by_tool.get("aider", 0)) == (total, aider)
