@@ -13,16 +13,20 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from mining.errors import GitError, SourceError
 from mining.gitcmd import common_dir, run_git, stream_git, validate_rev
-from mining.logparse import LOG_ARGS, LOG_FORMAT, CommitRecord, parse_log
+from mining.logparse import LOG_ARGS, LOG_FORMAT, CommitRecord, LogParseError, parse_log
 
 #: the same commits, without line counts or rename detection: needs no blob, only trees.
 RAW_ARGS = ["log", "-z", "--raw", "--no-renames", "--no-abbrev", "--diff-merges=off",
             "--no-use-mailmap", "--date=raw", f"--format={LOG_FORMAT}"]  # fmt: skip
+#: each commit's id and the blobs its diff reads, nothing else (trees only, no blob is read)
+BLOB_ARGS = ["log", "-z", "--raw", "--no-renames", "--no-abbrev", "--diff-merges=off", "--format=%x1e%H"]
+NULL_OID = "0" * 40
+GITLINK_MODE = "160000"  # a submodule entry names a commit of another repository, never a blob
 #: commit metadata only (no diff): what attribution reads of a commit
 META_ARGS = ["log", "-z", "--no-use-mailmap", "--date=raw", f"--format={LOG_FORMAT}"]
 #: below this many commits one git process is faster than splitting the list
@@ -150,16 +154,16 @@ def iter_commits(git_dir: Path, shas: Sequence[str], *, streams: int = 2,
     """
     shas = list(shas)
     cfg = mailmap_config(mailmap_rev)
-    absent = absent_objects(git_dir, shas) if shas and is_partial_clone(git_dir) else set()
+    absent, bad = commits_needing_absent_blobs(git_dir, shas) if shas and is_partial_clone(git_dir) else (set(), set())
     if streams <= 1 or len(shas) < PARALLEL_MIN_COMMITS:
-        yield from _read_part(git_dir, shas, absent, cfg)
+        yield from _read_part(git_dir, shas, absent, bad, cfg)
         return
     size = -(-len(shas) // streams)
     parts = [shas[i : i + size] for i in range(0, len(shas), size)]
-    yield from _parallel(parts, lambda part: _read_part(git_dir, part, absent, cfg))
+    yield from _parallel(parts, lambda part: _read_part(git_dir, part, absent, bad, cfg))
 
 
-def _parallel(parts: list[list[str]], read: Callable[[list[str]], Generator[CommitRecord]]) -> Iterator[CommitRecord]:
+def _parallel(parts: list[list[str]], read: Callable[[list[str]], Iterator[CommitRecord]]) -> Iterator[CommitRecord]:
     """Run `read` on each part in its own thread and yield records as batches arrive.
 
     Closing this generator (an error downstream, Ctrl-C) stops the threads, which close their
@@ -184,7 +188,7 @@ def _parallel(parts: list[list[str]], read: Callable[[list[str]], Generator[Comm
             finally:
                 gen.close()  # kills git if we stop early
             _put(out, batch, stop)
-        except BaseException as exc:  # handed to the consumer
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             _put(out, exc, stop)
         finally:
             _put(out, done, stop)
@@ -222,31 +226,30 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> None:
             continue
 
 
-def _read_part(git_dir: Path, shas: list[str], absent: set[str], cfg: list[str]) -> Generator[CommitRecord]:
+def _read_part(git_dir: Path, shas: list[str], absent: set[str], bad: set[str],
+               cfg: list[str]) -> Iterator[CommitRecord]:
     """One streamed `git log` over `shas`, surviving absent blobs.
 
     Partial clones lack some blobs, and `git log --numstat` dies at the first commit that needs
-    one. So commits whose diff needs an absent blob (found by a `--raw --no-renames` pass, which
-    reads trees only) are left out of the stream and read one by one without those blobs (rows
-    flagged `blob_missing`). If git still dies on an unreadable object (a repository not marked
-    as partial), what is left is checked the same way and streaming resumes. Nothing is lost.
+    one. So commits whose diff needs an absent blob (`bad`, found before streaming) are left out
+    of the stream and read one by one without those blobs (rows flagged `blob_missing`). If git
+    still dies on an unreadable object (a repository not marked as partial), what is left is
+    checked the same way and streaming resumes. Nothing is lost.
     """
-    bad = commits_needing_absent_blobs(git_dir, shas, absent) if absent else set()
     done = 0
     try:
         for rec in _stream(git_dir, [s for s in shas if s not in bad], cfg):
             done += 1
             yield rec
     except GitError as exc:
-        if bad or not unreadable_object(str(exc)):
+        if absent or not unreadable_object(str(exc)):
             raise
         # git's buffered output for the last few commits was lost, so resume from `done`.
-        shas = [s for s in shas if s not in bad][done:]
-        absent = absent_objects(git_dir, shas)
-        bad = commits_needing_absent_blobs(git_dir, shas, absent)
+        rest = [s for s in shas if s not in bad][done:]
+        absent, bad = commits_needing_absent_blobs(git_dir, rest)
         if not bad:
             raise
-        yield from _stream(git_dir, [s for s in shas if s not in bad], cfg)
+        yield from _stream(git_dir, [s for s in rest if s not in bad], cfg)
     for sha in shas:
         if sha in bad:
             yield recover_commit(git_dir, sha, absent, cfg)
@@ -301,12 +304,59 @@ def missing_objects(git_dir: Path, oids: Sequence[str]) -> set[str]:
     return {ln.split()[0] for ln in out.decode().splitlines() if ln.endswith(" missing")}
 
 
-def commits_needing_absent_blobs(git_dir: Path, shas: Sequence[str], absent: set[str]) -> set[str]:
-    """Commits among `shas` whose diff needs one of the `absent` blobs (a raw pass: trees only)."""
-    out = run_git(git_dir, [*RAW_ARGS, "--no-walk=unsorted", "--stdin"],
+def commits_needing_absent_blobs(git_dir: Path, shas: Sequence[str]) -> tuple[set[str], set[str]]:
+    """(absent blobs, the commits among `shas` whose diff needs one of them).
+
+    Two git processes run side by side: `rev-list --missing=print` lists what the repository
+    lacks, and a raw pass (trees only) lists the blobs each diff reads.
+    """
+    if not shas:
+        return set(), set()
+    found: list[set[str] | BaseException] = []
+
+    def scan() -> None:
+        try:
+            found.append(absent_objects(git_dir, shas))
+        except BaseException as exc:  # re-raised in the caller's thread
+            found.append(exc)
+
+    thread = threading.Thread(target=scan, daemon=True)
+    thread.start()
+    try:
+        blobs = diff_blobs(git_dir, shas)
+    finally:
+        thread.join()
+    absent = found[0]
+    if isinstance(absent, BaseException):
+        raise absent
+    return absent, {sha for sha, oids in blobs.items() if not absent.isdisjoint(oids)}
+
+
+def diff_blobs(git_dir: Path, shas: Sequence[str]) -> dict[str, list[str]]:
+    """{commit: blob ids its diff against the first parent reads} (added and deleted sides
+    included, submodule entries and the null id left out), from one `--raw --no-renames` pass
+    that reads trees only."""
+    out = run_git(git_dir, [*BLOB_ARGS, "--no-walk=unsorted", "--stdin"],
                   input="\n".join(shas).encode() + b"\n").stdout
-    return {rec.sha for rec in parse_log([out])
-            if any(b in absent for f in rec.files for b in (f.old_blob, f.new_blob))}
+    blobs: dict[str, list[str]] = {}
+    current: list[str] = []
+    tokens = iter(out.split(b"\0"))
+    for tok in tokens:
+        head = tok.lstrip(b"\n")
+        if head[:1] == b"\x1e":
+            current = blobs.setdefault(head[1:].decode(), [])
+        elif head[:1] == b":":
+            old_mode, new_mode, old, new, status = head[1:].decode().split(" ")
+            next(tokens, None)  # the path
+            if status[:1] in "RC":
+                next(tokens, None)  # the second path of a rename or copy
+            if old != NULL_OID and old_mode != GITLINK_MODE:
+                current.append(old)
+            if new != NULL_OID and new_mode != GITLINK_MODE:
+                current.append(new)
+        elif head:
+            raise LogParseError(f"unexpected token in a raw diff {head[:40]!r}")
+    return blobs
 
 
 def recover_commit(git_dir: Path, sha: str, absent: set[str], cfg: Sequence[str] = ()) -> CommitRecord:
