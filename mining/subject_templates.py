@@ -36,14 +36,17 @@ _MASKS = (
 _REF = re.compile(r"#\d+|\bgh-\d+\b", re.IGNORECASE)  # PR and issue numbers: `##`
 _RUNS = re.compile(r"#(?:[#.]*#)?")  # adjacent slots ("1.2.3rc1" -> "#rc#", "# . #" stays)
 _SPACE = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")  # the same digits as the `\d` every pattern above requires
 
 
 def mask(subject: str) -> str:
     """The subject's template: numbers, versions, hashes and dates become `#`, PR and issue
     references `##` (so a bare version and a bare "#123" differ), spaces collapsed, lowercased."""
-    subject = _REF.sub("\0", subject.replace("\0", ""))
-    for rx in _MASKS:
-        subject = rx.sub(SLOT, subject)
+    subject = subject.replace("\0", "")
+    if _DIGIT.search(subject):  # every mask and reference needs a digit: most subjects have none
+        subject = _REF.sub("\0", subject)
+        for rx in _MASKS:
+            subject = rx.sub(SLOT, subject)
     subject = _RUNS.sub(SLOT, subject).replace("\0", REF_SLOT)
     return _SPACE.sub(" ", subject).strip().lower()
 

@@ -273,6 +273,8 @@ def test_mask_turns_variable_parts_into_slots():
     assert mask("added deadbeef feature") == "added deadbeef feature"  # hex word without a digit
     assert mask("#2120") == "##" and mask("v2120") == "#"  # a reference is not a version
     assert mask("  Fix   GH-5 and #7 ") == "fix ## and ##"
+    # subjects without a digit skip the masks, but literal `#` runs still fold like slots
+    assert mask("Docs ##  # . #\0 X") == "docs # # . # x" and mask("release \u0663.\u0664") == "release #"
     assert template_id("release #") == template_id("release #") != template_id("release ##")
     assert detect(["a #", "a #", "b", ""], 2) == {"a #": 2}
 
