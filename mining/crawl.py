@@ -217,6 +217,8 @@ def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
     t0 = time.perf_counter()
     src = target.source
     head = gitlog.resolve_head(src.git_dir, target.rev)
+    # a first crawl reads head's whole history: look for absent blobs while it is listed
+    absent_check = gitlog.start_absent_check(src.git_dir, [head]) if not known else None
     all_shas = gitlog.list_commits(src.git_dir, head)
     gitlog.check_not_shallow(src.git_dir, all_shas)
     first_parent = set(gitlog.list_commits(src.git_dir, head, first_parent=True))
@@ -227,7 +229,7 @@ def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
     repo = src.repo
     n_missing = 0
     n = 0
-    for rec in gitlog.iter_commits(src.git_dir, new, mailmap_rev=head):
+    for rec in gitlog.iter_commits(src.git_dir, new, mailmap_rev=head, absent_check=absent_check):
         if not rec.author_date.strip() or not rec.committer_date.strip():
             gitlog.fill_dates(src.git_dir, rec)
         n_missing += _emit(repo, rec, position, first_parent, sinks)

@@ -14,7 +14,9 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
+from typing import TypeVar
 
 from mining.errors import GitError, SourceError
 from mining.gitcmd import common_dir, run_git, stream_git, validate_rev
@@ -29,6 +31,7 @@ NULL_OID = "0" * 40
 GITLINK_MODE = "160000"  # a submodule entry names a commit of another repository, never a blob
 #: commit metadata only (no diff): what attribution reads of a commit
 META_ARGS = ["log", "-z", "--no-use-mailmap", "--date=raw", f"--format={LOG_FORMAT}"]
+T = TypeVar("T")
 #: below this many commits one git process is faster than splitting the list
 PARALLEL_MIN_COMMITS = 2000
 #: what git says when it cannot read an object (absent from a partial clone, or damaged)
@@ -145,22 +148,52 @@ def paths_touched(git_dir: Path, to: str, from_rev: str) -> set[str]:
 
 
 def iter_commits(git_dir: Path, shas: Sequence[str], *, streams: int = 2,
-                 mailmap_rev: str | None = None) -> Iterator[CommitRecord]:
+                 mailmap_rev: str | None = None,
+                 absent_check: Future[tuple[set[str], set[str]]] | None = None) -> Iterator[CommitRecord]:
     """Stream the given commits with their file rows (in no particular order).
 
     Large lists are split into `streams` contiguous parts read by parallel `git log` processes:
     git's line counting is most of the cost and uses one core per process (mining-notes: two
-    streams take about half the time of one). Each part is read by `_read_part`.
+    streams take about half the time of one). Each part is read by `_read_part`. `absent_check`
+    is a `start_absent_check` begun earlier over a history holding `shas` (else it runs here).
     """
     shas = list(shas)
     cfg = mailmap_config(mailmap_rev)
-    absent, bad = commits_needing_absent_blobs(git_dir, shas) if shas and is_partial_clone(git_dir) else (set(), set())
+    if absent_check is None:
+        absent_check = start_absent_check(git_dir, shas, walk=False) if shas else None
+    absent, bad = absent_check.result() if absent_check is not None else (set(), set())
     if streams <= 1 or len(shas) < PARALLEL_MIN_COMMITS:
         yield from _read_part(git_dir, shas, absent, bad, cfg)
         return
     size = -(-len(shas) // streams)
     parts = [shas[i : i + size] for i in range(0, len(shas), size)]
     yield from _parallel(parts, lambda part: _read_part(git_dir, part, absent, bad, cfg))
+
+
+def start_absent_check(git_dir: Path, revs: Sequence[str], *, walk: bool = True
+                       ) -> Future[tuple[set[str], set[str]]]:
+    """`commits_needing_absent_blobs` in the background (done at once for a full clone), so a
+    caller can list commits meanwhile. `walk`: the history of `revs`, else those commits only."""
+    if not is_partial_clone(git_dir):
+        done: Future[tuple[set[str], set[str]]] = Future()
+        done.set_result((set(), set()))
+        return done
+    return in_background(lambda: commits_needing_absent_blobs(git_dir, revs, walk=walk))
+
+
+def in_background(fn: Callable[[], T]) -> Future[T]:
+    """Run `fn` in a daemon thread; the future holds its result or its error (git processes
+    run beside the caller's work: the GIL is released while waiting on them)."""
+    fut: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            fut.set_result(fn())
+        except BaseException as exc:  # handed to whoever asks for the result
+            fut.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return fut
 
 
 def _parallel(parts: list[list[str]], read: Callable[[list[str]], Iterator[CommitRecord]]) -> Iterator[CommitRecord]:
@@ -304,40 +337,28 @@ def missing_objects(git_dir: Path, oids: Sequence[str]) -> set[str]:
     return {ln.split()[0] for ln in out.decode().splitlines() if ln.endswith(" missing")}
 
 
-def commits_needing_absent_blobs(git_dir: Path, shas: Sequence[str]) -> tuple[set[str], set[str]]:
-    """(absent blobs, the commits among `shas` whose diff needs one of them).
+def commits_needing_absent_blobs(git_dir: Path, revs: Sequence[str], *, walk: bool = False
+                                 ) -> tuple[set[str], set[str]]:
+    """(absent blobs, the commits whose diff needs one of them), among `revs` or, with `walk`,
+    in their history.
 
     Two git processes run side by side: `rev-list --missing=print` lists what the repository
     lacks, and a raw pass (trees only) lists the blobs each diff reads.
     """
-    if not shas:
+    if not revs:
         return set(), set()
-    found: list[set[str] | BaseException] = []
-
-    def scan() -> None:
-        try:
-            found.append(absent_objects(git_dir, shas))
-        except BaseException as exc:  # re-raised in the caller's thread
-            found.append(exc)
-
-    thread = threading.Thread(target=scan, daemon=True)
-    thread.start()
-    try:
-        blobs = diff_blobs(git_dir, shas)
-    finally:
-        thread.join()
-    absent = found[0]
-    if isinstance(absent, BaseException):
-        raise absent
+    scan = in_background(lambda: absent_objects(git_dir, revs))
+    blobs = diff_blobs(git_dir, revs, walk=walk)
+    absent = scan.result()
     return absent, {sha for sha, oids in blobs.items() if not absent.isdisjoint(oids)}
 
 
-def diff_blobs(git_dir: Path, shas: Sequence[str]) -> dict[str, list[str]]:
+def diff_blobs(git_dir: Path, revs: Sequence[str], *, walk: bool = False) -> dict[str, list[str]]:
     """{commit: blob ids its diff against the first parent reads} (added and deleted sides
-    included, submodule entries and the null id left out), from one `--raw --no-renames` pass
-    that reads trees only."""
-    out = run_git(git_dir, [*BLOB_ARGS, "--no-walk=unsorted", "--stdin"],
-                  input="\n".join(shas).encode() + b"\n").stdout
+    included, submodule entries and the null id left out) for `revs` or, with `walk`, their
+    history, from one `--raw --no-renames` pass that reads trees only."""
+    out = run_git(git_dir, [*BLOB_ARGS, *([] if walk else ["--no-walk=unsorted"]), "--stdin"],
+                  input="\n".join(revs).encode() + b"\n").stdout
     blobs: dict[str, list[str]] = {}
     current: list[str] = []
     tokens = iter(out.split(b"\0"))

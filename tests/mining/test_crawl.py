@@ -352,6 +352,17 @@ def test_partial_clone_records_commits_and_flags_missing_blobs(repo_builder, tmp
     assert res.n_missing_blobs == 2
     monkeypatch.setattr(gitlog, "PARALLEL_MIN_COMMITS", 1)
     assert _records(clone, 2) == _records(clone, 1)
+    # a second crawl checks only its new commits for absent blobs (the first checks the history)
+    step = tmp_path / "step.duckdb"
+    crawl_one(clone, step, rev="HEAD~2")
+    [again] = crawl_one(clone, step)
+    assert again.n_new == 2 and again.n_missing_blobs == 2
+    q = "SELECT sha, path, lines_added, lines_deleted, blob_missing FROM file_changes ORDER BY ALL"
+    assert rows(step, q) == rows(db, q)
+    from mining.errors import GitError
+
+    with pytest.raises(GitError):  # an error in the background check reaches the caller
+        gitlog.start_absent_check(clone, ["0" * 40]).result()
 
 
 def test_non_utf8_file_name(repo_builder, tmp_path):
