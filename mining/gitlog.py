@@ -342,15 +342,30 @@ def commits_needing_absent_blobs(git_dir: Path, revs: Sequence[str], *, walk: bo
     """(absent blobs, the commits whose diff needs one of them), among `revs` or, with `walk`,
     in their history.
 
-    Two git processes run side by side: `rev-list --missing=print` lists what the repository
-    lacks, and a raw pass (trees only) lists the blobs each diff reads.
+    A raw pass (trees only) lists the blobs each diff reads; `cat-file --batch-check` says which
+    are absent, unless a promisor remote is configured: older gits would fetch them then, so
+    `rev-list --missing=print` (which never fetches) walks the history beside the raw pass.
     """
     if not revs:
         return set(), set()
-    scan = in_background(lambda: absent_objects(git_dir, revs))
+    scan = in_background(lambda: absent_objects(git_dir, revs)) if promisor_remote(git_dir) else None
     blobs = diff_blobs(git_dir, revs, walk=walk)
-    absent = scan.result()
+    if scan is not None:
+        absent = scan.result()
+    else:
+        absent = missing_objects(git_dir, sorted({oid for oids in blobs.values() for oid in oids}))
     return absent, {sha for sha, oids in blobs.items() if not absent.isdisjoint(oids)}
+
+
+def promisor_remote(git_dir: Path) -> bool:
+    """Whether git could fetch an absent object (a promisor remote is configured): fetched
+    mirrors keep their promisor packs but have no remote, so nothing can be fetched there."""
+    proc = run_git(git_dir, ["config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"],
+                   check=False)
+    return any(
+        line.split(b" ", 1)[-1].strip().lower() not in (b"", b"false", b"no", b"off", b"0")
+        for line in proc.stdout.splitlines()
+    )
 
 
 def diff_blobs(git_dir: Path, revs: Sequence[str], *, walk: bool = False) -> dict[str, list[str]]:

@@ -336,6 +336,7 @@ def test_partial_clone_records_commits_and_flags_missing_blobs(repo_builder, tmp
         ],
         check=True,
     )
+    src_head = src.git("rev-parse", "HEAD")
     shutil.rmtree(src.path)  # the promisor is gone: absent blobs cannot be fetched
     db = tmp_path / "s.duckdb"
     [res] = crawl_one(clone, db)
@@ -359,6 +360,16 @@ def test_partial_clone_records_commits_and_flags_missing_blobs(repo_builder, tmp
     assert again.n_new == 2 and again.n_missing_blobs == 2
     q = "SELECT sha, path, lines_added, lines_deleted, blob_missing FROM file_changes ORDER BY ALL"
     assert rows(step, q) == rows(db, q)
+    # a fetched mirror keeps the promisor pack but no remote: cat-file finds the absent blobs
+    mirror = tmp_path / "mirror.git"
+    shutil.copytree(clone, mirror)
+    (mirror / "config").write_text("")
+    assert gitlog.promisor_remote(clone) and not gitlog.promisor_remote(mirror)
+    found = gitlog.commits_needing_absent_blobs(mirror, [src_head], walk=True)
+    assert found == gitlog.commits_needing_absent_blobs(clone, [src_head], walk=True)
+    assert len(found[1]) == 2  # "big" and "edit big"
+    crawl_one(mirror, tmp_path / "mirror.duckdb")
+    assert rows(tmp_path / "mirror.duckdb", q) == rows(db, q)
     from mining.errors import GitError
 
     with pytest.raises(GitError):  # an error in the background check reaches the caller
