@@ -13,7 +13,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeVar
@@ -196,7 +196,7 @@ def in_background(fn: Callable[[], T]) -> Future[T]:
     return fut
 
 
-def _parallel(parts: list[list[str]], read: Callable[[list[str]], Iterator[CommitRecord]]) -> Iterator[CommitRecord]:
+def _parallel(parts: list[list[str]], read: Callable[[list[str]], Generator[CommitRecord]]) -> Iterator[CommitRecord]:
     """Run `read` on each part in its own thread and yield records as batches arrive.
 
     Closing this generator (an error downstream, Ctrl-C) stops the threads, which close their
@@ -221,7 +221,7 @@ def _parallel(parts: list[list[str]], read: Callable[[list[str]], Iterator[Commi
             finally:
                 gen.close()  # kills git if we stop early
             _put(out, batch, stop)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:  # handed to the consumer
             _put(out, exc, stop)
         finally:
             _put(out, done, stop)
@@ -260,7 +260,7 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> None:
 
 
 def _read_part(git_dir: Path, shas: list[str], absent: set[str], bad: set[str],
-               cfg: list[str]) -> Iterator[CommitRecord]:
+               cfg: list[str]) -> Generator[CommitRecord]:
     """One streamed `git log` over `shas`, surviving absent blobs.
 
     Partial clones lack some blobs, and `git log --numstat` dies at the first commit that needs
