@@ -35,12 +35,14 @@ CHILD = """
 import json, resource, sys, time
 from mining.crawl import CrawlTarget, crawl
 from mining.sources import resolve_source
-t = time.perf_counter()
+def cpu():  # this process (its threads) and its finished git children; imports left out
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+t, c = time.perf_counter(), cpu()
 [res] = crawl(sys.argv[1], [CrawlTarget(resolve_source(sys.argv[2]))])
 seconds = time.perf_counter() - t
-me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"seconds": seconds, "rss_mb": me.ru_maxrss / 1024,
-                  "cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "cpu": cpu() - c,
                   "commits": res.n_commits, "rows": res.n_file_changes, "missing": res.n_missing_blobs, "error": res.error}))
 """
 
