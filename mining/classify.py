@@ -163,21 +163,39 @@ def calibrated(kind: str = DEFAULT_ESTIMATOR, columns: list[str] | None = None) 
     return CalibratedClassifierCV(make_estimator(kind, columns), method="sigmoid", cv=3)
 
 
-# --- the change-reading model: text + structure, stacked, per-layer thresholds --------------
+# --- the change-reading model: text + structure, stacked by a logistic meta-learner ----------
 
 #: model variants: "full" reads the cleaned message, paths and structure; "diff-only" drops
 #: every message feature (the study uses it to show how much message style moves the answer)
 VARIANTS = ("full", "diff-only")
 MESSAGE_PREFIXES = ("kw_", "kws_", "cc_", "msg_")
-#: base learners whose blends the nested selection chooses among
+#: the training procedure: the mean of the linear and the trees base's probabilities, argmax,
+#: nothing tuned (why, and what else was measured: docs/classifier.md "What was tried")
+PROCEDURE_NAME = "mean of linear and trees"
+PROCEDURE = "mean of the linear and trees bases' probabilities (no selection, no thresholds)"
+PROCEDURE_WEIGHTS = {"linear": 0.5, "trees": 0.5}
+#: how the bases weight training commits: "equal" (each labelled commit once: lower variance,
+#: keeps the enrichment stratum's rare layers) or "1/pi" (the population); scores use 1/pi
+FIT_WEIGHTING = "equal"
+#: base learners fitted inside the folds (the procedure reads two; the comparisons all three)
 BASES = ("linear", "linear_text", "trees")
-#: linear weight in a linear + trees blend; 0 = trees alone, 1 = linear alone
+#: gradient-boosting settings per tree base: "trees" is the shipped one; "trees_slow" (slower
+#: learning, larger leaves, half the columns per split, early stopping) was measured only
+TREE_PARAMS: dict[str, dict[str, Any]] = {
+    "trees": {"max_iter": 80, "learning_rate": 0.1, "max_leaf_nodes": 12, "min_samples_leaf": 10,
+              "l2_regularization": 1.0},
+    "trees_slow": {"max_iter": 400, "learning_rate": 0.04, "max_leaf_nodes": 8,
+                   "min_samples_leaf": 20, "l2_regularization": 3.0, "max_features": 0.5,
+                   "early_stopping": True, "validation_fraction": 0.15, "n_iter_no_change": 25},
+}  # fmt: skip
+#: inverse regularisation of the stacking comparison's meta-learner (4 log-probabilities a base)
+META_C = 1.0
+#: probabilities are clipped here before the log, so one confident base cannot dominate
+PROB_FLOOR = 1e-4
+#: linear weight in a linear + trees blend (the reported comparison, no longer the procedure)
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: multiplicative per-layer weights tried when tuning the decision thresholds
 THRESHOLD_GRID = (0.5, 0.7, 0.85, 1.0, 1.2, 1.45, 1.75, 2.1, 2.5, 3.0)
-#: how training commits are weighted when fitting: by 1/pi (the population) or equally (the
-#: sample, which keeps an enrichment stratum's rare layers); tried only when pi varies
-FIT_WEIGHTINGS = ("1/pi", "equal")
 
 
 def variant_columns(variant: str) -> tuple[list[str], list[str]]:
@@ -221,14 +239,12 @@ def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
     num = [c for c in cols if c not in set(cats)]
     onehot = OneHotEncoder(categories=[list(features.CC_TYPES)] * len(cats),
                            handle_unknown="ignore", sparse_output=False)  # fmt: skip
-    if name == "trees":
+    if name in TREE_PARAMS:
         parts: list[tuple[str, Any, Any]] = [("num", "passthrough", num)]
         if cats:
             parts.append(("cat", onehot, cats))
-        clf = HistGradientBoostingClassifier(
-            max_iter=80, learning_rate=0.1, max_leaf_nodes=12, min_samples_leaf=10,
-            l2_regularization=1.0, class_weight="balanced", random_state=0,
-        )  # fmt: skip
+        clf = HistGradientBoostingClassifier(**TREE_PARAMS[name], class_weight="balanced",
+                                             random_state=0)  # fmt: skip
         return Pipeline([("pre", ColumnTransformer(parts, remainder="drop")), ("clf", clf)])
     if name not in ("linear", "linear_text"):
         raise ModelError(f"unknown base learner {name!r}; choose from {', '.join(BASES)}")
@@ -251,7 +267,7 @@ def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
 
 
 def blend_candidates() -> list[dict[str, float]]:
-    """Every blend the selection may pick: trees alone, each linear base alone or with trees."""
+    """The blends the former procedure chose among (now scored for the report only)."""
     out: list[dict[str, float]] = [{"trees": 1.0}]
     for lin in ("linear", "linear_text"):
         for a in BLEND_WEIGHTS[1:]:
@@ -306,28 +322,52 @@ def weighted_macro_f1(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None = No
                           zero_division=0))  # fmt: skip
 
 
+def meta_inputs(probs: dict[str, np.ndarray]) -> np.ndarray:
+    """A meta-learner's inputs: each base's clipped log-probabilities, in BASES order."""
+    return np.hstack([np.log(np.clip(probs[b], PROB_FLOOR, 1.0)) for b in BASES])
+
+
+def fit_meta(probs: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray) -> Any:
+    """Multinomial logistic regression from the bases' out-of-fold probabilities to the layer
+    (class-balanced, 1/pi-weighted): the stacking comparison."""
+    from sklearn.linear_model import LogisticRegression
+
+    meta = LogisticRegression(C=META_C, class_weight="balanced", max_iter=5000)
+    return meta.fit(meta_inputs(probs), y, sample_weight=w)
+
+
 @dataclass
 class Stack:
-    """Fitted base learners blended with fixed weights, then per-layer thresholds.
+    """Fitted base learners and how their probabilities become layer scores: a weighted mean
+    times per-layer thresholds, or a fitted meta-learner (the stacking comparison).
 
-    `predict_proba` returns the thresholded blend renormalised to sum 1, so the layer is its
-    argmax; these are scores from class-balanced learners, not calibrated probabilities.
+    `predict_proba` sums to 1 and its argmax is the layer: scores of class-balanced learners,
+    not probabilities calibrated to the population's layer mix.
     """
 
     bases: dict[str, Any]
-    weights: dict[str, float]
-    thresholds: list[float]
+    weights: dict[str, float] = field(default_factory=dict)
+    thresholds: list[float] = field(default_factory=lambda: [1.0] * len(LAYERS))
+    meta_learner: Any = None
 
     @property
     def classes_(self) -> np.ndarray:
         return np.array(LAYERS, dtype=object)
 
-    def blended(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(sum(w * _ordered_proba(self.bases[k], X) for k, w in self.weights.items()))
+    def base_probabilities(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {k: _ordered_proba(est, X) for k, est in self.bases.items()}
+
+    def combine(self, probs: dict[str, np.ndarray]) -> np.ndarray:
+        """Layer scores (rows sum to 1) from the bases' probabilities."""
+        if self.meta_learner is not None:
+            return _ordered_columns(self.meta_learner, self.meta_learner.predict_proba(
+                meta_inputs(probs)))  # fmt: skip
+        s = np.asarray(sum(w * probs[k] for k, w in self.weights.items()))
+        s = s * np.asarray(self.thresholds)
+        return s / s.sum(axis=1, keepdims=True)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        s = self.blended(X) * np.asarray(self.thresholds)
-        return s / s.sum(axis=1, keepdims=True)
+        return self.combine(self.base_probabilities(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return _argmax_layers(self.predict_proba(X))
@@ -335,29 +375,21 @@ class Stack:
 
 @dataclass
 class Selection:
-    """What the inner, repository-grouped folds chose, and every candidate's inner score."""
+    """What the inner, repository-grouped folds of a training set gave: the bases' out-of-fold
+    probabilities, the procedure's inner score, and the comparisons, each fixed there."""
 
-    blend: dict[str, float]
-    thresholds: np.ndarray
+    inner_probs: dict[str, np.ndarray]
     inner_score: float
+    #: name -> inner weighted macro-F1 (the procedure's first)
     candidates: dict[str, float]
-    fit_weighting: str = "1/pi"
-    #: candidate name -> (blend, thresholds, fit weighting): lets evaluation score each one
-    tuned: dict[str, tuple[dict[str, float], np.ndarray, str]] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return candidate_name(self.blend, self.fit_weighting)
+    #: name -> combination (a Stack without bases) of each comparison
+    comparisons: dict[str, Stack] = field(default_factory=dict)
+    name: str = PROCEDURE_NAME
 
 
-def candidate_name(blend: dict[str, float], fit_weighting: str) -> str:
-    suffix = "" if fit_weighting == FIT_WEIGHTINGS[0] else f" ({fit_weighting} fit weights)"
-    return blend_name(blend) + suffix
-
-
-def fit_weights(w: np.ndarray, fit_weighting: str) -> np.ndarray:
-    """Per-commit fitting weights for a weighting mode (scores always use 1/pi)."""
-    return w if fit_weighting == "1/pi" else np.ones(len(w))
+def fit_weights(w: np.ndarray) -> np.ndarray:
+    """The bases' fitting weights (FIT_WEIGHTING); scores and the is_fix model keep 1/pi."""
+    return np.ones(len(w)) if FIT_WEIGHTING == "equal" else w
 
 
 def inner_probabilities(
@@ -378,35 +410,54 @@ def inner_probabilities(
     return out
 
 
-def select(
-    probs_by_weighting: dict[str, dict[str, np.ndarray]], y: np.ndarray, w: np.ndarray
-) -> Selection:
-    """The blend, fit weighting and thresholds with the best weighted (1/pi) macro-F1 on
-    out-of-fold probabilities."""
-    best: Selection | None = None
-    table, tuned = {}, {}
-    for mode, probs in probs_by_weighting.items():
-        for blend in blend_candidates():
-            p = np.asarray(sum(a * probs[b] for b, a in blend.items()))
-            t, score = tune_thresholds(p, y, w)
-            name = candidate_name(blend, mode)
-            table[name] = round(score, 4)
-            tuned[name] = (blend, t, mode)
-            if best is None or score > best.inner_score + 1e-9:
-                best = Selection(blend, t, score, table, mode)
-    if best is None:
-        raise StageError("no candidate model to select from")
-    best.candidates, best.tuned = table, tuned
-    return best
+def comparisons(
+    probs: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray
+) -> dict[str, Stack]:
+    """The procedure (mean of linear and trees) and fixed alternatives, each decided on the
+    inner probabilities only: every base alone, the mean of all three, stacking by a
+    meta-learner, and the former procedure (best of 9 blends, with and without tuned thresholds). Evaluation scores them
+    all on the outer folds, so the report shows what each choice is worth."""
+    out = {PROCEDURE_NAME: Stack({}, dict(PROCEDURE_WEIGHTS))}
+    out.update({f"{b} alone": Stack({}, {b: 1.0}) for b in BASES})
+    out["mean of all three"] = Stack({}, {b: 1 / len(BASES) for b in BASES})
+    out["stack (logistic meta-learner)"] = Stack({}, meta_learner=fit_meta(probs, y, w))
+    best: tuple[float, dict[str, float], np.ndarray] | None = None
+    plain: tuple[float, dict[str, float]] | None = None
+    for blend in blend_candidates():
+        p = np.asarray(sum(a * probs[b] for b, a in blend.items()))
+        t, score = tune_thresholds(p, y, w)
+        if best is None or score > best[0] + 1e-9:
+            best = (score, blend, t)
+        s0 = weighted_macro_f1(y, _argmax_layers(p), w)
+        if plain is None or s0 > plain[0] + 1e-9:
+            plain = (s0, blend)
+    if best is None or plain is None:
+        raise StageError("no candidate blend to select from")
+    out["best blend + thresholds (former procedure)"] = Stack({}, best[1], list(best[2]))
+    out["best blend, no thresholds"] = Stack({}, plain[1])
+    return out
+
+
+def candidate_names() -> list[str]:
+    """What the report scores on the outer folds: the procedure, then its comparisons."""
+    return [PROCEDURE_NAME, *(f"{b} alone" for b in BASES), "mean of all three",
+            "stack (logistic meta-learner)",
+            "best blend + thresholds (former procedure)", "best blend, no thresholds"]
+
+
+def refit_bases(stack: Stack, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, variant: str) -> Stack:
+    """The same combination over bases refitted on other rows (the learning curve's points)."""
+    bases = {b: fit_base(b, variant, X, y, fit_weights(w)) for b in stack.bases}
+    return Stack(bases, dict(stack.weights), list(stack.thresholds), stack.meta_learner)
 
 
 def fit_stack(
     X: pd.DataFrame, y: np.ndarray, w: np.ndarray, variant: str, selection: Selection
 ) -> Stack:
-    """Refit the chosen bases on all of X and freeze blend and thresholds."""
-    fw = fit_weights(w, selection.fit_weighting)
-    bases = {b: fit_base(b, variant, X, y, fw) for b in selection.blend}
-    return Stack(bases, dict(selection.blend), [float(x) for x in selection.thresholds])
+    """Refit the procedure's bases on all of X and combine them as it says."""
+    combo = selection.comparisons[PROCEDURE_NAME]
+    bases = {b: fit_base(b, variant, X, y, fit_weights(w)) for b in PROCEDURE_WEIGHTS}
+    return Stack(bases, dict(combo.weights), list(combo.thresholds), combo.meta_learner)
 
 
 def fit_fix_model(X: pd.DataFrame, is_fix: np.ndarray, w: np.ndarray, variant: str) -> Any:
@@ -476,8 +527,12 @@ class LayerModel:
 
 def _ordered_proba(model: Any, X: pd.DataFrame) -> np.ndarray:
     """predict_proba with columns in LAYERS order (a class absent in training gets 0)."""
-    raw = model.predict_proba(X)
-    out = np.zeros((len(X), len(LAYERS)))
+    return _ordered_columns(model, model.predict_proba(X))
+
+
+def _ordered_columns(model: Any, raw: np.ndarray) -> np.ndarray:
+    """A classifier's probability columns put in LAYERS order (absent classes get 0)."""
+    out = np.zeros((len(raw), len(LAYERS)))
     for j, cls in enumerate(model.classes_):
         out[:, LAYERS.index(str(cls))] = raw[:, j]
     return out
@@ -547,8 +602,9 @@ def fit_layer_model(
     inner_splits: int = 4,
     meta: dict[str, Any] | None = None,
 ) -> tuple[LayerModel, Selection]:
-    """The whole training procedure: choose blend and thresholds on repository-grouped inner
-    folds of `frame` only, then refit on all of it. `frame` holds feature and text columns.
+    """The whole training procedure: the bases' out-of-fold probabilities on repository-grouped
+    inner folds of `frame` only teach the meta-learner; the bases are then refitted on all of it.
+    `frame` holds feature and text columns.
 
     `strata evaluate` runs exactly this inside each outer fold, so its score is this procedure's.
     """
@@ -559,10 +615,12 @@ def fit_layer_model(
     X = model_frame(frame)
     y = layers.astype(str).to_numpy(dtype=object)
     w = unit_mean(weights, len(y))
-    modes = FIT_WEIGHTINGS if np.ptp(w) > 0 else FIT_WEIGHTINGS[:1]
-    probs = {m: inner_probabilities(X, y, fit_weights(w, m), np.asarray(groups), variant,
-                                    inner_splits) for m in modes}  # fmt: skip
-    selection = select(probs, y, w)
+    groups = np.asarray(groups)
+    probs = inner_probabilities(X, y, fit_weights(w), groups, variant, inner_splits)
+    combos = comparisons(probs, y, w)
+    table = {name: round(weighted_macro_f1(y, _argmax_layers(c.combine(probs)), w), 4)
+             for name, c in combos.items()}  # fmt: skip
+    selection = Selection(probs, table[PROCEDURE_NAME], table, combos)
     stack = fit_stack(X, y, w, variant, selection)
     fix_model = None
     if is_fix is not None:
@@ -575,11 +633,12 @@ def fit_layer_model(
         "features_version": features.FEATURES_VERSION,
         "variant": variant,
         "estimator": "stack",
-        "blend": selection.blend,
-        "fit_weighting": selection.fit_weighting,
-        "thresholds": dict(zip(LAYERS, [round(float(x), 3) for x in selection.thresholds],
-                               strict=True)),
+        "procedure": PROCEDURE,
+        "bases": list(BASES),
+        "base_weights": stack.weights,
+        "fit_weighting": FIT_WEIGHTING,
         "inner_macro_f1": round(selection.inner_score, 4),
+        "inner_comparisons": selection.candidates,
     })  # fmt: skip
     return LayerModel(stack, fix_model, rule_precision(frame, layers), m), selection
 

@@ -567,14 +567,16 @@ def evaluate(
     model: Annotated[Path | None, typer.Option("--model", help="With --train: model folder to write (default: the package's).")] = None,
     oof: Annotated[Path, typer.Option("--oof", help="Where to write the out-of-fold predictions.")] = OOF_PREDICTIONS,
     folds: Annotated[int, typer.Option(min=3, help="Outer folds (grouped by repository).")] = 5,
-    inner_folds: Annotated[int, typer.Option(min=2, help="Inner folds for every model choice.")] = 4,
+    inner_folds: Annotated[int, typer.Option(min=2, help="Inner folds (scores of the procedure's comparisons).")] = 4,
     learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve", help="Also refit on shares of each training fold.")] = True,
     doc: Annotated[Path | None, typer.Option(help="Markdown file whose generated evaluation block is rewritten.")] = Path("docs/classifier.md"),
     quiet: QuietOption = False,
 ) -> None:
     """Score the layer classifier with nested, repository-grouped CV, weighted by 1/pi.
 
-    Every choice (blend, thresholds) is made on inner folds of each outer training set. Writes
+    The procedure (mean of a linear and a trees base) tunes nothing on the outer folds; its
+    comparisons (each base, stacking, the former blend selection) are fixed on inner folds of
+    each outer training set and scored on the same held-out repositories. Writes
     evaluation.json (per layer, size band, language, AI vs human, learning curve), the
     out-of-fold predictions of every labelled commit, the doc tables, and with --train both
     shipped models (full, diff-only). Features of new labelled commits, and all messages and

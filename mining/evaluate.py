@@ -2,9 +2,9 @@
 
 Why nested, repository-grouped cross-validation: commits of one repository share vocabulary,
 layout and conventions, so a random split would let the model recognise the repository. Each
-outer fold holds out whole repositories, and every choice (blend of base learners, thresholds)
-is made by `classify.fit_layer_model` on inner folds that are also grouped by repository and
-see only the outer training commits: the reported score is the score of the procedure.
+outer fold holds out whole repositories; `classify.fit_layer_model` sees only the outer training
+commits (the shipped procedure tunes nothing; the comparisons it reports are fixed on inner
+folds, also grouped by repository): the reported score is the score of the procedure.
 Metrics are weighted by 1/pi (`pi` column of labels.csv, the commit's inclusion probability),
 so they estimate the score on the random population of non-merge commits, not on the sample.
 
@@ -281,12 +281,12 @@ def nested_cv(
     progress: Callable[[str], None] | None = None,
     learning_curve: bool = False,
 ) -> dict[str, Any]:
-    """Out-of-fold predictions of the whole training procedure, plus every candidate's score.
+    """Out-of-fold predictions of the whole training procedure, plus its comparisons' scores.
 
-    In each outer fold `classify.fit_layer_model` chooses on inner grouped folds of the
-    training repositories only; the other base learners are fitted on the same training rows
-    so each fixed candidate (with thresholds tuned on its own inner predictions) and the chosen
-    one without thresholds can be scored on the same held-out repositories.
+    In each outer fold `classify.fit_layer_model` learns on inner grouped folds of the training
+    repositories only; every comparison it fixed there (each base alone, their mean, the former
+    blend selection with and without thresholds) reuses the same fitted bases, so all are scored
+    on the same held-out repositories.
     """
     y = data["layer"].to_numpy(dtype=object)
     w = data["weight"].to_numpy(float)
@@ -308,41 +308,40 @@ def nested_cv(
         )  # fmt: skip
         out = model.predict(data.iloc[test].reset_index(drop=True))
         pred.loc[test, "fold"] = k
-        pred.loc[test, "layer"] = out["layer"].to_numpy()
-        pred.loc[test, "is_fix"] = out["is_fix"].to_numpy()
-        pred.loc[test, "decided_by"] = out["decided_by"].to_numpy()
+        for col in ("layer", "is_fix", "decided_by"):
+            pred.loc[test, col] = out[col].to_numpy()
         probs[test] = out[classify.PROB_COLUMNS].to_numpy()
-        chosen.append({"fold": k, "test_repos": sorted(set(groups[test])),
-                       "blend": classify.blend_name(sel.blend),
-                       "fit_weighting": sel.fit_weighting,
-                       "thresholds": [round(float(x), 3) for x in sel.thresholds],
+        chosen.append({"fold": k, "test_repos": sorted(set(groups[test])), "chose": sel.name,
                        "inner_macro_f1": round(sel.inner_score, 4),
                        "inner_candidates": sel.candidates})  # fmt: skip
         train_sizes.append((len(train), len(set(groups[train]))))
         Xtr, Xte = X_all.iloc[train], X_all.iloc[test]
         wtr = classify.unit_mean(w[train], len(train))
-        fitted = {(sel.fit_weighting, b): est for b, est in model.layer_model.bases.items()}
-        base_p: dict[tuple[str, str], np.ndarray] = {}
-        for name, (blend, t, mode) in sel.tuned.items():
-            for b in blend:
-                if (mode, b) not in fitted:
-                    fitted[(mode, b)] = classify.fit_base(
-                        b, variant, Xtr, y[train], classify.fit_weights(wtr, mode))
-                if (mode, b) not in base_p:
-                    base_p[(mode, b)] = classify._ordered_proba(fitted[(mode, b)], Xte)
-            p = np.asarray(sum(a * base_p[(mode, b)] for b, a in blend.items()))
-            cand_pred.setdefault(name, np.empty(n, dtype=object))[test] = (
-                classify._argmax_layers(p * t))
-            if name == sel.name:
-                cand_pred.setdefault("chosen_without_thresholds", np.empty(n, dtype=object))[
-                    test] = classify._argmax_layers(p)
+        score_comparisons(cand_pred, model.layer_model, sel, (Xtr, y[train], wtr), Xte, test, n,
+                          variant)  # fmt: skip
         if learning_curve:
-            _curve_points(curve, data, train, test, y, wtr, variant, sel, Xtr, Xte)
+            _curve_points(curve, data, train, test, y, wtr, variant, model.layer_model, Xtr, Xte)
         if progress is not None:
-            progress(f"{variant}: outer fold {k + 1}/{len(folds)} done "
-                     f"(chose {sel.name})")  # fmt: skip
+            progress(f"{variant}: outer fold {k + 1}/{len(folds)} done (chose {sel.name})")
     return {"pred": pred, "probs": probs, "candidates": cand_pred, "chosen": chosen,
             "curve": curve, "train_sizes": train_sizes}  # fmt: skip
+
+
+def score_comparisons(
+    cand_pred: dict[str, np.ndarray], stack: Any, sel: Any, train: tuple[pd.DataFrame, np.ndarray,
+    np.ndarray], Xte: pd.DataFrame, test: np.ndarray, n: int, variant: str,
+) -> None:
+    """Each comparison's outer-fold layers, from the fold's fitted bases; a base the procedure
+    does not read is fitted here on the same training rows `train` = (X, y, 1/pi weights)."""
+    base_p = stack.base_probabilities(Xte)
+    Xtr, ytr, wtr = train
+    for b in classify.BASES:
+        if b not in base_p:
+            est = classify.fit_base(b, variant, Xtr, ytr, classify.fit_weights(wtr))
+            base_p[b] = classify._ordered_proba(est, Xte)
+    for name, combo in sel.comparisons.items():
+        cand_pred.setdefault(name, np.empty(n, dtype=object))[test] = classify._argmax_layers(
+            combo.combine(base_p))
 
 
 #: shares of the outer training set (commits, or repositories) for the learning curve
@@ -351,10 +350,11 @@ CURVE_FRACTIONS = (0.25, 0.5, 0.75)
 
 def _curve_points(
     curve: dict[str, dict[float, Any]], data: pd.DataFrame, train: np.ndarray,
-    test: np.ndarray, y: np.ndarray, wtr: np.ndarray, variant: str, sel: Any,
+    test: np.ndarray, y: np.ndarray, wtr: np.ndarray, variant: str, stack: Any,
     Xtr: pd.DataFrame, Xte: pd.DataFrame,
 ) -> None:
-    """Refit the fold's chosen blend on a share of its training commits / repositories."""
+    """Refit the fold's bases on a share of its training commits / repositories, keeping how
+    the fold combines them (refitting the combination too would cost its inner folds again)."""
     rng = np.random.default_rng(len(train))
     repos = np.array(sorted(set(data["repo"].iloc[train])))
     tr_repos = data["repo"].iloc[train].to_numpy()
@@ -365,11 +365,11 @@ def _curve_points(
         for kind, sub in (("commits", by_commit), ("repos", by_repo)):
             if len(set(y[train][sub])) < 2:
                 continue
-            stack = classify.fit_stack(Xtr.iloc[sub], y[train][sub], wtr[sub], variant, sel)
+            part = classify.refit_bases(stack, Xtr.iloc[sub], y[train][sub], wtr[sub], variant)
             point = curve[kind].setdefault(
                 frac, {"pred": np.full(len(data), None, dtype=object), "n_commits": [],
                        "n_repos": []})  # fmt: skip
-            point["pred"][test] = classify._argmax_layers(stack.predict_proba(Xte))
+            point["pred"][test] = classify._argmax_layers(part.predict_proba(Xte))
             point["n_commits"].append(len(sub))
             point["n_repos"].append(len(set(tr_repos[sub])))
 
@@ -529,65 +529,101 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Nested repository-grouped CV of each model variant; (JSON report, OOF predictions)."""
-    from sklearn.model_selection import GroupKFold
+    data = join_inputs(labels, feats, texts)
+    folds = outer_folds(data, n_splits)
+    ai = ai_flags(data, ai_status)
+    report = report_header(labels, data, len(folds), inner_splits)
+    oof = data[["repo", "sha"]].copy()
+    oof["true"] = data["layer"].to_numpy(dtype=object)
+    variants_out = {}
+    for variant in variants:
+        first = variant == variants[0]
+        res = nested_cv(data, variant, folds, inner_splits, progress,
+                        learning_curve=learning_curve and first)  # fmt: skip
+        variants_out[variant] = _variant_report(data, res, ai, languages or {})
+        add_oof_columns(oof, variant, res, first)
+    oof["weight"] = np.round(data["weight"].to_numpy(float), 6)
+    summarise_variants(report, variants_out)
+    report["baselines"] = baselines(data, folds)
+    report["targets"] = _targets(report)
+    return report, oof
 
+
+def join_inputs(labels: pd.DataFrame, feats: pd.DataFrame, texts: pd.DataFrame) -> pd.DataFrame:
+    """Labelled commits that have both stored features and texts (weight 1 without pi)."""
     data = labels.merge(feats, on=["repo", "sha"], how="inner").merge(
         texts, on=["repo", "sha"], how="inner")
     if data.empty:
         raise StageError("no labelled commit has stored features and texts (check the mirrors)")
     if "weight" not in data.columns:
         data["weight"] = 1.0
+    return data
+
+
+def outer_folds(data: pd.DataFrame, n_splits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Repository-grouped outer folds (at most one per repository, at least 3)."""
+    from sklearn.model_selection import GroupKFold
+
     groups = data["repo"].to_numpy()
     k = min(n_splits, len(set(groups)))
     if k < 3:
         raise StageError("nested grouped cross-validation needs labelled commits from >= 3 repositories")
-    folds = list(GroupKFold(n_splits=k).split(data, data["layer"], groups))
-    ai = None
-    if ai_status is not None:
-        ai = data[["repo", "sha"]].merge(ai_status, on=["repo", "sha"], how="left")["ai"]
-        ai = ai.fillna(False).to_numpy(bool)
+    return list(GroupKFold(n_splits=k).split(data, data["layer"], groups))
+
+
+def ai_flags(data: pd.DataFrame, ai_status: pd.DataFrame | None) -> np.ndarray | None:
+    """AI status per evaluated commit (False when unknown); only ever splits the report."""
+    if ai_status is None:
+        return None
+    ai = data[["repo", "sha"]].merge(ai_status, on=["repo", "sha"], how="left")["ai"]
+    return ai.fillna(False).to_numpy(bool)
+
+
+def report_header(
+    labels: pd.DataFrame, data: pd.DataFrame, k: int, inner_splits: int
+) -> dict[str, Any]:
+    """What was evaluated and how: the report's fields before any score."""
     y = data["layer"].to_numpy(dtype=object)
-    report: dict[str, Any] = {
+    repos = int(data["repo"].nunique())
+    return {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "features_version": features.FEATURES_VERSION,
-        "estimator": "stack (nested selection)",
+        "estimator": classify.PROCEDURE,
         "cv": {"scheme": "nested GroupKFold by repository", "outer_folds": k,
-               "inner_folds": inner_splits, "folds": k, "repos": int(len(set(groups))),
+               "inner_folds": inner_splits, "folds": k, "repos": repos,
                "weights": "1/pi" if "pi" in labels.columns else "none (no pi column)"},
         "n_labels": int(len(labels)),
         "n_evaluated": int(len(data)),
         "n_without_features": int(len(labels) - len(data)),
         "label_distribution": {lay: int((y == lay).sum()) for lay in LAYERS},
-        "candidates": [classify.blend_name(b) for b in classify.blend_candidates()],
+        "candidates": classify.candidate_names(),
     }  # fmt: skip
-    oof = data[["repo", "sha"]].copy()
-    oof["true"] = y
-    variants_out = {}
-    for variant in variants:
-        res = nested_cv(data, variant, folds, inner_splits, progress,
-                        learning_curve=learning_curve and variant == variants[0])  # fmt: skip
-        variants_out[variant] = _variant_report(data, res, ai, languages or {})
-        tag = classify.oof_suffix(variant)
-        if variant == variants[0]:
-            oof["fold"] = res["pred"]["fold"].to_numpy()
-        oof[f"layer{tag}"] = res["pred"]["layer"].to_numpy()
-        if variant == "full":
-            oof["pred"] = oof["layer"]  # the analysis reads repo, sha, true, pred
-        for j, col in enumerate(classify.PROB_COLUMNS):
-            oof[f"{col}{tag}"] = np.round(res["probs"][:, j], 4)
-        if variant == variants[0]:
-            oof["is_fix"] = res["pred"]["is_fix"].to_numpy(bool)
-    oof["weight"] = np.round(data["weight"].to_numpy(float), 6)
-    main = variants_out[variants[0]]
+
+
+def add_oof_columns(oof: pd.DataFrame, variant: str, res: dict[str, Any], first: bool) -> None:
+    """A variant's out-of-fold layer and probabilities (fold and is_fix from the first one)."""
+    tag = classify.oof_suffix(variant)
+    if first:
+        oof["fold"] = res["pred"]["fold"].to_numpy()
+    oof[f"layer{tag}"] = res["pred"]["layer"].to_numpy()
+    if variant == "full":
+        oof["pred"] = oof["layer"]  # the analysis reads repo, sha, true, pred
+    for j, col in enumerate(classify.PROB_COLUMNS):
+        oof[f"{col}{tag}"] = np.round(res["probs"][:, j], 4)
+    if first:
+        oof["is_fix"] = res["pred"]["is_fix"].to_numpy(bool)
+
+
+def summarise_variants(report: dict[str, Any], variants_out: dict[str, dict[str, Any]]) -> None:
+    """The first variant is the classifier of record; the second, if any, the diff-only one."""
+    names = list(variants_out)
+    main = variants_out[names[0]]
     report["classifier"] = main
     report["variants"] = {v: _short(r) for v, r in variants_out.items()}
-    if len(variants_out) > 1:
-        report["diff_only"] = variants_out[variants[1]]
+    if len(names) > 1:
+        report["diff_only"] = variants_out[names[1]]
     if "by_authorship" in main:
         report["by_authorship"] = main["by_authorship"]
-    report["baselines"] = baselines(data, folds)
-    report["targets"] = _targets(report)
-    return report, oof
 
 
 def _targets(report: dict[str, Any]) -> dict[str, Any]:
@@ -690,7 +726,7 @@ def markdown_tables(report: dict[str, Any]) -> str:
     ]
     rows = [(f"**{v}** (shipped)", s) for v, s in report["variants"].items()]
     rows += [(f"baseline: {k}", s) for k, s in report["baselines"].items()]
-    rows += [(f"fixed candidate: {k}", s) for k, s in c["fixed_candidates"].items()]
+    rows += [(f"comparison: {k}", s) for k, s in c["fixed_candidates"].items()]
     for name, s in rows:
         lines.append(f"| {name} | {_fmt(s['macro_f1'])} | {_fmt(s['accuracy'])} | "
                      + " | ".join(_fmt(s[f"{lay}_f1"]) for lay in LAYERS) + " |")
@@ -710,8 +746,8 @@ def markdown_tables(report: dict[str, Any]) -> str:
                          f"{_fmt(g['architectural_recall'])} | "
                          f"{_fmt(g['architectural_false_positive_rate'])} |")
     if "learning_curve" in c:
-        lines += ["", "Learning curve (full model; the fold's chosen blend refitted on a share of "
-                  "its training set):", "", "| share | by commits: mean train commits, macro-F1 | "
+        lines += ["", "Learning curve (full model; each fold's bases refitted on a share of its "
+                  "training set, their combination kept):", "", "| share | by commits: mean train commits, macro-F1 | "
                   "by repositories: mean train repos (commits), macro-F1 |", "|---|---|---|"]
         lc = c["learning_curve"]
         for a, b in zip(lc["vs_commits"], lc["vs_repos"], strict=False):

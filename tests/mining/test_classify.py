@@ -211,9 +211,17 @@ def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_bui
         m, sel = classify.fit_layer_model(
             data, data["layer"], data["is_fix"].astype(bool), data["repo"].to_numpy(),
             weights=w, variant=variant, inner_splits=2, meta={"version": f"t-{variant}"})
-        assert sel.name in sel.candidates  # chosen among the candidates
-        # pi varies, so fitting with 1/pi and with equal weights both competed
-        assert any("equal fit weights" in c for c in sel.candidates) and len(sel.candidates) == 2 * len(classify.blend_candidates())
+        # nothing is chosen: the procedure and every comparison got an inner score
+        assert sel.name == classify.PROCEDURE_NAME
+        assert list(sel.candidates) == classify.candidate_names()
+        # the shipped layer scores are the mean of the procedure's bases, renormalised
+        X = classify.model_frame(data)
+        stack = m.layer_model
+        assert set(stack.bases) == set(classify.PROCEDURE_WEIGHTS)
+        mean = sum(a * classify._ordered_proba(stack.bases[b], X)
+                   for b, a in classify.PROCEDURE_WEIGHTS.items())  # fmt: skip
+        assert np.allclose(stack.predict_proba(X), mean / mean.sum(axis=1, keepdims=True))
+        assert m.meta["procedure"] == classify.PROCEDURE and m.meta["fit_weighting"] == "equal"
         classify.save_model(m, tmp_path / "models", variant)
         models[variant] = classify.load_model(tmp_path / "models", variant)
     assert models["diff-only"].text_columns == ["path_text"]

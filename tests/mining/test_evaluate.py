@@ -68,12 +68,13 @@ def test_every_choice_is_made_inside_grouped_training_folds(repo_builder, tmp_pa
     monkeypatch.setattr(classify, "inner_probabilities", spy)
     report, oof = evaluate.evaluate(labels, feats, texts, None, n_splits=3, inner_splits=2,
                                     variants=("full",), learning_curve=False)  # fmt: skip
-    # one selection per outer fold, each seeing only the two training repositories
-    assert len(seen) == 6 and all(len(s) == 2 for s in seen)
-    # (two fit weightings are tried per fold since pi varies: one inner run each)
+    # one inner run per outer fold, each seeing only the two training repositories
+    assert len(seen) == 3 and all(len(s) == 2 for s in seen)
     for fold in report["classifier"]["chosen_per_fold"]:
-        assert not set(fold["test_repos"]) & seen[2 * fold["fold"]]
-        assert fold["fit_weighting"] in classify.FIT_WEIGHTINGS
+        assert not set(fold["test_repos"]) & seen[fold["fold"]]
+        assert list(fold["inner_candidates"]) == classify.candidate_names()
+    # the procedure and every comparison are scored on the same held-out repositories
+    assert set(report["classifier"]["fixed_candidates"]) == set(classify.candidate_names())
     assert len(oof) == len(labels) and set(oof["fold"]) == {0, 1, 2}
     with pytest.raises(StageError, match=">= 3 repositories"):
         evaluate.evaluate(labels[labels["repo"] != "org/r0"], feats, texts, None, n_splits=3)
