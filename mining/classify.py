@@ -634,7 +634,7 @@ def fit_layer_model(
         "variant": variant,
         "estimator": "stack",
         "procedure": PROCEDURE,
-        "bases": list(BASES),
+        "bases": list(stack.bases),
         "base_weights": stack.weights,
         "fit_weighting": FIT_WEIGHTING,
         "inner_macro_f1": round(selection.inner_score, 4),

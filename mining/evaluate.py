@@ -322,7 +322,7 @@ def nested_cv(
         if learning_curve:
             _curve_points(curve, data, train, test, y, wtr, variant, model.layer_model, Xtr, Xte)
         if progress is not None:
-            progress(f"{variant}: outer fold {k + 1}/{len(folds)} done (chose {sel.name})")
+            progress(f"{variant}: outer fold {k + 1}/{len(folds)} done ({sel.name})")
     return {"pred": pred, "probs": probs, "candidates": cand_pred, "chosen": chosen,
             "curve": curve, "train_sizes": train_sizes}  # fmt: skip
 
