@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mining.errors import SourceError, StageError
+from mining.errors import GitError, SourceError, StageError
 from mining.features import clean_message
 from mining.gitcmd import resolve_git_dir, run_git
 
@@ -52,14 +52,32 @@ def path_tokens(changes: Iterable[tuple[str, str]]) -> str:
 
 
 def commit_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
-    """sha, msg_text (cleaned message), path_text (path_tokens) for listed commits, from git."""
+    """sha, msg_text (cleaned message), path_text (path_tokens) for listed commits, from git.
+
+    Rename detection (-M) reads blobs; in a partial clone some are missing and git fails for the
+    whole batch. Then each commit is read alone, and one that still fails is read without rename
+    detection (its renames become a delete and an add), as the feature stage does for patches.
+    """
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
     if not shas:
         return pd.DataFrame(columns=["sha", *TEXT_COLUMNS])
+    try:
+        rows = _texts(gd, shas, "-M")
+    except GitError:
+        rows = []
+        for sha in shas:
+            try:
+                rows += _texts(gd, [sha], "-M")
+            except GitError:
+                rows += _texts(gd, [sha], "--no-renames")
+    return pd.DataFrame(rows, columns=["sha", *TEXT_COLUMNS])
+
+
+def _texts(git_dir: Path, shas: list[str], renames: str) -> list[dict[str, str]]:
     proc = run_git(
-        gd,
-        ["log", "--no-walk=unsorted", "--stdin", "-M", "--name-status", "-z",
+        git_dir,
+        ["log", "--no-walk=unsorted", "--stdin", renames, "--name-status", "-z",
          "--format=%x01%H%x02%B%x03"],
         input=("\n".join(shas) + "\n").encode(),
     )  # fmt: skip
@@ -74,7 +92,7 @@ def commit_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
                 "path_text": path_tokens(_name_status(files.decode("utf-8", "replace"))),
             }
         )
-    return pd.DataFrame(rows, columns=["sha", *TEXT_COLUMNS])
+    return rows
 
 
 def _name_status(raw: str) -> list[tuple[str, str]]:

@@ -160,3 +160,16 @@ class RepoBuilder:
         if empty_config:
             (dest / "config").write_text("")
         return dest
+
+    def drop_objects(self, bare: Path, objects: set[str]) -> None:
+        """Repack `bare` without `objects` (blob ids): what a partial clone's missing blobs look like."""
+        subprocess.run(["git", f"--git-dir={bare}", "repack", "-a", "-d", "-q"], check=True)
+        pack_dir = bare / "objects" / "pack"
+        idx = next(pack_dir.glob("*.idx")).read_bytes()
+        listing = subprocess.run(["git", "show-index"], input=idx, capture_output=True, check=True)
+        ids = [ln.split()[1] for ln in listing.stdout.decode().splitlines() if ln.strip()]
+        keep = "".join(f"{i}\n" for i in ids if i not in objects)
+        for f in pack_dir.iterdir():
+            f.unlink()
+        subprocess.run(["git", f"--git-dir={self.git_dir}", "pack-objects", "-q", str(pack_dir / "pack")],
+                       input=keep.encode(), check=True, capture_output=True)  # fmt: skip

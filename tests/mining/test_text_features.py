@@ -27,6 +27,22 @@ def test_commit_texts_clean_message_and_tokenise_paths(repo_builder):
     assert "st_R" in renamed and "new" in renamed and "old" not in renamed
 
 
+def test_missing_blob_in_a_partial_clone_still_gives_every_commits_texts(repo_builder, tmp_path):
+    rb = repo_builder()
+    s1 = rb.commit("first", {"old.txt": "line one\nline two\nline three\n"})
+    s2 = rb.commit("second: move it", {"old.txt": None, "new.txt": "line one\nline two\nline 3\n"})
+    s3 = rb.commit("third", {"other.txt": "x\n"})
+    bare = rb.bare_clone(tmp_path / "mirror.git", empty_config=True)
+    rb.drop_objects(bare, {rb.git("rev-parse", f"{s1}:old.txt")})  # rename detection needs it
+    texts = text_features.commit_texts(bare, [s3, s2, s1]).set_index("sha")
+    assert set(texts.index) == {s1, s2, s3}
+    assert texts.loc[s2, "msg_text"] == "second: move it"
+    # read without rename detection: a delete and an add instead of a rename
+    assert {"st_D", "st_A", "old", "new"} <= set(texts.loc[s2, "path_text"].split())
+    assert "st_R" not in texts.loc[s2, "path_text"].split()
+    assert {"other", "ext_txt", "st_A"} <= set(texts.loc[s3, "path_text"].split())
+
+
 def test_ratios_are_relative_to_size():
     frame = pd.DataFrame({c: [0, 0] for c in features.NUMERIC_COLUMNS})
     frame.loc[0, ["n_files", "n_added"]] = [3, 3]
