@@ -574,7 +574,7 @@ def evaluate(
 ) -> None:
     """Score the layer classifier with nested, repository-grouped CV, weighted by 1/pi.
 
-    The procedure (mean of a linear and a trees base) tunes nothing on the outer folds; its
+    The procedure (mean of three base learners) tunes nothing; its
     comparisons (each base, stacking, the former blend selection) are fixed on inner folds of
     each outer training set and scored on the same held-out repositories. Writes
     evaluation.json (per layer, size band, language, AI vs human, learning curve), the
