@@ -521,6 +521,13 @@ def file_definitions(
 _BLOCK_START = np.zeros(256, dtype=bool)
 for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$":
     _BLOCK_START[_c] = True
+#: bytes that open a line leading into the next declaration: attributes (`#[derive]`), doc and
+#: other comments, decorators (`@dataclass`). A run of such lines right before a block (or
+#: member) start belongs to that block: left with the block before, it dangles at the end of a
+#: snippet, which then fails to parse and sends the file to the whole-file fallback
+_LEAD = np.zeros(256, dtype=bool)
+for _c in b"#/@":
+    _LEAD[_c] = True
 #: parse the whole file when the touched blocks are more than this share of it
 _WHOLE_SHARE = 0.6
 
@@ -553,7 +560,7 @@ def touched_blocks(src: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, 
     n = len(src)
     line_starts = np.flatnonzero(arr == 10) + 1  # start of line k + 2 at index k
     heads = line_starts[line_starts < n]
-    blocks = np.concatenate(([0], heads[_BLOCK_START[arr[heads]]]))
+    blocks = _block_starts(arr, heads)
     touched: list[tuple[int, int]] = []
     out: list[tuple[int, int]] = []
     for first, count in sorted(spans):
@@ -575,6 +582,40 @@ def touched_blocks(src: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, 
         big = hi - lo > _REFINE_BYTES and _is_container(src[lo : eol if eol >= 0 else hi])
         pieces.extend(_members(src, arr, heads, lo, hi, touched) if big else [(lo, hi)])
     return pieces
+
+
+def _block_starts(arr: Any, heads: Any) -> Any:
+    """Start offsets of the top-level blocks: 0 and each line opening a declaration, moved back
+    over the run of attribute, comment and decorator lines (`_LEAD`) right before it."""
+    starts = np.concatenate(([0], heads))
+    first = arr[starts]
+    opens = np.flatnonzero(_BLOCK_START[first])
+    index = np.arange(len(starts))
+    last_plain = np.maximum.accumulate(np.where(_LEAD[first], -1, index))
+    begin = np.where(opens > 0, last_plain[np.maximum(opens - 1, 0)] + 1, 0)
+    return np.unique(np.concatenate(([0], starts[begin])))
+
+
+#: a member line that continues the one before (a Rust `where` clause, a body brace on its own
+#: line): never the start of a member
+_CONTINUATION = re.compile(rb"where\b|\{")
+
+
+def _member_starts(src: bytes, lines: list[int], k: int) -> list[int]:
+    """The lines (offsets) at member indentation `k` that start a member: not a continuation,
+    and a run of `_LEAD` lines starts the member that follows it. Only ever fewer cuts than one
+    per line, so each member is a union of whole members of the one-per-line cut."""
+    out: list[int] = []
+    run: int | None = None
+    for pos in lines:
+        if _LEAD[src[pos + k]]:
+            run = pos if run is None else run
+        elif _CONTINUATION.match(src, pos + k):
+            run = None
+        else:
+            out.append(pos if run is None else run)
+            run = None
+    return out
 
 
 def _is_container(first_line: bytes) -> bool:
@@ -610,7 +651,7 @@ def _members(
     for j, byte in enumerate(indent):
         ok &= arr[cand + j] == byte
     nxt = arr[cand[ok] + k]
-    members = cand[ok][~_NOT_MEMBER[nxt]].tolist()
+    members = _member_starts(src, cand[ok][~_NOT_MEMBER[nxt]].tolist(), k)
     if not members:
         return [(lo, hi)]
     foot = hi
