@@ -589,11 +589,14 @@ def _block_starts(arr: Any, heads: Any) -> Any:
     over the run of attribute, comment and decorator lines (`_LEAD`) right before it."""
     starts = np.concatenate(([0], heads))
     first = arr[starts]
-    opens = np.flatnonzero(_BLOCK_START[first])
-    index = np.arange(len(starts))
-    last_plain = np.maximum.accumulate(np.where(_LEAD[first], -1, index))
-    begin = np.where(opens > 0, last_plain[np.maximum(opens - 1, 0)] + 1, 0)
-    return np.unique(np.concatenate(([0], starts[begin])))
+    opens = np.flatnonzero(_BLOCK_START[first[1:]]) + 1  # line numbers (0-based) after the first
+    lead = _LEAD[first]
+    led = lead[opens - 1]
+    if led.any():  # move those back to the first line of their run of lead lines
+        last_plain = np.maximum.accumulate(np.where(lead, -1, np.arange(len(starts))))
+        opens[led] = last_plain[opens[led] - 1] + 1
+        opens = opens[opens > 0]  # a run from the first line: the block at 0
+    return np.concatenate(([0], starts[opens]))
 
 
 #: a member line that continues the one before (a Rust `where` clause, a body brace on its own
