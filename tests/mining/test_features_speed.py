@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mining import features, syntax
+from mining import diffs, features, syntax
 from mining.gitcmd import git_text
 
 #: a class larger than the member-cut threshold, edited one method at a time
@@ -40,6 +40,26 @@ RS = "pub struct S;\n\nimpl S {\n" + "".join(
 ) + "}\n\n#[cfg(test)]\nmod tests {\n" + "".join(
     f"    #[test]\n    fn t{i}() {{}}\n\n" for i in range(5)
 ) + "    fn t() {}\n}\n"
+
+
+#: doc comments, attributes and `where` clauses before and inside a large impl; Python
+#: decorators in column 0: the lines that lead into a declaration
+RS_LEADS = "//! Crate doc.\n\nuse std::fmt;\n\n/// A thing.\n#[derive(Debug, Clone)]\npub struct Thing {\n" \
+    "    /// The id.\n    #[serde(default)]\n    pub id: u32,\n}\n\nimpl Thing {\n" + "".join(
+    f"    /// Makes {i}.\n    #[inline]\n    pub fn f{i}<T>(&self, x: T) -> u32\n    where\n"
+    f"        T: Into<u32>,\n    {{\n        x.into() + {i}\n    }}\n\n" for i in range(40)
+) + "}\n\n" + "".join(
+    f"/// Free {i}.\n#[must_use]\npub fn free{i}(a: u32) -> u32 {{\n    a + {i}\n}}\n\n" for i in range(20)
+)  # fmt: skip
+PY_DECORATED = "".join(f"@register\ndef h{i}(x):\n    return x + {i}\n\n\n" for i in range(30))
+#: (path, old text, new text) of edits the touched blocks alone decide (no whole-file parse)
+LEAD_EDITS = [
+    ("src/thing.rs", RS_LEADS, RS_LEADS.replace("x.into() + 7\n", "x.into() * 7\n")),
+    ("src/thing.rs", RS_LEADS, RS_LEADS.replace("f9<T>(&self, x: T)", "f9<T>(&self, x: T, y: u8)")),
+    ("src/thing.rs", RS_LEADS, RS_LEADS.replace("/// Free 5.", "/// Free five.")),
+    ("src/thing.rs", RS_LEADS, RS_LEADS.replace("    a + 12\n", "    a - 12\n")),
+    ("app/handlers.py", PY_DECORATED, PY_DECORATED.replace("x + 4\n", "x - 4\n")),
+]
 
 
 def _history(repo_builder):
@@ -84,6 +104,39 @@ def test_touched_blocks_give_the_whole_file_values(repo_builder, monkeypatch):
     assert by.loc[edit, "syn_defs_body_changed"] == 1
     assert by.loc[edit, "syn_defs_signature_changed"] == 0
     assert by.loc[resign, "syn_defs_signature_changed"] == 1
+
+
+def test_lead_lines_belong_to_the_declaration_they_precede(repo_builder, monkeypatch):
+    """Doc comments, attributes, decorators and `where` clauses do not break a snippet: each of
+    these edits is decided from the touched blocks alone, with the whole-file values."""
+    rb = repo_builder()
+    rb.commit("start", {"src/thing.rs": RS_LEADS, "app/handlers.py": PY_DECORATED})
+    for path, old, new in LEAD_EDITS:
+        rb.commit(f"edit {path}", {path: new})
+        rb.commit(f"back {path}", {path: old})
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
+    wholes = []
+    real = syntax._whole
+    monkeypatch.setattr(syntax, "_whole", lambda *a: wholes.append(a[3]) or real(*a))
+    fast = features.compute_features(rb.git_dir, shas[:-1])  # not the root: it adds files
+    assert wholes == []
+    ref = _reference(monkeypatch, rb.git_dir, shas[:-1])
+    pd.testing.assert_frame_equal(fast, ref)
+    assert (fast["syn_files_parsed"] == 1).all()
+    assert fast["syn_defs_body_changed"].tolist()[-2:] == [1, 1]  # f7's body, there and back
+    assert fast["syn_defs_signature_changed"].tolist()[-4:-2] == [1, 1]  # f9's parameters
+
+
+def test_ddl_lines_are_the_lines_the_ddl_pattern_finds():
+    """The scan for candidate lines finds every line `_DDL_RE` matches, in any case."""
+    lines = ["CREATE TABLE t (id int);", "create\tindex i on t(x);", "x = create_user()",
+             "op.create_table('t')", "migrations.AddField(", "ALTER TABLE t ADD COLUMN c int;",
+             "  drop column c", "columns = 1", "op.drop_column('t', 'c')", "Drop View v",
+             "created = True", "recreate  schema s", "ons.DeleteModel", "", "dropTable()"]  # fmt: skip
+    f = diffs.FileDiff(path="db/schema.sql", hunks=[diffs.Hunk(removed=lines[:7], added=lines[7:])])
+    expected = sum(bool(features._DDL_RE.search(x)) for x in lines)
+    assert expected == 8
+    assert features._ddl_lines(f) == expected
 
 
 def test_processes_give_the_same_rows(repo_builder, monkeypatch):
