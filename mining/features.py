@@ -18,6 +18,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -235,7 +236,7 @@ def _top(path: str) -> str:
     return parts[0] if len(parts) > 1 else "."
 
 
-def _entropy(weights: list[int]) -> float:
+def _entropy(weights: list[float]) -> float:
     total = sum(weights)
     if total <= 0 or len(weights) < 2:
         return 0.0
@@ -298,6 +299,23 @@ def _plan_blobs(plan: list[tuple[diffs.FileDiff, str]]) -> list[str]:
     return [o for f, _ in plan for o in (f.old_blob, f.new_blob) if o is not None]
 
 
+@dataclass(slots=True)
+class _Tally:
+    """What `commit_row` gathers over a commit's files before it derives the spread, dependency,
+    line-class and directory features from it."""
+
+    weights: list[int] = field(default_factory=list)
+    dirs: set[str] = field(default_factory=set)
+    tops: set[str] = field(default_factory=set)
+    pkgs: set[str] = field(default_factory=set)
+    lines: Counter[str] = field(default_factory=Counter)
+    dep_add: set[str] = field(default_factory=set)
+    dep_rem: set[str] = field(default_factory=set)
+    dep_both: set[str] = field(default_factory=set)
+    added_dirs: set[str] = field(default_factory=set)
+    removed_dirs: set[str] = field(default_factory=set)
+
+
 def commit_row(
     c: diffs.CommitDiff,
     reader: syntax.BlobReader | None,
@@ -313,132 +331,154 @@ def commit_row(
     row.update(message_features(c.message))
     row["is_root"] = not c.parents
     row["incomplete"] = c.incomplete
-    files = c.files
-    row["n_files"] = len(files)
-    weights: list[int] = []
-    dirs: set[str] = set()
-    tops: set[str] = set()
-    pkgs: set[str] = set()
-    lines: Counter[str] = Counter()
-    dep_add: set[str] = set()
-    dep_rem: set[str] = set()
-    dep_both: set[str] = set()
-    added_dirs: set[str] = set()
-    removed_dirs: set[str] = set()
+    row["n_files"] = len(c.files)
+    tally = _Tally()
+    for f in c.files:
+        _tally_file(row, tally, f)
+    if reader is not None:
+        _structure_features(row, c, reader, blobs)
+        row["n_new_dirs"], row["n_removed_dirs"] = _dir_changes(
+            reader, c, tally.added_dirs, tally.removed_dirs
+        )
+    row["churn"] = row["lines_added"] + row["lines_deleted"]
+    _spread_features(row, c.files, tally)
+    _line_class_features(row, tally.lines)
+    for kind in KINDS:
+        row[f"frac_churn_{kind}"] = row[f"churn_{kind}"] / row["churn"] if row["churn"] else 0.0
+        row[f"frac_files_{kind}"] = row[f"n_{kind}"] / len(c.files) if c.files else 0.0
+    row["log_churn"] = math.log1p(row["churn"])
+    row["log_files"] = math.log1p(len(c.files))
+    return row
+
+
+def _tally_file(row: dict[str, Any], tally: _Tally, f: diffs.FileDiff) -> None:
+    """Add one file's change to the row's counts and to the tally."""
+    kind = diffs.file_kind(f.path)
+    churn = f.lines_added + f.lines_deleted
+    row[f"n_{kind}"] += 1
+    row[f"churn_{kind}"] += churn
+    row["lines_added"] += f.lines_added
+    row["lines_deleted"] += f.lines_deleted
+    row["n_hunks"] += len(f.hunks)
+    row["n_binary"] += f.is_binary
+    row["n_truncated"] += f.truncated
+    tally.weights.append(max(churn, 1))
+    d = f.path.rsplit("/", 1)[0] if "/" in f.path else "."
+    tally.dirs.add(d)
+    tally.tops.add(_top(f.path))
+    tally.pkgs.add(_pkg(f.path))
+    _change_type_counts(row, tally, f, kind, d)
+    if diffs.is_contract(f.path):
+        row["n_contract"] += 1
+        row["churn_contract"] += churn
+        row["n_contract_added"] += f.change_type == "A"
+    if kind == "manifest":
+        _manifest_counts(row, tally, f)
+    if kind != "docs":
+        row["ddl_lines"] += _ddl_lines(f)
+    if kind == "docs" and _RELEASE_BASENAMES.match(f.path.rsplit("/", 1)[-1]):
+        row["n_changelog"] += 1
+    if not f.is_binary:
+        tally.lines += _line_classes(f, kind)
+
+
+def _change_type_counts(
+    row: dict[str, Any], tally: _Tally, f: diffs.FileDiff, kind: str, d: str
+) -> None:
+    """Added, deleted, renamed/copied (and moved across directories, packages, top-level
+    directories) and mode-changed files; the directories an addition or rename may create and
+    a deletion or rename may empty (checked later by `_dir_changes`)."""
+    if f.change_type in ("A", "D"):
+        added = f.change_type == "A"
+        row["n_added" if added else "n_deleted"] += 1
+        if d != ".":
+            (tally.added_dirs if added else tally.removed_dirs).add(d)
+        if diffs.is_package_marker(f.path):
+            row["n_package_markers_added" if added else "n_package_markers_deleted"] += 1
+        if kind == "source":
+            row["n_source_added" if added else "n_source_deleted"] += 1
+    elif f.change_type in ("R", "C"):
+        row["n_renamed" if f.change_type == "R" else "n_copied"] += 1
+        old = f.old_path or f.path
+        if f.change_type == "R" and f.lines_added + f.lines_deleted == 0:
+            row["n_pure_renames"] += 1
+        if old.rsplit("/", 1)[0:1] != f.path.rsplit("/", 1)[0:1]:
+            row["n_moves"] += 1
+        if _pkg(old) != _pkg(f.path):
+            row["n_cross_pkg_moves"] += 1
+        if _top(old) != _top(f.path):
+            row["n_cross_top_moves"] += 1
+        if f.change_type == "R" and "/" in f.path:
+            tally.added_dirs.add(d)
+        if f.change_type == "R" and "/" in old:
+            tally.removed_dirs.add(old.rsplit("/", 1)[0])
+    elif f.change_type == "T" or (f.old_mode and f.new_mode and f.old_mode != f.new_mode):
+        row["n_mode_changes"] += 1
+
+
+def _manifest_counts(row: dict[str, Any], tally: _Tally, f: diffs.FileDiff) -> None:
+    """Dependencies a manifest's change adds, removes or re-pins (by manifest path and name),
+    and its version lines."""
+    removed = [ln for h in f.hunks for ln in h.removed]
+    added = [ln for h in f.hunks for ln in h.added]
+    a, r = _dep_names(f.path, added), _dep_names(f.path, removed)
+    if f.change_type == "A":
+        row["dep_manifests_added"] += 1
+    tally.dep_both |= {f"{f.path}:{x}" for x in a & r}
+    tally.dep_add |= {f"{f.path}:{x}" for x in a - r}
+    tally.dep_rem |= {f"{f.path}:{x}" for x in r - a}
+    row["manifest_version_lines"] += sum(bool(_VERSION_KEY.match(x)) for x in added)
+
+
+def _structure_features(
+    row: dict[str, Any],
+    c: diffs.CommitDiff,
+    reader: syntax.BlobReader,
+    blobs: dict[str, bytes | None] | None,
+) -> None:
+    """The `syn_*` columns: definitions the commit's source files gain, lose or change."""
     delta = syntax.StructureDelta()
     langs: set[str] = set()
-    for f in files:
-        kind = diffs.file_kind(f.path)
-        churn = f.lines_added + f.lines_deleted
-        row[f"n_{kind}"] += 1
-        row[f"churn_{kind}"] += churn
-        row["lines_added"] += f.lines_added
-        row["lines_deleted"] += f.lines_deleted
-        row["n_hunks"] += len(f.hunks)
-        row["n_binary"] += f.is_binary
-        row["n_truncated"] += f.truncated
-        weights.append(max(churn, 1))
-        d = f.path.rsplit("/", 1)[0] if "/" in f.path else "."
-        dirs.add(d)
-        tops.add(_top(f.path))
-        pkgs.add(_pkg(f.path))
-        if f.change_type == "A":
-            row["n_added"] += 1
-            if d != ".":
-                added_dirs.add(d)
-            if diffs.is_package_marker(f.path):
-                row["n_package_markers_added"] += 1
-            if kind == "source":
-                row["n_source_added"] += 1
-        elif f.change_type == "D":
-            row["n_deleted"] += 1
-            if d != ".":
-                removed_dirs.add(d)
-            if diffs.is_package_marker(f.path):
-                row["n_package_markers_deleted"] += 1
-            if kind == "source":
-                row["n_source_deleted"] += 1
-        elif f.change_type in ("R", "C"):
-            row["n_renamed" if f.change_type == "R" else "n_copied"] += 1
-            old = f.old_path or f.path
-            if f.change_type == "R" and churn == 0:
-                row["n_pure_renames"] += 1
-            if old.rsplit("/", 1)[0:1] != f.path.rsplit("/", 1)[0:1]:
-                row["n_moves"] += 1
-            if _pkg(old) != _pkg(f.path):
-                row["n_cross_pkg_moves"] += 1
-            if _top(old) != _top(f.path):
-                row["n_cross_top_moves"] += 1
-            if f.change_type == "R" and "/" in f.path:
-                added_dirs.add(d)
-            if f.change_type == "R" and "/" in old:
-                removed_dirs.add(old.rsplit("/", 1)[0])
-        elif f.change_type == "T" or (f.old_mode and f.new_mode and f.old_mode != f.new_mode):
-            row["n_mode_changes"] += 1
-        if diffs.is_contract(f.path):
-            row["n_contract"] += 1
-            row["churn_contract"] += churn
-            row["n_contract_added"] += f.change_type == "A"
-        if kind in ("manifest", "build") or kind == "lockfile":
-            removed = [ln for h in f.hunks for ln in h.removed]
-            added = [ln for h in f.hunks for ln in h.added]
-            if kind == "manifest":
-                a, r = _dep_names(f.path, added), _dep_names(f.path, removed)
-                if f.change_type == "A":
-                    row["dep_manifests_added"] += 1
-                dep_both |= {f"{f.path}:{x}" for x in a & r}
-                dep_add |= {f"{f.path}:{x}" for x in a - r}
-                dep_rem |= {f"{f.path}:{x}" for x in r - a}
-                row["manifest_version_lines"] += sum(bool(_VERSION_KEY.match(x)) for x in added)
-        if kind != "docs":
-            row["ddl_lines"] += _ddl_lines(f)
-        if kind == "docs" and _RELEASE_BASENAMES.match(f.path.rsplit("/", 1)[-1]):
-            row["n_changelog"] += 1
-        if not f.is_binary:
-            lines += _line_classes(f, kind)
-    if reader is not None:
-        plan, row["syn_files_skipped"] = _parse_plan(c)
-        if plan:
-            if blobs is None:
-                oids = list(dict.fromkeys(_plan_blobs(plan)))
-                blobs = dict(zip(oids, reader.contents(oids), strict=True))
-            _structure(reader, plan, blobs, delta, langs)
-    row["churn"] = row["lines_added"] + row["lines_deleted"]
-    row["n_dirs"] = len(dirs)
-    row["n_top_dirs"] = len(tops)
-    row["n_pkgs"] = len(pkgs)
-    row["entropy_files"] = _entropy(weights)
-    pkg_w: Counter[str] = Counter()
-    for f, w in zip(files, weights, strict=True):
-        pkg_w[_pkg(f.path)] += w
-    row["entropy_pkgs"] = _entropy(list(pkg_w.values()))
-    row["dep_added"] = len(dep_add)
-    row["dep_removed"] = len(dep_rem)
-    row["dep_bumped"] = len(dep_both)
-    total_lines = sum(v for k, v in lines.items() if k != "format_hunks")
-    row["kept_lines"] = total_lines
-    row["n_format_hunks"] = lines["format_hunks"]
-    for cls in ("whitespace", "blank", "comment", "import"):
-        row[f"share_{cls}"] = lines[cls] / total_lines if total_lines else 0.0
-    row["formatting_only"] = bool(
-        total_lines and lines["whitespace"] == total_lines and not row["n_added"]
-        and not row["n_deleted"]
-    )  # fmt: skip
+    plan, row["syn_files_skipped"] = _parse_plan(c)
+    if plan:
+        if blobs is None:
+            oids = list(dict.fromkeys(_plan_blobs(plan)))
+            blobs = dict(zip(oids, reader.contents(oids), strict=True))
+        _structure(reader, plan, blobs, delta, langs)
     for name in ("files_parsed", "defs_added", "defs_removed", "defs_signature_changed",
                  "defs_body_changed", "types_added", "types_removed", "public_added",
                  "public_removed", "public_signature_changed", "parse_errors"):  # fmt: skip
         row[f"syn_{name}"] = getattr(delta, name)
     row["syn_languages"] = len(langs)
-    if reader is not None:
-        new_dirs, gone_dirs = _dir_changes(reader, c, added_dirs, removed_dirs)
-        row["n_new_dirs"] = new_dirs
-        row["n_removed_dirs"] = gone_dirs
-    for kind in KINDS:
-        row[f"frac_churn_{kind}"] = row[f"churn_{kind}"] / row["churn"] if row["churn"] else 0.0
-        row[f"frac_files_{kind}"] = row[f"n_{kind}"] / len(files) if files else 0.0
-    row["log_churn"] = math.log1p(row["churn"])
-    row["log_files"] = math.log1p(len(files))
-    return row
+
+
+def _spread_features(row: dict[str, Any], files: list[diffs.FileDiff], tally: _Tally) -> None:
+    """How widely the change spreads (directories, packages, churn entropy) and the
+    dependency counts."""
+    row["n_dirs"] = len(tally.dirs)
+    row["n_top_dirs"] = len(tally.tops)
+    row["n_pkgs"] = len(tally.pkgs)
+    row["entropy_files"] = _entropy(tally.weights)
+    pkg_w: Counter[str] = Counter()
+    for f, w in zip(files, tally.weights, strict=True):
+        pkg_w[_pkg(f.path)] += w
+    row["entropy_pkgs"] = _entropy(list(pkg_w.values()))
+    row["dep_added"] = len(tally.dep_add)
+    row["dep_removed"] = len(tally.dep_rem)
+    row["dep_bumped"] = len(tally.dep_both)
+
+
+def _line_class_features(row: dict[str, Any], lines: Counter[str]) -> None:
+    """Shares of the kept changed lines by class (`_line_classes`) and whether the commit only
+    reformats (every line whitespace-only changed, no file added or deleted)."""
+    total = sum(v for k, v in lines.items() if k != "format_hunks")
+    row["kept_lines"] = total
+    row["n_format_hunks"] = lines["format_hunks"]
+    for cls in ("whitespace", "blank", "comment", "import"):
+        row[f"share_{cls}"] = lines[cls] / total if total else 0.0
+    row["formatting_only"] = bool(
+        total and lines["whitespace"] == total and not row["n_added"] and not row["n_deleted"]
+    )
 
 
 #: where a `_DDL_RE` match can start, in the casefolded text (a statement keyword before
@@ -522,7 +562,7 @@ def _dir_changes(
     specs = [(True, d) for d in _topmost(added)] + [(False, d) for d in _topmost(removed)]
     specs = specs[:MAX_DIR_CHECKS]
     if not c.parents:
-        asked: list[tuple[bool, str]] = [(is_new, d) for is_new, d in specs if not is_new]
+        asked = [(is_new, d) for is_new, d in specs if not is_new]
         new = sum(is_new for is_new, _ in specs)
     else:
         asked, new = specs, 0
