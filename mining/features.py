@@ -236,7 +236,7 @@ def _top(path: str) -> str:
     return parts[0] if len(parts) > 1 else "."
 
 
-def _entropy(weights: list[float]) -> float:
+def _entropy(weights: list[int]) -> float:
     total = sum(weights)
     if total <= 0 or len(weights) < 2:
         return 0.0
@@ -562,7 +562,7 @@ def _dir_changes(
     specs = [(True, d) for d in _topmost(added)] + [(False, d) for d in _topmost(removed)]
     specs = specs[:MAX_DIR_CHECKS]
     if not c.parents:
-        asked = [(is_new, d) for is_new, d in specs if not is_new]
+        asked: list[tuple[bool, str]] = [(is_new, d) for is_new, d in specs if not is_new]
         new = sum(is_new for is_new, _ in specs)
     else:
         asked, new = specs, 0
