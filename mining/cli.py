@@ -458,6 +458,7 @@ def features(
         typer.Option(help="Per repository, feature at most N AI-evidenced and N other commits (seeded hash of the SHA)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
+    jobs: JobsOption = DEFAULT_JOBS,
 ) -> None:
     """Compute change features of every stored non-merge commit into commit_features.
 
@@ -466,14 +467,15 @@ def features(
     read (blobs absent from a partial clone) get no features.
 
     Example: strata features --db study.duckdb --sample 300   # a time-bounded, balanced sample
+    Example: strata features --db study.duckdb --jobs 2       # each batch in 2 processes
     """
     from mining.features import features_stage
     from mining.runner import ProgressLines, stage_run
 
     lines = ProgressLines(quiet)
     try:
-        with stage_run(db, "features", {"repo": repo, "sample": sample, "seed": seed}) as con, lines.heartbeat("features"):
-            counts = features_stage(con, repo or None, lines.count, sample=sample, seed=seed)
+        with stage_run(db, "features", {"repo": repo, "sample": sample, "seed": seed, "jobs": jobs}) as con, lines.heartbeat("features"):
+            counts = features_stage(con, repo or None, lines.count, sample=sample, seed=seed, jobs=jobs)
     except StrataError as err:
         fail(err, db)
     if not quiet:

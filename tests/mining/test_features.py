@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mining import features, store
@@ -242,3 +243,30 @@ def test_features_stage_writes_and_resumes(base, tmp_path: Path):
     assert features.features_stage(con) == {repo: 0}  # resumable: nothing left to do
     con.execute("DELETE FROM commit_features WHERE sha = (SELECT min(sha) FROM commit_features)")
     assert features.features_stage(con) == {repo: 1}
+
+
+def test_features_jobs_gives_the_rows_of_one_process(base, tmp_path: Path, monkeypatch):
+    """`strata features --jobs 2` runs its batch in two processes and stores the same rows."""
+    from typer.testing import CliRunner
+
+    from mining.cli import app
+    from mining.crawl import CrawlTarget, crawl
+    from mining.sources import resolve_source
+
+    for i in range(3):
+        base.commit(f"add m{i}", {f"src/demo/m{i}.py": f"def f{i}(x):\n    return x + {i}\n"})
+    monkeypatch.setattr(features, "MIN_PER_JOB", 1)  # a process even for a few commits
+    pools = []
+    real = features._parallel_rows
+    monkeypatch.setattr(features, "_parallel_rows", lambda *a: pools.append(a[2]) or real(*a))
+    tables = []
+    for jobs in (1, 2):
+        db = tmp_path / f"jobs{jobs}.duckdb"
+        crawl(db, [CrawlTarget(resolve_source(str(base.path)))])
+        res = CliRunner().invoke(app, ["features", "--db", str(db), "--jobs", str(jobs), "-q"])
+        assert res.exit_code == 0, res.output
+        with store.connect(db) as con:
+            tables.append(con.execute("SELECT * FROM commit_features ORDER BY sha").df())
+    assert pools == [2]  # only the --jobs 2 run used processes
+    assert len(tables[0]) == 4
+    pd.testing.assert_frame_equal(tables[0], tables[1])
