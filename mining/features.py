@@ -312,19 +312,20 @@ class _Tally:
     dep_add: set[str] = field(default_factory=set)
     dep_rem: set[str] = field(default_factory=set)
     dep_both: set[str] = field(default_factory=set)
-    added_dirs: set[str] = field(default_factory=set)
-    removed_dirs: set[str] = field(default_factory=set)
 
 
 def commit_row(
     c: diffs.CommitDiff,
     reader: syntax.BlobReader | None,
     blobs: dict[str, bytes | None] | None = None,
+    dirs: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """All features of one non-merge commit (see 20_features.sql for their meaning).
 
     `blobs`: contents of the blobs to parse, already read in a batch (`_window_rows`); without
-    it they are read here. Without a `reader` the structure and directory features stay 0.
+    it they are read here. `dirs`: the directories created and emptied (`_dir_counts`), already
+    asked in a batch; without it they are asked here. Without a `reader` the structure and
+    directory features stay 0.
     """
     row = _empty_row()
     row["sha"] = c.sha
@@ -337,9 +338,7 @@ def commit_row(
         _tally_file(row, tally, f)
     if reader is not None:
         _structure_features(row, c, reader, blobs)
-        row["n_new_dirs"], row["n_removed_dirs"] = _dir_changes(
-            reader, c, tally.added_dirs, tally.removed_dirs
-        )
+        row["n_new_dirs"], row["n_removed_dirs"] = dirs or _dir_changes(reader, c)
     row["churn"] = row["lines_added"] + row["lines_deleted"]
     _spread_features(row, c.files, tally)
     _line_class_features(row, tally.lines)
@@ -367,7 +366,7 @@ def _tally_file(row: dict[str, Any], tally: _Tally, f: diffs.FileDiff) -> None:
     tally.dirs.add(d)
     tally.tops.add(_top(f.path))
     tally.pkgs.add(_pkg(f.path))
-    _change_type_counts(row, tally, f, kind, d)
+    _change_type_counts(row, f, kind)
     if diffs.is_contract(f.path):
         row["n_contract"] += 1
         row["churn_contract"] += churn
@@ -382,17 +381,12 @@ def _tally_file(row: dict[str, Any], tally: _Tally, f: diffs.FileDiff) -> None:
         tally.lines += _line_classes(f, kind)
 
 
-def _change_type_counts(
-    row: dict[str, Any], tally: _Tally, f: diffs.FileDiff, kind: str, d: str
-) -> None:
+def _change_type_counts(row: dict[str, Any], f: diffs.FileDiff, kind: str) -> None:
     """Added, deleted, renamed/copied (and moved across directories, packages, top-level
-    directories) and mode-changed files; the directories an addition or rename may create and
-    a deletion or rename may empty (checked later by `_dir_changes`)."""
+    directories) and mode-changed files."""
     if f.change_type in ("A", "D"):
         added = f.change_type == "A"
         row["n_added" if added else "n_deleted"] += 1
-        if d != ".":
-            (tally.added_dirs if added else tally.removed_dirs).add(d)
         if diffs.is_package_marker(f.path):
             row["n_package_markers_added" if added else "n_package_markers_deleted"] += 1
         if kind == "source":
@@ -408,10 +402,6 @@ def _change_type_counts(
             row["n_cross_pkg_moves"] += 1
         if _top(old) != _top(f.path):
             row["n_cross_top_moves"] += 1
-        if f.change_type == "R" and "/" in f.path:
-            tally.added_dirs.add(d)
-        if f.change_type == "R" and "/" in old:
-            tally.removed_dirs.add(old.rsplit("/", 1)[0])
     elif f.change_type == "T" or (f.old_mode and f.new_mode and f.old_mode != f.new_mode):
         row["n_mode_changes"] += 1
 
@@ -555,24 +545,51 @@ def _topmost(dirs: set[str]) -> list[str]:
     return out
 
 
-def _dir_changes(
-    reader: syntax.BlobReader, c: diffs.CommitDiff, added: set[str], removed: set[str]
-) -> tuple[int, int]:
-    """Directories that the commit creates (absent in the parent) or empties (absent after)."""
+def _dir_specs(c: diffs.CommitDiff) -> list[tuple[bool, str]]:
+    """The directories to check for being new (True: an addition or rename may create it) or
+    removed (False: a deletion or rename may empty it), topmost only, at most MAX_DIR_CHECKS."""
+    added: set[str] = set()
+    removed: set[str] = set()
+    for f in c.files:
+        d = f.path.rsplit("/", 1)[0] if "/" in f.path else "."
+        if f.change_type in ("A", "D") and d != ".":
+            (added if f.change_type == "A" else removed).add(d)
+        elif f.change_type == "R":
+            old = f.old_path or f.path
+            if "/" in f.path:
+                added.add(d)
+            if "/" in old:
+                removed.add(old.rsplit("/", 1)[0])
     specs = [(True, d) for d in _topmost(added)] + [(False, d) for d in _topmost(removed)]
-    specs = specs[:MAX_DIR_CHECKS]
-    if not c.parents:
-        asked: list[tuple[bool, str]] = [(is_new, d) for is_new, d in specs if not is_new]
-        new = sum(is_new for is_new, _ in specs)
-    else:
-        asked, new = specs, 0
-    answers = reader.infos([f"{c.parents[0] if is_new else c.sha}:{d}" for is_new, d in asked])
+    return specs[:MAX_DIR_CHECKS]
+
+
+def _dir_questions(c: diffs.CommitDiff, specs: list[tuple[bool, str]]) -> list[str]:
+    """The `<rev>:<dir>` names whose absence answers `specs`: a new directory is absent in the
+    parent, an emptied one after the commit (a root commit's directories are all new)."""
+    asked = [d for d in specs if not d[0]] if not c.parents else specs
+    return [f"{c.parents[0] if is_new else c.sha}:{d}" for is_new, d in asked]
+
+
+def _dir_counts(
+    c: diffs.CommitDiff, specs: list[tuple[bool, str]], answers: list[tuple[str, int] | None]
+) -> tuple[int, int]:
+    """(directories the commit creates, directories it empties) from git's answers to
+    `_dir_questions`."""
+    asked = [d for d in specs if not d[0]] if not c.parents else specs
+    new = 0 if c.parents else sum(is_new for is_new, _ in specs)
     gone = 0
     for (is_new, _), info in zip(asked, answers, strict=True):
         if info is None:
             new += is_new
             gone += not is_new
     return new, gone
+
+
+def _dir_changes(reader: syntax.BlobReader, c: diffs.CommitDiff) -> tuple[int, int]:
+    """Directories that the commit creates (absent in the parent) or empties (absent after)."""
+    specs = _dir_specs(c)
+    return _dir_counts(c, specs, reader.infos(_dir_questions(c, specs)))
 
 
 # --- columns -----------------------------------------------------------------------------------
@@ -693,6 +710,7 @@ def _window_rows(commits: list[diffs.CommitDiff], reader: syntax.BlobReader) -> 
     need = [list(dict.fromkeys(_plan_blobs(_parse_plan(c)[0]))) for c in commits]
     flat = list(dict.fromkeys(o for oids in need for o in oids))
     metas = dict(zip(flat, reader.infos(flat), strict=True))
+    dirs = _window_dirs(commits, reader)
     sizes = {o: (m[1] if m else 0) for o, m in metas.items()}
     rows: list[dict[str, Any]] = []
     start = 0
@@ -704,9 +722,23 @@ def _window_rows(commits: list[diffs.CommitDiff], reader: syntax.BlobReader) -> 
             end += 1
         oids = list(dict.fromkeys(o for k in range(start, end) for o in need[k]))
         blobs = dict(zip(oids, reader.contents(oids, metas=metas), strict=True))
-        rows.extend(commit_row(c, reader, blobs) for c in commits[start:end])
+        rows.extend(
+            commit_row(c, reader, blobs, d)
+            for c, d in zip(commits[start:end], dirs[start:end], strict=True)
+        )
         start = end
     return rows
+
+
+def _window_dirs(
+    commits: list[diffs.CommitDiff], reader: syntax.BlobReader
+) -> list[tuple[int, int]]:
+    """`_dir_changes` of each commit of a window, asked of git in one batch."""
+    specs = [_dir_specs(c) for c in commits]
+    questions = [_dir_questions(c, s) for c, s in zip(commits, specs, strict=True)]
+    answers = iter(reader.infos([q for qs in questions for q in qs]))
+    return [_dir_counts(c, s, [next(answers) for _ in qs])
+            for c, s, qs in zip(commits, specs, questions, strict=True)]  # fmt: skip
 
 
 def features_stage(

@@ -14,7 +14,7 @@ import re
 import subprocess
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +128,10 @@ def _parser(lang: str) -> tuple[Any, Any]:
     return ts.Parser(language), query
 
 
+@lru_cache(maxsize=65536)
 def language_for(path: str) -> str | None:
-    """tree-sitter language name for a path, or None when we do not parse it."""
+    """tree-sitter language name for a path, or None when we do not parse it (cached: a history
+    names the same paths again and again, and `Path` is slow to build)."""
     return _EXT_LANG.get(Path(path).suffix.lower())
 
 

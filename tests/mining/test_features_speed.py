@@ -139,6 +139,26 @@ def test_ddl_lines_are_the_lines_the_ddl_pattern_finds():
     assert features._ddl_lines(f) == expected
 
 
+def test_directories_asked_per_window_match_asked_per_commit(repo_builder):
+    """New and emptied directories, asked of git once per window of commits, are those that
+    asking per commit finds (root commit, additions, deletions, renames)."""
+    rb = repo_builder()
+    rb.commit("root", {"a/b/x.py": "x = 1\n", "top.txt": "t\n"})
+    rb.commit("new dirs", {"c/d/y.py": "y = 1\n", "c/e/z.py": "z = 1\n", "a/b/w.py": "w = 1\n"})
+    rb.commit("empty a dir", {"c/e/z.py": None})
+    rb.rename("c/d/y.py", "g/y.py", "move out")
+    rb.commit("root-level only", {"new.txt": "n\n", "top.txt": None})
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
+    batched = features.compute_features(rb.git_dir, shas).set_index("sha")
+    with syntax.BlobReader(rb.git_dir) as reader:
+        for c in diffs.iter_commit_diffs(rb.git_dir, shas):
+            one = features.commit_row(c, reader)  # asks for its own directories
+            got = batched.loc[c.sha, ["n_new_dirs", "n_removed_dirs"]].tolist()
+            assert got == [one["n_new_dirs"], one["n_removed_dirs"]], c.message
+    assert batched["n_new_dirs"].tolist() == [0, 1, 0, 2, 1]  # newest first; c/d and c/e
+    assert batched["n_removed_dirs"].tolist() == [0, 1, 1, 0, 0]
+
+
 def test_processes_give_the_same_rows(repo_builder, monkeypatch):
     rb = _history(repo_builder)
     shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
