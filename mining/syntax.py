@@ -523,13 +523,22 @@ def file_definitions(
 _BLOCK_START = np.zeros(256, dtype=bool)
 for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$":
     _BLOCK_START[_c] = True
-#: bytes that open a line leading into the next declaration: attributes (`#[derive]`), doc and
-#: other comments, decorators (`@dataclass`). A run of such lines right before a block (or
-#: member) start belongs to that block: left with the block before, it dangles at the end of a
-#: snippet, which then fails to parse and sends the file to the whole-file fallback
-_LEAD = np.zeros(256, dtype=bool)
-for _c in b"#/@":
-    _LEAD[_c] = True
+#: per language, the bytes that open a line leading into the next declaration: Rust attributes
+#: (`#[derive]`) and doc comments, decorators and annotations (`@dataclass`). A run of such
+#: lines right before a block (or member) start belongs to that block: left with the block
+#: before, it dangles at the end of a snippet, which then fails to parse and sends the file to
+#: the whole-file fallback. Other comments parse anywhere (Go's, Python's): no need to move them
+_LEAD_BYTES = {"rust": b"#/", "python": b"@", "javascript": b"@", "typescript": b"@", "tsx": b"@",
+               "java": b"@", "go": b""}  # fmt: skip
+
+
+@cache
+def _lead(lang: str | None) -> Any:
+    """`_LEAD_BYTES` of a language as a byte table (all of them for no language)."""
+    table = np.zeros(256, dtype=bool)
+    for c in _LEAD_BYTES.get(lang, b"") if lang else b"#/@":
+        table[c] = True
+    return table
 #: parse the whole file when the touched blocks are more than this share of it
 _WHOLE_SHARE = 0.6
 
@@ -552,7 +561,9 @@ for _c in b" \t\r\n)]}":
 _LINE_HEAD = re.compile(rb"^([ \t]*)([^ \t\r\n])", re.MULTILINE)
 
 
-def touched_blocks(src: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def touched_blocks(
+    src: bytes, spans: list[tuple[int, int]], lang: str | None = None
+) -> list[tuple[int, int]]:
     """Byte ranges of `src` that hold every definition the line spans (first line, count;
     1-based, as in a hunk header) touch: the touched top-level blocks, and of a large block
     (a class) only its header, the touched members and its closing lines. In order, merged."""
@@ -562,7 +573,8 @@ def touched_blocks(src: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, 
     n = len(src)
     line_starts = np.flatnonzero(arr == 10) + 1  # start of line k + 2 at index k
     heads = line_starts[line_starts < n]
-    blocks = _block_starts(arr, heads)
+    lead = _lead(lang)
+    blocks = _block_starts(arr, heads, lead)
     touched: list[tuple[int, int]] = []
     out: list[tuple[int, int]] = []
     for first, count in sorted(spans):
@@ -582,17 +594,19 @@ def touched_blocks(src: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, 
     for lo, hi in out:
         eol = src.find(b"\n", lo, hi)
         big = hi - lo > _REFINE_BYTES and _is_container(src[lo : eol if eol >= 0 else hi])
-        pieces.extend(_members(src, arr, heads, lo, hi, touched) if big else [(lo, hi)])
+        pieces.extend(_members(src, arr, heads, lo, hi, touched, lead) if big else [(lo, hi)])
     return pieces
 
 
-def _block_starts(arr: Any, heads: Any) -> Any:
+def _block_starts(arr: Any, heads: Any, lead_bytes: Any) -> Any:
     """Start offsets of the top-level blocks: 0 and each line opening a declaration, moved back
-    over the run of attribute, comment and decorator lines (`_LEAD`) right before it."""
+    over the run of lead lines (`_lead`: attributes, doc comments, decorators) right before it."""
+    if not lead_bytes.any():
+        return np.concatenate(([0], heads[_BLOCK_START[arr[heads]]]))
     starts = np.concatenate(([0], heads))
     first = arr[starts]
     opens = np.flatnonzero(_BLOCK_START[first[1:]]) + 1  # line numbers (0-based) after the first
-    lead = _LEAD[first]
+    lead = lead_bytes[first]
     led = lead[opens - 1]
     if led.any():  # move those back to the first line of their run of lead lines
         last_plain = np.maximum.accumulate(np.where(lead, -1, np.arange(len(starts))))
@@ -606,14 +620,14 @@ def _block_starts(arr: Any, heads: Any) -> Any:
 _CONTINUATION = re.compile(rb"where\b|\{")
 
 
-def _member_starts(src: bytes, lines: list[int], k: int) -> list[int]:
+def _member_starts(src: bytes, lines: list[int], k: int, lead: Any) -> list[int]:
     """The lines (offsets) at member indentation `k` that start a member: not a continuation,
-    and a run of `_LEAD` lines starts the member that follows it. Only ever fewer cuts than one
+    and a run of lead lines (`_lead`) starts the member that follows it. Only ever fewer cuts than one
     per line, so each member is a union of whole members of the one-per-line cut."""
     out: list[int] = []
     run: int | None = None
     for pos in lines:
-        if _LEAD[src[pos + k]]:
+        if lead[src[pos + k]]:
             run = pos if run is None else run
         elif _CONTINUATION.match(src, pos + k):
             run = None
@@ -634,13 +648,20 @@ def _is_container(first_line: bytes) -> bool:
 
 
 def _members(
-    src: bytes, arr: Any, heads: Any, lo: int, hi: int, touched: list[tuple[int, int]]
+    src: bytes,
+    arr: Any,
+    heads: Any,
+    lo: int,
+    hi: int,
+    touched: list[tuple[int, int]],
+    lead: Any,
 ) -> list[tuple[int, int]]:
     """A large block cut to its header (up to the first line indented one level), the members
     that a touched range overlaps (one per line at that indentation) and its closing lines;
     the whole block when a touched range reaches into the header (a renamed class renames
     every member).
-    `arr`: `src` as a uint8 array; `heads`: start offsets of its lines after the first."""
+    `arr`: `src` as a uint8 array; `heads`: start offsets of its lines after the first; `lead`:
+    the language's lead-line table (`_lead`)."""
     starts = heads[(heads > lo) & (heads < hi)]
     indent = None
     for pos in starts[:50].tolist():  # the first indented line sets the members' indentation
@@ -656,7 +677,7 @@ def _members(
     for j, byte in enumerate(indent):
         ok &= arr[cand + j] == byte
     nxt = arr[cand[ok] + k]
-    members = _member_starts(src, cand[ok][~_NOT_MEMBER[nxt]].tolist(), k)
+    members = _member_starts(src, cand[ok][~_NOT_MEMBER[nxt]].tolist(), k, lead)
     if not members:
         return [(lo, hi)]
     foot = hi
@@ -710,8 +731,8 @@ def pair_definitions(
     if (old_oid is not None and old_src is None) or (new_oid is not None and new_src is None):
         return None, None
     old_src, new_src = old_src or b"", new_src or b""
-    old_blocks = touched_blocks(old_src, [(h.old_start, h.old_count) for h in hunks])
-    new_blocks = touched_blocks(new_src, [(h.new_start, h.new_count) for h in hunks])
+    old_blocks = touched_blocks(old_src, [(h.old_start, h.old_count) for h in hunks], lang)
+    new_blocks = touched_blocks(new_src, [(h.new_start, h.new_count) for h in hunks], lang)
     size = sum(b - a for a, b in old_blocks) + sum(b - a for a, b in new_blocks)
     if size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
         try:
