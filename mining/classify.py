@@ -88,7 +88,7 @@ def rule_names(frame: pd.DataFrame) -> pd.Series:
 
 
 def _count_columns() -> list[str]:
-    return [c for c in features.NUMERIC_COLUMNS if not features._is_float(c)]
+    return [c for c in features.NUMERIC_COLUMNS if not features.is_float_column(c)]
 
 
 def make_estimator(kind: str = DEFAULT_ESTIMATOR, columns: list[str] | None = None) -> Any:

@@ -632,14 +632,16 @@ FEATURE_COLUMNS = [*NUMERIC_COLUMNS, *BOOL_COLUMNS, *CATEGORICAL_COLUMNS]
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["sha", *FEATURE_COLUMNS])
     for col in NUMERIC_COLUMNS:
-        frame[col] = pd.to_numeric(frame[col]).astype("float64" if _is_float(col) else "int64")
+        frame[col] = pd.to_numeric(frame[col]).astype("float64" if is_float_column(col) else "int64")
     for col in BOOL_COLUMNS:
         frame[col] = frame[col].astype(bool)
     frame["cc_type"] = frame["cc_type"].astype(str)
     return frame.copy()
 
 
-def _is_float(col: str) -> bool:
+def is_float_column(col: str) -> bool:
+    """Whether a numeric feature column holds a fraction or log (float) rather than a count
+    (int): the classifier log-scales only the counts, so both stages must agree on which is which."""
     return col.startswith(("frac_", "share_", "entropy_", "log_"))
 
 
