@@ -29,24 +29,15 @@ from typing import Any, NamedTuple
 import duckdb
 import pyarrow as pa
 
-from mining import store, subject_templates
+from mining import store, subject_templates, vocabulary
 from mining.errors import CorpusError
 from mining.logparse import CommitRecord
 from mining.trailers import parse_trailers, subject, whole_lines
 
-CHANNELS = (
-    "identity",
-    "co-author",
-    "session",
-    "disclosure",
-    "marker",
-    "prefix",
-    "branch",
-    "suggestion",
-)
-#: channels that make a commit AI-written (`commit_facts.ai` in 90_views.sql, `strata blame`):
-#: every channel but `suggestion`, which shows AI involvement, not authorship
-AI_CHANNELS = frozenset(CHANNELS) - {"suggestion"}
+CHANNELS = vocabulary.CHANNELS  # strongest first: the one definition is mining/channels.toml
+#: channels that make a commit AI-written (`commit_facts.ai`, `strata blame`): every channel but
+#: `suggestion`, which shows AI involvement, not authorship (the `ai` flag in channels.toml)
+AI_CHANNELS = frozenset(vocabulary.AI_CHANNELS)
 AUTHOR_KINDS = ("human", "ai_agent", "automation")
 #: why a commit is automation (`commit_authors.automation_via`); the one definition, read by
 #: the dataset card too.

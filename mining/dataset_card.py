@@ -14,17 +14,7 @@ import pyarrow.parquet as pq
 
 from mining import __version__, store
 from mining.attribute import AUTOMATION_VIA
-
-CHANNELS = {
-    "identity": "the tool is the commit's author or committer (bot account or tool email)",
-    "co-author": "a person-valued trailer names the tool (`Co-authored-by:` ...)",
-    "disclosure": "a disclosure trailer names the tool (`Assisted-by:`, `Generated-by:` ...)",
-    "session": "a tool session trailer or link",
-    "marker": "a whole-line marker the tool writes into the message",
-    "prefix": "a subject prefix the tool writes (aider's `aider: `)",
-    "branch": "reached HEAD only through a merged PR branch named for an agent (`codex/` ...)",
-    "suggestion": "a review bot's suggestion was applied (not counted as AI-authored)",
-}
+from mining.vocabulary import AI_CHANNELS, CHANNEL_DEFS, CHANNELS
 
 LIMITS = [
     "Only disclosed AI use is visible: tools that leave no trace in commit metadata (inline "
@@ -109,8 +99,9 @@ def render(
     """The card's Markdown for the release being written in `folder`."""
     repos = con.execute(
         "SELECT r.repo, r.role, r.language, r.head_sha, r.n_commits, "
-        "(SELECT count(DISTINCT a.sha) FROM attributions a WHERE a.repo = r.repo AND a.channel <> 'suggestion') "
-        "FROM repos r ORDER BY r.role DESC NULLS LAST, r.repo"
+        "(SELECT count(DISTINCT a.sha) FROM attributions a WHERE a.repo = r.repo "
+        "AND list_contains(?, a.channel)) FROM repos r ORDER BY r.role DESC NULLS LAST, r.repo",
+        [list(AI_CHANNELS)],
     ).fetchall()
     tot = store.one_row(
         con,
@@ -122,7 +113,7 @@ def render(
     ).fetchall()
     channels = sorted(
         {ch for _, ch, _ in tool_channel},
-        key=lambda c: list(CHANNELS).index(c) if c in CHANNELS else 99,
+        key=lambda c: CHANNELS.index(c) if c in CHANNELS else 99,
     )
     per_tool: dict[str, dict[str, int]] = {}
     for tool, ch, n in tool_channel:
@@ -197,7 +188,7 @@ def render(
         "`suggestion` names a tool. Channels:",
         "",
     ]
-    parts += [f"- `{ch}`: {desc}" for ch, desc in CHANNELS.items()]
+    parts += [f"- `{ch.name}`: {ch.description}" for ch in CHANNEL_DEFS]
     parts += [
         "",
         "AI commits by strongest channel (`commit_facts.ai_channel`):",

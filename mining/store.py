@@ -20,7 +20,7 @@ import pandas as pd
 
 from mining import __version__
 from mining.errors import DatabaseError
-from mining.vocabulary import DEFAULT_DB
+from mining.vocabulary import CHANNEL_DEFS, DEFAULT_DB
 
 #: bump when a table's columns change; `connect` refuses older files with a clear message.
 SCHEMA_VERSION = 1
@@ -84,11 +84,22 @@ def apply_schema(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") 
             con.execute("CREATE TABLE IF NOT EXISTS strata_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             for _name, sql in schema_sql():
                 con.execute(sql)
+            _fill_lookups(con)
             con.execute(
                 "INSERT OR REPLACE INTO strata_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
     except duckdb.Error as exc:
         raise DatabaseError(f"{path}: cannot apply the ai-strata schema: {_first_line(str(exc))}; {REBUILD}") from exc
+
+
+def _fill_lookups(con: duckdb.DuckDBPyConnection) -> None:
+    """Refill the lookup tables from their definitions in the package (mining/channels.toml), so
+    that the SQL views and the Python stages read the same vocabulary."""
+    con.execute("DELETE FROM attribution_channels")
+    con.executemany(
+        "INSERT INTO attribution_channels VALUES (?, ?, ?, ?, ?)",
+        [[c.name, i, c.ai, c.direct, c.description] for i, c in enumerate(CHANNEL_DEFS, start=1)],
+    )
 
 
 REBUILD = "rebuild it (`strata crawl` into a new --db, or `strata load`)"

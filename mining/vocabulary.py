@@ -3,6 +3,9 @@ import them from here, so that a layer or a default path cannot drift between mo
 
 from __future__ import annotations
 
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,31 @@ DEFAULT_DB = Path("data/strata.duckdb")
 
 DEFAULT_CACHE = Path("data/raw")
 """Where clone URLs are cloned (bare) unless --cache names another folder."""
+
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One attribution channel (mining/channels.toml): how a commit's AI evidence was found."""
+
+    name: str
+    ai: bool  # evidence that a tool wrote the change (a review suggestion is not)
+    direct: bool  # commit-level evidence (a merged agent branch is pull-request-level)
+    description: str
+
+
+def _load_channels() -> tuple[Channel, ...]:
+    text = (resources.files("mining") / "channels.toml").read_text(encoding="utf-8")
+    return tuple(Channel(**entry) for entry in tomllib.loads(text)["channel"])
+
+
+CHANNEL_DEFS: tuple[Channel, ...] = _load_channels()
+"""The attribution channels, strongest first; the views rank them through `attribution_channels`,
+which the store fills from these rows."""
+
+CHANNELS: tuple[str, ...] = tuple(c.name for c in CHANNEL_DEFS)
+AI_CHANNELS: tuple[str, ...] = tuple(c.name for c in CHANNEL_DEFS if c.ai)
+DIRECT_CHANNELS: tuple[str, ...] = tuple(c.name for c in CHANNEL_DEFS if c.direct)
 
 SIZE_BOUNDS: tuple[int, ...] = (0, 10, 100, 1000)
 """Lower bounds of the change-size bands (lines added + deleted) every stage and report uses."""

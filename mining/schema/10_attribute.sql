@@ -6,9 +6,20 @@ CREATE TABLE IF NOT EXISTS attributions (
     repo     VARCHAR NOT NULL,
     sha      VARCHAR NOT NULL,
     tool     VARCHAR NOT NULL,   -- catalog id, e.g. claude-code, copilot-agent, aider
-    channel  VARCHAR NOT NULL,   -- identity | co-author | disclosure | session | marker | prefix | branch | suggestion
+    channel  VARCHAR NOT NULL,   -- one of attribution_channels.channel (mining/channels.toml)
     field    VARCHAR NOT NULL,   -- where it was found: author, committer, trailer:<key>, line, subject, merge:<sha>
     evidence VARCHAR NOT NULL
+);
+
+-- The channels of `attributions.channel`, strongest first. A lookup table, not data: the store
+-- refills it from mining/channels.toml (the one definition) on every writable connect, so the
+-- views below rank and group channels exactly as mining/attribute.py names them.
+CREATE TABLE IF NOT EXISTS attribution_channels (
+    channel        VARCHAR PRIMARY KEY,
+    strength_order INTEGER NOT NULL,  -- 1 = strongest evidence
+    ai             BOOLEAN NOT NULL,  -- a tool wrote the change (false: a review suggestion)
+    direct         BOOLEAN NOT NULL,  -- commit-level evidence (false: pull-request-level branch)
+    description    VARCHAR NOT NULL
 );
 
 -- Who authored each commit, by kind: human | ai_agent | automation (non-AI bots, bot

@@ -3,20 +3,19 @@
 
 CREATE OR REPLACE VIEW commit_evidence AS
 SELECT
-    repo,
-    sha,
-    bool_or(channel <> 'suggestion')                         AS ai,
-    bool_or(channel NOT IN ('suggestion', 'branch'))         AS ai_direct,
-    bool_or(channel = 'suggestion')                          AS ai_suggestion,
-    list_sort(list_distinct(list(tool) FILTER (WHERE channel <> 'suggestion'))) AS ai_tools,
-    -- strongest channel first: the author is the tool > a co-author trailer names it > ...
-    arg_min(channel, CASE channel
-        WHEN 'identity'   THEN 1 WHEN 'co-author' THEN 2 WHEN 'session' THEN 3
-        WHEN 'disclosure' THEN 4 WHEN 'marker'    THEN 5 WHEN 'prefix'  THEN 6
-        WHEN 'branch'     THEN 7 ELSE 8 END)                 AS ai_channel,
-    list_sort(list_distinct(list(channel)))                  AS ai_channels
-FROM attributions
-GROUP BY repo, sha;
+    a.repo,
+    a.sha,
+    bool_or(c.ai)                                            AS ai,
+    bool_or(c.direct)                                        AS ai_direct,
+    bool_or(NOT c.ai)                                        AS ai_suggestion,
+    list_sort(list_distinct(list(a.tool) FILTER (WHERE c.ai))) AS ai_tools,
+    -- strongest channel first (attribution_channels, from mining/channels.toml): the author is
+    -- the tool > a co-author trailer names it > ...
+    arg_min(a.channel, c.strength_order)                     AS ai_channel,
+    list_sort(list_distinct(list(a.channel)))                AS ai_channels
+FROM attributions a
+LEFT JOIN attribution_channels c USING (channel)
+GROUP BY a.repo, a.sha;
 
 CREATE OR REPLACE VIEW commit_facts AS
 SELECT
