@@ -30,6 +30,7 @@ import pandas as pd
 from mining import diffs, store, syntax
 from mining.errors import SourceError, StageError
 from mining.gitcmd import resolve_git_dir, run_git
+from mining.vocabulary import DIRECT_CHANNELS
 
 #: bump when a feature's definition changes (rows of older versions are recomputed)
 FEATURES_VERSION = "2"
@@ -796,20 +797,26 @@ def _pending_shas(
     con: duckdb.DuckDBPyConnection, repo: str, sample: int | None, seed: int
 ) -> list[str]:
     """Non-merge commits of `repo` still to feature (all, or the seeded sample), in history
-    order so that consecutive commits share parsed blobs."""
+    order so that consecutive commits share parsed blobs. A sample is balanced between commits
+    with and without direct AI evidence, read from the stage tables (not the reporting view)."""
+    direct = (
+        "(SELECT DISTINCT sha FROM attributions WHERE repo = $repo "
+        "AND list_contains($direct, channel))"
+    )
     rows = con.execute(
-        "SELECT c.sha, f.ai_direct, row_number() OVER (PARTITION BY f.ai_direct ORDER BY hash(c.sha || ?)) AS k "
-        "FROM commits c JOIN commit_facts f USING (repo, sha) WHERE c.repo = ? AND NOT c.is_merge "
-        "AND c.sha NOT IN (SELECT sha FROM commit_features WHERE repo = ? AND features_version = ?) "
+        f"SELECT c.sha, c.sha IN {direct} AS ai_direct, "  # noqa: S608 - fixed text
+        f"row_number() OVER (PARTITION BY c.sha IN {direct} ORDER BY hash(c.sha || $seed)) AS k "
+        "FROM commits c WHERE c.repo = $repo AND NOT c.is_merge "
+        "AND c.sha NOT IN (SELECT sha FROM commit_features WHERE repo = $repo AND features_version = $version) "
         "ORDER BY c.topo_index",
-        [str(seed), repo, repo, FEATURES_VERSION],
+        {"seed": str(seed), "repo": repo, "version": FEATURES_VERSION, "direct": list(DIRECT_CHANNELS)},
     ).fetchall()
     if sample is None:
         return [r[0] for r in rows]
     done = con.execute(
-        "SELECT f.ai_direct, count(*) FROM commit_features x JOIN commit_facts f USING (repo, sha) "
-        "WHERE x.repo = ? GROUP BY 1",
-        [repo],
+        f"SELECT x.sha IN {direct} AS ai_direct, count(*) FROM commit_features x "  # noqa: S608
+        "WHERE x.repo = $repo GROUP BY 1",
+        {"repo": repo, "direct": list(DIRECT_CHANNELS)},
     ).fetchall()
     room = {ai: sample - n for ai, n in done}
     return [sha for sha, ai, k in rows if k <= room.get(ai, sample)]

@@ -270,3 +270,32 @@ def test_features_jobs_gives_the_rows_of_one_process(base, tmp_path: Path, monke
     assert pools == [2]  # only the --jobs 2 run used processes
     assert len(tables[0]) == 4
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_sample_is_balanced_between_direct_ai_and_other_commits(repo_builder, tmp_path: Path):
+    """`--sample N` features up to N commits with direct AI evidence and N without (an applied
+    review suggestion is not direct evidence); a larger sample tops both up without refeaturing."""
+    from mining.crawl import CrawlTarget, crawl
+    from mining.sources import resolve_source
+
+    rb = repo_builder()
+    ai = [rb.commit(f"feat: ai {i}\n\nCo-authored-by: Claude <noreply@anthropic.com>", {f"a{i}.py": f"x = {i}\n"})
+          for i in range(2)]  # fmt: skip
+    other = [rb.commit(f"fix: human {i}", {f"h{i}.py": f"y = {i}\n"}) for i in range(4)]
+    other.append(rb.commit("fix: suggested\n\nCo-authored-by: coderabbitai[bot] <x@users.noreply.github.com>",
+                           {"s.py": "z = 1\n"}))  # fmt: skip
+    db = tmp_path / "s.duckdb"
+    crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
+    con = store.connect(db)
+    assert con.execute("SELECT count(*) FROM attributions WHERE channel = 'suggestion'").fetchone() == (1,)
+
+    def featured() -> tuple[int, int]:
+        shas = {r[0] for r in con.execute("SELECT sha FROM commit_features").fetchall()}
+        return len(shas & set(ai)), len(shas & set(other))
+
+    features.features_stage(con, sample=1, seed=3)
+    assert featured() == (1, 1)
+    features.features_stage(con, sample=3, seed=3)
+    assert featured() == (2, 3)  # the suggestion counted as direct would give (2, 4)
+    features.features_stage(con, sample=10, seed=3)
+    assert featured() == (2, 5)
