@@ -20,7 +20,7 @@ from typing import Any
 
 from mining import __version__
 from mining.errors import SourceError, StrataError
-from mining.runner import console, resolve_targets
+from mining.runner import console, resolve_targets, run_build
 from mining.sources import is_url, repo_key_for
 
 STATE_FILE = "analyze.json"
@@ -114,8 +114,6 @@ def run_analyze(
     Returns {"out", "db", "report", "html", "figures", "notebooks", "notes", "seconds": {stage: s},
     "report_skipped": bool}. A failed repository stops the run before the report (named error).
     """
-    from mining.build import run_build
-
     if not sources:
         raise SourceError("nothing to analyze: give one or more work trees, mirrors or clone URLs")
     # validate local sources before anything is written; clone URLs once OUT is known

@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -572,100 +571,3 @@ def _now() -> str:
 
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def run_build(
-    db: Path,
-    targets: list[CrawlTarget],
-    *,
-    jobs: int = 1,
-    scheduler: str | None = None,
-    quiet: bool = False,
-) -> bool:
-    """CLI glue: progress bar with ETA (weighted by commits), per-repo lines, summary table."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from mining.runner import console
-
-    show = not quiet and sys.stderr.isatty()
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
-                   disable=not show)  # fmt: skip
-    tasks: dict[str, Any] = {}
-    weights: dict[str, int] = {}
-
-    def progress(event: str, data: dict[str, Any]) -> None:
-        if event == "plan":
-            weights.update(data["weights"])
-            tasks["repos"] = bar.add_task("repositories", total=data["repos"])
-            tasks["commits"] = bar.add_task("commits", total=data["commits"])
-            if data["skipped"] and not quiet:
-                console.print(f"{data['skipped']} repositories already built at their pin: skipped")
-            return
-        if not quiet:
-            console.print(log_line(data), highlight=False, markup=False)
-        if data["repo"] in weights and "repos" in tasks:
-            bar.advance(tasks["repos"], 1)
-            bar.advance(tasks["commits"], weights[data["repo"]])
-
-    with bar:
-        report = build(db, targets, jobs=jobs, scheduler=scheduler, progress=progress)
-    print_report(report, quiet=quiet)
-    tot = report.totals()
-    return tot["repos_failed"] == 0 and tot["repos_partial"] == 0
-
-
-def print_report(report: BuildReport, *, quiet: bool = False) -> None:
-    """Per-repository table and totals (stage seconds, skipped commits by reason); errors only
-    when quiet. Errors go to stderr prefixed like every strata error."""
-    from mining.runner import console
-
-    if quiet:
-        for r in report.repos:
-            if r.get("error"):
-                console.print(f"strata: error: {r['repo']}: {r['error']}", highlight=False, markup=False)
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="build report")
-    cols = (
-        "repo",
-        "status",
-        "commits",
-        "featured",
-        "classified",
-        "AI",
-        "crawl s",
-        "features s",
-        "classify s",
-    )
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("repo", "status") else "right")
-    for r in report.repos:
-        if r["status"] == "failed":
-            table.add_row(r["repo"], "failed", *["-"] * 7)
-            continue
-        table.add_row(r["repo"], r["status"], f"{r['n_commits']:,}", f"{r['n_featured']:,}",
-                      f"{r['n_classified']:,}", f"{r['n_ai_commits']:,}", f"{r['crawl_seconds']:.1f}",
-                      f"{r['features_seconds']:.1f}", f"{r['classify_seconds']:.1f}")  # fmt: skip
-    out = Console() if sys.stdout.isatty() else Console(width=160)
-    out.print(table)
-    t = report.totals()
-    out.print(f"{t['repos']} repositories ({t['repos_built']} built, {t['repos_up_to_date']} up to date, "
-              f"{t['repos_partial']} partial, {t['repos_failed']} failed): {t['commits']:,} commits, {t['featured']:,} featured, "
-              f"{t['classified']:,} classified, {t['ai_commits']:,} with AI evidence; "
-              f"wall {report.wall_seconds:.1f}s; stage seconds "
-              + ", ".join(f"{k} {v:.1f}" for k, v in t["stage_seconds"].items()), highlight=False)  # fmt: skip
-    for reason, n in t["skipped"].items():
-        out.print(f"  skipped/degraded: {n:,} {reason}", highlight=False)
-    for r in report.repos:
-        if r.get("error"):
-            console.print(f"strata: error: {r['repo']}: {r['error']}", style="red", highlight=False, markup=False)

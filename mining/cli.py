@@ -247,8 +247,7 @@ def build(
 
     Example: strata build --corpus data/corpus.toml --mirrors mirrors.tsv -j 2
     """
-    from mining.build import run_build
-    from mining.runner import resolve_targets
+    from mining.runner import resolve_targets, run_build
 
     try:
         targets = resolve_targets([], corpus, mirrors, cache=cache)
