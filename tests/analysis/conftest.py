@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis import dataset
-from analysis.synthetic import Truth, make_dataset
+from tests.analysis.synthetic import Truth, make_dataset
 
 PLANTED_OR = 0.5
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis import LAYERS, correction, dataset
-from analysis.synthetic import MISCLASSIFICATION
+from tests.analysis.synthetic import MISCLASSIFICATION
 
 
 def test_inversion_is_exact_on_a_known_matrix() -> None:
