@@ -32,14 +32,19 @@ def add_period(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def same_era(df: pd.DataFrame) -> pd.DataFrame:
-    """Commits of repositories with AI evidence, authored on or after the repo's first AI commit.
+    """Commits of repositories with AI evidence: every AI commit, and the human commits authored
+    at or after the repository's first AI commit (docs/analysis-plan.md, Era).
 
     Why: human commits from 2012 and AI commits from 2023 differ in era, not only in authorship;
-    a linear date term cannot separate them.
+    a linear date term cannot separate them. The one definition of the era: the layer analysis
+    and the structural events (structure_events.event_commits) both call it.
     """
-    first_ai = df[df["is_ai"] == 1].groupby("repo")["month"].min()
-    start = df["repo"].map(first_ai)
-    return df[start.notna() & (df["month"] >= start)].copy()
+    when = pd.to_datetime(df["authored_at"], utc=True).to_numpy()
+    ai = (df["is_ai"] == 1).to_numpy()
+    repo = df["repo"].to_numpy()
+    first_ai = pd.Series(when[ai]).groupby(repo[ai]).min()
+    start = pd.to_datetime(pd.Series(repo).map(first_ai.to_dict()), utc=True).to_numpy()  # NaT: no AI
+    return df[~pd.isna(start) & (ai | (when >= start))].copy()
 
 
 def _repo_terms(df: pd.DataFrame, outcome: str, strata: Sequence[str]) -> pd.DataFrame:

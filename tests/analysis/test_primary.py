@@ -41,6 +41,8 @@ def _commits(
                 {
                     "repo": f"r{r}",
                     "month": month,
+                    # spread over the month without drawing from rng (the planted data stay put)
+                    "authored_at": (month + pd.Timedelta(hours=len(rows) * 7 % (27 * 24))).tz_localize("UTC"),
                     "is_ai": is_ai,
                     "layer": "architectural" if arch else other,
                     "channel": ("co-author" if rng.random() < 0.5 else "identity")
@@ -59,11 +61,16 @@ def _commits(
 
 
 def test_same_era_drops_history_before_first_ai_commit():
+    """The plan's era: human commits at or after the repository's first AI commit (its time, not
+    its month), every AI commit, nothing from repositories without AI."""
     df = _commits(n_repos=3, per_repo=200)
+    df.loc[df["repo"] == "r2", "is_ai"] = 0
     era = same_era(df)
-    first = df[df["is_ai"] == 1].groupby("repo")["month"].min()
-    assert (era["month"] >= era["repo"].map(first)).all()
-    assert len(era) < len(df) and era["is_ai"].sum() == df["is_ai"].sum()
+    first = df[df["is_ai"] == 1].groupby("repo")["authored_at"].min()
+    assert (era["authored_at"] >= era["repo"].map(first)).all()
+    assert era["is_ai"].sum() == df["is_ai"].sum() and "r2" not in set(era["repo"])
+    same_month_before = (df["is_ai"] == 0) & (df["month"] == df["repo"].map(first).dt.tz_convert(None).dt.to_period("M").dt.to_timestamp()) & (df["authored_at"] < df["repo"].map(first))  # fmt: skip
+    assert same_month_before.any() and not era.index.isin(df.index[same_month_before]).any()
 
 
 def test_primary_recovers_planted_odds_ratio_where_crude_does_not():
