@@ -96,17 +96,12 @@ def _language_from_tags(tags: pd.Series) -> pd.Series:
     return tags.map(pick)
 
 
-def analysis_commits(
-    con: duckdb.DuckDBPyConnection, also_human: tuple[str, ...] = ()
-) -> pd.DataFrame:
-    """The analysis population (see module doc) with the derived columns every estimator uses.
+def plan_groups(con: duckdb.DuckDBPyConnection, also_human: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The non-merge commits of the plan's AI and human groups, with a layer or without.
 
-    Adds: group (ai|human), is_ai, tool (one tool, `multiple`, or None), channel, arch (0/1),
-    log_churn, size_band, month, years (since 2020, the date control), language ('unknown' if
-    absent), role (study|control), weight (design weight: 1 when every commit has a layer),
-    and, where the dataset has them, scripted, any_event (structural events) and layer_diff_only.
-    `also_human` names automation catalog entries whose commits count as human (a sensitivity
-    analysis of a debatable entry).
+    Why one definition: the layer analysis (`analysis_commits`) and the model-free structural
+    events (`structure_events.event_commits`) must compare the same commits. Adds `is_ai` (0/1)
+    and `group` (ai|human); `also_human` as in `analysis_commits`.
     """
     frame = commit_facts(con)
     if frame.empty:
@@ -123,16 +118,35 @@ def analysis_commits(
         & frame["author_kind"].isin(["human", "ai_agent"])
         & (direct | ~frame["ai"].fillna(False).astype(bool))
     )
-    keep = eligible & frame["layer"].notna()
-    df = frame.loc[keep].copy()
+    df = frame.loc[eligible].copy()
+    ai = direct[eligible]
+    df["is_ai"] = ai.astype(int).to_numpy()
+    df["group"] = np.where(ai, "ai", "human")
+    return df
+
+
+def analysis_commits(
+    con: duckdb.DuckDBPyConnection, also_human: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The analysis population (see module doc) with the derived columns every estimator uses.
+
+    Adds: group (ai|human), is_ai, tool (one tool, `multiple`, or None), channel, arch (0/1),
+    log_churn, size_band, month, years (since 2020, the date control), language ('unknown' if
+    absent), role (study|control), weight (design weight: 1 when every commit has a layer),
+    and, where the dataset has them, scripted, any_event (structural events) and layer_diff_only.
+    `also_human` names automation catalog entries whose commits count as human (a sensitivity
+    analysis of a debatable entry).
+    """
+    population = plan_groups(con, also_human)
+    df = population.loc[population["layer"].notna()].copy()
     if df.empty:
         raise StageError(
             "no classified non-merge commits by people or AI agents: run `strata classify`"
         )
-    ai = direct[keep]
-    df["is_ai"] = ai.astype(int).to_numpy()
-    df["group"] = np.where(ai, "ai", "human")
-    df["weight"] = design_weights(frame[eligible].assign(_ai=direct[eligible]), df.assign(_ai=ai))
+    ai = df["is_ai"].astype(bool)
+    df["weight"] = design_weights(
+        population.assign(_ai=population["is_ai"].astype(bool)), df.assign(_ai=ai)
+    )
     df["tool"] = [_one_tool(t) if a else None for t, a in zip(df["ai_tools"], ai, strict=True)]
     df["channel"] = np.where(ai, df["ai_channel"].fillna("identity"), None)
     df["layer"] = pd.Categorical(df["layer"], categories=list(LAYERS))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import dataset
-from analysis.primary import stratified_or
+from analysis.primary import same_era, stratified_or
 from analysis.stats import bootstrap_sums, percentile_ci
 from mining.errors import StageError
 from mining.structure import AGGREGATES, EVENTS
@@ -44,30 +44,20 @@ def event_commits(
         raise ValueError(f"era must be 'same' or 'whole', not {era!r}")
     if not dataset._columns(con, "commit_structure"):
         raise StageError("no table commit_structure: run `strata structure` first")
-    facts = dataset.commit_facts(con)
     events = con.execute(
         "SELECT repo, sha, " + ", ".join(EVENTS) + " FROM commit_structure"  # noqa: S608 - fixed names
     ).df()
-    df = facts.merge(events, on=["repo", "sha"], how="inner")
-    df = df.loc[~df["is_merge"].astype(bool)].copy()
-    # the primary analysis' groups (dataset.analysis_commits): automation belongs to neither
-    person = df["author_kind"].isin(["human", "ai_agent"])
-    ai = person & (df["ai_direct"].astype(bool) | df["author_kind"].eq("ai_agent"))
-    human = ~df["ai"].astype(bool) & (df["author_kind"] == "human")
+    df = dataset.plan_groups(con).merge(events, on=["repo", "sha"], how="inner")
     if drop_scripted and "scripted" in df.columns:
-        human &= ~df["scripted"].fillna(False).astype(bool)
-    df = df.loc[ai | human].assign(group=np.where(ai, "ai", "human")[ai | human])
-    when = pd.to_datetime(df["authored_at"], utc=True)
+        df = df.loc[~(df["scripted"].fillna(False).astype(bool) & (df["is_ai"] == 0))]
     if era == "same":
-        first_ai = when[df["group"] == "ai"].groupby(df["repo"]).min()
-        start = pd.to_datetime(df["repo"].map(first_ai.to_dict()), utc=True)  # NaT: no AI commit
-        df = df.loc[start.notna() & ((df["group"] == "ai") | (when >= start))].copy()
-        when = when.loc[df.index]
+        df = same_era(df)
     if classified_only:
-        df = df.loc[df["layer"].notna()].copy()
-        when = when.loc[df.index]
+        df = df.loc[df["layer"].notna()]
     if df.empty:
         raise StageError("no commits of the plan's AI and human groups carry structural events")
+    df = df.copy()
+    when = pd.to_datetime(df["authored_at"], utc=True)
     df["quarter"] = when.dt.tz_convert(None).dt.to_period("Q").astype(str)
     df["churn"] = df["churn"].fillna(0).astype(float)
     df["size_band"] = pd.cut(
