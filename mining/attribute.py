@@ -94,6 +94,9 @@ class Tool:
     name: str
     kind: str = "agent"
     committer: bool = True
+    words: tuple[str, ...] = ()  # how prose names the tool (lowercase)
+    subject_words: tuple[str, ...] = ()  # `<word>:` subject prefixes message cleaning strips
+    author_words: tuple[str, ...] = ()  # an author name holding one is the tool, not a person
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class Catalog:
     prefixes: list[tuple[str, str, re.Pattern[str]]]
     branches: list[tuple[str, str]]  # prefix, tool
     adoption: list[dict[str, str]]
+    generic_subject_words: tuple[str, ...] = ()
     _id_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
     _auto_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
     _committer_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
@@ -207,6 +211,19 @@ class Catalog:
         """(tool, prefix) when `branch` starts with an agent branch prefix."""
         b = branch.lower()
         return next(((tool, p) for p, tool in self.branches if b.startswith(p)), None)
+
+    def text_words(self) -> list[str]:
+        """Every tool's prose names: a message body line holding one is attribution, not content."""
+        return sorted({w for t in self.tools.values() for w in t.words})
+
+    def subject_words(self) -> list[str]:
+        """Subject prefixes (`<word>:`) that say a tool or generator wrote the message."""
+        words = {w for t in self.tools.values() for w in t.subject_words}
+        return sorted(words | set(self.generic_subject_words))
+
+    def author_words(self) -> list[str]:
+        """Words that make an author "name" a tool's rather than a person's (privacy scan)."""
+        return sorted({w for t in self.tools.values() for w in t.author_words})
 
     def is_agent(self, tool: str) -> bool:
         return self.tools[tool].kind == "agent"
@@ -325,7 +342,12 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             raise CorpusError(
                 f"signatures catalog: tool {tid}: kind must be agent or suggestion, not {kind!r}"
             )
-        tools[tid] = Tool(tid, entry.get("name", tid), kind, bool(entry.get("committer", True)))
+        words = _words(entry.get("words", []), f"tools.{tid}.words")
+        tools[tid] = Tool(
+            tid, entry.get("name", tid), kind, bool(entry.get("committer", True)), words,
+            _words(entry.get("subject_words", list(words)), f"tools.{tid}.subject_words"),
+            _words(entry.get("author_words", list(words)), f"tools.{tid}.author_words"),
+        )  # fmt: skip
         for pat in entry.get("identity", []):
             identities.append((tid, _compile(pat, f"tools.{tid}.identity")))
         for s in entry.get("sessions", []):
@@ -403,7 +425,18 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
         prefixes=prefixes,
         branches=sorted(branches, key=lambda b: -len(b[0])),
         adoption=list(data.get("adoption", [])),
+        generic_subject_words=_words(
+            data.get("messages", {}).get("generic_subject_words", []),
+            "messages.generic_subject_words",
+        ),
     )
+
+
+def _words(value: Any, where: str) -> tuple[str, ...]:
+    """A catalog word list, lowercased; CorpusError names the entry if it is not one."""
+    if not isinstance(value, list) or not all(isinstance(w, str) and w.strip() for w in value):
+        raise CorpusError(f"signatures catalog: {where} must be a list of words, not {value!r}")
+    return tuple(w.strip().lower() for w in value)
 
 
 @cache

@@ -28,6 +28,7 @@ import duckdb
 import pandas as pd
 
 from mining import diffs, store, syntax
+from mining.attribute import load_catalog
 from mining.errors import SourceError, StageError
 from mining.gitcmd import resolve_git_dir, run_git
 from mining.vocabulary import DIRECT_CHANNELS
@@ -60,21 +61,31 @@ _ATTRIBUTION_KEYS = re.compile(
     r"agent-logs-url|replit-commit-author|entire-[a-z]+|change-id)\s*:",
     re.IGNORECASE,
 )
-_MARKER_LINE = re.compile(
-    r"(generated (with|by)|co-authored|\U0001f916|created with|written (with|by) (an? )?ai|"
-    r"claude|copilot|cursor|codex|aider|devin|chatgpt|openai|anthropic|gemini)",
-    re.IGNORECASE,
-)
-_SUBJECT_PREFIX = re.compile(r"^\s*(aider|claude|codex|copilot|cursor|ai)\s*:\s*", re.IGNORECASE)
+#: phrases that mark a generated line whatever the tool; the tools' own names come from the catalog
+_MARKER_PHRASES = r"generated (with|by)|co-authored|\U0001f916|created with|written (with|by) (an? )?ai"
 
 
-def clean_message(message: str) -> str:
+@lru_cache(maxsize=8)
+def _tool_patterns(catalog: str | None) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(marker line, subject prefix) built from the tools' `words` in the signatures catalog, so
+    that a tool added there is cleaned from messages without a code change."""
+    tools = load_catalog(catalog)
+    names = "|".join(re.escape(w) for w in tools.text_words())
+    prefixes = "|".join(re.escape(w) for w in tools.subject_words())
+    marker = re.compile(f"({_MARKER_PHRASES}|{names})" if names else f"({_MARKER_PHRASES})", re.IGNORECASE)
+    prefix = re.compile(rf"^\s*({prefixes})\s*:\s*" if prefixes else r"(?!)", re.IGNORECASE)
+    return marker, prefix
+
+
+def clean_message(message: str, catalog: str | None = None) -> str:
     """The message with trailers, attribution markers and tool prefixes removed.
 
     Drops the final paragraph when it consists of `Key: value` lines (git's trailer block),
     any line anywhere whose key is an attribution or session key, and any body line that names
-    an AI tool or says "Generated with". The subject keeps its words minus a tool prefix.
+    an AI tool or says "Generated with". The subject keeps its words minus a tool prefix. The
+    tool names are the signatures catalog's (`catalog`: another TOML file, default the packaged one).
     """
+    marker, prefix = _tool_patterns(catalog)
     lines = message.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     paras: list[list[str]] = [[]]
     for ln in lines:
@@ -90,20 +101,20 @@ def clean_message(message: str) -> str:
         if all(_TRAILER_LINE.match(x) or x[:1] in (" ", "\t") for x in last):
             paras = paras[:-1]
     subject_para, body = paras[0], paras[1:]
-    subject = _SUBJECT_PREFIX.sub("", subject_para[0])
+    subject = prefix.sub("", subject_para[0])
     if _ATTRIBUTION_KEYS.match(subject):
         subject = ""
-    kept_subject = [subject, *[x for x in subject_para[1:] if not _is_attribution(x)]]
+    kept_subject = [subject, *[x for x in subject_para[1:] if not _is_attribution(x, marker)]]
     out = ["\n".join(kept_subject)]
     for p in body:
-        kept = [x for x in p if not _is_attribution(x)]
+        kept = [x for x in p if not _is_attribution(x, marker)]
         if kept:
             out.append("\n".join(kept))
     return "\n\n".join(out).strip()
 
 
-def _is_attribution(line: str) -> bool:
-    return bool(_ATTRIBUTION_KEYS.match(line) or _MARKER_LINE.search(line))
+def _is_attribution(line: str, marker: re.Pattern[str]) -> bool:
+    return bool(_ATTRIBUTION_KEYS.match(line) or marker.search(line))
 
 
 @lru_cache(maxsize=1)

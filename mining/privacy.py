@@ -26,6 +26,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mining.attribute import load_catalog
 from mining.errors import PrivacyError
 
 WINDOW = 40
@@ -51,12 +52,13 @@ _LOCAL_PATH_RE = re.compile(
     r"(?:^|[\s\"'(])(?:/home/|/Users/|/tmp/|/work/|/root/|/var/|~/|[A-Za-z]:\\)"
 )
 _WORD_RE = re.compile(r"[^\W\d_]+")
-#: author "names" with these words are tools, bots or teams ("Claude Code", "Roo Code",
-#: "GitHub Action"), not people: matching them would flag every path named after a product
+#: author "names" with these words are bots or teams ("Roo Code", "GitHub Action"), not people:
+#: matching them would flag every path named after a product. The AI tools' words ("Claude Code")
+#: are added from the signatures catalog (`author_words`), so a new tool needs no change here.
 _NOT_PERSON = frozenset(
     "code bot bots action actions agent agents ai app apps github gitlab ci build release team "
-    "project admin automation service assistant copilot claude cursor devin codex gemini "
-    "openai anthropic dependabot renovate steward scala test tests upgrade cline".split()
+    "project admin automation service assistant dependabot renovate steward scala test tests "
+    "upgrade".split()
 )
 #: commit and blob ids, versions, numbers: cannot carry text, and messages quote them legitimately
 _INERT_RE = re.compile(r"^(?:[a-z-]{1,20}:)?(?:[0-9a-f]{7,64}|[0-9.+:TZ -]*)$")
@@ -78,8 +80,9 @@ class Finding:
 class Reference:
     """What must not appear, read once from the source database."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> None:
         self.con = con
+        not_person = _NOT_PERSON | set(load_catalog(catalog).author_words())
         emails = con.execute(
             "SELECT DISTINCT lower(e) FROM (SELECT unnest([author_email, committer_email, "
             "mailmap_author_email]) AS e FROM identities) WHERE e LIKE '%@%'"
@@ -93,7 +96,7 @@ class Reference:
         self.names: set[tuple[str, ...]] = set()
         for (n,) in names:
             words = tuple(_WORD_RE.findall(n.lower()))
-            if len(words) >= 2 and sum(map(len, words)) >= 5 and not _NOT_PERSON.intersection(words):
+            if len(words) >= 2 and sum(map(len, words)) >= 5 and not not_person.intersection(words):
                 self.names.add(words)
         self.name_lengths = sorted({len(w) for w in self.names})
         subjects = con.execute(
@@ -185,10 +188,13 @@ def scan_values(
     return found
 
 
-def scan_release(folder: str | Path, con: duckdb.DuckDBPyConnection) -> list[Finding]:
-    """All findings in a release folder (Parquet files and DATASET.md); empty means clean."""
+def scan_release(
+    folder: str | Path, con: duckdb.DuckDBPyConnection, catalog: str | None = None
+) -> list[Finding]:
+    """All findings in a release folder (Parquet files and DATASET.md); empty means clean.
+    `catalog`: the signatures catalog whose tool names are not person names (default: packaged)."""
     folder = Path(folder)
-    ref = Reference(con)
+    ref = Reference(con, catalog)
     found: list[Finding] = []
     for path in sorted(folder.glob("*.parquet")):
         table = path.stem
