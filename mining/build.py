@@ -1,11 +1,13 @@
 """`strata build`: crawl -> attribute -> features -> classify for every corpus repository.
 
-Design: each repository is one task that builds into its own throwaway DuckDB file and exports
-that repository's rows as Parquet partitions (one file per table). Only the main process writes
-the study database: it swaps a partition in with one transaction and records the repository in
-`build_state`. So tasks run in parallel processes (`--jobs`) or on a dask.distributed cluster
-(`--scheduler`) while DuckDB keeps one writer, and a build killed at any point resumes with the
-repositories it had not finished (partitions already written are merged, not rebuilt).
+Design: each repository is one task that builds into its own DuckDB file, the *partition*
+(`<staging>/<owner+name>/partition.duckdb`). Only the main process writes the study database: it
+attaches a finished partition read-only, swaps its rows in with one transaction and records the
+repository in `build_state`. Data is staged once (git -> the crawl's Parquet batches -> the
+partition -> the study database), never exported again. So tasks run in parallel processes
+(`--jobs`) or on a dask.distributed cluster (`--scheduler`) while DuckDB keeps one writer, and a
+build killed at any point resumes with the repositories it had not finished (partitions already
+written are merged, not rebuilt).
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ from mining.gitlog import resolve_head
 
 #: tables never copied between databases: bookkeeping of the database that holds them.
 LOCAL_TABLES = {"runs", "strata_meta", "build_state"}
+#: written last into a partition folder: a folder without it is a task that did not finish
 OUTCOME_FILE = "_outcome.json"
+#: the task's database: the partition the main process merges
+PARTITION_DB = "partition.duckdb"
 
 
 @dataclass
@@ -87,70 +92,92 @@ def current_model(model_dir: str | Path | None = None) -> tuple[Any, str | None]
 def build_repo(
     target: CrawlTarget, out_dir: str | Path | None = None, model_dir: str | Path | None = None
 ) -> dict[str, Any]:
-    """Task: build one repository into a private database and export its rows as Parquet.
+    """Task: build one repository into its own database, the partition (`PARTITION_DB`).
 
-    With `out_dir` the partition is written there (shared filesystem); without it (dask workers
-    on other machines) the Parquet bytes are returned under "files" for the client to write.
-    Returns the RepoOutcome as a dict (plain data, so it crosses process and network borders).
+    With `out_dir` the partition is built in that folder (shared filesystem) and OUTCOME_FILE is
+    written last; without it (dask workers on other machines) the database file's bytes are
+    returned under "files" for the client to write. Returns the RepoOutcome as a dict (plain
+    data, so it crosses process and network borders). A failed task leaves no folder behind.
     """
-    from mining import classify, features, structure
+    from mining import features
 
     repo = target.source.repo
     out = RepoOutcome(repo, rev=target.rev, features_version=features.FEATURES_VERSION)
     work = Path(tempfile.mkdtemp(prefix="strata-build-"))
+    folder = Path(out_dir) if out_dir else work
+    if out_dir:  # a task killed earlier may have left a partial partition here
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
     try:
-        db = work / "repo.duckdb"
-        t0 = time.perf_counter()
-        [res] = crawl(db, [target])
-        out.crawl_seconds = time.perf_counter() - t0
-        if res.error:
-            out.error, out.status = f"crawl: {res.error}", "failed"
+        db = folder / PARTITION_DB
+        if not _crawl_into(db, target, out):
             return asdict(out)
-        out.head_sha = res.head_sha
         con = store.connect(db)
         try:
-            out.n_ai_commits = int(res.attributed.get("ai_commits", 0)) if res.attributed else 0
-            try:
-                t0 = time.perf_counter()
-                features.features_stage(con, [repo])
-                out.features_seconds = time.perf_counter() - t0
-                model, why = current_model(model_dir)
-                if model is not None:
-                    t0 = time.perf_counter()
-                    if _count(con, "commit_features", repo):
-                        classify.classify_stage(con, [repo], model)
-                    out.model_version = model.version
-                    out.classify_seconds = time.perf_counter() - t0
-                else:
-                    out.notes.append(f"classify skipped: {why}")
-            except Exception as exc:  # keep the crawl; the next build retries
-                stage = "classify" if out.features_seconds else "features"
-                if stage == "features":
-                    out.features_seconds = time.perf_counter() - t0
-                    con.execute("DELETE FROM commit_features WHERE repo = ?", [repo])
-                out.features_version = "" if stage == "features" else out.features_version
-                out.model_version = None
-                out.error, out.status = f"{stage}: {_describe(exc)}", "partial"
-            try:
-                structure.structure_stage(con, [repo])
-            except Exception as exc:  # resumable: `strata structure` fills the gap
-                out.notes.append(f"structure: {_describe(exc)}")
+            _derive(con, out, model_dir)
             _fill_counts(con, out)
-            files = export_partition(con, repo, Path(out_dir) if out_dir else work / "part")
         finally:
             con.close()
         out.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result = asdict(out)
         if out_dir is None:
-            result["files"] = {p.name: p.read_bytes() for p in files}
+            result["files"] = {PARTITION_DB: db.read_bytes()}
         else:
-            (Path(out_dir) / OUTCOME_FILE).write_text(json.dumps(result))
+            (folder / OUTCOME_FILE).write_text(json.dumps(result))
         return result
     except Exception as exc:  # one repository's failure must not stop the build
         out.error, out.status = _describe(exc), "failed"
         return asdict(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if out_dir and not (folder / OUTCOME_FILE).is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _crawl_into(db: Path, target: CrawlTarget, out: RepoOutcome) -> bool:
+    """Crawl and attribute the repository into the partition; False (outcome failed) on error."""
+    t0 = time.perf_counter()
+    [res] = crawl(db, [target])
+    out.crawl_seconds = time.perf_counter() - t0
+    if res.error:
+        out.error, out.status = f"crawl: {res.error}", "failed"
+        return False
+    out.head_sha = res.head_sha
+    out.n_ai_commits = int(res.attributed.get("ai_commits", 0)) if res.attributed else 0
+    return True
+
+
+def _derive(con: duckdb.DuckDBPyConnection, out: RepoOutcome, model_dir: str | Path | None) -> None:
+    """Features, layers and structural events of the crawled repository. A features or classify
+    failure keeps the crawl (status partial: the next build retries); structure is optional."""
+    from mining import classify, features, structure
+
+    repo = out.repo
+    t0 = time.perf_counter()
+    try:
+        features.features_stage(con, [repo])
+        out.features_seconds = time.perf_counter() - t0
+        model, why = current_model(model_dir)
+        if model is not None:
+            t0 = time.perf_counter()
+            if _count(con, "commit_features", repo):
+                classify.classify_stage(con, [repo], model)
+            out.model_version = model.version
+            out.classify_seconds = time.perf_counter() - t0
+        else:
+            out.notes.append(f"classify skipped: {why}")
+    except Exception as exc:  # keep the crawl; the next build retries
+        stage = "classify" if out.features_seconds else "features"
+        if stage == "features":
+            out.features_seconds = time.perf_counter() - t0
+            con.execute("DELETE FROM commit_features WHERE repo = ?", [repo])
+        out.features_version = "" if stage == "features" else out.features_version
+        out.model_version = None
+        out.error, out.status = f"{stage}: {_describe(exc)}", "partial"
+    try:
+        structure.structure_stage(con, [repo])
+    except Exception as exc:  # resumable: `strata structure` fills the gap
+        out.notes.append(f"structure: {_describe(exc)}")
 
 
 def _describe(exc: BaseException) -> str:
@@ -183,18 +210,6 @@ def _fill_counts(con: duckdb.DuckDBPyConnection, out: RepoOutcome) -> None:
     out.skipped = {k: v for k, v in skipped.items() if v}
 
 
-def export_partition(con: duckdb.DuckDBPyConnection, repo: str, folder: Path) -> list[Path]:
-    """Write `repo`'s rows of every repo-keyed table to `folder/<table>.parquet`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for table in repo_tables(con):
-        path = folder / f"{table}.parquet"
-        sql = f"COPY (SELECT * FROM \"{table}\" WHERE repo = ?) TO '{_sql_path(path)}' (FORMAT parquet)"  # noqa: S608 - fixed names
-        con.execute(sql, [repo])
-        paths.append(path)
-    return paths
-
-
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
@@ -203,16 +218,31 @@ def _sql_path(path: Path) -> str:
 
 
 def merge_partition(con: duckdb.DuckDBPyConnection, outcome: dict[str, Any], folder: Path) -> None:
-    """Swap one repository's partition into the study database and mark it built, atomically."""
+    """Swap one repository's partition into the study database and mark it built, atomically.
+
+    The partition database is attached read-only and its rows copied table by table inside one
+    transaction: an interrupted merge leaves the study database as it was and the partition in
+    place for the next build.
+    """
     repo = outcome["repo"]
-    with store.transaction(con):
-        for table in repo_tables(con):
-            path = folder / f"{table}.parquet"
-            con.execute(f'DELETE FROM "{table}" WHERE repo = ?', [repo])  # noqa: S608
-            if path.is_file():
-                sql = f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)'  # noqa: S608
-                con.execute(sql, [str(path)])
-        _record_state(con, outcome)
+    tables = repo_tables(con)
+    con.execute(f"ATTACH '{_sql_path(folder / PARTITION_DB)}' AS strata_partition (READ_ONLY)")
+    try:
+        present = set(con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'strata_partition'"
+        ).fetchall())  # fmt: skip
+        with store.transaction(con):
+            for table in tables:
+                con.execute(f'DELETE FROM "{table}" WHERE repo = ?', [repo])  # noqa: S608
+                if (table,) in present:
+                    con.execute(
+                        f'INSERT INTO "{table}" BY NAME '  # noqa: S608 - names from the schema
+                        f'SELECT * FROM strata_partition."{table}" WHERE repo = ?',
+                        [repo],
+                    )
+            _record_state(con, outcome)
+    finally:
+        con.execute("DETACH strata_partition")
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -387,99 +417,143 @@ def build(
     """
     t_start = time.perf_counter()
     db = Path(db)
-    report = BuildReport(
-        started_at=_now(),
-        db=str(db),
-        jobs=jobs,
-        scheduler=scheduler
-        if isinstance(scheduler, str)
-        else (None if scheduler is None else "client"),
-    )
-    names = [t.source.repo for t in targets]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise StrataError(f"repository keys occur twice: {dup}")
+    names = _unique_names(targets)
+    report = BuildReport(started_at=_now(), db=str(db), jobs=jobs, scheduler=_scheduler_name(scheduler))
     staging = Path(staging) if staging else store.build_staging(db)
     staging.mkdir(parents=True, exist_ok=True)
-    log_file = Path(log) if log else db.resolve().parent / "build-logs" / f"build-{_stamp()}.log"
-    log_file.parent.mkdir(parents=True, exist_ok=True)
     model, why = current_model(model_dir)
     con = store.connect(db)
-    with open(log_file, "a", encoding="utf-8") as logf:
-
-        def note(msg: str) -> None:
-            logf.write(f"{_now()} {msg}\n")
-            logf.flush()
-
-        def finish(outcome: dict[str, Any]) -> None:
-            report.repos.append(outcome)
-            note(log_line(outcome))
-            if progress:
-                progress("repo", outcome)
-
+    with _BuildLog(log, db, report, progress) as blog:
         try:
             with store.run_record(con, "build", json.dumps(names)) as run_id:
-                note(
-                    f"build of {len(targets)} repositories into {db} (jobs={jobs}, scheduler={report.scheduler})"
-                )
+                blog.note(f"build of {len(targets)} repositories into {db} (jobs={jobs}, scheduler={report.scheduler})")
                 if model is None:
-                    note(f"no classifier: layers are left empty ({why})")
-                by_name = {t.source.repo: t for t in targets}
-                for folder in sorted(p for p in staging.iterdir() if (p / OUTCOME_FILE).is_file()):
-                    outcome = json.loads((folder / OUTCOME_FILE).read_text())
-                    t = by_name.get(outcome["repo"])
-                    if t is not None and outcome["head_sha"] == expected_head(t):
-                        merge_partition(con, outcome, folder)
-                        note(f"{outcome['repo']}: merged the partition a previous build left")
-                    else:
-                        shutil.rmtree(folder, ignore_errors=True)
-                todo, done, reclassify = plan(con, targets, model.version if model else None)
-                for repo in done:
-                    finish(state_outcome(con, repo))
-                for repo in reclassify:
-                    finish(reclassify_repo(con, repo, model))
-                heads = {t.source.repo: expected_head(t) for t in todo}
-                weights = {t.source.repo: commit_count(t, heads[t.source.repo]) for t in todo}
-                todo.sort(key=lambda t: -weights[t.source.repo])  # largest first: balances workers
+                    blog.note(f"no classifier: layers are left empty ({why})")
+                merge_leftovers(con, staging, targets, blog.note)
+                todo = _settle_built(con, targets, model, blog.finish)
+                weights = _largest_first(todo)
                 if progress:
-                    progress(
-                        "plan",
-                        {
-                            "repos": len(todo),
-                            "commits": sum(weights.values()),
-                            "weights": weights,
-                            "skipped": len(done) + len(reclassify),
-                        },
-                    )
+                    progress("plan", {"repos": len(todo), "commits": sum(weights.values()),
+                                      "weights": weights, "skipped": len(targets) - len(todo)})  # fmt: skip
                 for outcome in _run_tasks(todo, jobs, scheduler, staging, model_dir):
                     if outcome["status"] != "failed":
-                        folder = staging / partition_key(outcome["repo"])
-                        files = outcome.pop("files", None)
-                        if files is not None:
-                            folder.mkdir(parents=True, exist_ok=True)
-                            for name, data in files.items():
-                                (folder / name).write_bytes(data)
-                        merge_partition(con, outcome, folder)
-                    finish(outcome)
+                        merge_partition(con, outcome, _place_partition(staging, outcome))
+                    blog.finish(outcome)
                 failed = [f"{r['repo']}: {r.get('error')}" for r in report.repos if r["status"] == "failed"]
                 if failed:
                     store.mark_run(con, run_id, "failed", "; ".join(failed))
         finally:
-            order = {n: i for i, n in enumerate(names)}
-            report.repos.sort(key=lambda r: order.get(r["repo"], 0))
-            report.finished_at = _now()
-            report.wall_seconds = round(time.perf_counter() - t_start, 2)
-            tot = report.totals()
-            note(
-                f"done: {tot['repos_built']} built, {tot['repos_up_to_date']} up to date, "
-                f"{tot['repos_failed']} failed, {tot['commits']} commits, {report.wall_seconds:.1f}s"
-            )
             con.close()
-            json_path = log_file.with_suffix(".json")
-            json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+            _close_report(report, names, t_start, blog.note)
     if not any(staging.iterdir()):
         staging.rmdir()
     return report
+
+
+def _unique_names(targets: Sequence[CrawlTarget]) -> list[str]:
+    names = [t.source.repo for t in targets]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise StrataError(f"repository keys occur twice: {dup}")
+    return names
+
+
+def _scheduler_name(scheduler: Any) -> str | None:
+    if scheduler is None or isinstance(scheduler, str):
+        return scheduler
+    return "client"
+
+
+class _BuildLog:
+    """The build's log file (one line per event and per repository) and its JSON twin, written
+    on close; `finish` records a repository's outcome in the report and tells `progress`."""
+
+    def __init__(
+        self, log: str | Path | None, db: Path, report: BuildReport, progress: ProgressFn | None
+    ) -> None:
+        self.path = Path(log) if log else db.resolve().parent / "build-logs" / f"build-{_stamp()}.log"
+        self.report, self.progress = report, progress
+
+    def __enter__(self) -> _BuildLog:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a", encoding="utf-8")  # closed in __exit__
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+        self.path.with_suffix(".json").write_text(json.dumps(self.report.to_json(), indent=2) + "\n")
+
+    def note(self, msg: str) -> None:
+        self.file.write(f"{_now()} {msg}\n")
+        self.file.flush()
+
+    def finish(self, outcome: dict[str, Any]) -> None:
+        self.report.repos.append(outcome)
+        self.note(log_line(outcome))
+        if self.progress:
+            self.progress("repo", outcome)
+
+
+def merge_leftovers(
+    con: duckdb.DuckDBPyConnection, staging: Path, targets: Sequence[CrawlTarget], note: Callable[[str], None]
+) -> None:
+    """Merge the partitions an interrupted build finished but did not merge (still at the pinned
+    head); drop stale ones and the folders of tasks that died before finishing."""
+    by_name = {t.source.repo: t for t in targets}
+    for folder in sorted(p for p in staging.iterdir() if p.is_dir()):
+        marker = folder / OUTCOME_FILE
+        outcome: dict[str, Any] = json.loads(marker.read_text()) if marker.is_file() else {}
+        t = by_name.get(outcome.get("repo", ""))
+        if t is not None and outcome["head_sha"] == expected_head(t):
+            merge_partition(con, outcome, folder)
+            note(f"{outcome['repo']}: merged the partition a previous build left")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _settle_built(
+    con: duckdb.DuckDBPyConnection, targets: Sequence[CrawlTarget], model: Any,
+    finish: Callable[[dict[str, Any]], None],
+) -> list[CrawlTarget]:
+    """Report the repositories already built at their pin (classifying those that lack this
+    model's layers); return the targets still to build."""
+    todo, done, reclassify = plan(con, targets, model.version if model else None)
+    for repo in done:
+        finish(state_outcome(con, repo))
+    for repo in reclassify:
+        finish(reclassify_repo(con, repo, model))
+    return todo
+
+
+def _largest_first(todo: list[CrawlTarget]) -> dict[str, int]:
+    """Sort `todo` by commits reachable from the pin, largest first (balances the workers), and
+    return those counts: the progress bar's weights."""
+    weights = {t.source.repo: commit_count(t, expected_head(t)) for t in todo}
+    todo.sort(key=lambda t: -weights[t.source.repo])
+    return weights
+
+
+def _place_partition(staging: Path, outcome: dict[str, Any]) -> Path:
+    """The partition's folder; a dask task's database arrives as bytes and is written there."""
+    folder = staging / partition_key(outcome["repo"])
+    files = outcome.pop("files", None)
+    if files is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+    return folder
+
+
+def _close_report(report: BuildReport, names: list[str], t_start: float, note: Callable[[str], None]) -> None:
+    """Order the report as the targets were given, time it and log the totals."""
+    order = {n: i for i, n in enumerate(names)}
+    report.repos.sort(key=lambda r: order.get(r["repo"], 0))
+    report.finished_at = _now()
+    report.wall_seconds = round(time.perf_counter() - t_start, 2)
+    tot = report.totals()
+    note(f"done: {tot['repos_built']} built, {tot['repos_up_to_date']} up to date, "
+         f"{tot['repos_failed']} failed, {tot['commits']} commits, {report.wall_seconds:.1f}s")  # fmt: skip
 
 
 def _run_tasks(
