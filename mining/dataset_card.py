@@ -96,35 +96,31 @@ def render(
     tables: dict[str, dict[str, Any]],
     evaluation: Path | None = None,
 ) -> str:
-    """The card's Markdown for the release being written in `folder`."""
-    repos = con.execute(
-        "SELECT r.repo, r.role, r.language, r.head_sha, r.n_commits, "
-        "(SELECT count(DISTINCT a.sha) FROM attributions a WHERE a.repo = r.repo "
-        "AND list_contains(?, a.channel)) FROM repos r ORDER BY r.role DESC NULLS LAST, r.repo",
-        [list(AI_CHANNELS)],
-    ).fetchall()
-    tot = store.one_row(
-        con,
-        "SELECT count(*), count(*) FILTER (WHERE NOT is_merge), "
-        "count(*) FILTER (WHERE ai), count(*) FILTER (WHERE ai_direct), count(layer) FROM commit_facts",
-    )
-    tool_channel = con.execute(
-        "SELECT tool, channel, count(DISTINCT (repo, sha)) FROM attributions GROUP BY ALL ORDER BY 1, 2"
-    ).fetchall()
-    channels = sorted(
-        {ch for _, ch, _ in tool_channel},
-        key=lambda c: CHANNELS.index(c) if c in CHANNELS else 99,
-    )
-    per_tool: dict[str, dict[str, int]] = {}
-    for tool, ch, n in tool_channel:
-        per_tool.setdefault(tool, {})[ch] = n
-    tool_totals = dict(con.execute(
-        "SELECT tool, count(DISTINCT (repo, sha)) FROM attributions GROUP BY 1"
-    ).fetchall())  # fmt: skip
-    by_channel = con.execute(
-        "SELECT ai_channel, count(*) FROM commit_facts WHERE ai GROUP BY 1 ORDER BY 2 DESC"
-    ).fetchall()
+    """The card's Markdown for the release being written in `folder`, section by section."""
     parts = [
+        *_intro(),
+        *_provenance(con),
+        "## What covers what",
+        "",
+        _coverage(con),
+        "",
+        *_files(folder, tables),
+        *_detection(con),
+        *_human_group(con),
+        "## Classifier error",
+        "",
+        _evaluation(evaluation),
+        "",
+        "## Known limits",
+        "",
+        *[f"- {x}" for x in LIMITS],
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _intro() -> list[str]:
+    """What the dataset is and how to load it."""
+    return [
         "# ai-strata dataset",
         "",
         "Commit metadata of public git repositories, with evidence of AI coding tools and a "
@@ -137,6 +133,23 @@ def render(
         "or DuckDB. Views: `commit_facts` (one row per commit), `layer_shares`, `ai_by_month`, "
         "`tool_summary`.",
         "",
+    ]
+
+
+def _provenance(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The repositories, their pins and the commit totals."""
+    repos = con.execute(
+        "SELECT r.repo, r.role, r.language, r.head_sha, r.n_commits, "
+        "(SELECT count(DISTINCT a.sha) FROM attributions a WHERE a.repo = r.repo "
+        "AND list_contains(?, a.channel)) FROM repos r ORDER BY r.role DESC NULLS LAST, r.repo",
+        [list(AI_CHANNELS)],
+    ).fetchall()
+    tot = store.one_row(
+        con,
+        "SELECT count(*), count(*) FILTER (WHERE NOT is_merge), "
+        "count(*) FILTER (WHERE ai), count(*) FILTER (WHERE ai_direct), count(layer) FROM commit_facts",
+    )
+    return [
         "## Provenance",
         "",
         f"{len(repos)} repositories from the corpus manifest `data/corpus.toml` (selection "
@@ -161,10 +174,12 @@ def render(
             [[r[0], r[1], r[2], f"`{r[3]}`", f"{r[4]:,}", f"{r[5]:,}"] for r in repos],
         ),  # fmt: skip
         "",
-        "## What covers what",
-        "",
-        _coverage(con),
-        "",
+    ]
+
+
+def _files(folder: Path, tables: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per released file: rows and column types, read back from the Parquet written."""
+    parts = [
         "## Files and schema",
         "",
         "One Parquet file per table (zstd). Column meanings: `docs/schema.md` and the comments in "
@@ -179,17 +194,35 @@ def render(
         schema = pq.read_schema(folder / meta["file"])
         cols = ", ".join(f"`{f.name}` {f.type}" for f in schema)
         parts += [f"- **{table}** ({meta['rows']:,} rows): {cols}"]
-    parts += [
-        "",
+    return [*parts, ""]
+
+
+def _detection(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """How AI was detected: the channels, and commits per strongest channel and per tool."""
+    tool_channel = con.execute(
+        "SELECT tool, channel, count(DISTINCT (repo, sha)) FROM attributions GROUP BY ALL ORDER BY 1, 2"
+    ).fetchall()
+    channels = sorted(
+        {ch for _, ch, _ in tool_channel},
+        key=lambda c: CHANNELS.index(c) if c in CHANNELS else 99,
+    )
+    per_tool: dict[str, dict[str, int]] = {}
+    for tool, ch, n in tool_channel:
+        per_tool.setdefault(tool, {})[ch] = n
+    tool_totals = dict(con.execute(
+        "SELECT tool, count(DISTINCT (repo, sha)) FROM attributions GROUP BY 1"
+    ).fetchall())  # fmt: skip
+    by_channel = con.execute(
+        "SELECT ai_channel, count(*) FROM commit_facts WHERE ai GROUP BY 1 ORDER BY 2 DESC"
+    ).fetchall()
+    return [
         "## How AI was detected",
         "",
         "From commit metadata only, with the catalog `mining/signatures.toml` (rules: "
         "`shared/ai-signatures.md`). A commit is AI (`ai`) when any channel other than "
         "`suggestion` names a tool. Channels:",
         "",
-    ]
-    parts += [f"- `{ch.name}`: {ch.description}" for ch in CHANNEL_DEFS]
-    parts += [
+        *[f"- `{ch.name}`: {ch.description}" for ch in CHANNEL_DEFS],
         "",
         "AI commits by strongest channel (`commit_facts.ai_channel`):",
         "",
@@ -205,6 +238,12 @@ def render(
             ],
         ),  # fmt: skip
         "",
+    ]
+
+
+def _human_group(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Who counts as human: author kinds, why automation is out, scripted subjects."""
+    return [
         "## Who is in the human group",
         "",
         "`commit_facts.author_kind` is `ai_agent` (an AI tool's identity is the author), "
@@ -226,12 +265,4 @@ def render(
             ).fetchall()],
         ),  # fmt: skip
         "",
-        "## Classifier error",
-        "",
-        _evaluation(evaluation),
-        "",
-        "## Known limits",
-        "",
     ]
-    parts += [f"- {x}" for x in LIMITS]
-    return "\n".join(parts) + "\n"
