@@ -15,3 +15,33 @@ def test_one_row_returns_the_aggregate_row_and_names_a_query_that_returned_none(
             store.one_row(con, "SELECT head_sha\n  FROM repos WHERE repo = ?", ["absent/repo"])
     finally:
         con.close()
+
+
+def test_the_views_rank_and_group_channels_by_their_one_definition(monkeypatch):
+    """commit_evidence reads the channel order and the ai/direct flags from the lookup table the
+    store fills from mining/channels.toml: change the definition and the SQL follows."""
+    from mining import vocabulary
+
+    con = store.connect(":memory:")
+    con.execute(
+        "INSERT INTO attributions VALUES ('r', 'a', 'claude-code', 'marker', 'line', ''), "
+        "('r', 'a', 'claude-code', 'co-author', 'trailer:co-authored-by', ''), "
+        "('r', 'b', 'codex', 'branch', 'merge:x', ''), ('r', 'c', 'coderabbit', 'suggestion', 'author', '')"
+    )
+    query = "SELECT sha, ai, ai_direct, ai_suggestion, ai_channel FROM commit_evidence ORDER BY sha"
+    assert con.execute(query).fetchall() == [
+        ("a", True, True, False, "co-author"),
+        ("b", True, False, False, "branch"),
+        ("c", False, False, True, "suggestion"),
+    ]
+    reordered = tuple(
+        vocabulary.Channel(c.name, ai=True, direct=True, description=c.description)
+        for c in reversed(vocabulary.CHANNEL_DEFS)
+    )
+    monkeypatch.setattr(store, "CHANNEL_DEFS", reordered)
+    store.apply_schema(con)
+    assert con.execute(query).fetchall() == [
+        ("a", True, True, False, "marker"),
+        ("b", True, True, False, "branch"),
+        ("c", True, True, False, "suggestion"),
+    ]
