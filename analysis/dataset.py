@@ -71,7 +71,9 @@ def commit_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         elif "tags" in repos:
             select.append("r.tags AS repo_tags")
             joins.append(("r", "LEFT JOIN repos r ON r.repo = f.repo"))
-    sql = f"SELECT {', '.join(select)} FROM commit_facts f {' '.join(j[1] for j in joins)}"  # noqa: S608 - fixed names
+    # ordered: DuckDB's parallel joins return rows in any order, and seeded samples and bootstraps
+    # downstream draw by position, so an unordered read made reruns differ
+    sql = f"SELECT {', '.join(select)} FROM commit_facts f {' '.join(j[1] for j in joins)} ORDER BY f.repo, f.sha"  # noqa: S608 - fixed names
     frame = con.execute(sql).df()
     if "language" not in frame.columns:
         frame["language"] = (
