@@ -145,7 +145,7 @@ def refresh_ai_status(
     (branch-name evidence needs the merge graph and is not looked for here). Used only to split
     the evaluation, after prediction; it never reaches a feature. Content-free: repo, sha, ai.
     """
-    from mining.attribute import load_catalog
+    from mining.attribute import AI_CHANNELS, load_catalog
     from mining.gitcmd import resolve_git_dir, run_git
 
     catalog = load_catalog()
@@ -163,7 +163,7 @@ def refresh_ai_status(
             )
             evidence = catalog.commit_evidence(author, committer, message, mm_author)
             rows.append({"repo": repo, "sha": sha,
-                         "ai": any(ev[1] != "suggestion" for ev in evidence)})  # fmt: skip
+                         "ai": any(ev[1] in AI_CHANNELS for ev in evidence)})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["repo", "sha", "ai"])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
