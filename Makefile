@@ -31,8 +31,9 @@ test: $(BIN)/.installed-dev lint ## Set up, lint, and run the test suite
 test-all: $(BIN)/.installed-dev ## Tests including slow ones
 	$(BIN)/pytest -m 'not mirror'
 
-lint: $(BIN)/.installed-dev ## ruff, import-layering contracts, mypy
+lint: $(BIN)/.installed-dev ## ruff check + format check, import-layering contracts, mypy
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

@@ -342,7 +342,9 @@ def load_blame_releases(path: str | Path) -> pd.DataFrame | None:
         rows = json.loads(path.read_text(encoding="utf-8"))
         frame = pd.DataFrame(rows)
         columns = ["from", "to", "total_lines", "ai_lines", "ai_share", "by_tool"]
-        frame = frame[columns + (["repo"] if "repo" in frame else [])].copy()  # repo: optional, named in fig07
+        frame = frame[
+            columns + (["repo"] if "repo" in frame else [])
+        ].copy()  # repo: optional, named in fig07
         # percent, from the counts: blame's JSON gave a percentage before issue 15, a fraction since
         frame["ai_share"] = (100 * frame["ai_lines"] / frame["total_lines"].clip(lower=1)).round(2)
     except (ValueError, KeyError, TypeError) as exc:

@@ -72,7 +72,9 @@ def text_problems(fig: plt.Figure) -> list[str]:
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # the Agg canvas style.py selects
     boxes = [(f"{n} {t.get_text()!r}", t.get_window_extent(renderer)) for n, t in _texts(fig)]
-    boxes += [(f"legend {i}", leg.get_window_extent(renderer)) for i, leg in enumerate(_legends(fig))]
+    boxes += [
+        (f"legend {i}", leg.get_window_extent(renderer)) for i, leg in enumerate(_legends(fig))
+    ]
     canvas = fig.bbox
     problems = []
     for name, box in boxes:
@@ -94,9 +96,7 @@ def size_problems(fig: plt.Figure) -> list[str]:
     """Width not one or two columns, or any text (legend texts included) under MIN_TEXT_PT."""
     width_pt = fig.get_figwidth() * style.POINTS_PER_INCH
     problems = []
-    if not (
-        abs(width_pt - style.ONE_COLUMN_PT) < 0.5 or abs(width_pt - style.TWO_COLUMN_PT) < 0.5
-    ):
+    if not (abs(width_pt - style.ONE_COLUMN_PT) < 0.5 or abs(width_pt - style.TWO_COLUMN_PT) < 0.5):
         problems.append(f"width {width_pt:.0f} pt is neither one nor two columns")
     texts = [t for _, t in _texts(fig)] + [t for leg in _legends(fig) for t in leg.get_texts()]
     for t in texts:
@@ -141,7 +141,10 @@ def log_axis_problems(fig: plt.Figure) -> list[str]:
     fig.canvas.draw()
     problems = []
     for i, ax in enumerate(fig.axes):
-        for name, axis, scale in (("x", ax.xaxis, ax.get_xscale()), ("y", ax.yaxis, ax.get_yscale())):
+        for name, axis, scale in (
+            ("x", ax.xaxis, ax.get_xscale()),
+            ("y", ax.yaxis, ax.get_yscale()),
+        ):
             if scale != "log" or not axis.get_visible():
                 continue
             labels = [t.get_text() for t in _drawn_tick_labels(axis)]

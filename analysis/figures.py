@@ -79,9 +79,13 @@ def _bars(
         has = part["lo"].notna().to_numpy()
         if has.any():
             ax.errorbar(
-                pos[has], part["share"][has], yerr=_err(part[has]), fmt="none", ecolor="0.2",
+                pos[has],
+                part["share"][has],
+                yerr=_err(part[has]),
+                fmt="none",
+                ecolor="0.2",
                 elinewidth=0.8,
-            )  # fmt: skip
+            )
     ax.set_xticks(x, list(LAYERS))
     ax.set_xlabel("layer")
     ax.set_ylabel("share of commits")
@@ -179,11 +183,22 @@ def fig02_tool_mix(
             )
             row = part.loc[[t]]
             ax.errorbar(
-                row["share"], [pos[t]], xerr=_err(row) if kind != "without" else None, fmt="none",
-                ecolor=styles[kind]["color"], elinewidth=0.8,
-            )  # fmt: skip
-            ax.plot(row["share"], [pos[t]], linestyle="none", markersize=3.5,
-                    markeredgewidth=0.8, label=names[kind], **styles[kind])  # fmt: skip
+                row["share"],
+                [pos[t]],
+                xerr=_err(row) if kind != "without" else None,
+                fmt="none",
+                ecolor=styles[kind]["color"],
+                elinewidth=0.8,
+            )
+            ax.plot(
+                row["share"],
+                [pos[t]],
+                linestyle="none",
+                markersize=3.5,
+                markeredgewidth=0.8,
+                label=names[kind],
+                **styles[kind],
+            )
         ax.set_title(layer)
         top = np.nanmax([part["share"].max(), part["hi"].max()])
         ax.set_xlim(0, min(1.0, 1.1 * top) if np.isfinite(top) and top > 0 else 1.0)
@@ -196,8 +211,9 @@ def fig02_tool_mix(
     engine.set(wspace=0.06)
     axes[0].set_yticks(y, [labels[t] for t in order])
     axes[0].set_ylabel("group (commits; repositories)")
-    fig.supxlabel("share of the group's commits in the layer (own scale per layer; dashed: human)",
-                  fontsize=8)  # fmt: skip
+    fig.supxlabel(
+        "share of the group's commits in the layer (own scale per layer; dashed: human)", fontsize=8
+    )
     handles, texts = axes[0].get_legend_handles_labels()
     unique = dict(zip(texts, handles, strict=True))
     fig.legend(unique.values(), unique.keys(), loc="outside upper center", ncols=3)
@@ -258,7 +274,7 @@ def fig03_corrected(
                 style.n_label(style.GROUP_LABELS[g], n)
                 for g, n in data.groupby("group")["total"].first().items()
             )
-            + ")"  # fmt: skip
+            + ")"
             if "total" in data
             else ""
         )
@@ -292,16 +308,36 @@ def fig04_ai_share_time(
         2, height=2.6, nrows=2, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]}
     )
     ai = style.GROUP_COLORS["ai"]
-    ax.fill_between(shown["month"], shown["lo"], shown["hi"], color=ai, alpha=0.2, linewidth=0,
-                    label=f"Wilson 95% interval (from the first AI month; months with >= {style.MIN_PERIOD_N} commits)")  # fmt: skip
-    ax.plot(shown["month"], shown["share"], color=ai, marker="o", markersize=2.5,
-            label="share of commits with AI evidence")  # fmt: skip
+    ax.fill_between(
+        shown["month"],
+        shown["lo"],
+        shown["hi"],
+        color=ai,
+        alpha=0.2,
+        linewidth=0,
+        label=f"Wilson 95% interval (from the first AI month; months with >= {style.MIN_PERIOD_N} commits)",
+    )
+    ax.plot(
+        shown["month"],
+        shown["share"],
+        color=ai,
+        marker="o",
+        markersize=2.5,
+        label="share of commits with AI evidence",
+    )
     dates = pd.Series(dtype="datetime64[ns]") if adoption is None else adoption.dropna()
     dates = dates[dates >= start]
     if len(dates):
-        ax.plot(dates, np.full(len(dates), 0.015), linestyle="none", marker="|", markersize=6,
-                color="0.2", transform=ax.get_xaxis_transform(),
-                label=f"a repository's first AI adoption marker ({len(dates)} repos)")  # fmt: skip
+        ax.plot(
+            dates,
+            np.full(len(dates), 0.015),
+            linestyle="none",
+            marker="|",
+            markersize=6,
+            color="0.2",
+            transform=ax.get_xaxis_transform(),
+            label=f"a repository's first AI adoption marker ({len(dates)} repos)",
+        )
     ax.set_ylim(0, 1)
     ax.set_ylabel("AI share")
     ax.legend(loc="upper left")
@@ -367,10 +403,22 @@ def fig05_forest(
     y = np.arange(len(data))[::-1]
     pooled = data["repo"].str.startswith("pooled").to_numpy()
     ax.errorbar(data["or"], y, xerr=_err(data, "or"), fmt="none", ecolor="0.3", elinewidth=0.7)
-    ax.plot(data.loc[~pooled, "or"], y[~pooled], "o", markersize=3, color=style.GROUP_COLORS["ai"],
-            label="repository (Woolf 95% CI)")  # fmt: skip
-    ax.plot(data.loc[pooled, "or"], y[pooled], "D", markersize=4, color="black",
-            label="pooled (MH, repo bootstrap 95% CI)")  # fmt: skip
+    ax.plot(
+        data.loc[~pooled, "or"],
+        y[~pooled],
+        "o",
+        markersize=3,
+        color=style.GROUP_COLORS["ai"],
+        label="repository (Woolf 95% CI)",
+    )
+    ax.plot(
+        data.loc[pooled, "or"],
+        y[pooled],
+        "D",
+        markersize=4,
+        color="black",
+        label="pooled (MH, repo bootstrap 95% CI)",
+    )
     ax.axvline(1, color="0.5", linewidth=0.8)
     style.log_axis(ax, *style.padded_range([*data["lo"], *data["hi"]], 1.1))
     ax.set_ylim(-0.7, len(data) - 0.3)
@@ -413,9 +461,15 @@ def fig06_confusion(
     image = ax.imshow(probs, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(LAYERS)):
         for j in range(len(LAYERS)):
-            ax.text(j, i, f"{probs[i, j]:.2f}\n({int(evaluation.confusion[i, j])})", ha="center",
-                    va="center", fontsize=style.MIN_TEXT_PT,
-                    color="white" if probs[i, j] > 0.6 else "black")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                f"{probs[i, j]:.2f}\n({int(evaluation.confusion[i, j])})",
+                ha="center",
+                va="center",
+                fontsize=style.MIN_TEXT_PT,
+                color="white" if probs[i, j] > 0.6 else "black",
+            )
     ax.set_xticks(range(len(LAYERS)), [WRAPPED.get(layer, layer) for layer in LAYERS])
     ax.set_yticks(
         range(len(LAYERS)), [f"{s}\nn={style.count(n)}" for s, n in zip(LAYERS, rows, strict=True)]
@@ -432,7 +486,7 @@ def fig06_confusion(
                 "count": int(evaluation.confusion[i, j]),
                 "p": probs[i, j],
                 "n_true": int(rows[i]),
-            }  # fmt: skip
+            }
             for i, t in enumerate(LAYERS)
             for j, p in enumerate(LAYERS)
         ]
@@ -469,9 +523,17 @@ def fig07_blame_releases(
     for i, (_, r) in enumerate(blame.iterrows()):
         total = r["total_lines"] or 1
         for tool, lines in (r["by_tool"] or {}).items():
-            rows.append({"index": i, "from": r["from"], "release": r["to"], "tool": tool,
-                         "lines": lines, "total_lines": r["total_lines"],
-                         "share": 100 * lines / total})  # fmt: skip
+            rows.append(
+                {
+                    "index": i,
+                    "from": r["from"],
+                    "release": r["to"],
+                    "tool": tool,
+                    "lines": lines,
+                    "total_lines": r["total_lines"],
+                    "share": 100 * lines / total,
+                }
+            )
     data = pd.DataFrame(
         rows, columns=["index", "from", "release", "tool", "lines", "total_lines", "share"]
     )
@@ -492,23 +554,41 @@ def fig07_blame_releases(
             .fillna(0)
             .to_numpy()
         )
-        ax.bar(index, part, bottom=bottom, width=0.8, color=style.OKABE_ITO[(i + 1) % 8],
-               label=f"last changed by {tool}")  # fmt: skip
+        ax.bar(
+            index,
+            part,
+            bottom=bottom,
+            width=0.8,
+            color=style.OKABE_ITO[(i + 1) % 8],
+            label=f"last changed by {tool}",
+        )
         bottom += part
-    ax.plot(index, blame["ai_share"], color="black", marker="o", markersize=2, linewidth=0.8,
-            label="all AI (reported by strata blame)")  # fmt: skip
+    ax.plot(
+        index,
+        blame["ai_share"],
+        color="black",
+        marker="o",
+        markersize=2,
+        linewidth=0.8,
+        label="all AI (reported by strata blame)",
+    )
     ax.set_ylim(0, 100)
     ax.set_ylabel("lines by AI (%)")
     ax.legend(loc="upper left", ncols=2)
-    ax.set_title(f"{repo or 'repository not named in the blame file'}: lines changed in each release "
-                 "that survive at the release, last changed by AI", loc="left")  # fmt: skip
+    ax.set_title(
+        f"{repo or 'repository not named in the blame file'}: lines changed in each release "
+        "that survive at the release, last changed by AI",
+        loc="left",
+    )
     axn.bar(index, blame["total_lines"], width=0.8, color="0.55")
     axn.set_ylabel("lines (n)")
     ticks = _release_ticks(releases)
     axn.set_xticks(ticks, [releases[t] for t in ticks])
     axn.set_xlim(-0.8, len(releases) - 0.2)
-    axn.set_xlabel(f"release ({len(releases)} consecutive releases, {releases[0]} to {releases[-1]}; "
-                   f"{len(ticks)} named)")  # fmt: skip
+    axn.set_xlabel(
+        f"release ({len(releases)} consecutive releases, {releases[0]} to {releases[-1]}; "
+        f"{len(ticks)} named)"
+    )
     totals = blame[["from", "to", "total_lines", "ai_lines", "ai_share"]].rename(
         columns={"to": "release"}
     )
@@ -545,9 +625,14 @@ def fig08_layer_time(
     data = layer_time.assign(total=totals, min_n=style.MIN_PERIOD_N)
     data = data[data["total"] >= style.MIN_PERIOD_N]
     fig, axes = style.figure(
-        2, height=2.8, ncols=max(len(groups), 1), nrows=2, sharex="col",
-        gridspec_kw={"height_ratios": [2.2, 1]}, squeeze=False,
-    )  # fmt: skip
+        2,
+        height=2.8,
+        ncols=max(len(groups), 1),
+        nrows=2,
+        sharex="col",
+        gridspec_kw={"height_ratios": [2.2, 1]},
+        squeeze=False,
+    )
     for col, group in enumerate(groups):
         ax, axn = axes[0, col], axes[1, col]
         part = data[data["group"] == group]
@@ -555,8 +640,15 @@ def fig08_layer_time(
         wide = wide.reindex(columns=list(LAYERS)).fillna(0)
         bottom = np.zeros(len(wide))
         for layer in LAYERS:
-            ax.bar(wide.index, wide[layer], bottom=bottom, width=80, color=style.LAYER_COLORS[layer],
-                   label=layer, linewidth=0)  # fmt: skip
+            ax.bar(
+                wide.index,
+                wide[layer],
+                bottom=bottom,
+                width=80,
+                color=style.LAYER_COLORS[layer],
+                label=layer,
+                linewidth=0,
+            )
             bottom += wide[layer].to_numpy()
         n = part.groupby("period")["n"].sum()
         ax.set_title(style.n_label(f"{style.GROUP_LABELS[group]} commits", n.sum()))
@@ -575,7 +667,7 @@ def fig08_layer_time(
         + "; ".join(
             f"{style.GROUP_LABELS[g]} {style.count(data.loc[data['group'] == g, 'n'].sum())}"
             for g in groups
-        )  # fmt: skip
+        )
         + "). Shares of counts, no interval."
         + _source(source)
     )
@@ -592,8 +684,15 @@ def fig09_units(
     data = _gate(moves.dropna(subset=["or"]).reset_index(drop=True), n="n", repos=None)
     fig, ax = style.figure(1, height=0.9 + 0.28 * len(data))
     y = np.arange(len(data))[::-1]
-    ax.errorbar(data["or"], y, xerr=_err(data, "or"), fmt="o", color=style.GROUP_COLORS["ai"],
-                ecolor="0.3", markersize=3)  # fmt: skip
+    ax.errorbar(
+        data["or"],
+        y,
+        xerr=_err(data, "or"),
+        fmt="o",
+        color=style.GROUP_COLORS["ai"],
+        ecolor="0.3",
+        markersize=3,
+    )
     ax.axvline(1, color="0.5", linewidth=0.8)
     lo, hi = style.padded_range([*data["lo"], *data["hi"], *data["or"], 1.0], 1.15)
     style.log_axis(ax, lo, hi)
@@ -605,8 +704,12 @@ def fig09_units(
     ax.set_ylabel("held fixed")
     ax.grid(axis="x")
     ax.grid(axis="y", visible=False)
-    _right_labels(ax, y, [f"{style.count(n)} / {int(k)}" for n, k in zip(data["n"], data["n_strata"], strict=True)],
-                  "commits / strata")  # fmt: skip
+    _right_labels(
+        ax,
+        y,
+        [f"{style.count(n)} / {int(k)}" for n, k in zip(data["n"], data["n_strata"], strict=True)],
+        "commits / strata",
+    )
     caption = (
         "Odds ratio of an architectural commit, AI-assisted vs human, pooled (crude, then "
         "Mantel-Haenszel; 95% repository-cluster bootstrap interval) within finer and finer "
@@ -631,17 +734,34 @@ def fig10_structure_events(
     rows["outcome"] = rows["outcome"].str.replace("_", " ")
     if layer is not None and np.isfinite(layer.get("or", np.nan)):
         rows = pd.concat(
-            [pd.DataFrame([{"outcome": "architectural (classifier)", **{k: layer[k] for k in ("or", "lo", "hi", "n", "n_repos")}}]), rows],
+            [
+                pd.DataFrame(
+                    [
+                        {
+                            "outcome": "architectural (classifier)",
+                            **{k: layer[k] for k in ("or", "lo", "hi", "n", "n_repos")},
+                        }
+                    ]
+                ),
+                rows,
+            ],
             ignore_index=True,
-        )  # fmt: skip
+        )
     data = rows.dropna(subset=["or"]).reset_index(drop=True)
     fig, ax = style.figure(1, height=0.9 + 0.22 * len(data))
     y = np.arange(len(data))[::-1]
     # one colour (every row is the same contrast); the classifier's row is a square
     markers = ["s" if o.startswith("architectural (classifier)") else "o" for o in data["outcome"]]
     for yi, (_, r), m in zip(y, data.iterrows(), markers, strict=True):
-        ax.errorbar([r["or"]], [yi], xerr=_err(pd.DataFrame([r]), "or"), fmt=m,
-                    color=style.GROUP_COLORS["ai"], ecolor="0.3", markersize=3)  # fmt: skip
+        ax.errorbar(
+            [r["or"]],
+            [yi],
+            xerr=_err(pd.DataFrame([r]), "or"),
+            fmt=m,
+            color=style.GROUP_COLORS["ai"],
+            ecolor="0.3",
+            markersize=3,
+        )
     ax.axvline(1, color="0.5", linewidth=0.8)
     lo, hi = style.padded_range([*data["lo"], *data["hi"], *data["or"], 1.0], 1.15)
     style.log_axis(ax, lo, hi)

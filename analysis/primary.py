@@ -43,7 +43,9 @@ def same_era(df: pd.DataFrame) -> pd.DataFrame:
     ai = (df["is_ai"] == 1).to_numpy()
     repo = df["repo"].to_numpy()
     first_ai = pd.Series(when[ai]).groupby(repo[ai]).min()
-    start = pd.to_datetime(pd.Series(repo).map(first_ai.to_dict()), utc=True).to_numpy()  # NaT: no AI
+    start = pd.to_datetime(
+        pd.Series(repo).map(first_ai.to_dict()), utc=True
+    ).to_numpy()  # NaT: no AI
     return df[~pd.isna(start) & (ai | (when >= start))].copy()
 
 
@@ -318,19 +320,36 @@ def hypothesis_verdict(arch_or: dict) -> str:
     return {"lower": "supported", "higher": "contradicted"}.get(d, "not decided")
 
 
-def crude_or(df: pd.DataFrame, outcome: str, n_boot: int = 1000, seed: int = 0,
-             level: float = 0.95) -> dict:
+def crude_or(
+    df: pd.DataFrame, outcome: str, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
     """The pooled (crude) odds ratio with a repository-cluster bootstrap interval: the cells are
     summed over repositories, so a resample of repositories is a weighted sum of their cells."""
     y = df[outcome].astype(int).to_numpy()
     x = df["is_ai"].astype(int).to_numpy()
-    cells = pd.DataFrame({"repo": df["repo"].to_numpy(), "a": (x == 1) & (y == 1),
-                          "b": (x == 1) & (y == 0), "c": (x == 0) & (y == 1),
-                          "d": (x == 0) & (y == 0)}).groupby("repo")[["a", "b", "c", "d"]].sum()
+    cells = (
+        pd.DataFrame(
+            {
+                "repo": df["repo"].to_numpy(),
+                "a": (x == 1) & (y == 1),
+                "b": (x == 1) & (y == 0),
+                "c": (x == 0) & (y == 1),
+                "d": (x == 0) & (y == 0),
+            }
+        )
+        .groupby("repo")[["a", "b", "c", "d"]]
+        .sum()
+    )
     arr = cells.to_numpy(float)
     tot = arr.sum(axis=0)
-    out = {"or": np.nan, "lo": np.nan, "hi": np.nan, "n": int(tot.sum()), "n_strata": 1,
-           "n_repos": len(cells)}
+    out = {
+        "or": np.nan,
+        "lo": np.nan,
+        "hi": np.nan,
+        "n": int(tot.sum()),
+        "n_strata": 1,
+        "n_repos": len(cells),
+    }
     if tot[1] * tot[2] == 0 or tot[0] * tot[3] == 0:
         return out
     out["or"] = float(tot[0] * tot[3] / (tot[1] * tot[2]))
@@ -346,8 +365,9 @@ def crude_or(df: pd.DataFrame, outcome: str, n_boot: int = 1000, seed: int = 0,
     return out
 
 
-def pooled_or(df: pd.DataFrame, outcome: str, strata: Sequence[str], n_boot: int = 1000,
-              seed: int = 0) -> dict:
+def pooled_or(
+    df: pd.DataFrame, outcome: str, strata: Sequence[str], n_boot: int = 1000, seed: int = 0
+) -> dict:
     """Every pooled odds ratio of the study: crude without strata, else Mantel-Haenszel over
     strata nested in repositories; repository-cluster bootstrap intervals either way."""
     if not strata:

@@ -200,8 +200,10 @@ def section_scope(study: Study) -> str:
             "unassisted commits."
         )
     if study.before_after.empty:
-        cannot.append("Compare before and after AI adoption: no repository has commits on both "
-                      "sides of an adoption marker.")  # fmt: skip
+        cannot.append(
+            "Compare before and after AI adoption: no repository has commits on both "
+            "sides of an adoption marker."
+        )
     if study.evaluation is None:
         cannot.append("Correct the shares for classifier error: no classifier evaluation.")
     lines = [
@@ -508,7 +510,9 @@ def section_moves(study: Study) -> str:
             )
         b = _diff_row(study.differences, "boilerplate")
         if b is not None:
-            now["boilerplate difference (raw, pooled)"] = f"{pp(b['diff'])} {ci(b['lo'], b['hi'], pp)}"
+            now["boilerplate difference (raw, pooled)"] = (
+                f"{pp(b['diff'])} {ci(b['lo'], b['hi'], pp)}"
+            )
     fe = study.arch_models[study.arch_models["model"] == "repo fixed effects"]
     if len(fe):
         now["architectural OR, repo FE logit (size, date)"] = _or_text(fe.iloc[0])

@@ -120,15 +120,28 @@ def event_rates(
         for k, outcome in enumerate(OUTCOMES):
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratio = p[0, k] / p[1, k] if p[1, k] else np.nan
-            rows.append({
-                "outcome": outcome, "measure": measure,
-                "ai": p[0, k], "ai_lo": g_lo[0, k], "ai_hi": g_hi[0, k],
-                "human": p[1, k], "human_lo": g_lo[1, k], "human_hi": g_hi[1, k],
-                "ratio": ratio, "ratio_lo": r_lo[k], "ratio_hi": r_hi[k],
-                "diff": p[0, k] - p[1, k], "diff_lo": d_lo[k], "diff_hi": d_hi[k],
-                "n_ai": int(pooled[0, 0]), "n_human": int(pooled[1, 0]),
-                "events_ai": int(pooled[0, 2 + k]), "events_human": int(pooled[1, 2 + k]),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "measure": measure,
+                    "ai": p[0, k],
+                    "ai_lo": g_lo[0, k],
+                    "ai_hi": g_hi[0, k],
+                    "human": p[1, k],
+                    "human_lo": g_lo[1, k],
+                    "human_hi": g_hi[1, k],
+                    "ratio": ratio,
+                    "ratio_lo": r_lo[k],
+                    "ratio_hi": r_hi[k],
+                    "diff": p[0, k] - p[1, k],
+                    "diff_lo": d_lo[k],
+                    "diff_hi": d_hi[k],
+                    "n_ai": int(pooled[0, 0]),
+                    "n_human": int(pooled[1, 0]),
+                    "events_ai": int(pooled[0, 2 + k]),
+                    "events_human": int(pooled[1, 2 + k]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -156,6 +169,15 @@ def event_odds(
         res = stratified_or(
             frame.assign(_y=frame[outcome].astype(int)), "_y", strata, n_boot, seed, level
         )
-        rows.append({"outcome": outcome, "or": res["or"], "lo": res["lo"], "hi": res["hi"],
-                     "n": res["n"], "n_repos": res["n_repos"], "interval": res["interval"]})  # fmt: skip
+        rows.append(
+            {
+                "outcome": outcome,
+                "or": res["or"],
+                "lo": res["lo"],
+                "hi": res["hi"],
+                "n": res["n"],
+                "n_repos": res["n_repos"],
+                "interval": res["interval"],
+            }
+        )
     return pd.DataFrame(rows)

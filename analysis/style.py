@@ -68,9 +68,7 @@ def apply() -> None:
     plt.rcParams["path.simplify"] = True
 
 
-def figure(
-    columns: int = 1, height: float | None = None, **kwargs: Any
-) -> tuple[plt.Figure, Any]:
+def figure(columns: int = 1, height: float | None = None, **kwargs: Any) -> tuple[plt.Figure, Any]:
     """A figure exactly one or two paper columns wide (height defaults to a 4:3 / 2.2:1 aspect)."""
     apply()
     width = ONE_COLUMN if columns == 1 else TWO_COLUMN
@@ -94,9 +92,11 @@ def plain(value: float) -> str:
 
 
 def interval_shown(
-    n: float, n_repos: float | None = None, min_n: int = MIN_INTERVAL_N,
+    n: float,
+    n_repos: float | None = None,
+    min_n: int = MIN_INTERVAL_N,
     min_repos: int | None = MIN_INTERVAL_REPOS,
-) -> bool:  # fmt: skip
+) -> bool:
     """Whether a group's interval is drawn: enough observations (and repositories, if clustered)."""
     if pd.isna(n) or n < min_n:
         return False

@@ -53,23 +53,38 @@ def main() -> None:
         sys.exit(f"{db} exists: the benchmark needs a fresh database")
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(db), str(args.corpus), args.mirrors, str(args.jobs), *args.only],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(db),
+            str(args.corpus),
+            args.mirrors,
+            str(args.jobs),
+            *args.only,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"build failed:\n{proc.stderr[-3000:]}")
     rep = json.loads(proc.stdout.strip().splitlines()[-1])
     tot = rep["totals"]
     workers = max((r.get("peak_rss_mb") or 0 for r in rep["repos"]), default=0)
-    print(f"repos {tot['repos']} (failed {tot['repos_failed']}), commits {tot['commits']:,}, "
-          f"featured {tot['featured']:,}, classified {tot['classified']:,}")  # fmt: skip
+    print(
+        f"repos {tot['repos']} (failed {tot['repos_failed']}), commits {tot['commits']:,}, "
+        f"featured {tot['featured']:,}, classified {tot['classified']:,}"
+    )
     print(f"wall {wall:.1f}s (target <= 1800s on 2 cores); build {rep['wall_seconds']:.1f}s")
     for stage, sec in tot["stage_seconds"].items():
         print(f"  {stage:9s} {sec:9.1f}s summed over repositories")
     rate = tot["commits"] / rep["wall_seconds"] if rep["wall_seconds"] else 0
-    print(f"throughput {rate:.0f} commits/s; peak RSS main {rep['main_rss_mb']:.0f} MB, "
-          f"largest task {workers:.0f} MB, children {rep['children_rss_mb']:.0f} MB")  # fmt: skip
+    print(
+        f"throughput {rate:.0f} commits/s; peak RSS main {rep['main_rss_mb']:.0f} MB, "
+        f"largest task {workers:.0f} MB, children {rep['children_rss_mb']:.0f} MB"
+    )
     print(f"self RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; db {db}")
 
 

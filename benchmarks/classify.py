@@ -54,10 +54,24 @@ def main() -> None:
     def raw_git() -> None:
         with open(os.devnull, "wb") as sink:
             subprocess.run(
-                git_argv(gd, ["log", "--no-walk=unsorted", "--stdin", "-p", "-M", "--full-index",
-                              "--format=%H%n%B"]),
-                input=stdin, stdout=sink, stderr=subprocess.DEVNULL, env=git_env(), check=False,
-            )  # fmt: skip
+                git_argv(
+                    gd,
+                    [
+                        "log",
+                        "--no-walk=unsorted",
+                        "--stdin",
+                        "-p",
+                        "-M",
+                        "--full-index",
+                        "--format=%H%n%B",
+                    ],
+                ),
+                input=stdin,
+                stdout=sink,
+                stderr=subprocess.DEVNULL,
+                env=git_env(),
+                check=False,
+            )
 
     _, raw, raw_cpu = _timed(raw_git)
     n_files, parse, parse_cpu = _timed(
@@ -76,8 +90,10 @@ def main() -> None:
 
     pred, clf, clf_cpu = _timed(classify_rows)
 
-    print(f"repository: {args.git_dir}  commits: {n}  file diffs: {n_files}  featured: {len(frame)}"
-          f"  load average: {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"repository: {args.git_dir}  commits: {n}  file diffs: {n_files}  featured: {len(frame)}"
+        f"  load average: {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'step':<40}{'wall s':>8}{'commits/s':>11}{'x raw':>7}{'CPU s':>8}{'x raw CPU':>11}")
     for name, sec, cpu in [
         ("raw git log -p (floor)", raw, raw_cpu),
@@ -88,10 +104,14 @@ def main() -> None:
         ("features + classification, 1 process", feat + clf, feat_cpu + clf_cpu),
         (f"features + classification, {args.jobs} proc.", feat_j + clf, feat_j_cpu + clf_cpu),
     ]:
-        print(f"{name:<40}{sec:>8.2f}{n / sec if sec else float('inf'):>11.0f}{sec / raw:>7.1f}"
-              f"{cpu:>8.2f}{cpu / raw_cpu if raw_cpu else float('inf'):>11.1f}")  # fmt: skip
-    print(f"per commit: {1000 * (feat_cpu + clf_cpu) / n:.2f} ms CPU for features + classification"
-          f" (raw git {1000 * raw_cpu / n:.2f} ms); {args.jobs}-process rows equal: {same}")
+        print(
+            f"{name:<40}{sec:>8.2f}{n / sec if sec else float('inf'):>11.0f}{sec / raw:>7.1f}"
+            f"{cpu:>8.2f}{cpu / raw_cpu if raw_cpu else float('inf'):>11.1f}"
+        )
+    print(
+        f"per commit: {1000 * (feat_cpu + clf_cpu) / n:.2f} ms CPU for features + classification"
+        f" (raw git {1000 * raw_cpu / n:.2f} ms); {args.jobs}-process rows equal: {same}"
+    )
     print("layers:", pred["layer"].value_counts().to_dict())
 
 

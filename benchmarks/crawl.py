@@ -58,24 +58,36 @@ def time_raw_git(git_dir: Path, db: Path) -> tuple[float, str, float]:
     Returns (wall seconds, what was read, CPU seconds)."""
     argv = git_argv(git_dir, [*LOG_ARGS, "HEAD"])
     t, cpu = time.perf_counter(), children_cpu()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=git_env(), check=False)
+    proc = subprocess.run(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=git_env(), check=False
+    )
     if proc.returncode == 0:
         return time.perf_counter() - t, "full history", children_cpu() - cpu
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
-    paths = sorted({r[0] for r in con.execute("SELECT path FROM file_changes WHERE blob_missing").fetchall()})
+    paths = sorted(
+        {r[0] for r in con.execute("SELECT path FROM file_changes WHERE blob_missing").fetchall()}
+    )
     con.close()
-    argv = git_argv(git_dir, [*LOG_ARGS, "HEAD", "--", ".", *(f":(exclude,literal){p}" for p in paths)])
+    argv = git_argv(
+        git_dir, [*LOG_ARGS, "HEAD", "--", ".", *(f":(exclude,literal){p}" for p in paths)]
+    )
     t, cpu = time.perf_counter(), children_cpu()
     subprocess.run(argv, stdout=subprocess.DEVNULL, env=git_env(), check=True)
-    return time.perf_counter() - t, f"partial clone: {len(paths)} paths with absent blobs excluded", children_cpu() - cpu
+    return (
+        time.perf_counter() - t,
+        f"partial clone: {len(paths)} paths with absent blobs excluded",
+        children_cpu() - cpu,
+    )
 
 
 def time_strata(source: str, db: Path) -> dict:
     if db.exists():
         db.unlink()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(db), source], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(db), source], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -83,7 +95,11 @@ def time_pydriller(git_dir: Path, scratch: Path) -> tuple[float, int]:
     from pydriller import Repository
 
     clone = scratch / "pyd"
-    subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(git_dir), str(clone)], check=True, env=git_env())
+    subprocess.run(
+        ["git", "clone", "-q", "--shared", "--no-checkout", str(git_dir), str(clone)],
+        check=True,
+        env=git_env(),
+    )
     t = time.perf_counter()
     n = 0
     for c in Repository(str(clone)).traverse_commits():
@@ -97,29 +113,47 @@ def time_pydriller(git_dir: Path, scratch: Path) -> tuple[float, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("repo")
     ap.add_argument("--skip-pydriller", action="store_true")
-    ap.add_argument("--repeat", type=int, default=3, help="take the best of N runs for git and strata")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="take the best of N runs for git and strata"
+    )
     args = ap.parse_args()
     git_dir = resolve_git_dir(args.repo)
     scratch = Path(tempfile.mkdtemp(prefix="strata-bench-"))
     try:
         db = scratch / "bench.duckdb"
         load_before = os.getloadavg()[0]
-        strata = min((time_strata(args.repo, db) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+        strata = min(
+            (time_strata(args.repo, db) for _ in range(args.repeat)), key=lambda r: r["seconds"]
+        )
         raw = min((time_raw_git(git_dir, db) for _ in range(args.repeat)), key=lambda r: r[0])
-        print(f"history: {args.repo}: {strata['commits']:,} commits, {strata['rows']:,} file rows, "
-              f"{strata['missing']} rows with absent blobs")
+        print(
+            f"history: {args.repo}: {strata['commits']:,} commits, {strata['rows']:,} file rows, "
+            f"{strata['missing']} rows with absent blobs"
+        )
         print(f"raw git log -M --raw --numstat : {raw[0]:7.2f} s  ({raw[1]})")
-        print(f"strata crawl                   : {strata['seconds']:7.2f} s  peak RSS {strata['rss_mb']:.0f} MB")
-        print(f"ratio strata / raw git         : {strata['seconds'] / raw[0]:7.2f}x  (target <= 1.3x)")
-        print(f"CPU seconds strata / raw git   : {strata['cpu']:.2f} / {raw[2]:.2f} = {strata['cpu'] / raw[2]:.2f}x")
-        print(f"load average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        print(
+            f"strata crawl                   : {strata['seconds']:7.2f} s  peak RSS {strata['rss_mb']:.0f} MB"
+        )
+        print(
+            f"ratio strata / raw git         : {strata['seconds'] / raw[0]:7.2f}x  (target <= 1.3x)"
+        )
+        print(
+            f"CPU seconds strata / raw git   : {strata['cpu']:.2f} / {raw[2]:.2f} = {strata['cpu'] / raw[2]:.2f}x"
+        )
+        print(
+            f"load average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+        )
         if not args.skip_pydriller:
             pyd, n = time_pydriller(git_dir, scratch)
             print(f"PyDriller traverse ({n:,} commits): {pyd:7.2f} s")
-            print(f"speed-up over PyDriller        : {pyd / strata['seconds']:7.1f}x  (target >= 15x)")
+            print(
+                f"speed-up over PyDriller        : {pyd / strata['seconds']:7.1f}x  (target >= 15x)"
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -46,9 +46,20 @@ def _fast_import_commit(msg: bytes, path: bytes, data: bytes, minute: int) -> by
     who = b"Ada Human <ada@example.org>"
     stamp = b" %d +0000\n" % (1704067200 + 60 * minute)
     return (
-        b"commit refs/heads/main\nauthor " + who + stamp + b"committer " + who + stamp
-        + b"data %d\n" % len(msg) + msg
-        + b"M 100644 inline " + path + b"\n" + b"data %d\n" % len(data) + data + b"\n"
+        b"commit refs/heads/main\nauthor "
+        + who
+        + stamp
+        + b"committer "
+        + who
+        + stamp
+        + b"data %d\n" % len(msg)
+        + msg
+        + b"M 100644 inline "
+        + path
+        + b"\n"
+        + b"data %d\n" % len(data)
+        + data
+        + b"\n"
     )
 
 

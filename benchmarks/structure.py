@@ -25,8 +25,14 @@ from mining.gitcmd import git_argv, git_env, git_text, resolve_git_dir
 def _raw(gd: Path, stdin: bytes, args: list[str]) -> float:
     t = time.perf_counter()
     with open(os.devnull, "wb") as sink:
-        subprocess.run(git_argv(gd, ["log", "--no-walk=unsorted", "--stdin", *args]), input=stdin,
-                       stdout=sink, stderr=subprocess.DEVNULL, env=git_env(), check=False)  # fmt: skip
+        subprocess.run(
+            git_argv(gd, ["log", "--no-walk=unsorted", "--stdin", *args]),
+            input=stdin,
+            stdout=sink,
+            stderr=subprocess.DEVNULL,
+            env=git_env(),
+            check=False,
+        )
     return time.perf_counter() - t
 
 

@@ -344,10 +344,14 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             )
         words = _words(entry.get("words", []), f"tools.{tid}.words")
         tools[tid] = Tool(
-            tid, entry.get("name", tid), kind, bool(entry.get("committer", True)), words,
+            tid,
+            entry.get("name", tid),
+            kind,
+            bool(entry.get("committer", True)),
+            words,
             _words(entry.get("subject_words", list(words)), f"tools.{tid}.subject_words"),
             _words(entry.get("author_words", list(words)), f"tools.{tid}.author_words"),
-        )  # fmt: skip
+        )
         for pat in entry.get("identity", []):
             identities.append((tid, _compile(pat, f"tools.{tid}.identity")))
         for s in entry.get("sessions", []):
@@ -659,9 +663,18 @@ def _template_table(
     """One row per detected template: id, counts, dates and the reviewed rule deciding it."""
     cols: dict[str, list[Any]] = {
         k: []
-        for k in ("template_id", "n_commits", "n_human", "n_authors", "first_at", "last_at",
-                  "kind", "rule", "template")
-    }  # fmt: skip
+        for k in (
+            "template_id",
+            "n_commits",
+            "n_human",
+            "n_authors",
+            "first_at",
+            "last_at",
+            "kind",
+            "rule",
+            "template",
+        )
+    }
     for tpl in sorted(detected):
         rows = members[tpl]
         rule = catalog.template_rule(repo, tpl)
@@ -675,8 +688,13 @@ def _template_table(
         cols["kind"].append(rule.kind if rule else None)
         cols["rule"].append(rule.name if rule else None)
         cols["template"].append(tpl)
-    types = {"n_commits": pa.int32(), "n_human": pa.int32(), "n_authors": pa.int32(),
-             "first_at": pa.timestamp("us", tz="UTC"), "last_at": pa.timestamp("us", tz="UTC")}  # fmt: skip
+    types = {
+        "n_commits": pa.int32(),
+        "n_human": pa.int32(),
+        "n_authors": pa.int32(),
+        "first_at": pa.timestamp("us", tz="UTC"),
+        "last_at": pa.timestamp("us", tz="UTC"),
+    }
     return pa.table(
         {
             "repo": pa.array([repo] * len(detected), pa.string()),

@@ -235,7 +235,9 @@ def repository(repo: str | Path) -> Path:
     history's lines to the boundary commits: 0 AI lines where the full history has many)."""
     git_dir = resolve_git_dir(locate_repository(repo))
     if shallow_cuts(git_dir):
-        raise SourceError(f"{repo}: shallow clone: blame needs the full history (git fetch --unshallow)")
+        raise SourceError(
+            f"{repo}: shallow clone: blame needs the full history (git fetch --unshallow)"
+        )
     return git_dir
 
 

@@ -228,9 +228,11 @@ def merge_partition(con: duckdb.DuckDBPyConnection, outcome: dict[str, Any], fol
     tables = repo_tables(con)
     con.execute(f"ATTACH '{_sql_path(folder / PARTITION_DB)}' AS strata_partition (READ_ONLY)")
     try:
-        present = set(con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'strata_partition'"
-        ).fetchall())  # fmt: skip
+        present = set(
+            con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'strata_partition'"
+            ).fetchall()
+        )
         with store.transaction(con):
             for table in tables:
                 con.execute(f'DELETE FROM "{table}" WHERE repo = ?', [repo])  # noqa: S608
@@ -250,11 +252,24 @@ def _record_state(con: duckdb.DuckDBPyConnection, o: dict[str, Any]) -> None:
     con.execute("DELETE FROM build_state WHERE repo = ?", [o["repo"]])
     con.execute(
         "INSERT INTO build_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [o["repo"], o["rev"], o["head_sha"], o["features_version"], o["model_version"],
-         o["n_commits"], o["n_featured"], o["n_classified"], o["n_ai_commits"],
-         o["crawl_seconds"], o["features_seconds"], o["classify_seconds"], o["peak_rss_mb"],
-         json.dumps(o["skipped"]), datetime.now(UTC)],
-    )  # fmt: skip
+        [
+            o["repo"],
+            o["rev"],
+            o["head_sha"],
+            o["features_version"],
+            o["model_version"],
+            o["n_commits"],
+            o["n_featured"],
+            o["n_classified"],
+            o["n_ai_commits"],
+            o["crawl_seconds"],
+            o["features_seconds"],
+            o["classify_seconds"],
+            o["peak_rss_mb"],
+            json.dumps(o["skipped"]),
+            datetime.now(UTC),
+        ],
+    )
 
 
 def expected_head(target: CrawlTarget) -> str | None:
@@ -323,12 +338,24 @@ def reclassify_repo(con: duckdb.DuckDBPyConnection, repo: str, model: Any) -> di
     skipped = {
         k: v for k, v in json.loads(row[8] or "{}").items() if not k.startswith("not classified")
     }
-    return asdict(RepoOutcome(
-        repo, rev=row[0], head_sha=row[1], features_version=row[2], model_version=model.version,
-        n_commits=row[3], n_featured=row[4], n_classified=n, n_ai_commits=row[5],
-        crawl_seconds=0.0, features_seconds=0.0, classify_seconds=seconds, skipped=skipped,
-        status="classified",
-    ))  # fmt: skip
+    return asdict(
+        RepoOutcome(
+            repo,
+            rev=row[0],
+            head_sha=row[1],
+            features_version=row[2],
+            model_version=model.version,
+            n_commits=row[3],
+            n_featured=row[4],
+            n_classified=n,
+            n_ai_commits=row[5],
+            crawl_seconds=0.0,
+            features_seconds=0.0,
+            classify_seconds=seconds,
+            skipped=skipped,
+            status="classified",
+        )
+    )
 
 
 def state_outcome(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, Any]:
@@ -340,11 +367,22 @@ def state_outcome(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, Any]:
         [repo],
     )
     n_merges = _count(con, "commits", repo, "AND is_merge")
-    return asdict(RepoOutcome(
-        repo, rev=row[0], head_sha=row[1], features_version=row[2], model_version=row[3],
-        n_commits=row[4], n_merges=n_merges, n_featured=row[5], n_classified=row[6],
-        n_ai_commits=row[7], skipped=json.loads(row[8] or "{}"), status="up-to-date",
-    ))  # fmt: skip
+    return asdict(
+        RepoOutcome(
+            repo,
+            rev=row[0],
+            head_sha=row[1],
+            features_version=row[2],
+            model_version=row[3],
+            n_commits=row[4],
+            n_merges=n_merges,
+            n_featured=row[5],
+            n_classified=row[6],
+            n_ai_commits=row[7],
+            skipped=json.loads(row[8] or "{}"),
+            status="up-to-date",
+        )
+    )
 
 
 def partition_key(repo: str) -> str:
@@ -418,7 +456,9 @@ def build(
     t_start = time.perf_counter()
     db = Path(db)
     names = _unique_names(targets)
-    report = BuildReport(started_at=_now(), db=str(db), jobs=jobs, scheduler=_scheduler_name(scheduler))
+    report = BuildReport(
+        started_at=_now(), db=str(db), jobs=jobs, scheduler=_scheduler_name(scheduler)
+    )
     staging = Path(staging) if staging else store.build_staging(db)
     staging.mkdir(parents=True, exist_ok=True)
     model, why = current_model(model_dir)
@@ -426,20 +466,33 @@ def build(
     with _BuildLog(log, db, report, progress) as blog:
         try:
             with store.run_record(con, "build", json.dumps(names)) as run_id:
-                blog.note(f"build of {len(targets)} repositories into {db} (jobs={jobs}, scheduler={report.scheduler})")
+                blog.note(
+                    f"build of {len(targets)} repositories into {db} (jobs={jobs}, scheduler={report.scheduler})"
+                )
                 if model is None:
                     blog.note(f"no classifier: layers are left empty ({why})")
                 merge_leftovers(con, staging, targets, blog.note)
                 todo = _settle_built(con, targets, model, blog.finish)
                 weights = _largest_first(todo)
                 if progress:
-                    progress("plan", {"repos": len(todo), "commits": sum(weights.values()),
-                                      "weights": weights, "skipped": len(targets) - len(todo)})  # fmt: skip
+                    progress(
+                        "plan",
+                        {
+                            "repos": len(todo),
+                            "commits": sum(weights.values()),
+                            "weights": weights,
+                            "skipped": len(targets) - len(todo),
+                        },
+                    )
                 for outcome in _run_tasks(todo, jobs, scheduler, staging, model_dir):
                     if outcome["status"] != "failed":
                         merge_partition(con, outcome, _place_partition(staging, outcome))
                     blog.finish(outcome)
-                failed = [f"{r['repo']}: {r.get('error')}" for r in report.repos if r["status"] == "failed"]
+                failed = [
+                    f"{r['repo']}: {r.get('error')}"
+                    for r in report.repos
+                    if r["status"] == "failed"
+                ]
                 if failed:
                     store.mark_run(con, run_id, "failed", "; ".join(failed))
         finally:
@@ -471,7 +524,9 @@ class _BuildLog:
     def __init__(
         self, log: str | Path | None, db: Path, report: BuildReport, progress: ProgressFn | None
     ) -> None:
-        self.path = Path(log) if log else db.resolve().parent / "build-logs" / f"build-{_stamp()}.log"
+        self.path = (
+            Path(log) if log else db.resolve().parent / "build-logs" / f"build-{_stamp()}.log"
+        )
         self.report, self.progress = report, progress
 
     def __enter__(self) -> _BuildLog:
@@ -481,7 +536,9 @@ class _BuildLog:
 
     def __exit__(self, *exc: object) -> None:
         self.file.close()
-        self.path.with_suffix(".json").write_text(json.dumps(self.report.to_json(), indent=2) + "\n")
+        self.path.with_suffix(".json").write_text(
+            json.dumps(self.report.to_json(), indent=2) + "\n"
+        )
 
     def note(self, msg: str) -> None:
         self.file.write(f"{_now()} {msg}\n")
@@ -495,7 +552,10 @@ class _BuildLog:
 
 
 def merge_leftovers(
-    con: duckdb.DuckDBPyConnection, staging: Path, targets: Sequence[CrawlTarget], note: Callable[[str], None]
+    con: duckdb.DuckDBPyConnection,
+    staging: Path,
+    targets: Sequence[CrawlTarget],
+    note: Callable[[str], None],
 ) -> None:
     """Merge the partitions an interrupted build finished but did not merge (still at the pinned
     head); drop stale ones and the folders of tasks that died before finishing."""
@@ -512,7 +572,9 @@ def merge_leftovers(
 
 
 def _settle_built(
-    con: duckdb.DuckDBPyConnection, targets: Sequence[CrawlTarget], model: Any,
+    con: duckdb.DuckDBPyConnection,
+    targets: Sequence[CrawlTarget],
+    model: Any,
     finish: Callable[[dict[str, Any]], None],
 ) -> list[CrawlTarget]:
     """Report the repositories already built at their pin (classifying those that lack this
@@ -545,15 +607,19 @@ def _place_partition(staging: Path, outcome: dict[str, Any]) -> Path:
     return folder
 
 
-def _close_report(report: BuildReport, names: list[str], t_start: float, note: Callable[[str], None]) -> None:
+def _close_report(
+    report: BuildReport, names: list[str], t_start: float, note: Callable[[str], None]
+) -> None:
     """Order the report as the targets were given, time it and log the totals."""
     order = {n: i for i, n in enumerate(names)}
     report.repos.sort(key=lambda r: order.get(r["repo"], 0))
     report.finished_at = _now()
     report.wall_seconds = round(time.perf_counter() - t_start, 2)
     tot = report.totals()
-    note(f"done: {tot['repos_built']} built, {tot['repos_up_to_date']} up to date, "
-         f"{tot['repos_failed']} failed, {tot['commits']} commits, {report.wall_seconds:.1f}s")  # fmt: skip
+    note(
+        f"done: {tot['repos_built']} built, {tot['repos_up_to_date']} up to date, "
+        f"{tot['repos_failed']} failed, {tot['commits']} commits, {report.wall_seconds:.1f}s"
+    )
 
 
 def _run_tasks(
@@ -631,12 +697,18 @@ def log_line(o: dict[str, Any]) -> str:
     if o["status"] == "failed":
         return f"{o['repo']}: FAILED: {o['error']}"
     skipped = ", ".join(f"{v} {k}" for k, v in o.get("skipped", {}).items()) or "none"
-    return (f"{o['repo']}: {o['status']} @ {o['head_sha'][:12]}: {o['n_commits']} commits, "
-            f"{o['n_featured']} featured, {o['n_classified']} classified, {o['n_ai_commits']} AI; "
-            f"crawl {o['crawl_seconds']:.1f}s features {o['features_seconds']:.1f}s "
-            f"classify {o['classify_seconds']:.1f}s; skipped: {skipped}"
-            + "".join(f"; {n}" for n in o.get("notes", []))
-            + (f"; ERROR (rows kept: crawl + attribution; rerun to retry) {o['error']}" if o.get("error") else ""))  # fmt: skip
+    return (
+        f"{o['repo']}: {o['status']} @ {o['head_sha'][:12]}: {o['n_commits']} commits, "
+        f"{o['n_featured']} featured, {o['n_classified']} classified, {o['n_ai_commits']} AI; "
+        f"crawl {o['crawl_seconds']:.1f}s features {o['features_seconds']:.1f}s "
+        f"classify {o['classify_seconds']:.1f}s; skipped: {skipped}"
+        + "".join(f"; {n}" for n in o.get("notes", []))
+        + (
+            f"; ERROR (rows kept: crawl + attribution; rerun to retry) {o['error']}"
+            if o.get("error")
+            else ""
+        )
+    )
 
 
 def _now() -> str:

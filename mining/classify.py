@@ -71,14 +71,20 @@ def rule_names(frame: pd.DataFrame) -> pd.Series:
         ("lockfile_or_generated_only", (n > 0) & (mech == n)),
         (
             "dependency_bump_only",
-            (n > 0) & (dep_files == n) & (frame["dep_added"] == 0) & (frame["dep_removed"] == 0)
+            (n > 0)
+            & (dep_files == n)
+            & (frame["dep_added"] == 0)
+            & (frame["dep_removed"] == 0)
             & ((frame["dep_bumped"] > 0) | (frame["n_lockfile"] > 0)),
         ),
         (
             "pure_rename_local",
-            (n > 0) & (frame["n_pure_renames"] == n) & (frame["n_cross_pkg_moves"] == 0) & (n <= 10),
+            (n > 0)
+            & (frame["n_pure_renames"] == n)
+            & (frame["n_cross_pkg_moves"] == 0)
+            & (n <= 10),
         ),
-    ]  # fmt: skip
+    ]
     for name, cond in conditions:
         out[cond.to_numpy() & out.isna().to_numpy()] = name
     return out
@@ -123,29 +129,51 @@ def make_estimator(kind: str = DEFAULT_ESTIMATOR, columns: list[str] | None = No
                     sparse_output=False,
                 ),
                 cats,
-            )  # fmt: skip
+            )
         )
     pre = ColumnTransformer(parts, remainder="drop")
     if kind == "logreg":
-        clf = Pipeline([
-            ("pre", pre), ("scale", StandardScaler()),
-            ("clf", LogisticRegression(C=0.3, max_iter=3000, class_weight="balanced")),
-        ])  # fmt: skip
+        clf = Pipeline(
+            [
+                ("pre", pre),
+                ("scale", StandardScaler()),
+                ("clf", LogisticRegression(C=0.3, max_iter=3000, class_weight="balanced")),
+            ]
+        )
     elif kind == "rf":
-        clf = Pipeline([
-            ("pre", pre),
-            ("clf", RandomForestClassifier(n_estimators=400, min_samples_leaf=2,
-                                           class_weight="balanced_subsample", random_state=0,
-                                           n_jobs=1)),
-        ])  # fmt: skip
+        clf = Pipeline(
+            [
+                ("pre", pre),
+                (
+                    "clf",
+                    RandomForestClassifier(
+                        n_estimators=400,
+                        min_samples_leaf=2,
+                        class_weight="balanced_subsample",
+                        random_state=0,
+                        n_jobs=1,
+                    ),
+                ),
+            ]
+        )
     elif kind == "hgb":
-        clf = Pipeline([
-            ("pre", pre),
-            ("clf", HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05,
-                                                   max_leaf_nodes=15, min_samples_leaf=8,
-                                                   l2_regularization=1.0,
-                                                   class_weight="balanced", random_state=0)),
-        ])  # fmt: skip
+        clf = Pipeline(
+            [
+                ("pre", pre),
+                (
+                    "clf",
+                    HistGradientBoostingClassifier(
+                        max_iter=200,
+                        learning_rate=0.05,
+                        max_leaf_nodes=15,
+                        min_samples_leaf=8,
+                        l2_regularization=1.0,
+                        class_weight="balanced",
+                        random_state=0,
+                    ),
+                ),
+            ]
+        )
     else:
         raise ValueError(f"unknown model kind {kind!r}")
     return clf
@@ -182,12 +210,25 @@ BASES = ("linear", "linear_text", "trees")
 #: gradient-boosting settings per tree base: "trees" is the shipped one; "trees_slow" (slower
 #: learning, larger leaves, half the columns per split, early stopping) was measured only
 TREE_PARAMS: dict[str, dict[str, Any]] = {
-    "trees": {"max_iter": 80, "learning_rate": 0.1, "max_leaf_nodes": 12, "min_samples_leaf": 10,
-              "l2_regularization": 1.0},
-    "trees_slow": {"max_iter": 400, "learning_rate": 0.04, "max_leaf_nodes": 8,
-                   "min_samples_leaf": 20, "l2_regularization": 3.0, "max_features": 0.5,
-                   "early_stopping": True, "validation_fraction": 0.15, "n_iter_no_change": 25},
-}  # fmt: skip
+    "trees": {
+        "max_iter": 80,
+        "learning_rate": 0.1,
+        "max_leaf_nodes": 12,
+        "min_samples_leaf": 10,
+        "l2_regularization": 1.0,
+    },
+    "trees_slow": {
+        "max_iter": 400,
+        "learning_rate": 0.04,
+        "max_leaf_nodes": 8,
+        "min_samples_leaf": 20,
+        "l2_regularization": 3.0,
+        "max_features": 0.5,
+        "early_stopping": True,
+        "validation_fraction": 0.15,
+        "n_iter_no_change": 25,
+    },
+}
 #: inverse regularisation of the stacking comparison's meta-learner (4 log-probabilities a base)
 META_C = 1.0
 #: probabilities are clipped here before the log, so one confident base cannot dominate
@@ -204,8 +245,11 @@ def variant_columns(variant: str) -> tuple[list[str], list[str]]:
 
     if variant not in VARIANTS:
         raise ModelError(f"unknown model variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    cols = [c for c in features.FEATURE_COLUMNS
-            if variant == "full" or not c.startswith(MESSAGE_PREFIXES)]  # fmt: skip
+    cols = [
+        c
+        for c in features.FEATURE_COLUMNS
+        if variant == "full" or not c.startswith(MESSAGE_PREFIXES)
+    ]
     texts = ["msg_text", "path_text"] if variant == "full" else ["path_text"]
     return [*cols, *RATIO_COLUMNS], texts
 
@@ -216,8 +260,9 @@ def model_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
     if all(c in frame.columns for c in RATIO_COLUMNS):
         return frame
-    return pd.concat([frame.reset_index(drop=True),
-                      ratio_features(frame).reset_index(drop=True)], axis=1)  # fmt: skip
+    return pd.concat(
+        [frame.reset_index(drop=True), ratio_features(frame).reset_index(drop=True)], axis=1
+    )
 
 
 def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
@@ -237,14 +282,18 @@ def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
     cols, texts = variant_columns(variant)
     cats = [c for c in cols if c in set(features.CATEGORICAL_COLUMNS)]
     num = [c for c in cols if c not in set(cats)]
-    onehot = OneHotEncoder(categories=[list(features.CC_TYPES)] * len(cats),
-                           handle_unknown="ignore", sparse_output=False)  # fmt: skip
+    onehot = OneHotEncoder(
+        categories=[list(features.CC_TYPES)] * len(cats),
+        handle_unknown="ignore",
+        sparse_output=False,
+    )
     if name in TREE_PARAMS:
         parts: list[tuple[str, Any, Any]] = [("num", "passthrough", num)]
         if cats:
             parts.append(("cat", onehot, cats))
-        clf = HistGradientBoostingClassifier(**TREE_PARAMS[name], class_weight="balanced",
-                                             random_state=0)  # fmt: skip
+        clf = HistGradientBoostingClassifier(
+            **TREE_PARAMS[name], class_weight="balanced", random_state=0
+        )
         return Pipeline([("pre", ColumnTransformer(parts, remainder="drop")), ("clf", clf)])
     if name not in ("linear", "linear_text"):
         raise ModelError(f"unknown base learner {name!r}; choose from {', '.join(BASES)}")
@@ -253,15 +302,31 @@ def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
     if cats:
         parts.append(("cat", onehot, cats))
     if "msg_text" in texts:
-        parts.append(("msg", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                             max_features=30000, strip_accents="unicode"),
-                      "msg_text"))  # fmt: skip
-    parts.append(("path", TfidfVectorizer(token_pattern=r"\S+", min_df=2, sublinear_tf=True,
-                                          max_features=20000), "path_text"))  # fmt: skip
+        parts.append(
+            (
+                "msg",
+                TfidfVectorizer(
+                    ngram_range=(1, 2),
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=30000,
+                    strip_accents="unicode",
+                ),
+                "msg_text",
+            )
+        )
+    parts.append(
+        (
+            "path",
+            TfidfVectorizer(token_pattern=r"\S+", min_df=2, sublinear_tf=True, max_features=20000),
+            "path_text",
+        )
+    )
     structure_weight = 0.35 if name == "linear_text" else 1.0
     weights = {"num": structure_weight / 4, "cat": 1.0, "msg": 1.0, "path": 1.0}
-    pre = ColumnTransformer(parts, remainder="drop",
-                            transformer_weights={k: weights[k] for k, _, _ in parts})  # fmt: skip
+    pre = ColumnTransformer(
+        parts, remainder="drop", transformer_weights={k: weights[k] for k, _, _ in parts}
+    )
     clf = LogisticRegression(C=0.5 if binary else 1.0, max_iter=5000, class_weight="balanced")
     return Pipeline([("pre", pre), ("clf", clf)])
 
@@ -318,8 +383,9 @@ def weighted_macro_f1(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None = No
     """Macro-F1 over the four layers with per-commit weights (1/pi): the population's score."""
     from sklearn.metrics import f1_score
 
-    return float(f1_score(y, pred, labels=list(LAYERS), average="macro", sample_weight=w,
-                          zero_division=0))  # fmt: skip
+    return float(
+        f1_score(y, pred, labels=list(LAYERS), average="macro", sample_weight=w, zero_division=0)
+    )
 
 
 def meta_inputs(probs: dict[str, np.ndarray]) -> np.ndarray:
@@ -360,8 +426,9 @@ class Stack:
     def combine(self, probs: dict[str, np.ndarray]) -> np.ndarray:
         """Layer scores (rows sum to 1) from the bases' probabilities."""
         if self.meta_learner is not None:
-            return _ordered_columns(self.meta_learner, self.meta_learner.predict_proba(
-                meta_inputs(probs)))  # fmt: skip
+            return _ordered_columns(
+                self.meta_learner, self.meta_learner.predict_proba(meta_inputs(probs))
+            )
         s = np.asarray(sum(w * probs[k] for k, w in self.weights.items()))
         s = s * np.asarray(self.thresholds)
         return s / s.sum(axis=1, keepdims=True)
@@ -393,8 +460,13 @@ def fit_weights(w: np.ndarray) -> np.ndarray:
 
 
 def inner_probabilities(
-    X: pd.DataFrame, y: np.ndarray, w: np.ndarray, groups: np.ndarray, variant: str,
-    n_splits: int, bases: tuple[str, ...] = BASES,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    w: np.ndarray,
+    groups: np.ndarray,
+    variant: str,
+    n_splits: int,
+    bases: tuple[str, ...] = BASES,
 ) -> dict[str, np.ndarray]:
     """Out-of-fold probabilities of each base learner over repository-grouped folds."""
     from sklearn.model_selection import GroupKFold
@@ -410,9 +482,7 @@ def inner_probabilities(
     return out
 
 
-def comparisons(
-    probs: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray
-) -> dict[str, Stack]:
+def comparisons(probs: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray) -> dict[str, Stack]:
     """The procedure (mean of the three bases) and fixed alternatives, each decided on the
     inner probabilities only: every base alone, the mean of linear and trees, stacking by a
     meta-learner, and the former procedure (best of 9 blends, with and without tuned thresholds). Evaluation scores them
@@ -440,9 +510,14 @@ def comparisons(
 
 def candidate_names() -> list[str]:
     """What the report scores on the outer folds: the procedure, then its comparisons."""
-    return [PROCEDURE_NAME, *(f"{b} alone" for b in BASES), "mean of linear and trees",
-            "stack (logistic meta-learner)",
-            "best blend + thresholds (former procedure)", "best blend, no thresholds"]
+    return [
+        PROCEDURE_NAME,
+        *(f"{b} alone" for b in BASES),
+        "mean of linear and trees",
+        "stack (logistic meta-learner)",
+        "best blend + thresholds (former procedure)",
+        "best blend, no thresholds",
+    ]
 
 
 def refit_bases(stack: Stack, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, variant: str) -> Stack:
@@ -578,8 +653,10 @@ def fit(
     fix_model = None
     if is_fix is not None and is_fix.astype(bool).nunique() == 2:
         base = make_estimator("logreg")
-        steps = [*base.steps[:-1], ("clf", LogisticRegression(C=0.3, max_iter=3000,
-                                                               class_weight="balanced"))]  # fmt: skip
+        steps = [
+            *base.steps[:-1],
+            ("clf", LogisticRegression(C=0.3, max_iter=3000, class_weight="balanced")),
+        ]
         fix_est = Pipeline(steps)
         if is_fix.astype(bool).value_counts().min() >= 3:
             fix_est = CalibratedClassifierCV(fix_est, method="sigmoid", cv=3)
@@ -611,35 +688,41 @@ def fit_layer_model(
     cols, texts = variant_columns(variant)
     missing = [c for c in texts if c not in frame.columns]
     if missing:
-        raise ModelError(f"training rows lack text columns {missing} (read them with text_features)")
+        raise ModelError(
+            f"training rows lack text columns {missing} (read them with text_features)"
+        )
     X = model_frame(frame)
     y = layers.astype(str).to_numpy(dtype=object)
     w = unit_mean(weights, len(y))
     groups = np.asarray(groups)
     probs = inner_probabilities(X, y, fit_weights(w), groups, variant, inner_splits)
     combos = comparisons(probs, y, w)
-    table = {name: round(weighted_macro_f1(y, _argmax_layers(c.combine(probs)), w), 4)
-             for name, c in combos.items()}  # fmt: skip
+    table = {
+        name: round(weighted_macro_f1(y, _argmax_layers(c.combine(probs)), w), 4)
+        for name, c in combos.items()
+    }
     selection = Selection(probs, table[PROCEDURE_NAME], table, combos)
     stack = fit_stack(X, y, w, variant, selection)
     fix_model = None
     if is_fix is not None:
         fix_model = fit_fix_model(X, is_fix.astype(bool).to_numpy(), w, variant)
     m = dict(meta or {})
-    m.update({
-        "feature_columns": list(features.FEATURE_COLUMNS),
-        "ratio_columns": [c for c in cols if c.startswith("r_")],
-        "text_columns": texts,
-        "features_version": features.FEATURES_VERSION,
-        "variant": variant,
-        "estimator": "stack",
-        "procedure": PROCEDURE,
-        "bases": list(stack.bases),
-        "base_weights": stack.weights,
-        "fit_weighting": FIT_WEIGHTING,
-        "inner_macro_f1": round(selection.inner_score, 4),
-        "inner_comparisons": selection.candidates,
-    })  # fmt: skip
+    m.update(
+        {
+            "feature_columns": list(features.FEATURE_COLUMNS),
+            "ratio_columns": [c for c in cols if c.startswith("r_")],
+            "text_columns": texts,
+            "features_version": features.FEATURES_VERSION,
+            "variant": variant,
+            "estimator": "stack",
+            "procedure": PROCEDURE,
+            "bases": list(stack.bases),
+            "base_weights": stack.weights,
+            "fit_weighting": FIT_WEIGHTING,
+            "inner_macro_f1": round(selection.inner_score, 4),
+            "inner_comparisons": selection.candidates,
+        }
+    )
     return LayerModel(stack, fix_model, rule_precision(frame, layers), m), selection
 
 
@@ -675,9 +758,14 @@ def save_model(model: LayerModel, model_dir: Path | None = None, variant: str = 
     path = d / f"{stem}.joblib"
     tmp = d / f".{stem}.joblib.tmp"
     joblib.dump(
-        {"layer_model": model.layer_model, "fix_model": model.fix_model,
-         "rule_precision": model.rule_precision}, tmp, compress=3,
-    )  # fmt: skip
+        {
+            "layer_model": model.layer_model,
+            "fix_model": model.fix_model,
+            "rule_precision": model.rule_precision,
+        },
+        tmp,
+        compress=3,
+    )
     meta = dict(model.meta)
     meta["rule_precision"] = model.rule_precision
     meta["rules"] = RULES
@@ -800,7 +888,9 @@ def classify_stage(
     store.require_rows(con, "commit_features", "features")
     model = model or load_model()
     # beside the full model, the shipped diff-only one (no message features) fills layer_diff_only
-    diff_only = load_model(variant="diff-only") if model.meta.get("variant", "full") == "full" else None
+    diff_only = (
+        load_model(variant="diff-only") if model.meta.get("variant", "full") == "full" else None
+    )
     oof = read_oof(oof_path) if oof_path is not None else None
     known = [
         r[0] for r in con.execute("SELECT DISTINCT repo FROM commit_features ORDER BY 1").fetchall()
@@ -820,7 +910,9 @@ def classify_stage(
         pred = apply_oof(classify_frame(frame, model), oof, model.meta.get("variant", "full"))
         if diff_only is not None:  # the study's message-style sensitivity reads both layers
             other = apply_oof(classify_frame(frame, diff_only), oof, "diff-only")
-            pred["layer_diff_only"] = pred[["sha"]].merge(other[["sha", "layer"]], on="sha")["layer"]
+            pred["layer_diff_only"] = pred[["sha"]].merge(other[["sha", "layer"]], on="sha")[
+                "layer"
+            ]
         pred["model_version"] = model.version
         pred["is_fix"] = pred["is_fix"].astype(bool)
         with store.transaction(con):

@@ -18,7 +18,9 @@ from mining.vocabulary import DEFAULT_CACHE, DEFAULT_DB
 
 INTERRUPTED = "strata: interrupted; work already committed is kept (rerun to resume)"
 #: click's error classes as typer ships them (typer >= 0.2x vendors click; older typer re-exports it)
-_CLICK_ERROR: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_CLICK_ERROR: type[Any] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
 _USAGE_ERROR: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
@@ -46,7 +48,9 @@ def report_exception(exc: BaseException) -> int:
         return known[0]
     log = write_crash_log(exc)
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else "-"
-    error_line(f"internal error (a bug, please report it) {type(exc).__name__}: {first}; traceback in {log}")
+    error_line(
+        f"internal error (a bug, please report it) {type(exc).__name__}: {first}; traceback in {log}"
+    )
     return 1
 
 
@@ -61,8 +65,11 @@ def write_crash_log(exc: BaseException) -> str:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"strata-crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-        path.write_text(f"strata {__version__}: {' '.join(sys.argv)}\n"
-                        + "".join(traceback.format_exception(exc)), encoding="utf-8")  # fmt: skip
+        path.write_text(
+            f"strata {__version__}: {' '.join(sys.argv)}\n"
+            + "".join(traceback.format_exception(exc)),
+            encoding="utf-8",
+        )
         return str(path)
     except OSError:
         return "(no log: the log folder is not writable)"
@@ -104,9 +111,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # help text is literal: `[[repo]]` must not be read as markup
 )
 
-DbOption = Annotated[
-    Path, typer.Option("--db", help="DuckDB database file.", envvar="STRATA_DB")
-]
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB database file.", envvar="STRATA_DB")]
 MirrorsOption = Annotated[
     Path | None,
     typer.Option(
@@ -116,12 +121,22 @@ MirrorsOption = Annotated[
 CacheOption = Annotated[Path, typer.Option(help="Where clone URLs are cloned (bare).")]
 #: the options every command shares, one definition each (docs/cli.md)
 QuietOption = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No progress and no summary; errors and the requested output still print.")
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress and no summary; errors and the requested output still print.",
+    ),
 ]
-JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel workers (default 1).")]
+JobsOption = Annotated[
+    int, typer.Option("--jobs", "-j", min=1, help="Parallel workers (default 1).")
+]
 DEFAULT_JOBS = 1
 ForceOption = Annotated[
-    bool, typer.Option("--force", help="Replace an output this command did not write (never the database).")
+    bool,
+    typer.Option(
+        "--force", help="Replace an output this command did not write (never the database)."
+    ),
 ]
 
 
@@ -144,7 +159,8 @@ def version_callback(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print version.")
+        bool,
+        typer.Option("--version", callback=version_callback, is_eager=True, help="Print version."),
     ] = False,
 ) -> None:
     """ai-strata command line."""
@@ -158,7 +174,9 @@ def main(
 @app.command()
 def reproduce(
     db: DbOption = DEFAULT_DB,
-    release: Annotated[Path, typer.Option(help="Release folder to load (parquet + manifest).")] = Path("data/release"),
+    release: Annotated[
+        Path, typer.Option(help="Release folder to load (parquet + manifest).")
+    ] = Path("data/release"),
     out: Annotated[Path, typer.Option(help="Where the report and figures go.")] = Path("reports"),
     force: ForceOption = False,
     quiet: QuietOption = False,
@@ -191,10 +209,13 @@ def crawl(
     ] = None,
     db: DbOption = DEFAULT_DB,
     corpus: Annotated[
-        Path | None, typer.Option(help="Corpus manifest (TOML with [[repo]] entries) instead of SOURCEs.")
+        Path | None,
+        typer.Option(help="Corpus manifest (TOML with [[repo]] entries) instead of SOURCEs."),
     ] = None,
     mirrors: MirrorsOption = None,
-    rev: Annotated[str, typer.Option(help="Revision to crawl for SOURCEs (the corpus pins its own).")] = "HEAD",
+    rev: Annotated[
+        str, typer.Option(help="Revision to crawl for SOURCEs (the corpus pins its own).")
+    ] = "HEAD",
     cache: CacheOption = DEFAULT_CACHE,
     jobs: JobsOption = DEFAULT_JOBS,
     quiet: QuietOption = False,
@@ -215,7 +236,9 @@ def crawl(
     from mining.runner import resolve_targets, run_crawl
 
     if mirrors is not None and corpus is None:
-        refuse("--mirrors maps corpus names to local mirrors: it needs --corpus (give SOURCEs as paths instead)")
+        refuse(
+            "--mirrors maps corpus names to local mirrors: it needs --corpus (give SOURCEs as paths instead)"
+        )
     try:
         targets = resolve_targets(sources or [], corpus, mirrors, rev, cache)
         code = run_crawl(db, targets, jobs=jobs, quiet=quiet)
@@ -231,12 +254,17 @@ def crawl(
 @app.command()
 def build(
     db: DbOption = DEFAULT_DB,
-    corpus: Annotated[Path, typer.Option(help="Corpus manifest (TOML with [[repo]] entries).")] = Path("data/corpus.toml"),
+    corpus: Annotated[
+        Path, typer.Option(help="Corpus manifest (TOML with [[repo]] entries).")
+    ] = Path("data/corpus.toml"),
     mirrors: MirrorsOption = None,
     cache: CacheOption = DEFAULT_CACHE,
     jobs: JobsOption = DEFAULT_JOBS,
     scheduler: Annotated[
-        str | None, typer.Option(help="dask.distributed scheduler address (tcp://host:8786): run the per-repo tasks there.")
+        str | None,
+        typer.Option(
+            help="dask.distributed scheduler address (tcp://host:8786): run the per-repo tasks there."
+        ),
     ] = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -262,10 +290,16 @@ def build(
 def release(
     db: DbOption = DEFAULT_DB,
     out: Annotated[
-        Path, typer.Option(help="Release folder to write: new, empty, or a previous release (else --force).")
+        Path,
+        typer.Option(
+            help="Release folder to write: new, empty, or a previous release (else --force)."
+        ),
     ] = Path("data/release"),
     evaluation: Annotated[
-        Path | None, typer.Option(help="Classifier evaluation JSON for DATASET.md (default: reports/evaluation.json or reports/classifier/evaluation.json).")
+        Path | None,
+        typer.Option(
+            help="Classifier evaluation JSON for DATASET.md (default: reports/evaluation.json or reports/classifier/evaluation.json)."
+        ),
     ] = None,
     force: ForceOption = False,
     quiet: QuietOption = False,
@@ -284,13 +318,17 @@ def release(
     if quiet:
         return
     size = sum(t["bytes"] for t in manifest["files"].values())
-    typer.echo(f"release: {out} ({len(manifest['tables'])} tables, {size / 1e6:.1f} MB); privacy scan passed")
+    typer.echo(
+        f"release: {out} ({len(manifest['tables'])} tables, {size / 1e6:.1f} MB); privacy scan passed"
+    )
 
 
 @app.command()
 def load(
     db: DbOption = DEFAULT_DB,
-    release_dir: Annotated[Path, typer.Option("--release", help="Release folder (parquet + manifest.json).")] = Path("data/release"),
+    release_dir: Annotated[
+        Path, typer.Option("--release", help="Release folder (parquet + manifest.json).")
+    ] = Path("data/release"),
     force: ForceOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -314,7 +352,9 @@ def load(
 @app.command()
 def attribute(
     db: DbOption = DEFAULT_DB,
-    repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", help="Only these stored repositories.")
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Re-run AI attribution over stored metadata (after the catalog grows), without re-crawling.
@@ -347,17 +387,34 @@ def blame(
     from_: Annotated[
         str | None, typer.Option("--from", help="Count only lines last changed in FROM..TO.")
     ] = None,
-    include: Annotated[list[str] | None, typer.Option("--include", help="Path glob to blame (repeatable; * crosses folders).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Path glob to skip (repeatable).")] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", help="Path glob to blame (repeatable; * crosses folders)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Path glob to skip (repeatable).")
+    ] = None,
     releases: Annotated[
-        str | None, typer.Option("--releases", help="Tag glob, e.g. 'v*.*.0': every consecutive pair of matching tags (version order).")
+        str | None,
+        typer.Option(
+            "--releases",
+            help="Tag glob, e.g. 'v*.*.0': every consecutive pair of matching tags (version order).",
+        ),
     ] = None,
     blame_args: Annotated[
-        str, typer.Option("--blame-args", help="Extra git blame options, e.g. \"-M100 -C100 -C -C\" or \"-w\" (default: none).")
+        str,
+        typer.Option(
+            "--blame-args",
+            help='Extra git blame options, e.g. "-M100 -C100 -C -C" or "-w" (default: none).',
+        ),
     ] = "",
     jobs: JobsOption = DEFAULT_JOBS,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table | json (a list with --releases).")] = "table",
-    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json (kept for scripts).")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table | json (a list with --releases).")
+    ] = "table",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Same as --format json (kept for scripts).")
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Share of lines AI tools wrote: blame the files at TO, count lines changed in FROM..TO.
@@ -385,17 +442,27 @@ def blame(
 
             if releases:
                 results = blame_releases(
-                    repo, releases, include=include or (), exclude=exclude or (),
-                    blame_args=blame_args, jobs=jobs,
+                    repo,
+                    releases,
+                    include=include or (),
+                    exclude=exclude or (),
+                    blame_args=blame_args,
+                    jobs=jobs,
                     progress=lambda tag, d, n: progress_range(d, n, tag),
-                )  # fmt: skip
+                )
             else:
                 results = [
                     blame_range(
-                        repo, to, from_, include=include or (), exclude=exclude or (),
-                        blame_args=blame_args, jobs=jobs, progress=progress_range,
+                        repo,
+                        to,
+                        from_,
+                        include=include or (),
+                        exclude=exclude or (),
+                        blame_args=blame_args,
+                        jobs=jobs,
+                        progress=progress_range,
                     )
-                ]  # fmt: skip
+                ]
     except StrataError as err:
         fail(err)
     for r in results:
@@ -422,7 +489,9 @@ def blame(
 
 @app.command()
 def query(
-    sql: Annotated[str, typer.Argument(help="SQL to run, e.g. \"SELECT * FROM commit_facts LIMIT 5\".")],
+    sql: Annotated[
+        str, typer.Argument(help='SQL to run, e.g. "SELECT * FROM commit_facts LIMIT 5".')
+    ],
     db: DbOption = DEFAULT_DB,
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
     quiet: QuietOption = False,
@@ -439,7 +508,9 @@ def query(
     try:
         query_mod.check_format(format)
         cols, rows = query_mod.run_query(db, sql)
-        typer.echo(query_mod.format_rows(cols, rows, format, escape=stdout_is_terminal(), footer=not quiet))
+        typer.echo(
+            query_mod.format_rows(cols, rows, format, escape=stdout_is_terminal(), footer=not quiet)
+        )
     except StrataError as err:
         fail(err, db)
 
@@ -450,11 +521,15 @@ def query(
 @app.command()
 def features(
     db: DbOption = DEFAULT_DB,
-    repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", help="Only these stored repositories.")
+    ] = None,
     quiet: QuietOption = False,
     sample: Annotated[
         int | None,
-        typer.Option(help="Per repository, feature at most N AI-evidenced and N other commits (seeded hash of the SHA)."),
+        typer.Option(
+            help="Per repository, feature at most N AI-evidenced and N other commits (seeded hash of the SHA)."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
     jobs: JobsOption = DEFAULT_JOBS,
@@ -473,8 +548,15 @@ def features(
 
     lines = ProgressLines(quiet)
     try:
-        with stage_run(db, "features", {"repo": repo, "sample": sample, "seed": seed, "jobs": jobs}) as con, lines.heartbeat("features"):
-            counts = features_stage(con, repo or None, lines.count, sample=sample, seed=seed, jobs=jobs)
+        with (
+            stage_run(
+                db, "features", {"repo": repo, "sample": sample, "seed": seed, "jobs": jobs}
+            ) as con,
+            lines.heartbeat("features"),
+        ):
+            counts = features_stage(
+                con, repo or None, lines.count, sample=sample, seed=seed, jobs=jobs
+            )
     except StrataError as err:
         fail(err, db)
     if not quiet:
@@ -484,7 +566,9 @@ def features(
 @app.command()
 def structure(
     db: DbOption = DEFAULT_DB,
-    repo: Annotated[list[str] | None, typer.Option("--repo", help="Only these stored repositories.")] = None,
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", help="Only these stored repositories.")
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Find structural-change events of every stored non-merge commit into commit_structure.
@@ -512,10 +596,23 @@ def structure(
 def classify(
     db: DbOption = DEFAULT_DB,
     repo: Annotated[
-        Path | None, typer.Option("--repo", help="Classify commits of this repository (work tree, bare repo or mirror) without a database.")
+        Path | None,
+        typer.Option(
+            "--repo",
+            help="Classify commits of this repository (work tree, bare repo or mirror) without a database.",
+        ),
     ] = None,
-    shas: Annotated[Path | None, typer.Option("--shas", help="With --repo: file with one commit id per line ('-' = stdin).")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="full | diff-only (shipped models; diff-only reads no message) or a model folder. Default: full.")] = None,
+    shas: Annotated[
+        Path | None,
+        typer.Option("--shas", help="With --repo: file with one commit id per line ('-' = stdin)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="full | diff-only (shipped models; diff-only reads no message) or a model folder. Default: full.",
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Label each commit's layer (boilerplate | refactor | feature | architectural) and is_fix.
@@ -531,7 +628,9 @@ def classify(
     if repo is not None and shas is None:
         refuse("--repo needs --shas FILE (one commit id per line)")
     if shas is not None and repo is None:
-        refuse("--shas needs --repo PATH (without --repo every featured commit in --db is classified)")
+        refuse(
+            "--shas needs --repo PATH (without --repo every featured commit in --db is classified)"
+        )
     lines = ProgressLines(quiet)
     try:
         if repo is not None and shas is not None:
@@ -544,12 +643,21 @@ def classify(
         with stage_run(db, "classify", {"model": str(model or "shipped")}) as con:
             from mining.store import require_rows
 
-            require_rows(con, "commit_features", "features")  # the database's errors first, then the model's
+            require_rows(
+                con, "commit_features", "features"
+            )  # the database's errors first, then the model's
             layer_model = load_model(model)
-            repos = [r[0] for r in con.execute("SELECT DISTINCT repo FROM commit_features ORDER BY 1").fetchall()]
+            repos = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT repo FROM commit_features ORDER BY 1"
+                ).fetchall()
+            ]
             for i, name in enumerate(repos, 1):  # one repository at a time: progress per repository
                 counts.update(classify_stage(con, [name], layer_model))
-                lines.say(f"{name}: {counts[name]} commits classified ({i}/{len(repos)} repositories)")
+                lines.say(
+                    f"{name}: {counts[name]} commits classified ({i}/{len(repos)} repositories)"
+                )
     except StrataError as err:
         fail(err, None if repo is not None else db)
     if not quiet:
@@ -558,19 +666,52 @@ def classify(
 
 @app.command()
 def evaluate(
-    labels: Annotated[Path, typer.Option(help="Labelled commits (repo, sha, layer, is_fix).")] = Path("data/labels/labels.csv"),
-    features_file: Annotated[Path, typer.Option("--features", help="Stored features of the labelled commits.")] = Path("data/labels/features.parquet"),
-    ai_status: Annotated[Path, typer.Option(help="repo, sha, ai: for accuracy on AI vs human commits.")] = Path("data/labels/ai_status.csv"),
-    out: Annotated[Path, typer.Option(help="Folder for evaluation.json and the confusion matrix.")] = Path("reports/classifier"),
-    refresh_features: Annotated[bool, typer.Option("--refresh-features", help="Recompute the features from the mirrors first.")] = False,
-    mirrors: Annotated[Path | None, typer.Option(help="TSV repo<TAB>mirror path (else data/labels/repos.toml).")] = None,
-    train: Annotated[bool, typer.Option("--train", help="Then train the shipped model on all labels.")] = False,
-    model: Annotated[Path | None, typer.Option("--model", help="With --train: model folder to write (default: the package's).")] = None,
-    oof: Annotated[Path, typer.Option("--oof", help="Where to write the out-of-fold predictions.")] = OOF_PREDICTIONS,
+    labels: Annotated[
+        Path, typer.Option(help="Labelled commits (repo, sha, layer, is_fix).")
+    ] = Path("data/labels/labels.csv"),
+    features_file: Annotated[
+        Path, typer.Option("--features", help="Stored features of the labelled commits.")
+    ] = Path("data/labels/features.parquet"),
+    ai_status: Annotated[
+        Path, typer.Option(help="repo, sha, ai: for accuracy on AI vs human commits.")
+    ] = Path("data/labels/ai_status.csv"),
+    out: Annotated[
+        Path, typer.Option(help="Folder for evaluation.json and the confusion matrix.")
+    ] = Path("reports/classifier"),
+    refresh_features: Annotated[
+        bool,
+        typer.Option("--refresh-features", help="Recompute the features from the mirrors first."),
+    ] = False,
+    mirrors: Annotated[
+        Path | None, typer.Option(help="TSV repo<TAB>mirror path (else data/labels/repos.toml).")
+    ] = None,
+    train: Annotated[
+        bool, typer.Option("--train", help="Then train the shipped model on all labels.")
+    ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="With --train: model folder to write (default: the package's)."
+        ),
+    ] = None,
+    oof: Annotated[
+        Path, typer.Option("--oof", help="Where to write the out-of-fold predictions.")
+    ] = OOF_PREDICTIONS,
     folds: Annotated[int, typer.Option(min=3, help="Outer folds (grouped by repository).")] = 5,
-    inner_folds: Annotated[int, typer.Option(min=2, help="Inner folds (scores of the procedure's comparisons).")] = 4,
-    learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve", help="Also refit on shares of each training fold.")] = True,
-    doc: Annotated[Path | None, typer.Option(help="Markdown file whose generated evaluation block is rewritten.")] = Path("docs/classifier.md"),
+    inner_folds: Annotated[
+        int, typer.Option(min=2, help="Inner folds (scores of the procedure's comparisons).")
+    ] = 4,
+    learning_curve: Annotated[
+        bool,
+        typer.Option(
+            "--learning-curve/--no-learning-curve",
+            help="Also refit on shares of each training fold.",
+        ),
+    ] = True,
+    doc: Annotated[
+        Path | None,
+        typer.Option(help="Markdown file whose generated evaluation block is rewritten."),
+    ] = Path("docs/classifier.md"),
     quiet: QuietOption = False,
 ) -> None:
     """Score the layer classifier with nested, repository-grouped CV, weighted by 1/pi.
@@ -592,18 +733,32 @@ def evaluate(
             typer.echo(msg, err=True)
 
     try:
-        report = run(labels, features_file, ai_status, out, refresh=refresh_features,
-                     mirrors=mirror_paths(labels.parent / "repos.toml", tsv=mirrors), train=train, model_dir=model,
-                     oof_path=oof, doc=doc, n_splits=folds, inner_splits=inner_folds,
-                     learning_curve=learning_curve, progress=progress)  # fmt: skip
+        report = run(
+            labels,
+            features_file,
+            ai_status,
+            out,
+            refresh=refresh_features,
+            mirrors=mirror_paths(labels.parent / "repos.toml", tsv=mirrors),
+            train=train,
+            model_dir=model,
+            oof_path=oof,
+            doc=doc,
+            n_splits=folds,
+            inner_splits=inner_folds,
+            learning_curve=learning_curve,
+            progress=progress,
+        )
     except StrataError as err:
         fail(err)
     if quiet:
         return
     for variant, c in report["variants"].items():
-        typer.echo(f"{variant}: n={report['n_evaluated']} macro-F1 {c['macro_f1']:.3f} "
-                   f"accuracy {c['accuracy']:.3f} architectural F1 {c['architectural_f1']:.3f} "
-                   f"refactor F1 {c['refactor_f1']:.3f}")  # fmt: skip
+        typer.echo(
+            f"{variant}: n={report['n_evaluated']} macro-F1 {c['macro_f1']:.3f} "
+            f"accuracy {c['accuracy']:.3f} architectural F1 {c['architectural_f1']:.3f} "
+            f"refactor F1 {c['refactor_f1']:.3f}"
+        )
     for name, b in report["baselines"].items():
         typer.echo(f"baseline {name}: macro-F1 {b['macro_f1']:.3f}")
     gap = report.get("by_authorship", {}).get("standardised_accuracy_gap_ai_minus_human")
@@ -616,40 +771,64 @@ def evaluate(
 
 EvaluationOption = Annotated[
     Path | None,
-    typer.Option(help="Classifier evaluation JSON (default: reports/classifier/evaluation.json, else reports/evaluation.json)."),
+    typer.Option(
+        help="Classifier evaluation JSON (default: reports/classifier/evaluation.json, else reports/evaluation.json)."
+    ),
 ]
-OofOption = Annotated[Path, typer.Option("--oof", help="Out-of-fold predictions CSV (repo, sha, true, pred), if any.")]
-BlameOption = Annotated[Path, typer.Option(help="`strata blame --releases --json` output for the release chart.")]
-BootOption = Annotated[int, typer.Option("--n-boot", min=10, help="Bootstrap resamples for every interval.")]
+OofOption = Annotated[
+    Path, typer.Option("--oof", help="Out-of-fold predictions CSV (repo, sha, true, pred), if any.")
+]
+BlameOption = Annotated[
+    Path, typer.Option(help="`strata blame --releases --json` output for the release chart.")
+]
+BootOption = Annotated[
+    int, typer.Option("--n-boot", min=10, help="Bootstrap resamples for every interval.")
+]
 
 
-FigureFormatsOption = Annotated[str, typer.Option("--figure-formats", help="Figure files to write, comma-separated: pdf,svg,png.")]
+FigureFormatsOption = Annotated[
+    str,
+    typer.Option("--figure-formats", help="Figure files to write, comma-separated: pdf,svg,png."),
+]
 #: `--format` means the output format everywhere else; figures and report accepted it for figure
 #: formats before docs/cli.md, so it stays as a hidden, deprecated alias of --figure-formats
-OldFormatOption = Annotated[str | None, typer.Option("--format", hidden=True, help="Deprecated: use --figure-formats.")]
+OldFormatOption = Annotated[
+    str | None, typer.Option("--format", hidden=True, help="Deprecated: use --figure-formats.")
+]
 
 
 def _formats(value: str, old: str | None = None) -> tuple[str, ...]:
     if old is not None:
-        typer.secho("strata: warning: --format for figures is deprecated; use --figure-formats", err=True)
+        typer.secho(
+            "strata: warning: --format for figures is deprecated; use --figure-formats", err=True
+        )
         value = old
     formats = tuple(f.strip().lower() for f in value.split(",") if f.strip())
     bad = [f for f in formats if f not in ("pdf", "svg", "png")]
     if bad or not formats:
-        refuse(f"--figure-formats: unknown figure format(s) {', '.join(bad) or repr(value)}; choose from pdf,svg,png")
+        refuse(
+            f"--figure-formats: unknown figure format(s) {', '.join(bad) or repr(value)}; choose from pdf,svg,png"
+        )
     return formats
 
 
 @app.command("figures")
 def figures_command(
     db: DbOption = DEFAULT_DB,
-    out: Annotated[Path, typer.Option(help="Report folder; figures go to OUT/figures.")] = Path("reports"),
+    out: Annotated[Path, typer.Option(help="Report folder; figures go to OUT/figures.")] = Path(
+        "reports"
+    ),
     fmt: FigureFormatsOption = "pdf,svg,png",
     evaluation: EvaluationOption = None,
     oof: OofOption = OOF_PREDICTIONS,
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
-    blame_repo: Annotated[str | None, typer.Option(help="Repository the --blame file describes (named in its figure), e.g. Aider-AI/aider.")] = None,
+    blame_repo: Annotated[
+        str | None,
+        typer.Option(
+            help="Repository the --blame file describes (named in its figure), e.g. Aider-AI/aider."
+        ),
+    ] = None,
     old_fmt: OldFormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -658,27 +837,41 @@ def figures_command(
 
     formats = _formats(fmt, old_fmt)
     try:
-        written = build_figures(db, out, formats, blame_repo, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot)
+        written = build_figures(
+            db, out, formats, blame_repo, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot
+        )
     except StrataError as err:
         fail(err, db)
     if quiet:
         return
     for name, paths in written.items():
-        typer.echo(f"{name}: {', '.join(p.name for p in paths) if paths else 'skipped (input missing)'}")
+        typer.echo(
+            f"{name}: {', '.join(p.name for p in paths) if paths else 'skipped (input missing)'}"
+        )
     typer.echo(f"figures: {out / 'figures'}\ncontact sheet: {out / 'figures' / 'index.html'}")
 
 
 @app.command("report")
 def report_command(
     db: DbOption = DEFAULT_DB,
-    out: Annotated[Path, typer.Option(help="Folder for study.md/html, figures/ and notebook HTML.")] = Path("reports"),
+    out: Annotated[
+        Path, typer.Option(help="Folder for study.md/html, figures/ and notebook HTML.")
+    ] = Path("reports"),
     evaluation: EvaluationOption = None,
     oof: OofOption = OOF_PREDICTIONS,
     blame: BlameOption = Path("reports/blame_releases.json"),
     n_boot: BootOption = 1000,
     fmt: FigureFormatsOption = "pdf,svg,png",
-    notebooks: Annotated[Path | None, typer.Option("--notebook-dir", help="Folder of py:percent notebooks to execute (default: the ones installed with the package).")] = None,
-    run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the notebooks into OUT.")] = True,
+    notebooks: Annotated[
+        Path | None,
+        typer.Option(
+            "--notebook-dir",
+            help="Folder of py:percent notebooks to execute (default: the ones installed with the package).",
+        ),
+    ] = None,
+    run_notebooks: Annotated[
+        bool, typer.Option("--notebooks/--no-notebooks", help="Execute the notebooks into OUT.")
+    ] = True,
     old_fmt: OldFormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -690,8 +883,16 @@ def report_command(
     from analysis.report import NOTEBOOK_DIR, build_report
 
     try:
-        paths = build_report(db, out, evaluation=evaluation, oof=oof, blame=blame, n_boot=n_boot,
-                             formats=_formats(fmt, old_fmt), notebooks=(notebooks or NOTEBOOK_DIR) if run_notebooks else None)  # fmt: skip
+        paths = build_report(
+            db,
+            out,
+            evaluation=evaluation,
+            oof=oof,
+            blame=blame,
+            n_boot=n_boot,
+            formats=_formats(fmt, old_fmt),
+            notebooks=(notebooks or NOTEBOOK_DIR) if run_notebooks else None,
+        )
     except StrataError as err:
         fail(err, db)
     if quiet:
@@ -703,23 +904,37 @@ def report_command(
         typer.echo(f"notebook: {nb}")
 
 
-
 # --- analyze: your own repositories in one command (mining/analyze.py) ----------------------
 
 
 @app.command()
 def analyze(
-    sources: Annotated[list[str], typer.Argument(help="Work trees, bare repos, mirrors or clone URLs.", show_default=False)],
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="Work trees, bare repos, mirrors or clone URLs.", show_default=False),
+    ],
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the database, report and figures (default: $STRATA_HOME, else ~/.local/share/strata, /analyses/<repository names>).", show_default=False)
+        Path | None,
+        typer.Option(
+            help="Folder for the database, report and figures (default: $STRATA_HOME, else ~/.local/share/strata, /analyses/<repository names>).",
+            show_default=False,
+        ),
     ] = None,
     rev: Annotated[str, typer.Option(help="Revision to analyse in every SOURCE.")] = "HEAD",
     jobs: JobsOption = DEFAULT_JOBS,
     n_boot: BootOption = 1000,
     fmt: FigureFormatsOption = "pdf,svg,png",
-    run_notebooks: Annotated[bool, typer.Option("--notebooks/--no-notebooks", help="Execute the study notebooks into OUT/report.")] = True,
+    run_notebooks: Annotated[
+        bool,
+        typer.Option(
+            "--notebooks/--no-notebooks", help="Execute the study notebooks into OUT/report."
+        ),
+    ] = True,
     evaluation: EvaluationOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Write into an OUT that `strata analyze` did not create.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Write into an OUT that `strata analyze` did not create."),
+    ] = False,
     quiet: QuietOption = False,
     old_fmt: OldFormatOption = None,
 ) -> None:
@@ -733,8 +948,18 @@ def analyze(
     from mining.analyze import run_analyze
 
     try:
-        result = run_analyze(sources, out, rev=rev, jobs=jobs, n_boot=n_boot, formats=_formats(fmt, old_fmt),
-                             notebooks=run_notebooks, evaluation=evaluation, force=force, quiet=quiet)  # fmt: skip
+        result = run_analyze(
+            sources,
+            out,
+            rev=rev,
+            jobs=jobs,
+            n_boot=n_boot,
+            formats=_formats(fmt, old_fmt),
+            notebooks=run_notebooks,
+            evaluation=evaluation,
+            force=force,
+            quiet=quiet,
+        )
     except StrataError as err:
         fail(err)
     for note in [] if quiet else result["notes"]:

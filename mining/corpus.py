@@ -80,12 +80,18 @@ def load_corpus(path: str | Path) -> list[CorpusEntry]:
 
             validate_url(str(url))
         if path_ is not None:
-            path_ = str((base / str(path_)).resolve()) if not Path(str(path_)).is_absolute() else str(path_)
+            path_ = (
+                str((base / str(path_)).resolve())
+                if not Path(str(path_)).is_absolute()
+                else str(path_)
+            )
         rev = item.get("rev", "HEAD")
         if not isinstance(rev, str):
             raise CorpusError(f"{where}: 'rev' must be a string")
         if url is not None and not _SHA_RE.fullmatch(rev):
-            raise CorpusError(f"{where}: 'rev' must pin a 40-hex commit SHA for a URL source, got {rev!r}")
+            raise CorpusError(
+                f"{where}: 'rev' must pin a 40-hex commit SHA for a URL source, got {rev!r}"
+            )
         from mining.errors import SourceError
         from mining.gitcmd import validate_rev
 
@@ -123,12 +129,18 @@ def read_mirror_map(path: str | Path) -> dict[str, str]:
         for child in sorted(p.iterdir()):
             if child.is_dir() and "+" in child.name:
                 owner, name = child.name.split("+", 1)
-                git_dirs = [d for d in [child, *child.iterdir()] if (d / "HEAD").is_file()] if child.is_dir() else []
+                git_dirs = (
+                    [d for d in [child, *child.iterdir()] if (d / "HEAD").is_file()]
+                    if child.is_dir()
+                    else []
+                )
                 if git_dirs:
                     mapping[f"{owner}/{name}"] = str(git_dirs[0])
         return mapping
     if not p.is_file():
-        raise CorpusError(f"{p}: mirror map not found (a TSV name<TAB>path, or a folder of owner+name mirrors)")
+        raise CorpusError(
+            f"{p}: mirror map not found (a TSV name<TAB>path, or a folder of owner+name mirrors)"
+        )
     for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue

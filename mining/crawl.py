@@ -39,33 +39,69 @@ SHA_TABLES_SKIP = {"repos", "runs", "strata_meta", "adoption_markers"}
 _TS = pa.timestamp("us", tz="UTC")
 COMMIT_SCHEMA = pa.schema(
     [
-        ("repo", pa.string()), ("sha", pa.string()), ("parents", pa.list_(pa.string())),
-        ("is_merge", pa.bool_()), ("author_id", pa.string()), ("committer_id", pa.string()),
-        ("authored_at", _TS), ("author_tz_offset", pa.int32()), ("committed_at", _TS),
-        ("committer_tz_offset", pa.int32()), ("authored_epoch", pa.int64()),
-        ("committed_epoch", pa.int64()), ("files_changed", pa.int32()), ("lines_added", pa.int64()),
-        ("lines_deleted", pa.int64()), ("n_binary", pa.int32()), ("n_missing_blobs", pa.int32()),
-        ("topo_index", pa.int32()), ("on_first_parent", pa.bool_()),
-        ("integration_mode", pa.string()), ("pr_number", pa.int32()),
+        ("repo", pa.string()),
+        ("sha", pa.string()),
+        ("parents", pa.list_(pa.string())),
+        ("is_merge", pa.bool_()),
+        ("author_id", pa.string()),
+        ("committer_id", pa.string()),
+        ("authored_at", _TS),
+        ("author_tz_offset", pa.int32()),
+        ("committed_at", _TS),
+        ("committer_tz_offset", pa.int32()),
+        ("authored_epoch", pa.int64()),
+        ("committed_epoch", pa.int64()),
+        ("files_changed", pa.int32()),
+        ("lines_added", pa.int64()),
+        ("lines_deleted", pa.int64()),
+        ("n_binary", pa.int32()),
+        ("n_missing_blobs", pa.int32()),
+        ("topo_index", pa.int32()),
+        ("on_first_parent", pa.bool_()),
+        ("integration_mode", pa.string()),
+        ("pr_number", pa.int32()),
     ]
 )
 FILE_SCHEMA = pa.schema(
     [
-        ("repo", pa.string()), ("sha", pa.string()), ("path", pa.string()), ("old_path", pa.string()),
-        ("change_type", pa.string()), ("similarity", pa.int16()), ("lines_added", pa.int32()),
-        ("lines_deleted", pa.int32()), ("is_binary", pa.bool_()), ("blob_missing", pa.bool_()),
-        ("old_mode", pa.string()), ("new_mode", pa.string()), ("old_blob", pa.string()),
+        ("repo", pa.string()),
+        ("sha", pa.string()),
+        ("path", pa.string()),
+        ("old_path", pa.string()),
+        ("change_type", pa.string()),
+        ("similarity", pa.int16()),
+        ("lines_added", pa.int32()),
+        ("lines_deleted", pa.int32()),
+        ("is_binary", pa.bool_()),
+        ("blob_missing", pa.bool_()),
+        ("old_mode", pa.string()),
+        ("new_mode", pa.string()),
+        ("old_blob", pa.string()),
         ("new_blob", pa.string()),
     ]
 )
 IDENTITY_SCHEMA = pa.schema(
-    [(c, pa.string()) for c in (
-        "repo", "sha", "author_name", "author_email", "committer_name", "committer_email",
-        "mailmap_author_name", "mailmap_author_email",
-    )]
+    [
+        (c, pa.string())
+        for c in (
+            "repo",
+            "sha",
+            "author_name",
+            "author_email",
+            "committer_name",
+            "committer_email",
+            "mailmap_author_name",
+            "mailmap_author_email",
+        )
+    ]
 )
 MESSAGE_SCHEMA = pa.schema(
-    [("repo", pa.string()), ("sha", pa.string()), ("message", pa.string()), ("bad_utf8", pa.bool_())]
+    [
+        ("repo", pa.string()),
+        ("sha", pa.string()),
+        ("message", pa.string()),
+        ("bad_utf8", pa.bool_()),
+    ]
 )
 SCHEMAS = {
     "commits": COMMIT_SCHEMA,
@@ -118,6 +154,7 @@ class StagedRepo:
 
 
 # --- identities, dates, text ----------------------------------------------------------------
+
 
 def person_id(email: bytes | str, name: bytes | str = b"") -> str:
     """Stable pseudonymous id: hash of the lowercased, stripped email (name if no email)."""
@@ -175,6 +212,7 @@ def integration_of(is_merge: bool, on_first_parent: bool, subject: str) -> tuple
 
 # --- worker: git -> parquet -----------------------------------------------------------------
 
+
 class _Sink:
     """Row buffer for one table, flushed to a Parquet file every BATCH rows.
 
@@ -193,7 +231,8 @@ class _Sink:
             return
         cols = list(zip(*self.rows, strict=True))
         table = pa.table(
-            [pa.array(c, type=f.type) for c, f in zip(cols, self.schema, strict=True)], schema=self.schema
+            [pa.array(c, type=f.type) for c, f in zip(cols, self.schema, strict=True)],
+            schema=self.schema,
         )
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, self.schema)
@@ -208,8 +247,12 @@ class _Sink:
             self.writer.close()
 
 
-def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
-               on_commit: Callable[[int], None] | None = None) -> StagedRepo:
+def stage_repo(
+    target: CrawlTarget,
+    known: frozenset[str],
+    staging_root: Path,
+    on_commit: Callable[[int], None] | None = None,
+) -> StagedRepo:
     """Worker: stream the repository's new commits into Parquet files under `staging_root`.
 
     Runs in a child process with --jobs > 1; touches no database.
@@ -245,18 +288,40 @@ def stage_repo(target: CrawlTarget, known: frozenset[str], staging_root: Path,
         on_commit(n % 500)
     if n != len(new):
         raise GitError(f"{src.git_dir}: git returned {n} of {len(new)} commits")
-    return StagedRepo(repo, folder, head, all_shas, len(new), n_missing, time.perf_counter() - t0,
-                      sorted(first_parent))
+    return StagedRepo(
+        repo,
+        folder,
+        head,
+        all_shas,
+        len(new),
+        n_missing,
+        time.perf_counter() - t0,
+        sorted(first_parent),
+    )
 
 
-def _emit(repo: str, rec: CommitRecord, position: dict[str, int], first_parent: set[str],
-          sinks: dict[str, _Sink]) -> int:
+def _emit(
+    repo: str,
+    rec: CommitRecord,
+    position: dict[str, int],
+    first_parent: set[str],
+    sinks: dict[str, _Sink],
+) -> int:
     sha = rec.sha
     a_epoch, a_at, a_off = parse_git_date(rec.author_date)
     c_epoch, c_at, c_off = parse_git_date(rec.committer_date)
     message, bad = decode_text(rec.message.rstrip(b"\n"))
-    names = [decode_text(x)[0] for x in (rec.author_name, rec.author_email, rec.committer_name,
-                                          rec.committer_email, rec.mailmap_author_name, rec.mailmap_author_email)]
+    names = [
+        decode_text(x)[0]
+        for x in (
+            rec.author_name,
+            rec.author_email,
+            rec.committer_name,
+            rec.committer_email,
+            rec.mailmap_author_name,
+            rec.mailmap_author_email,
+        )
+    ]
     is_merge = len(rec.parents) > 1
     on_fp = sha in first_parent
     mode, pr = integration_of(is_merge, on_fp, message.split("\n", 1)[0])
@@ -269,16 +334,49 @@ def _emit(repo: str, rec: CommitRecord, position: dict[str, int], first_parent: 
         deleted += f.deleted or 0
         n_bin += f.is_binary
         n_missing += f.blob_missing
-        fsink.add((
-            repo, sha, decode_path(f.path), decode_path(f.old_path) if f.old_path is not None else None,
-            f.status, f.similarity, f.added, f.deleted, f.is_binary, f.blob_missing,
-            f.old_mode, f.new_mode, f.old_blob, f.new_blob,
-        ))
-    sinks["commits"].add((
-        repo, sha, rec.parents, is_merge, person_id(rec.mailmap_author_email, rec.mailmap_author_name),
-        person_id(rec.committer_email, rec.committer_name), a_at, a_off, c_at, c_off, a_epoch, c_epoch,
-        len(rec.files), added, deleted, n_bin, n_missing, position.get(sha, -1), on_fp, mode, pr,
-    ))
+        fsink.add(
+            (
+                repo,
+                sha,
+                decode_path(f.path),
+                decode_path(f.old_path) if f.old_path is not None else None,
+                f.status,
+                f.similarity,
+                f.added,
+                f.deleted,
+                f.is_binary,
+                f.blob_missing,
+                f.old_mode,
+                f.new_mode,
+                f.old_blob,
+                f.new_blob,
+            )
+        )
+    sinks["commits"].add(
+        (
+            repo,
+            sha,
+            rec.parents,
+            is_merge,
+            person_id(rec.mailmap_author_email, rec.mailmap_author_name),
+            person_id(rec.committer_email, rec.committer_name),
+            a_at,
+            a_off,
+            c_at,
+            c_off,
+            a_epoch,
+            c_epoch,
+            len(rec.files),
+            added,
+            deleted,
+            n_bin,
+            n_missing,
+            position.get(sha, -1),
+            on_fp,
+            mode,
+            pr,
+        )
+    )
     sinks["identities"].add((repo, sha, *names))
     sinks["messages"].add((repo, sha, message, bad))
     return n_missing
@@ -286,24 +384,30 @@ def _emit(repo: str, rec: CommitRecord, position: dict[str, int], first_parent: 
 
 # --- main process: parquet -> DuckDB --------------------------------------------------------
 
+
 def sha_keyed_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every table keyed by (repo, sha): the rows to drop when a commit leaves the history."""
     return [t for t in store.tables_with(con, "repo", "sha") if t not in SHA_TABLES_SKIP]
 
 
 def known_shas(con: duckdb.DuckDBPyConnection, repo: str) -> frozenset[str]:
-    return frozenset(r[0] for r in con.execute("SELECT sha FROM commits WHERE repo = ?", [repo]).fetchall())
+    return frozenset(
+        r[0] for r in con.execute("SELECT sha FROM commits WHERE repo = ?", [repo]).fetchall()
+    )
 
 
-def load_staged(con: duckdb.DuckDBPyConnection, staged: StagedRepo, target: CrawlTarget,
-                known: frozenset[str]) -> CrawlResult:
+def load_staged(
+    con: duckdb.DuckDBPyConnection, staged: StagedRepo, target: CrawlTarget, known: frozenset[str]
+) -> CrawlResult:
     """Swap one repository's staged rows into the database in a single transaction."""
     repo = staged.repo
     stale = sorted(known - set(staged.all_shas))
     with store.transaction(con):
         if stale:
             for table in sha_keyed_tables(con):
-                store.replace_repo_rows(con, table, repo, pa.table({"repo": pa.array([], pa.string())}), shas=stale)
+                store.replace_repo_rows(
+                    con, table, repo, pa.table({"repo": pa.array([], pa.string())}), shas=stale
+                )
         for name in SCHEMAS:
             path = staged.folder / f"{name}.parquet"
             con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM read_parquet(?)', [str(path)])  # noqa: S608 - fixed names
@@ -318,25 +422,48 @@ def load_staged(con: duckdb.DuckDBPyConnection, staged: StagedRepo, target: Craw
         con.execute(
             "INSERT INTO repos (repo, source, git_dir, rev, head_sha, crawled_at, n_commits, n_file_changes, "
             "n_missing_blobs, tags, strata_version, language, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [repo, target.source.source, str(target.source.git_dir), target.rev, staged.head_sha,
-             datetime.now(UTC), n_commits, n_files, n_missing, list(target.tags), __version__,
-             target.language, target.role],
+            [
+                repo,
+                target.source.source,
+                str(target.source.git_dir),
+                target.rev,
+                staged.head_sha,
+                datetime.now(UTC),
+                n_commits,
+                n_files,
+                n_missing,
+                list(target.tags),
+                __version__,
+                target.language,
+                target.role,
+            ],
         )
         attributed = attribute.attribute_repo(con, repo)  # same transaction: all or nothing
     shutil.rmtree(staged.folder, ignore_errors=True)
-    return CrawlResult(repo, staged.head_sha, n_commits, staged.n_new, len(stale), n_files, n_missing,
-                       staged.seconds, attributed=attributed)
+    return CrawlResult(
+        repo,
+        staged.head_sha,
+        n_commits,
+        staged.n_new,
+        len(stale),
+        n_files,
+        n_missing,
+        staged.seconds,
+        attributed=attributed,
+    )
 
 
 def refresh_positions(con: duckdb.DuckDBPyConnection, staged: StagedRepo) -> None:
     """New commits shift every stored commit's topo_index (and may change which lie on the first
     parent chain): rewrite them so that an incremental crawl equals a fresh one."""
     fp = set(staged.first_parent)
-    pos = pa.table({
-        "sha": pa.array(staged.all_shas, pa.string()),
-        "topo_index": pa.array(range(len(staged.all_shas)), pa.int32()),
-        "on_first_parent": pa.array([s in fp for s in staged.all_shas], pa.bool_()),
-    })
+    pos = pa.table(
+        {
+            "sha": pa.array(staged.all_shas, pa.string()),
+            "topo_index": pa.array(range(len(staged.all_shas)), pa.int32()),
+            "on_first_parent": pa.array([s in fp for s in staged.all_shas], pa.bool_()),
+        }
+    )
     con.register("_strata_pos", pos)
     try:
         moved = con.execute(
@@ -353,14 +480,22 @@ def refresh_positions(con: duckdb.DuckDBPyConnection, staged: StagedRepo) -> Non
         )
         for sha, is_merge, on_fp, message in moved:
             mode, _ = integration_of(is_merge, on_fp, (message or "").split("\n", 1)[0])
-            con.execute("UPDATE commits SET integration_mode = ? WHERE repo = ? AND sha = ?", [mode, staged.repo, sha])
+            con.execute(
+                "UPDATE commits SET integration_mode = ? WHERE repo = ? AND sha = ?",
+                [mode, staged.repo, sha],
+            )
     finally:
         con.unregister("_strata_pos")
 
 
-def crawl(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
-          progress: Callable[[str, int], None] | None = None,
-          on_result: Callable[[CrawlResult], None] | None = None) -> list[CrawlResult]:
+def crawl(
+    db: str | Path,
+    targets: Sequence[CrawlTarget],
+    *,
+    jobs: int = 1,
+    progress: Callable[[str, int], None] | None = None,
+    on_result: Callable[[CrawlResult], None] | None = None,
+) -> list[CrawlResult]:
     """Crawl every target into `db`; each repository commits alone (resumable per repository).
 
     `progress(kind, n)` receives ("commits", n) as commits stream (jobs=1) and ("repo", 1) per
@@ -370,7 +505,9 @@ def crawl(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
     names = [t.source.repo for t in targets]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        raise StrataError(f"two sources map to the same repository key {sorted(dup)}; name them in a corpus manifest")
+        raise StrataError(
+            f"two sources map to the same repository key {sorted(dup)}; name them in a corpus manifest"
+        )
     con = store.connect(db)
     results: list[CrawlResult] = []
     try:
@@ -384,9 +521,13 @@ def crawl(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
                 check_same_repository(con, t.source)
             knowns = {t.source.repo: known_shas(con, t.source.repo) for t in targets}
 
-            def finish(target: CrawlTarget, staged: StagedRepo | None, err: BaseException | None) -> None:
+            def finish(
+                target: CrawlTarget, staged: StagedRepo | None, err: BaseException | None
+            ) -> None:
                 if err is not None:
-                    res = CrawlResult(target.source.repo, error=str(err), error_code=getattr(err, "exit_code", 1))
+                    res = CrawlResult(
+                        target.source.repo, error=str(err), error_code=getattr(err, "exit_code", 1)
+                    )
                 else:
                     assert staged is not None
                     res = load_staged(con, staged, target, knowns[target.source.repo])
@@ -407,7 +548,10 @@ def crawl(db: str | Path, targets: Sequence[CrawlTarget], *, jobs: int = 1,
                     finish(t, staged, None)
             else:
                 with ProcessPoolExecutor(max_workers=jobs) as pool:
-                    futs = {pool.submit(stage_repo, t, knowns[t.source.repo], staging_root): t for t in targets}
+                    futs = {
+                        pool.submit(stage_repo, t, knowns[t.source.repo], staging_root): t
+                        for t in targets
+                    }
                     for fut in as_completed(futs):
                         t = futs[fut]
                         try:

@@ -54,8 +54,15 @@ def _evaluation(path: Path | None) -> str:
     ]
     per = c.get("per_layer", {})
     if per:
-        rows = [[layer, f"{m.get('precision', 0):.3f}", f"{m.get('recall', 0):.3f}", f"{m.get('f1', 0):.3f}"]
-                for layer, m in per.items()]  # fmt: skip
+        rows = [
+            [
+                layer,
+                f"{m.get('precision', 0):.3f}",
+                f"{m.get('recall', 0):.3f}",
+                f"{m.get('f1', 0):.3f}",
+            ]
+            for layer, m in per.items()
+        ]
         lines += ["", _table(["layer", "precision", "recall", "F1"], rows)]
     gap = rep.get("by_authorship", {}).get("accuracy_gap_ai_minus_human")
     if gap is not None:
@@ -79,9 +86,12 @@ def _coverage(con: duckdb.DuckDBPyConnection) -> str:
         if not store.table_columns(con, table):
             continue
         n = store.one_row(
-            con, f"SELECT count(*) FROM {table} t JOIN commits c USING (repo, sha) WHERE NOT c.is_merge"  # noqa: S608 - fixed names
+            con,
+            f"SELECT count(*) FROM {table} t JOIN commits c USING (repo, sha) WHERE NOT c.is_merge",  # noqa: S608 - fixed names
         )[0]
-        rows.append([f"`{table}`", what, f"{n:,} of {total:,}", f"{100 * n / total:.1f}%" if total else "-"])
+        rows.append(
+            [f"`{table}`", what, f"{n:,} of {total:,}", f"{100 * n / total:.1f}%" if total else "-"]
+        )
     merges = store.one_row(con, "SELECT count(*) FROM commits WHERE is_merge")[0]
     return (
         _table(["table", "holds", "non-merge commits covered", "share"], rows)
@@ -172,7 +182,7 @@ def _provenance(con: duckdb.DuckDBPyConnection) -> list[str]:
         _table(
             ["repo", "role", "language", "pinned commit", "commits", "AI commits"],
             [[r[0], r[1], r[2], f"`{r[3]}`", f"{r[4]:,}", f"{r[5]:,}"] for r in repos],
-        ),  # fmt: skip
+        ),
         "",
     ]
 
@@ -209,9 +219,11 @@ def _detection(con: duckdb.DuckDBPyConnection) -> list[str]:
     per_tool: dict[str, dict[str, int]] = {}
     for tool, ch, n in tool_channel:
         per_tool.setdefault(tool, {})[ch] = n
-    tool_totals = dict(con.execute(
-        "SELECT tool, count(DISTINCT (repo, sha)) FROM attributions GROUP BY 1"
-    ).fetchall())  # fmt: skip
+    tool_totals = dict(
+        con.execute(
+            "SELECT tool, count(DISTINCT (repo, sha)) FROM attributions GROUP BY 1"
+        ).fetchall()
+    )
     by_channel = con.execute(
         "SELECT ai_channel, count(*) FROM commit_facts WHERE ai GROUP BY 1 ORDER BY 2 DESC"
     ).fetchall()
@@ -236,7 +248,7 @@ def _detection(con: duckdb.DuckDBPyConnection) -> list[str]:
                 [t, f"{tool_totals[t]:,}", *[f"{per_tool[t].get(ch, 0):,}" for ch in channels]]
                 for t in sorted(per_tool, key=lambda t: -tool_totals[t])
             ],
-        ),  # fmt: skip
+        ),
         "",
     ]
 
@@ -259,10 +271,13 @@ def _human_group(con: duckdb.DuckDBPyConnection) -> list[str]:
         "",
         _table(
             ["author_kind", "automation_via", "commits", "scripted"],
-            [[k, v or "", f"{n:,}", f"{sc:,}"] for k, v, n, sc in con.execute(
-                "SELECT author_kind, automation_via, count(*), count(*) FILTER (WHERE scripted) "
-                "FROM commit_facts WHERE NOT is_merge GROUP BY ALL ORDER BY 1, 2 NULLS FIRST"
-            ).fetchall()],
-        ),  # fmt: skip
+            [
+                [k, v or "", f"{n:,}", f"{sc:,}"]
+                for k, v, n, sc in con.execute(
+                    "SELECT author_kind, automation_via, count(*), count(*) FILTER (WHERE scripted) "
+                    "FROM commit_facts WHERE NOT is_merge GROUP BY ALL ORDER BY 1, 2 NULLS FIRST"
+                ).fetchall()
+            ],
+        ),
         "",
     ]

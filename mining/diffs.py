@@ -214,8 +214,17 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield from batch
 
 
-_ESCAPES = {b"n": b"\n", b"t": b"\t", b'"': b'"', b"\\": b"\\", b"a": b"\a", b"b": b"\b",
-            b"f": b"\f", b"r": b"\r", b"v": b"\v"}  # fmt: skip
+_ESCAPES = {
+    b"n": b"\n",
+    b"t": b"\t",
+    b'"': b'"',
+    b"\\": b"\\",
+    b"a": b"\a",
+    b"b": b"\b",
+    b"f": b"\f",
+    b"r": b"\r",
+    b"v": b"\v",
+}
 
 
 def unquote_path(raw: bytes) -> str:
@@ -334,8 +343,12 @@ class _Parser:
             if m:
                 self.old_rem = int(m.group(2)) if m.group(2) is not None else 1
                 self.new_rem = int(m.group(4)) if m.group(4) is not None else 1
-                self.hunk = Hunk(old_start=int(m.group(1)), old_count=self.old_rem,
-                                 new_start=int(m.group(3)), new_count=self.new_rem)  # fmt: skip
+                self.hunk = Hunk(
+                    old_start=int(m.group(1)),
+                    old_count=self.old_rem,
+                    new_start=int(m.group(3)),
+                    new_count=self.new_rem,
+                )
                 f.hunks.append(self.hunk)
         elif line.startswith(b"new file mode "):
             f.change_type, f.new_mode = "A", line[14:].decode()
@@ -480,11 +493,16 @@ def _one_commit(git_dir: str | Path, sha: str) -> CommitDiff:
         if commits:
             return commits[0]
     # content-free fallback: raw file list without rename detection needs no blob contents
-    meta = run_git(git_dir, ["log", "--no-walk", "--no-patch", _FORMAT, sha])  # `show -s` reads blobs
+    meta = run_git(
+        git_dir, ["log", "--no-walk", "--no-patch", _FORMAT, sha]
+    )  # `show -s` reads blobs
     commit = next(_parse(_line_batches([meta.stdout])))
     commit.incomplete = True
-    raw = run_git(git_dir, ["diff-tree", "-r", "-z", "--no-renames", "--root", "--raw",
-                            "--no-commit-id", sha], check=False)  # fmt: skip
+    raw = run_git(
+        git_dir,
+        ["diff-tree", "-r", "-z", "--no-renames", "--root", "--raw", "--no-commit-id", sha],
+        check=False,
+    )
     fields = raw.stdout.split(b"\x00")
     i = 0
     while i + 1 < len(fields):

@@ -55,7 +55,18 @@ class ToolError(StrataError):
 #: errno values that mean "the path the user named is wrong" (exit 2); any other OSError is the
 #: machine's (disk full, I/O error: exit 1)
 INPUT_ERRNOS = frozenset(
-    {"ENOENT", "ENOTDIR", "EISDIR", "EACCES", "EPERM", "ELOOP", "EROFS", "EEXIST", "ENAMETOOLONG", "ENOTEMPTY"}
+    {
+        "ENOENT",
+        "ENOTDIR",
+        "EISDIR",
+        "EACCES",
+        "EPERM",
+        "ELOOP",
+        "EROFS",
+        "EEXIST",
+        "ENAMETOOLONG",
+        "ENOTEMPTY",
+    }
 )
 
 
@@ -82,7 +93,8 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, duckdb.Error):
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         bad_input = isinstance(exc, duckdb.IOException) and any(
-            s in text.lower() for s in ("permission denied", "read-only", "no such file", "is a directory")
+            s in text.lower()
+            for s in ("permission denied", "read-only", "no such file", "is a directory")
         )
         return (2 if bad_input else 1), f"database: {text}"
     if isinstance(exc, MemoryError):
@@ -93,7 +105,13 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
     from subprocess import TimeoutExpired
 
     if isinstance(exc, BrokenProcessPool):
-        return 1, "a worker process died (killed, or out of memory); rerun to resume, perhaps with fewer --jobs"
+        return (
+            1,
+            "a worker process died (killed, or out of memory); rerun to resume, perhaps with fewer --jobs",
+        )
     if isinstance(exc, TimeoutExpired):
-        return 1, f"{exc.cmd[0] if isinstance(exc.cmd, list | tuple) else exc.cmd}: timed out after {exc.timeout:.0f} s"
+        return (
+            1,
+            f"{exc.cmd[0] if isinstance(exc.cmd, list | tuple) else exc.cmd}: timed out after {exc.timeout:.0f} s",
+        )
     return None

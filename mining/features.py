@@ -44,10 +44,33 @@ BATCH = 2000
 
 KINDS = diffs.file_kinds()
 
-CC_TYPES = ("feat", "fix", "refactor", "perf", "docs", "test", "style", "chore", "build", "ci",
-            "revert", "deps", "release", "other", "none")  # fmt: skip
-_CC_ALIASES = {"feature": "feat", "bugfix": "fix", "doc": "docs", "tests": "test",
-               "dep": "deps", "bump": "deps", "refactoring": "refactor", "wip": "other"}  # fmt: skip
+CC_TYPES = (
+    "feat",
+    "fix",
+    "refactor",
+    "perf",
+    "docs",
+    "test",
+    "style",
+    "chore",
+    "build",
+    "ci",
+    "revert",
+    "deps",
+    "release",
+    "other",
+    "none",
+)
+_CC_ALIASES = {
+    "feature": "feat",
+    "bugfix": "fix",
+    "doc": "docs",
+    "tests": "test",
+    "dep": "deps",
+    "bump": "deps",
+    "refactoring": "refactor",
+    "wip": "other",
+}
 _CC_RE = re.compile(r"^\s*([A-Za-z]+)(\([^)]*\))?(!)?:\s*\S")
 _BRACKET_RE = re.compile(r"^\s*\[([A-Za-z]+)\]\s*")
 
@@ -62,7 +85,9 @@ _ATTRIBUTION_KEYS = re.compile(
     re.IGNORECASE,
 )
 #: phrases that mark a generated line whatever the tool; the tools' own names come from the catalog
-_MARKER_PHRASES = r"generated (with|by)|co-authored|\U0001f916|created with|written (with|by) (an? )?ai"
+_MARKER_PHRASES = (
+    r"generated (with|by)|co-authored|\U0001f916|created with|written (with|by) (an? )?ai"
+)
 
 
 @lru_cache(maxsize=8)
@@ -72,7 +97,9 @@ def _tool_patterns(catalog: str | None) -> tuple[re.Pattern[str], re.Pattern[str
     tools = load_catalog(catalog)
     names = "|".join(re.escape(w) for w in tools.text_words())
     prefixes = "|".join(re.escape(w) for w in tools.subject_words())
-    marker = re.compile(f"({_MARKER_PHRASES}|{names})" if names else f"({_MARKER_PHRASES})", re.IGNORECASE)
+    marker = re.compile(
+        f"({_MARKER_PHRASES}|{names})" if names else f"({_MARKER_PHRASES})", re.IGNORECASE
+    )
     prefix = re.compile(rf"^\s*({prefixes})\s*:\s*" if prefixes else r"(?!)", re.IGNORECASE)
     return marker, prefix
 
@@ -194,25 +221,71 @@ _DDL_RE = re.compile(
 _VERSION_KEY = re.compile(r'^\s*"?version"?\s*[=:]\s*["\']?\d', re.IGNORECASE)
 
 _DEP_PATTERNS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (re.compile(r"requirements.*\.(txt|in)$|constraints.*\.txt$"),
-     re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|>=|<=|~=|!=|>|<|@|;|$)")),
-    (re.compile(r"(pyproject\.toml|setup\.py|setup\.cfg|pipfile|environment\.yml)$"),
-     re.compile(r"^\s*-?\s*[\"']?([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|>=|<=|~=|!=|>|<|\^)")),
-    (re.compile(r"(pyproject\.toml|pipfile|cargo\.toml|libs\.versions\.toml)$"),
-     re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=\s*(\"[\^~=<>*]?\s*\d|\{[^}]*version)")),
-    (re.compile(r"(package\.json|composer\.json|deno\.json)$"),
-     re.compile(r"^\s*\"(@?[\w.-]+(/[\w.-]+)?)\"\s*:\s*\"(\^|~|>=|<=|>|<|=|\d|\*|latest|workspace:|npm:|file:|link:|git|https?:|github:)")),
-    (re.compile(r"go\.mod$"), re.compile(r"^\s*(?:require\s+)?([\w.-]+\.[a-z]{2,}/[\w./-]*)\s+v\d")),
+    (
+        re.compile(r"requirements.*\.(txt|in)$|constraints.*\.txt$"),
+        re.compile(
+            r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|>=|<=|~=|!=|>|<|@|;|$)"
+        ),
+    ),
+    (
+        re.compile(r"(pyproject\.toml|setup\.py|setup\.cfg|pipfile|environment\.yml)$"),
+        re.compile(
+            r"^\s*-?\s*[\"']?([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|>=|<=|~=|!=|>|<|\^)"
+        ),
+    ),
+    (
+        re.compile(r"(pyproject\.toml|pipfile|cargo\.toml|libs\.versions\.toml)$"),
+        re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=\s*(\"[\^~=<>*]?\s*\d|\{[^}]*version)"),
+    ),
+    (
+        re.compile(r"(package\.json|composer\.json|deno\.json)$"),
+        re.compile(
+            r"^\s*\"(@?[\w.-]+(/[\w.-]+)?)\"\s*:\s*\"(\^|~|>=|<=|>|<|=|\d|\*|latest|workspace:|npm:|file:|link:|git|https?:|github:)"
+        ),
+    ),
+    (
+        re.compile(r"go\.mod$"),
+        re.compile(r"^\s*(?:require\s+)?([\w.-]+\.[a-z]{2,}/[\w./-]*)\s+v\d"),
+    ),
     (re.compile(r"pom\.xml$"), re.compile(r"<artifactId>\s*([^<\s]+)\s*</artifactId>")),
-    (re.compile(r"build\.gradle(\.kts)?$"),
-     re.compile(r"(?:implementation|api|compileOnly|runtimeOnly|testImplementation|classpath|kapt|annotationProcessor|testRuntimeOnly)\s*\(?\s*[\"']([^:\"']+:[^:\"']+)")),
-    (re.compile(r"(gemfile|\.gemspec)$"),
-     re.compile(r"^\s*(?:gem|(?:s|spec)\.add_(?:development_|runtime_)?dependency)\s*\(?\s*[\"']([\w.-]+)[\"']")),
-]  # fmt: skip
-_NOT_DEPS = {"name", "version", "description", "readme", "license", "requires-python",
-             "edition", "rust-version", "python", "node", "npm", "authors", "homepage",
-             "repository", "documentation", "keywords", "main", "module", "types", "type",
-             "private", "packagemanager", "engines"}  # fmt: skip
+    (
+        re.compile(r"build\.gradle(\.kts)?$"),
+        re.compile(
+            r"(?:implementation|api|compileOnly|runtimeOnly|testImplementation|classpath|kapt|annotationProcessor|testRuntimeOnly)\s*\(?\s*[\"']([^:\"']+:[^:\"']+)"
+        ),
+    ),
+    (
+        re.compile(r"(gemfile|\.gemspec)$"),
+        re.compile(
+            r"^\s*(?:gem|(?:s|spec)\.add_(?:development_|runtime_)?dependency)\s*\(?\s*[\"']([\w.-]+)[\"']"
+        ),
+    ),
+]
+_NOT_DEPS = {
+    "name",
+    "version",
+    "description",
+    "readme",
+    "license",
+    "requires-python",
+    "edition",
+    "rust-version",
+    "python",
+    "node",
+    "npm",
+    "authors",
+    "homepage",
+    "repository",
+    "documentation",
+    "keywords",
+    "main",
+    "module",
+    "types",
+    "type",
+    "private",
+    "packagemanager",
+    "engines",
+}
 _RELEASE_BASENAMES = re.compile(
     r"^(changelog|changes|history|news|release[-_]?notes)", re.IGNORECASE
 )
@@ -447,9 +520,19 @@ def _structure_features(
             oids = list(dict.fromkeys(_plan_blobs(plan)))
             blobs = dict(zip(oids, reader.contents(oids), strict=True))
         _structure(reader, plan, blobs, delta, langs)
-    for name in ("files_parsed", "defs_added", "defs_removed", "defs_signature_changed",
-                 "defs_body_changed", "types_added", "types_removed", "public_added",
-                 "public_removed", "public_signature_changed", "parse_errors"):  # fmt: skip
+    for name in (
+        "files_parsed",
+        "defs_added",
+        "defs_removed",
+        "defs_signature_changed",
+        "defs_body_changed",
+        "types_added",
+        "types_removed",
+        "public_added",
+        "public_removed",
+        "public_signature_changed",
+        "parse_errors",
+    ):
         row[f"syn_{name}"] = getattr(delta, name)
     row["syn_languages"] = len(langs)
 
@@ -488,10 +571,12 @@ def _line_class_features(row: dict[str, Any], lines: Counter[str]) -> None:
 #: an "i", whose dotted capital casefolds to two characters): each pattern opens with a literal,
 #: which the regex engine finds with a fast scan. "column" is found apart (`_column_hits`).
 _DDL_STARTS = [
-    re.compile(r"create(?=\s)"), re.compile(r"alter(?=\s)"), re.compile(r"drop(?=\s)"),
+    re.compile(r"create(?=\s)"),
+    re.compile(r"alter(?=\s)"),
+    re.compile(r"drop(?=\s)"),
     re.compile(r"op\.(?:create|alter|drop)"),
     re.compile(r"ons\.(?:create|alter|drop|addf|removef|renamef|deletem)"),
-]  # fmt: skip
+]
 
 
 def _ddl_lines(f: diffs.FileDiff) -> int:
@@ -609,29 +694,83 @@ def _dir_changes(reader: syntax.BlobReader, c: diffs.CommitDiff) -> tuple[int, i
 
 def _columns() -> tuple[list[str], list[str], list[str]]:
     numeric = [
-        "msg_subject_chars", "msg_body_lines", "msg_words",
+        "msg_subject_chars",
+        "msg_body_lines",
+        "msg_words",
         *[f"kw_{g}" for g in keyword_groups()],
-        "n_files", "lines_added", "lines_deleted", "churn", "log_churn", "log_files", "n_hunks",
-        "n_binary", "n_truncated",
-        *[f"n_{k}" for k in KINDS], *[f"churn_{k}" for k in KINDS],
-        *[f"frac_files_{k}" for k in KINDS], *[f"frac_churn_{k}" for k in KINDS],
-        "n_dirs", "n_top_dirs", "n_pkgs", "entropy_files", "entropy_pkgs",
-        "n_added", "n_deleted", "n_renamed", "n_copied", "n_pure_renames", "n_mode_changes",
-        "n_moves", "n_cross_pkg_moves", "n_cross_top_moves", "n_new_dirs", "n_removed_dirs",
-        "n_package_markers_added", "n_package_markers_deleted", "n_source_added",
-        "n_source_deleted", "n_changelog",
-        "dep_added", "dep_removed", "dep_bumped", "dep_manifests_added", "manifest_version_lines",
-        "n_contract", "churn_contract", "n_contract_added", "ddl_lines",
-        "kept_lines", "n_format_hunks", "share_whitespace", "share_blank", "share_comment",
+        "n_files",
+        "lines_added",
+        "lines_deleted",
+        "churn",
+        "log_churn",
+        "log_files",
+        "n_hunks",
+        "n_binary",
+        "n_truncated",
+        *[f"n_{k}" for k in KINDS],
+        *[f"churn_{k}" for k in KINDS],
+        *[f"frac_files_{k}" for k in KINDS],
+        *[f"frac_churn_{k}" for k in KINDS],
+        "n_dirs",
+        "n_top_dirs",
+        "n_pkgs",
+        "entropy_files",
+        "entropy_pkgs",
+        "n_added",
+        "n_deleted",
+        "n_renamed",
+        "n_copied",
+        "n_pure_renames",
+        "n_mode_changes",
+        "n_moves",
+        "n_cross_pkg_moves",
+        "n_cross_top_moves",
+        "n_new_dirs",
+        "n_removed_dirs",
+        "n_package_markers_added",
+        "n_package_markers_deleted",
+        "n_source_added",
+        "n_source_deleted",
+        "n_changelog",
+        "dep_added",
+        "dep_removed",
+        "dep_bumped",
+        "dep_manifests_added",
+        "manifest_version_lines",
+        "n_contract",
+        "churn_contract",
+        "n_contract_added",
+        "ddl_lines",
+        "kept_lines",
+        "n_format_hunks",
+        "share_whitespace",
+        "share_blank",
+        "share_comment",
         "share_import",
-        "syn_files_parsed", "syn_files_skipped", "syn_languages", "syn_defs_added",
-        "syn_defs_removed", "syn_defs_signature_changed", "syn_defs_body_changed",
-        "syn_types_added", "syn_types_removed", "syn_public_added", "syn_public_removed",
-        "syn_public_signature_changed", "syn_parse_errors",
-    ]  # fmt: skip
-    boolean = ["cc_has_scope", "cc_breaking", "msg_has_issue_ref", "msg_has_bullets",
-               *[f"kws_{g}" for g in keyword_groups()],
-               "is_root", "incomplete", "formatting_only"]  # fmt: skip
+        "syn_files_parsed",
+        "syn_files_skipped",
+        "syn_languages",
+        "syn_defs_added",
+        "syn_defs_removed",
+        "syn_defs_signature_changed",
+        "syn_defs_body_changed",
+        "syn_types_added",
+        "syn_types_removed",
+        "syn_public_added",
+        "syn_public_removed",
+        "syn_public_signature_changed",
+        "syn_parse_errors",
+    ]
+    boolean = [
+        "cc_has_scope",
+        "cc_breaking",
+        "msg_has_issue_ref",
+        "msg_has_bullets",
+        *[f"kws_{g}" for g in keyword_groups()],
+        "is_root",
+        "incomplete",
+        "formatting_only",
+    ]
     categorical = ["cc_type"]
     return numeric, boolean, categorical
 
@@ -644,7 +783,9 @@ FEATURE_COLUMNS = [*NUMERIC_COLUMNS, *BOOL_COLUMNS, *CATEGORICAL_COLUMNS]
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["sha", *FEATURE_COLUMNS])
     for col in NUMERIC_COLUMNS:
-        frame[col] = pd.to_numeric(frame[col]).astype("float64" if is_float_column(col) else "int64")
+        frame[col] = pd.to_numeric(frame[col]).astype(
+            "float64" if is_float_column(col) else "int64"
+        )
     for col in BOOL_COLUMNS:
         frame[col] = frame[col].astype(bool)
     frame["cc_type"] = frame["cc_type"].astype(str)
@@ -718,7 +859,9 @@ def _rows(git_dir: Path, shas: list[str], reader: syntax.BlobReader) -> Iterator
     yield from _window_rows(window, reader)
 
 
-def _window_rows(commits: list[diffs.CommitDiff], reader: syntax.BlobReader) -> list[dict[str, Any]]:
+def _window_rows(
+    commits: list[diffs.CommitDiff], reader: syntax.BlobReader
+) -> list[dict[str, Any]]:
     """Rows of a window of commits, their blobs read in batches of at most WINDOW_BYTES: one
     round trip to git per batch rather than per commit (git answers while we parse)."""
     need = [list(dict.fromkeys(_plan_blobs(_parse_plan(c)[0]))) for c in commits]
@@ -730,8 +873,9 @@ def _window_rows(commits: list[diffs.CommitDiff], reader: syntax.BlobReader) -> 
     start = 0
     while start < len(commits):
         end, held = start, 0
-        while end < len(commits) and (end == start or held + sum(sizes[o] for o in need[end])
-                                      <= WINDOW_BYTES):  # fmt: skip
+        while end < len(commits) and (
+            end == start or held + sum(sizes[o] for o in need[end]) <= WINDOW_BYTES
+        ):
             held += sum(sizes[o] for o in need[end])
             end += 1
         oids = list(dict.fromkeys(o for k in range(start, end) for o in need[k]))
@@ -751,8 +895,10 @@ def _window_dirs(
     specs = [_dir_specs(c) for c in commits]
     questions = [_dir_questions(c, s) for c, s in zip(commits, specs, strict=True)]
     answers = iter(reader.infos([q for qs in questions for q in qs]))
-    return [_dir_counts(c, s, [next(answers) for _ in qs])
-            for c, s, qs in zip(commits, specs, questions, strict=True)]  # fmt: skip
+    return [
+        _dir_counts(c, s, [next(answers) for _ in qs])
+        for c, s, qs in zip(commits, specs, questions, strict=True)
+    ]
 
 
 def features_stage(
@@ -798,9 +944,15 @@ def features_stage(
                 return _frame(_rows_surviving_unreadable(git_dir, batch, reader))
 
             done[repo] += store.write_repo_batches(
-                con, "commit_features", repo, shas, rows_for,
-                ("features_version", FEATURES_VERSION), BATCH, progress,
-            )  # fmt: skip
+                con,
+                "commit_features",
+                repo,
+                shas,
+                rows_for,
+                ("features_version", FEATURES_VERSION),
+                BATCH,
+                progress,
+            )
     return done
 
 
@@ -820,7 +972,12 @@ def _pending_shas(
         "FROM commits c WHERE c.repo = $repo AND NOT c.is_merge "
         "AND c.sha NOT IN (SELECT sha FROM commit_features WHERE repo = $repo AND features_version = $version) "
         "ORDER BY c.topo_index",
-        {"seed": str(seed), "repo": repo, "version": FEATURES_VERSION, "direct": list(DIRECT_CHANNELS)},
+        {
+            "seed": str(seed),
+            "repo": repo,
+            "version": FEATURES_VERSION,
+            "direct": list(DIRECT_CHANNELS),
+        },
     ).fetchall()
     if sample is None:
         return [r[0] for r in rows]

@@ -27,7 +27,14 @@ _SAFE_ENV = {
     "LANG": "C",
 }
 # Command-line config is "protected": it is the only way to trust repos owned by another user.
-_SAFE_CONFIG = ["-c", "safe.directory=*", "-c", "core.quotepath=false", "-c", "log.showSignature=false"]
+_SAFE_CONFIG = [
+    "-c",
+    "safe.directory=*",
+    "-c",
+    "core.quotepath=false",
+    "-c",
+    "log.showSignature=false",
+]
 
 _REV_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/@{}^~:+-]*$")
 
@@ -120,7 +127,9 @@ def stream_git(
         if t_in is not None:
             t_in.join(timeout=5)
     if rc != 0:
-        raise GitError(f"{git_dir}: git {subcommand(args)} failed: {first_error_line(b''.join(err_chunks))}")
+        raise GitError(
+            f"{git_dir}: git {subcommand(args)} failed: {first_error_line(b''.join(err_chunks))}"
+        )
 
 
 def subcommand(args: Sequence[str]) -> str:
@@ -143,7 +152,9 @@ def first_error_line(stderr: bytes) -> str:
 def validate_rev(rev: str) -> str:
     """Reject revisions that git could read as options or that contain odd characters."""
     if not rev or rev.startswith("-") or not _REV_RE.fullmatch(rev) or ".." in rev:
-        raise SourceError(f"{rev!r}: not an acceptable revision (letters, digits, ._/@{{}}^~:+- only)")
+        raise SourceError(
+            f"{rev!r}: not an acceptable revision (letters, digits, ._/@{{}}^~:+- only)"
+        )
     return rev
 
 
@@ -179,7 +190,9 @@ def resolve_git_dir(path: str | Path) -> Path:
     candidates.append(p)
     for cand in candidates:
         # a linked worktree's git dir has its own HEAD and shares objects via `commondir`
-        if (cand / "HEAD").is_file() and ((cand / "objects").is_dir() or (cand / "commondir").is_file()):
+        if (cand / "HEAD").is_file() and (
+            (cand / "objects").is_dir() or (cand / "commondir").is_file()
+        ):
             proc = subprocess.run(
                 git_argv(cand, ["rev-parse", "--git-dir"]),
                 capture_output=True,
@@ -188,5 +201,7 @@ def resolve_git_dir(path: str | Path) -> Path:
             )
             if proc.returncode == 0:
                 return cand.resolve()
-            raise SourceError(f"{path}: not a readable git repository: {first_error_line(proc.stderr)}")
+            raise SourceError(
+                f"{path}: not a readable git repository: {first_error_line(proc.stderr)}"
+            )
     raise SourceError(f"{path}: not a git repository (no HEAD and objects/ in it or in .git)")

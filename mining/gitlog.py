@@ -23,10 +23,27 @@ from mining.gitcmd import common_dir, run_git, stream_git, validate_rev
 from mining.logparse import LOG_ARGS, LOG_FORMAT, CommitRecord, LogParseError, parse_log
 
 #: the same commits, without line counts or rename detection: needs no blob, only trees.
-RAW_ARGS = ["log", "-z", "--raw", "--no-renames", "--no-abbrev", "--diff-merges=off",
-            "--no-use-mailmap", "--date=raw", f"--format={LOG_FORMAT}"]  # fmt: skip
+RAW_ARGS = [
+    "log",
+    "-z",
+    "--raw",
+    "--no-renames",
+    "--no-abbrev",
+    "--diff-merges=off",
+    "--no-use-mailmap",
+    "--date=raw",
+    f"--format={LOG_FORMAT}",
+]
 #: each commit's id and the blobs its diff reads, nothing else (trees only, no blob is read)
-BLOB_ARGS = ["log", "-z", "--raw", "--no-renames", "--no-abbrev", "--diff-merges=off", "--format=%x1e%H"]
+BLOB_ARGS = [
+    "log",
+    "-z",
+    "--raw",
+    "--no-renames",
+    "--no-abbrev",
+    "--diff-merges=off",
+    "--format=%x1e%H",
+]
 NULL_OID = "0" * 40
 GITLINK_MODE = "160000"  # a submodule entry names a commit of another repository, never a blob
 #: commit metadata only (no diff): what attribution reads of a commit
@@ -64,13 +81,21 @@ def damaged_object(stderr: str) -> bool:
 def resolve_head(git_dir: Path, rev: str) -> str:
     """The commit `rev` names; SourceError for an empty repository or unknown revision."""
     validate_rev(rev)
-    proc = run_git(git_dir, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], check=False)
+    proc = run_git(
+        git_dir,
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+        check=False,
+    )
     if proc.returncode != 0:
         if rev == "HEAD":
-            has_any = run_git(git_dir, ["for-each-ref", "--count=1", "refs/"], check=False).stdout.strip()
+            has_any = run_git(
+                git_dir, ["for-each-ref", "--count=1", "refs/"], check=False
+            ).stdout.strip()
             if not has_any:
                 raise SourceError(f"{git_dir}: empty repository (no commits)")
-            raise SourceError(f"{git_dir}: HEAD does not point to a commit (no default branch?); pass --rev")
+            raise SourceError(
+                f"{git_dir}: HEAD does not point to a commit (no default branch?); pass --rev"
+            )
         raise SourceError(f"{git_dir}: unknown revision {rev!r}")
     return proc.stdout.decode().strip()
 
@@ -123,11 +148,18 @@ def mailmap_config(rev: str | None) -> list[str]:
 # --- commit metadata (no diffs) ---------------------------------------------------------------
 
 
-def commit_metadata(git_dir: Path, revs: Sequence[str], *, mailmap_rev: str | None = None,
-                    merges_only: bool = False) -> Iterator[CommitRecord]:
+def commit_metadata(
+    git_dir: Path, revs: Sequence[str], *, mailmap_rev: str | None = None, merges_only: bool = False
+) -> Iterator[CommitRecord]:
     """Commits of `revs` (e.g. ["to", "^from"]) with the crawl's identities and messages, no
     file rows: the fields attribution reads, as the crawl stores them."""
-    args = [*mailmap_config(mailmap_rev), *META_ARGS, *(["--merges"] if merges_only else []), *revs, "--"]
+    args = [
+        *mailmap_config(mailmap_rev),
+        *META_ARGS,
+        *(["--merges"] if merges_only else []),
+        *revs,
+        "--",
+    ]
     return parse_log(stream_git(git_dir, args))
 
 
@@ -147,9 +179,14 @@ def paths_touched(git_dir: Path, to: str, from_rev: str) -> set[str]:
 # --- the crawl's stream -----------------------------------------------------------------------
 
 
-def iter_commits(git_dir: Path, shas: Sequence[str], *, streams: int = 2,
-                 mailmap_rev: str | None = None,
-                 absent_check: Future[tuple[set[str], set[str]]] | None = None) -> Iterator[CommitRecord]:
+def iter_commits(
+    git_dir: Path,
+    shas: Sequence[str],
+    *,
+    streams: int = 2,
+    mailmap_rev: str | None = None,
+    absent_check: Future[tuple[set[str], set[str]]] | None = None,
+) -> Iterator[CommitRecord]:
     """Stream the given commits with their file rows (in no particular order).
 
     Large lists are split into `streams` contiguous parts read by parallel `git log` processes:
@@ -170,8 +207,9 @@ def iter_commits(git_dir: Path, shas: Sequence[str], *, streams: int = 2,
     yield from _parallel(parts, lambda part: _read_part(git_dir, part, absent, bad, cfg))
 
 
-def start_absent_check(git_dir: Path, revs: Sequence[str], *, walk: bool = True
-                       ) -> Future[tuple[set[str], set[str]]]:
+def start_absent_check(
+    git_dir: Path, revs: Sequence[str], *, walk: bool = True
+) -> Future[tuple[set[str], set[str]]]:
     """`commits_needing_absent_blobs` in the background (done at once for a full clone), so a
     caller can list commits meanwhile. `walk`: the history of `revs`, else those commits only."""
     if not is_partial_clone(git_dir):
@@ -196,7 +234,9 @@ def in_background(fn: Callable[[], T]) -> Future[T]:
     return fut
 
 
-def _parallel(parts: list[list[str]], read: Callable[[list[str]], Generator[CommitRecord]]) -> Iterator[CommitRecord]:
+def _parallel(
+    parts: list[list[str]], read: Callable[[list[str]], Generator[CommitRecord]]
+) -> Iterator[CommitRecord]:
     """Run `read` on each part in its own thread and yield records as batches arrive.
 
     Closing this generator (an error downstream, Ctrl-C) stops the threads, which close their
@@ -259,8 +299,9 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> None:
             continue
 
 
-def _read_part(git_dir: Path, shas: list[str], absent: set[str], bad: set[str],
-               cfg: list[str]) -> Generator[CommitRecord]:
+def _read_part(
+    git_dir: Path, shas: list[str], absent: set[str], bad: set[str], cfg: list[str]
+) -> Generator[CommitRecord]:
     """One streamed `git log` over `shas`, surviving absent blobs.
 
     Partial clones lack some blobs, and `git log --numstat` dies at the first commit that needs
@@ -292,7 +333,9 @@ def _stream(git_dir: Path, shas: Sequence[str], cfg: Sequence[str] = ()) -> Iter
     if not shas:
         return iter(())
     stdin = "\n".join(shas).encode() + b"\n"
-    return parse_log(stream_git(git_dir, [*cfg, *LOG_ARGS, "--no-walk=unsorted", "--stdin"], stdin_data=stdin))
+    return parse_log(
+        stream_git(git_dir, [*cfg, *LOG_ARGS, "--no-walk=unsorted", "--stdin"], stdin_data=stdin)
+    )
 
 
 def fill_dates(git_dir: Path, rec: CommitRecord) -> None:
@@ -324,8 +367,11 @@ def absent_objects(git_dir: Path, revs: Sequence[str]) -> set[str]:
     (`rev-list --missing=print` never contacts a promisor; `cat-file` would)."""
     if not revs:
         return set()
-    out = run_git(git_dir, ["rev-list", "--objects", "--missing=print", "--stdin"],
-                  input="\n".join(revs).encode() + b"\n").stdout
+    out = run_git(
+        git_dir,
+        ["rev-list", "--objects", "--missing=print", "--stdin"],
+        input="\n".join(revs).encode() + b"\n",
+    ).stdout
     return {line[1:].decode() for line in out.split(b"\n") if line.startswith(b"?")}
 
 
@@ -333,12 +379,15 @@ def missing_objects(git_dir: Path, oids: Sequence[str]) -> set[str]:
     """Which of `oids` the repository does not have (git is told never to fetch them)."""
     if not oids:
         return set()
-    out = run_git(git_dir, ["cat-file", "--batch-check"], input="\n".join(oids).encode() + b"\n").stdout
+    out = run_git(
+        git_dir, ["cat-file", "--batch-check"], input="\n".join(oids).encode() + b"\n"
+    ).stdout
     return {ln.split()[0] for ln in out.decode().splitlines() if ln.endswith(" missing")}
 
 
-def commits_needing_absent_blobs(git_dir: Path, revs: Sequence[str], *, walk: bool = False
-                                 ) -> tuple[set[str], set[str]]:
+def commits_needing_absent_blobs(
+    git_dir: Path, revs: Sequence[str], *, walk: bool = False
+) -> tuple[set[str], set[str]]:
     """(absent blobs, the commits whose diff needs one of them), among `revs` or, with `walk`,
     in their history.
 
@@ -348,7 +397,9 @@ def commits_needing_absent_blobs(git_dir: Path, revs: Sequence[str], *, walk: bo
     """
     if not revs:
         return set(), set()
-    scan = in_background(lambda: absent_objects(git_dir, revs)) if promisor_remote(git_dir) else None
+    scan = (
+        in_background(lambda: absent_objects(git_dir, revs)) if promisor_remote(git_dir) else None
+    )
     blobs = diff_blobs(git_dir, revs, walk=walk)
     if scan is not None:
         absent = scan.result()
@@ -360,8 +411,11 @@ def commits_needing_absent_blobs(git_dir: Path, revs: Sequence[str], *, walk: bo
 def promisor_remote(git_dir: Path) -> bool:
     """Whether git could fetch an absent object (a promisor remote is configured): fetched
     mirrors keep their promisor packs but have no remote, so nothing can be fetched there."""
-    proc = run_git(git_dir, ["config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"],
-                   check=False)
+    proc = run_git(
+        git_dir,
+        ["config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"],
+        check=False,
+    )
     return any(
         line.split(b" ", 1)[-1].strip().lower() not in (b"", b"false", b"no", b"off", b"0")
         for line in proc.stdout.splitlines()
@@ -372,8 +426,11 @@ def diff_blobs(git_dir: Path, revs: Sequence[str], *, walk: bool = False) -> dic
     """{commit: blob ids its diff against the first parent reads} (added and deleted sides
     included, submodule entries and the null id left out) for `revs` or, with `walk`, their
     history, from one `--raw --no-renames` pass that reads trees only."""
-    out = run_git(git_dir, [*BLOB_ARGS, *([] if walk else ["--no-walk=unsorted"]), "--stdin"],
-                  input="\n".join(revs).encode() + b"\n").stdout
+    out = run_git(
+        git_dir,
+        [*BLOB_ARGS, *([] if walk else ["--no-walk=unsorted"]), "--stdin"],
+        input="\n".join(revs).encode() + b"\n",
+    ).stdout
     blobs: dict[str, list[str]] = {}
     current: list[str] = []
     tokens = iter(out.split(b"\0"))
@@ -395,7 +452,9 @@ def diff_blobs(git_dir: Path, revs: Sequence[str], *, walk: bool = False) -> dic
     return blobs
 
 
-def recover_commit(git_dir: Path, sha: str, absent: set[str], cfg: Sequence[str] = ()) -> CommitRecord:
+def recover_commit(
+    git_dir: Path, sha: str, absent: set[str], cfg: Sequence[str] = ()
+) -> CommitRecord:
     """Read one commit whose diff needs absent blobs: the rows that need them are kept without
     line counts (`blob_missing`), the others are read normally with those paths excluded."""
     raw = run_git(git_dir, [*cfg, *RAW_ARGS, "--no-walk", sha]).stdout

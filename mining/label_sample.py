@@ -318,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         sample = draw(sampling_frame(con, repos), design)
         partial = args.out.with_name(args.out.name + ".partial")  # never a half-written round
         shutil.rmtree(partial, ignore_errors=True)
-        key = write_batches(sample, args.mirrors, partial / "batches", seed=design.seed,
-                            prefix=args.prefix)  # fmt: skip
+        key = write_batches(
+            sample, args.mirrors, partial / "batches", seed=design.seed, prefix=args.prefix
+        )
         key.to_csv(partial / "key.csv", index=False)
         if args.out.exists():
             args.out.rmdir()

@@ -145,7 +145,9 @@ def _read_header(sha: bytes, tokens: Iterator[bytes]) -> CommitRecord:
         try:
             vals.append(next(tokens))
         except StopIteration:
-            raise LogParseError(f"stream ended inside the header of {sha.decode()} ({name})") from None
+            raise LogParseError(
+                f"stream ended inside the header of {sha.decode()} ({name})"
+            ) from None
     parents, an, ae, amn, ame, ad, cn, ce, cd, body = vals
     return CommitRecord(
         sha=sha.decode(),

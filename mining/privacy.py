@@ -36,10 +36,24 @@ PATH_COLUMNS = {"path", "old_path"}
 QUOTED_IDENTIFIERS = {("repos", "source"), ("repos", "repo")}
 FORBIDDEN_TABLES = {"messages", "identities", "runs", "build_state"}
 FORBIDDEN_COLUMNS = {
-    "message", "subject", "body", "author_name", "author_email", "committer_name",
-    "committer_email", "mailmap_author_name", "mailmap_author_email", "name", "email", "diff",
-    "patch", "content", "code", "git_dir", "template",
-}  # fmt: skip
+    "message",
+    "subject",
+    "body",
+    "author_name",
+    "author_email",
+    "committer_name",
+    "committer_email",
+    "mailmap_author_name",
+    "mailmap_author_email",
+    "name",
+    "email",
+    "diff",
+    "patch",
+    "content",
+    "code",
+    "git_dir",
+    "template",
+}
 #: templates shorter than this (or one word: "wip", "refactor") equal legitimate vocabulary
 MIN_TEMPLATE = 10
 
@@ -117,9 +131,11 @@ class Reference:
     def in_messages(self, values: Iterable[str]) -> set[str]:
         """Values sharing a WINDOW-character substring with any message (one DuckDB join)."""
         windows = [
-            (v, v[i : i + WINDOW]) for v in set(values) if len(v) >= WINDOW
+            (v, v[i : i + WINDOW])
+            for v in set(values)
+            if len(v) >= WINDOW
             for i in range(len(v) - WINDOW + 1)
-        ]  # fmt: skip
+        ]
         if not windows:
             return set()
         frame = pa.table({"value": [v for v, _ in windows], "win": [w for _, w in windows]})
@@ -159,7 +175,9 @@ def scan_values(
     for v in values:
         low = v.lower()
         # test "@" once per value, not once per known email (1M paths x 5k emails otherwise)
-        if (not is_path and _EMAIL_RE.search(v)) or ("@" in low and any(e in low for e in ref.emails)):
+        if (not is_path and _EMAIL_RE.search(v)) or (
+            "@" in low and any(e in low for e in ref.emails)
+        ):
             add("email", v)
         if ref.has_name(v):
             add("person name", v)

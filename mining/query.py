@@ -42,7 +42,9 @@ def run_query(db: str | Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]
         for stmt in con.extract_statements(sql):
             kind = stmt.type.name
             if kind not in _ALLOWED:
-                raise QueryError(f"strata query is read-only: {kind} statements are not allowed (SELECT only)")
+                raise QueryError(
+                    f"strata query is read-only: {kind} statements are not allowed (SELECT only)"
+                )
         cur = con.execute(sql)
         if cur.description is None:
             return [], []
@@ -91,7 +93,12 @@ def escape_controls(text: str) -> str:
 
 
 def format_rows(
-    cols: list[str], rows: list[tuple[Any, ...]], fmt: str, *, escape: bool = False, footer: bool = True
+    cols: list[str],
+    rows: list[tuple[Any, ...]],
+    fmt: str,
+    *,
+    escape: bool = False,
+    footer: bool = True,
 ) -> str:
     """Render as csv (header + rows), json (list of objects) or an aligned text table.
 
@@ -100,7 +107,11 @@ def format_rows(
     """
     check_format(fmt)
     if fmt == "json":
-        text = json.dumps([dict(zip(cols, map(_jsonable, r), strict=True)) for r in rows], indent=2, ensure_ascii=False)
+        text = json.dumps(
+            [dict(zip(cols, map(_jsonable, r), strict=True)) for r in rows],
+            indent=2,
+            ensure_ascii=False,
+        )
         # JSON escapes C0 itself; C1 (e.g. \x9b, a one-byte CSI) it leaves raw unless asked
         return _CONTROL_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if escape else text
     show = escape_controls if escape else str
@@ -109,7 +120,18 @@ def format_rows(
         w = csv.writer(buf, lineterminator="\n")
         w.writerow([show(c) for c in cols])
         for r in rows:
-            w.writerow(["" if v is None else show(json.dumps(_jsonable(v)) if isinstance(v, list | dict) else str(_jsonable(v))) for v in r])
+            w.writerow(
+                [
+                    ""
+                    if v is None
+                    else show(
+                        json.dumps(_jsonable(v))
+                        if isinstance(v, list | dict)
+                        else str(_jsonable(v))
+                    )
+                    for v in r
+                ]
+            )
         return buf.getvalue().rstrip("\n")
     cols = [show(c) for c in cols]
     cells = [[("" if v is None else show(str(_jsonable(v)))) for v in r] for r in rows]

@@ -60,8 +60,14 @@ TABLES: dict[str, str] = {
 #: tables keyed by commit: their `sha` is stored as `commit_idx`, the commit's position in
 #: commits.parquet (ordered by repo, sha), and restored on load. Saves ~20 bytes per row and
 #: table (a sha does not compress), which keeps the corpus release under 50 MB.
-KEYED = ("file_changes", "attributions", "commit_authors", "commit_features", "commit_layers",
-         "commit_structure")
+KEYED = (
+    "file_changes",
+    "attributions",
+    "commit_authors",
+    "commit_features",
+    "commit_layers",
+    "commit_structure",
+)
 ORDER = {
     "repos": "repo",
     "commits": "c.repo, c.sha",
@@ -153,7 +159,9 @@ def write_release(
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
         except OSError as exc:
-            raise OutputError(f"--out {out}: cannot write beside it: {(exc.strerror or str(exc)).lower()}") from exc
+            raise OutputError(
+                f"--out {out}: cannot write beside it: {(exc.strerror or str(exc)).lower()}"
+            ) from exc
         try:
             tables = export_tables(con, tmp)
             card = dataset_card.render(con, tmp, tables, evaluation=find_evaluation(evaluation))
@@ -179,13 +187,17 @@ def check_release_target(out: Path, db: Path, *, force: bool) -> None:
     but a previous release unless `force`: a release replaces only what a release wrote."""
     o, d = out.resolve(), db.resolve()
     if o == d or o in d.parents:
-        raise OutputError(f"--out {out}: holds the database {db}; the release folder would replace it (choose another --out)")
+        raise OutputError(
+            f"--out {out}: holds the database {db}; the release folder would replace it (choose another --out)"
+        )
     if not out.exists() and not out.is_symlink():
         return
     if force:
         return
     if not out.is_dir() or out.is_symlink():
-        raise OutputError(f"--out {out}: exists and is not a release folder; remove it or pass --force")
+        raise OutputError(
+            f"--out {out}: exists and is not a release folder; remove it or pass --force"
+        )
     if not is_release_folder(out) and any(out.iterdir()):
         raise OutputError(
             f"--out {out}: folder holds files that are not a previous release; choose an empty or new "
@@ -300,7 +312,9 @@ def load_release(release: str | Path, db: str | Path, *, force: bool = False) ->
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"--db {db}: cannot create its folder: {(exc.strerror or str(exc)).lower()}") from exc
+        raise OutputError(
+            f"--db {db}: cannot create its folder: {(exc.strerror or str(exc)).lower()}"
+        ) from exc
     tmp = db.with_name(f".{db.name}.loading")
     for p in (tmp, tmp.with_name(tmp.name + ".wal")):
         p.unlink(missing_ok=True)
@@ -320,8 +334,10 @@ def load_release(release: str | Path, db: str | Path, *, force: bool = False) ->
                 path = str(Path(release) / meta["file"])
                 if table in KEYED:
                     con.execute(_COMMIT_IDX)
-                    sql = (f'INSERT INTO "{table}" BY NAME SELECT p.* EXCLUDE (commit_idx), k.sha '  # noqa: S608
-                           "FROM read_parquet(?) p JOIN _cidx k ON k.commit_idx = p.commit_idx")  # fmt: skip
+                    sql = (
+                        f'INSERT INTO "{table}" BY NAME SELECT p.* EXCLUDE (commit_idx), k.sha '  # noqa: S608
+                        "FROM read_parquet(?) p JOIN _cidx k ON k.commit_idx = p.commit_idx"
+                    )
                 else:
                     sql = f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?)'  # noqa: S608
                 con.execute(sql, [path])
@@ -360,7 +376,12 @@ def loaded_from_release(db: Path) -> bool:
     except duckdb.Error:
         return False
     try:
-        return store.one_row(con, "SELECT count(*) FROM strata_meta WHERE key = 'loaded_from_release'")[0] > 0
+        return (
+            store.one_row(
+                con, "SELECT count(*) FROM strata_meta WHERE key = 'loaded_from_release'"
+            )[0]
+            > 0
+        )
     except duckdb.Error:
         return False
     finally:

@@ -73,8 +73,13 @@ def run_crawl(db: Path, targets: list[CrawlTarget], *, jobs: int = 1, quiet: boo
     elif sys.stderr.isatty():
         total = estimate_new_commits(db, targets)
         with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
         ) as bar:
             repos = bar.add_task("repositories", total=len(targets))
             commits = bar.add_task("commits", total=total)
@@ -90,14 +95,18 @@ def run_crawl(db: Path, targets: list[CrawlTarget], *, jobs: int = 1, quiet: boo
 
         def progress(kind: str, n: int) -> None:
             done[kind] += n
-            lines.count("crawl", done["commits"], total or 0, f"{done['repo']}/{len(targets)} repositories")
+            lines.count(
+                "crawl", done["commits"], total or 0, f"{done['repo']}/{len(targets)} repositories"
+            )
 
         results = crawl(db, targets, jobs=jobs, progress=progress)
     if not quiet:
         print_summary(results)
     failed = [r for r in results if r.error]
     for r in failed:
-        console.print(f"strata: error: {r.repo}: {r.error}", style="red", highlight=False, markup=False)
+        console.print(
+            f"strata: error: {r.repo}: {r.error}", style="red", highlight=False, markup=False
+        )
     if not failed:
         return 0
     return 2 if all(r.error_code == 2 for r in failed) else 1
@@ -147,7 +156,9 @@ class ProgressLines:
         rate = done / (now - start) if now > start else 0.0
         eta = f", ETA {_duration((total - done) / rate)}" if rate and total > done else ""
         of = f"/{total:,}" if total else ""
-        self.latest = f"{name}: {done:,}{of} commits ({rate:,.0f}/s{eta}){', ' + extra if extra else ''}"
+        self.latest = (
+            f"{name}: {done:,}{of} commits ({rate:,.0f}/s{eta}){', ' + extra if extra else ''}"
+        )
         if now - self.last >= self.every or done >= total:
             self.say(self.latest)
 
@@ -167,7 +178,11 @@ class ProgressLines:
             while not stop.wait(self.every):
                 if time.monotonic() - self.last >= self.every:
                     now = _duration(time.monotonic() - t0)
-                    self.say(f"{stage}: {now} elapsed; last: {self.latest}" if self.latest else f"{stage}: {now} elapsed")
+                    self.say(
+                        f"{stage}: {now} elapsed; last: {self.latest}"
+                        if self.latest
+                        else f"{stage}: {now} elapsed"
+                    )
 
         thread = threading.Thread(target=beat, daemon=True)
         thread.start()
@@ -209,16 +224,32 @@ def read_input_file(path: Path, option: str) -> str:
 def print_summary(results: Sequence[CrawlResult]) -> None:
     """One row per repository: commits, new, removed, file rows, missing blobs, AI evidence, time."""
     table = Table(title="crawl summary")
-    for col in ("repo", "head", "commits", "new", "removed", "file rows", "missing blobs", "AI commits", "seconds"):
+    for col in (
+        "repo",
+        "head",
+        "commits",
+        "new",
+        "removed",
+        "file rows",
+        "missing blobs",
+        "AI commits",
+        "seconds",
+    ):
         table.add_column(col, justify="left" if col in ("repo", "head") else "right")
     for r in results:
         if r.error:
             table.add_row(r.repo, "-", "-", "-", "-", "-", "-", "-", "failed")
             continue
         table.add_row(
-            r.repo, r.head_sha[:10], f"{r.n_commits:,}", f"{r.n_new:,}", f"{r.n_removed:,}",
-            f"{r.n_file_changes:,}", f"{r.n_missing_blobs:,}",
-            f"{r.attributed.get('ai_commits', 0):,}" if r.attributed else "-", f"{r.seconds:.2f}",
+            r.repo,
+            r.head_sha[:10],
+            f"{r.n_commits:,}",
+            f"{r.n_new:,}",
+            f"{r.n_removed:,}",
+            f"{r.n_file_changes:,}",
+            f"{r.n_missing_blobs:,}",
+            f"{r.attributed.get('ai_commits', 0):,}" if r.attributed else "-",
+            f"{r.seconds:.2f}",
         )
     out = Console() if sys.stdout.isatty() else Console(width=140)
     out.print(table)
@@ -241,9 +272,16 @@ def run_build(
 ) -> bool:
     """CLI glue: progress bar with ETA (weighted by commits), per-repo lines, summary table."""
     show = not quiet and sys.stderr.isatty()
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
-                   disable=not show)  # fmt: skip
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not show,
+    )
     tasks: dict[str, Any] = {}
     weights: dict[str, int] = {}
 
@@ -274,7 +312,9 @@ def print_report(report: build.BuildReport, *, quiet: bool = False) -> None:
     if quiet:
         for r in report.repos:
             if r.get("error"):
-                console.print(f"strata: error: {r['repo']}: {r['error']}", highlight=False, markup=False)
+                console.print(
+                    f"strata: error: {r['repo']}: {r['error']}", highlight=False, markup=False
+                )
         return
     table = Table(title="build report")
     cols = (
@@ -294,19 +334,35 @@ def print_report(report: build.BuildReport, *, quiet: bool = False) -> None:
         if r["status"] == "failed":
             table.add_row(r["repo"], "failed", *["-"] * 7)
             continue
-        table.add_row(r["repo"], r["status"], f"{r['n_commits']:,}", f"{r['n_featured']:,}",
-                      f"{r['n_classified']:,}", f"{r['n_ai_commits']:,}", f"{r['crawl_seconds']:.1f}",
-                      f"{r['features_seconds']:.1f}", f"{r['classify_seconds']:.1f}")  # fmt: skip
+        table.add_row(
+            r["repo"],
+            r["status"],
+            f"{r['n_commits']:,}",
+            f"{r['n_featured']:,}",
+            f"{r['n_classified']:,}",
+            f"{r['n_ai_commits']:,}",
+            f"{r['crawl_seconds']:.1f}",
+            f"{r['features_seconds']:.1f}",
+            f"{r['classify_seconds']:.1f}",
+        )
     out = Console() if sys.stdout.isatty() else Console(width=160)
     out.print(table)
     t = report.totals()
-    out.print(f"{t['repos']} repositories ({t['repos_built']} built, {t['repos_up_to_date']} up to date, "
-              f"{t['repos_partial']} partial, {t['repos_failed']} failed): {t['commits']:,} commits, {t['featured']:,} featured, "
-              f"{t['classified']:,} classified, {t['ai_commits']:,} with AI evidence; "
-              f"wall {report.wall_seconds:.1f}s; stage seconds "
-              + ", ".join(f"{k} {v:.1f}" for k, v in t["stage_seconds"].items()), highlight=False)  # fmt: skip
+    out.print(
+        f"{t['repos']} repositories ({t['repos_built']} built, {t['repos_up_to_date']} up to date, "
+        f"{t['repos_partial']} partial, {t['repos_failed']} failed): {t['commits']:,} commits, {t['featured']:,} featured, "
+        f"{t['classified']:,} classified, {t['ai_commits']:,} with AI evidence; "
+        f"wall {report.wall_seconds:.1f}s; stage seconds "
+        + ", ".join(f"{k} {v:.1f}" for k, v in t["stage_seconds"].items()),
+        highlight=False,
+    )
     for reason, n in t["skipped"].items():
         out.print(f"  skipped/degraded: {n:,} {reason}", highlight=False)
     for r in report.repos:
         if r.get("error"):
-            console.print(f"strata: error: {r['repo']}: {r['error']}", style="red", highlight=False, markup=False)
+            console.print(
+                f"strata: error: {r['repo']}: {r['error']}",
+                style="red",
+                highlight=False,
+                markup=False,
+            )

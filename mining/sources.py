@@ -76,7 +76,9 @@ def resolve_source(
     if is_url(source):
         validate_url(source)
         key = name or repo_key_for(source)
-        dest = cache / (hashlib.sha256(source.encode()).hexdigest()[:12] + "-" + key.replace("/", "__") + ".git")
+        dest = cache / (
+            hashlib.sha256(source.encode()).hexdigest()[:12] + "-" + key.replace("/", "__") + ".git"
+        )
         if not (dest / "HEAD").exists():
             _clone(source, dest)
         elif not (_SHA_RE.match(rev) and _has_commit(dest, rev)):
@@ -103,7 +105,10 @@ def locate_repository(path: str | Path) -> Path:
             raise
         for ask in ("--show-toplevel", "--absolute-git-dir"):  # work tree, else inside a bare repo
             proc = subprocess.run(
-                ["git", "-c", "safe.directory=*", "-C", str(p), "rev-parse", ask], capture_output=True, env=git_env(), check=False
+                ["git", "-c", "safe.directory=*", "-C", str(p), "rev-parse", ask],
+                capture_output=True,
+                env=git_env(),
+                check=False,
             )
             found = proc.stdout.decode("utf-8", "surrogateescape").strip()
             if proc.returncode == 0 and found:
@@ -118,24 +123,45 @@ def _has_commit(git_dir: Path, rev: str) -> bool:
 def _fetch(url: str, dest: Path) -> None:
     """Bring the cached bare clone up to date (branches and tags, as `clone --bare` made them)."""
     proc = subprocess.run(
-        ["git", f"--git-dir={dest}", "-c", "protocol.ext.allow=never", "fetch", "--quiet", "--prune",
-         "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
-        capture_output=True, env=git_env(), check=False, timeout=3600,
-    )  # fmt: skip
+        [
+            "git",
+            f"--git-dir={dest}",
+            "-c",
+            "protocol.ext.allow=never",
+            "fetch",
+            "--quiet",
+            "--prune",
+            "--",
+            url,
+            "+refs/heads/*:refs/heads/*",
+            "+refs/tags/*:refs/tags/*",
+        ],
+        capture_output=True,
+        env=git_env(),
+        check=False,
+        timeout=3600,
+    )
     if proc.returncode != 0:
-        raise SourceError(f"{url}: fetch into the cache {dest} failed: {first_error_line(proc.stderr)}")
+        raise SourceError(
+            f"{url}: fetch into the cache {dest} failed: {first_error_line(proc.stderr)}"
+        )
 
 
 def check_same_repository(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     """Refuse to store `source` under a key that already holds a different repository (two
     folders of the same name): the second crawl would silently replace the first's rows. The
     same repository moved or cloned again still holds a stored root commit or the stored head."""
-    row = con.execute("SELECT git_dir, head_sha, source FROM repos WHERE repo = ?", [source.repo]).fetchone()
+    row = con.execute(
+        "SELECT git_dir, head_sha, source FROM repos WHERE repo = ?", [source.repo]
+    ).fetchone()
     if row is None or Path(row[0]) == Path(source.git_dir) or row[2] == source.source:
         return
-    roots = [r[0] for r in con.execute(
-        "SELECT sha FROM commits WHERE repo = ? AND len(parents) = 0", [source.repo]
-    ).fetchall()]  # fmt: skip
+    roots = [
+        r[0]
+        for r in con.execute(
+            "SELECT sha FROM commits WHERE repo = ? AND len(parents) = 0", [source.repo]
+        ).fetchall()
+    ]
     if any(_has_commit(source.git_dir, sha) for sha in [row[1], *roots] if sha):
         return
     raise SourceError(
@@ -150,7 +176,17 @@ def _clone(url: str, dest: Path) -> None:
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     proc = subprocess.run(
-        ["git", "-c", "protocol.ext.allow=never", "clone", "--quiet", "--bare", "--", url, str(tmp)],
+        [
+            "git",
+            "-c",
+            "protocol.ext.allow=never",
+            "clone",
+            "--quiet",
+            "--bare",
+            "--",
+            url,
+            str(tmp),
+        ],
         capture_output=True,
         env=git_env(),
         check=False,

@@ -46,16 +46,22 @@ def connect(path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> duckdb
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DatabaseError(f"{path}: cannot create its folder: {(exc.strerror or str(exc)).lower()}") from exc
+            raise DatabaseError(
+                f"{path}: cannot create its folder: {(exc.strerror or str(exc)).lower()}"
+            ) from exc
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         msg = str(exc)
         if "lock" in msg.lower():
-            raise DatabaseError(f"{path}: database is in use by another process ({_first_line(msg)})") from exc
+            raise DatabaseError(
+                f"{path}: database is in use by another process ({_first_line(msg)})"
+            ) from exc
         raise DatabaseError(f"{path}: cannot open database: {_first_line(msg)}") from exc
     except duckdb.Error as exc:
-        raise DatabaseError(f"{path}: not a DuckDB database or unreadable: {_first_line(str(exc))}") from exc
+        raise DatabaseError(
+            f"{path}: not a DuckDB database or unreadable: {_first_line(str(exc))}"
+        ) from exc
     con.execute("SET TimeZone = 'UTC'")
     if read_only:
         try:
@@ -81,15 +87,20 @@ def apply_schema(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") 
     check_version(con, path)
     try:
         with transaction(con):
-            con.execute("CREATE TABLE IF NOT EXISTS strata_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS strata_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+            )
             for _name, sql in schema_sql():
                 con.execute(sql)
             _fill_lookups(con)
             con.execute(
-                "INSERT OR REPLACE INTO strata_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+                "INSERT OR REPLACE INTO strata_meta VALUES ('schema_version', ?)",
+                [str(SCHEMA_VERSION)],
             )
     except duckdb.Error as exc:
-        raise DatabaseError(f"{path}: cannot apply the ai-strata schema: {_first_line(str(exc))}; {REBUILD}") from exc
+        raise DatabaseError(
+            f"{path}: cannot apply the ai-strata schema: {_first_line(str(exc))}; {REBUILD}"
+        ) from exc
 
 
 def _fill_lookups(con: duckdb.DuckDBPyConnection) -> None:
@@ -108,9 +119,12 @@ REBUILD = "rebuild it (`strata crawl` into a new --db, or `strata load`)"
 def check_version(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") -> None:
     """Refuse a database from another schema version or another tool, for readers and writers
     alike: a reader of a newer layout would misread it silently (query, release, figures)."""
-    tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-    ).fetchall()}
+    tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
     if "strata_meta" in tables:
         row = con.execute("SELECT value FROM strata_meta WHERE key = 'schema_version'").fetchone()
         if row is not None and row[0] != str(SCHEMA_VERSION):
@@ -214,7 +228,9 @@ def require_rows(con: duckdb.DuckDBPyConnection, table: str, stage: str) -> None
         raise StageError(f"table {table} is empty: run `strata {stage}` first")
 
 
-def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...]:
+def one_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None
+) -> tuple[Any, ...]:
     """The row a query must return (an aggregate, a state row written earlier): a missing one is a
     DatabaseError naming the query, where `fetchone()[0]` would fail on None."""
     row = con.execute(sql, params).fetchone()
@@ -242,7 +258,9 @@ def run_record(con: duckdb.DuckDBPyConnection, stage: str, args: str = "") -> It
     mark_run(con, run_id, "finished")
 
 
-def mark_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, error: str | None = None) -> None:
+def mark_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, status: str, error: str | None = None
+) -> None:
     """End a run: the first non-'finished' status sticks (a crawl marks itself 'failed' when one
     repository failed, and the context manager's 'finished' must not overwrite that)."""
     try:
@@ -268,7 +286,7 @@ def crawl_staging(db: str | Path) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{Path(db).name}.staging-"
     for old in parent.glob(prefix + "*"):
-        pid = old.name[len(prefix):].split("-", 1)[0]
+        pid = old.name[len(prefix) :].split("-", 1)[0]
         if pid.isdigit() and not _process_alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))

@@ -38,8 +38,15 @@ from mining.logparse import LOG_ARGS, FileRow, parse_log
 #: bump when an event's definition changes (rows of older versions are recomputed)
 STRUCTURE_VERSION = "1"
 #: the events, in column order (commit_structure)
-EVENTS = ("module_added", "module_removed", "code_moved", "public_interface", "contract_changed",
-          "dependency_added", "topology_changed")  # fmt: skip
+EVENTS = (
+    "module_added",
+    "module_removed",
+    "code_moved",
+    "public_interface",
+    "contract_changed",
+    "dependency_added",
+    "topology_changed",
+)
 #: aggregates reported beside the events: any of them, and any but the (frequent, imprecise)
 #: public-interface event (docs/structure.md)
 AGGREGATES = {
@@ -197,10 +204,12 @@ def _module_removed(
 
 def _code_moved(changes: list[Change], d: dict[str, Any]) -> bool:
     moved = sum(
-        c.status == "R" and _is_code(c.path, d) and _is_code(c.before, d)
+        c.status == "R"
+        and _is_code(c.path, d)
+        and _is_code(c.before, d)
         and _dir(c.before) != _dir(c.path)
         for c in changes
-    )  # fmt: skip
+    )
     return moved >= d["code_moved"]["min_files"]
 
 
@@ -568,20 +577,28 @@ def structure_stage(
         raise StageError(f"{missing[0]}: no such repository in the database (crawl it first)")
     done: dict[str, int] = {}
     for repo in wanted:
-        shas = [r[0] for r in con.execute(
-            "SELECT sha FROM commits WHERE repo = ? AND NOT is_merge AND sha NOT IN "
-            "(SELECT sha FROM commit_structure WHERE repo = ? AND structure_version = ?) "
-            "ORDER BY topo_index",
-            [repo, repo, STRUCTURE_VERSION],
-        ).fetchall()]  # fmt: skip
+        shas = [
+            r[0]
+            for r in con.execute(
+                "SELECT sha FROM commits WHERE repo = ? AND NOT is_merge AND sha NOT IN "
+                "(SELECT sha FROM commit_structure WHERE repo = ? AND structure_version = ?) "
+                "ORDER BY topo_index",
+                [repo, repo, STRUCTURE_VERSION],
+            ).fetchall()
+        ]
         done[repo] = 0
         if not shas:
             continue
         git_dir = resolve_git_dir(dirs[repo])
         with syntax.BlobReader(git_dir) as reader:
             done[repo] += store.write_repo_batches(
-                con, "commit_structure", repo, shas,
+                con,
+                "commit_structure",
+                repo,
+                shas,
                 lambda batch, reader=reader, git_dir=git_dir: _frame(_rows(git_dir, batch, reader)),  # type: ignore[misc]  # mypy cannot type a lambda with defaults
-                ("structure_version", STRUCTURE_VERSION), BATCH, progress,
-            )  # fmt: skip
+                ("structure_version", STRUCTURE_VERSION),
+                BATCH,
+                progress,
+            )
     return done

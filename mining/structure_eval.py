@@ -108,22 +108,31 @@ def precision_recall(df: pd.DataFrame) -> pd.DataFrame:
             flagged = df[event].to_numpy(bool) & sel
             hits = int((flagged & arch.to_numpy()).sum())
             n_arch = int((arch.to_numpy() & sel).sum())
-            rows.append({
-                "event": event, "band": band, "commits": int(sel.sum()), "architectural": n_arch,
-                "flagged": int(flagged.sum()), "hits": hits,
-                "precision": hits / flagged.sum() if flagged.sum() else float("nan"),
-                "recall": hits / n_arch if n_arch else float("nan"),
-                "lift": (hits / flagged.sum()) / (n_arch / sel.sum())
-                if flagged.sum() and n_arch else float("nan"),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "event": event,
+                    "band": band,
+                    "commits": int(sel.sum()),
+                    "architectural": n_arch,
+                    "flagged": int(flagged.sum()),
+                    "hits": hits,
+                    "precision": hits / flagged.sum() if flagged.sum() else float("nan"),
+                    "recall": hits / n_arch if n_arch else float("nan"),
+                    "lift": (hits / flagged.sum()) / (n_arch / sel.sum())
+                    if flagged.sum() and n_arch
+                    else float("nan"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def markdown(table: pd.DataFrame, band: str = "all") -> str:
     """A markdown table of one band: event, flagged, hits, precision, recall, lift."""
     sub = table[table["band"] == band]
-    lines = ["| event | flagged | architectural among flagged | precision | recall | lift |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    lines = [
+        "| event | flagged | architectural among flagged | precision | recall | lift |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in sub.itertuples():
         p, rc, lift = ("-" if np.isnan(v) else f"{v:.2f}" for v in (r.precision, r.recall, r.lift))
         lines.append(f"| {r.event} | {r.flagged} | {r.hits} | {p} | {rc} | {lift} |")
@@ -145,8 +154,12 @@ def run(labels_csv: Path, out: Path, mirrors: dict[str, str] | None = None) -> p
     ]
     for band in ["all", *vocabulary.SIZE_BAND_NAMES]:
         sub = table[(table["band"] == band) & (table["event"] == "any_event")].iloc[0]
-        text += ["", f"### {band} ({sub['commits']} commits, {sub['architectural']} architectural)",
-                 "", markdown(table, band)]  # fmt: skip
+        text += [
+            "",
+            f"### {band} ({sub['commits']} commits, {sub['architectural']} architectural)",
+            "",
+            markdown(table, band),
+        ]
     (out / "validation.md").write_text("\n".join(text) + "\n", encoding="utf-8")
     return table
 

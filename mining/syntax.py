@@ -27,54 +27,102 @@ from mining.gitcmd import git_argv, git_env
 MAX_BLOB_BYTES = 512 * 1024
 
 _EXT_LANG = {
-    ".py": "python", ".pyi": "python",
-    ".js": "javascript", ".jsx": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx",
-    ".go": "go", ".rs": "rust", ".java": "java",
-}  # fmt: skip
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".jsx": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+}
 
 #: node types that define something, per language; the value is the definition's kind
 _DEF_TYPES: dict[str, dict[str, str]] = {
     "python": {"function_definition": "function", "class_definition": "type"},
     "javascript": {
-        "function_declaration": "function", "generator_function_declaration": "function",
-        "class_declaration": "type", "method_definition": "function",
+        "function_declaration": "function",
+        "generator_function_declaration": "function",
+        "class_declaration": "type",
+        "method_definition": "function",
         "variable_declarator": "function",
     },
     "typescript": {
-        "function_declaration": "function", "generator_function_declaration": "function",
-        "class_declaration": "type", "abstract_class_declaration": "type",
-        "method_definition": "function", "method_signature": "function",
-        "abstract_method_signature": "function", "interface_declaration": "type",
-        "type_alias_declaration": "type", "enum_declaration": "type",
-        "variable_declarator": "function", "function_signature": "function",
+        "function_declaration": "function",
+        "generator_function_declaration": "function",
+        "class_declaration": "type",
+        "abstract_class_declaration": "type",
+        "method_definition": "function",
+        "method_signature": "function",
+        "abstract_method_signature": "function",
+        "interface_declaration": "type",
+        "type_alias_declaration": "type",
+        "enum_declaration": "type",
+        "variable_declarator": "function",
+        "function_signature": "function",
     },
     "go": {
-        "function_declaration": "function", "method_declaration": "function",
-        "type_spec": "type", "method_elem": "function",
+        "function_declaration": "function",
+        "method_declaration": "function",
+        "type_spec": "type",
+        "method_elem": "function",
     },
     "rust": {
-        "function_item": "function", "function_signature_item": "function",
-        "struct_item": "type", "enum_item": "type", "trait_item": "type", "union_item": "type",
-        "type_item": "type", "mod_item": "module",
+        "function_item": "function",
+        "function_signature_item": "function",
+        "struct_item": "type",
+        "enum_item": "type",
+        "trait_item": "type",
+        "union_item": "type",
+        "type_item": "type",
+        "mod_item": "module",
     },
     "java": {
-        "method_declaration": "function", "constructor_declaration": "function",
-        "class_declaration": "type", "interface_declaration": "type", "enum_declaration": "type",
-        "record_declaration": "type", "annotation_type_declaration": "type",
+        "method_declaration": "function",
+        "constructor_declaration": "function",
+        "class_declaration": "type",
+        "interface_declaration": "type",
+        "enum_declaration": "type",
+        "record_declaration": "type",
+        "annotation_type_declaration": "type",
     },
-}  # fmt: skip
+}
 _DEF_TYPES["tsx"] = _DEF_TYPES["typescript"]
 
 #: fields whose text makes up a definition's signature
-_SIG_FIELDS = ("type_parameters", "parameters", "receiver", "return_type", "result",
-               "superclasses", "superclass", "interfaces", "type", "value_type")  # fmt: skip
+_SIG_FIELDS = (
+    "type_parameters",
+    "parameters",
+    "receiver",
+    "return_type",
+    "result",
+    "superclasses",
+    "superclass",
+    "interfaces",
+    "type",
+    "value_type",
+)
 #: enclosing node types that contribute to a qualified name
 _SCOPE_TYPES = {
-    "class_definition", "class_declaration", "abstract_class_declaration", "interface_declaration",
-    "impl_item", "trait_item", "mod_item", "enum_declaration", "record_declaration",
-    "function_definition", "function_declaration", "method_definition", "type_spec",
-}  # fmt: skip
+    "class_definition",
+    "class_declaration",
+    "abstract_class_declaration",
+    "interface_declaration",
+    "impl_item",
+    "trait_item",
+    "mod_item",
+    "enum_declaration",
+    "record_declaration",
+    "function_definition",
+    "function_declaration",
+    "method_definition",
+    "type_spec",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +233,10 @@ def _is_public(node: Any, lang: str, name: str) -> bool:
         if p.type == "export_statement":
             return True
         if p.type in ("class_body", "interface_body", "object_type"):
-            if any(c.type == "accessibility_modifier" and c.text in (b"private", b"protected")
-                   for c in node.children):  # fmt: skip
+            if any(
+                c.type == "accessibility_modifier" and c.text in (b"private", b"protected")
+                for c in node.children
+            ):
                 return False
             if name.startswith("#"):
                 return False
@@ -234,8 +284,11 @@ def definitions(lang: str, source: bytes, tree: Any = None) -> dict[str, Definit
         kind = kinds.get(node.type, "function")
         if node.type == "variable_declarator":
             value = node.child_by_field_name("value")
-            if value is None or value.type not in ("arrow_function", "function_expression",
-                                                   "function"):  # fmt: skip
+            if value is None or value.type not in (
+                "arrow_function",
+                "function_expression",
+                "function",
+            ):
                 continue
             sig_src = value
         else:
@@ -387,8 +440,11 @@ class BlobReader:
         """Each blob's bytes, or None if it is missing, not a blob or larger than `max_bytes`.
         `metas`: the blobs' `infos`, when the caller already asked."""
         found = [metas[o] for o in oids] if metas is not None else self.infos(oids)
-        wanted = [o for o, m in zip(oids, found, strict=True)
-                  if m is not None and m[0] == "blob" and m[1] <= max_bytes]  # fmt: skip
+        wanted = [
+            o
+            for o, m in zip(oids, found, strict=True)
+            if m is not None and m[0] == "blob" and m[1] <= max_bytes
+        ]
         got: dict[str, bytes | None] = {}
         assert self.proc.stdout is not None
         for i in range(0, len(wanted), self.PIPELINE):
@@ -461,8 +517,14 @@ def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> An
         old_src, old_tree = prev[1], prev[2]
         pre, suf = _common_ends(old_src, source)
         old_end, new_end = len(old_src) - suf, len(source) - suf
-        old_tree.edit(pre, old_end, new_end, _point(source, pre), _point(old_src, old_end),
-                      _point(source, new_end))  # fmt: skip
+        old_tree.edit(
+            pre,
+            old_end,
+            new_end,
+            _point(source, pre),
+            _point(old_src, old_end),
+            _point(source, new_end),
+        )
         tree = parser.parse(source, old_tree)
     else:
         tree = parser.parse(source)
@@ -474,7 +536,9 @@ def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> An
     return tree
 
 
-def prefetch_definitions(reader: BlobReader, wanted: list[tuple[str | None, str, str | None]]) -> None:
+def prefetch_definitions(
+    reader: BlobReader, wanted: list[tuple[str | None, str, str | None]]
+) -> None:
     """Parse the not yet cached blobs of `wanted` ((oid, lang, path) triples) into the cache,
     reading them from git in one batch."""
     todo: dict[tuple[str, str], str | None] = {}
@@ -486,13 +550,17 @@ def prefetch_definitions(reader: BlobReader, wanted: list[tuple[str | None, str,
     datas = reader.contents([oid for oid, _ in todo])
     for ((oid, lang), path), data in zip(todo.items(), datas, strict=True):
         try:
-            result = None if data is None else definitions(lang, data, _parse(reader, path, lang, data))
+            result = (
+                None if data is None else definitions(lang, data, _parse(reader, path, lang, data))
+            )
         except (ValueError, RecursionError):
             result = None
         _remember(reader, (oid, lang), result)
 
 
-def _remember(reader: BlobReader, key: tuple[str, str], result: dict[str, Definition] | None) -> None:
+def _remember(
+    reader: BlobReader, key: tuple[str, str], result: dict[str, Definition] | None
+) -> None:
     reader.cache[key] = result
     if len(reader.cache) > reader.cache_size:
         reader.cache.popitem(last=False)
@@ -528,8 +596,15 @@ for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$":
 #: lines right before a block (or member) start belongs to that block: left with the block
 #: before, it dangles at the end of a snippet, which then fails to parse and sends the file to
 #: the whole-file fallback. Other comments parse anywhere (Go's, Python's): no need to move them
-_LEAD_BYTES = {"rust": b"#/", "python": b"@", "javascript": b"@", "typescript": b"@", "tsx": b"@",
-               "java": b"@", "go": b""}  # fmt: skip
+_LEAD_BYTES = {
+    "rust": b"#/",
+    "python": b"@",
+    "javascript": b"@",
+    "typescript": b"@",
+    "tsx": b"@",
+    "java": b"@",
+    "go": b"",
+}
 
 
 @cache
@@ -539,6 +614,8 @@ def _lead(lang: str | None) -> Any:
     for c in _LEAD_BYTES.get(lang, b"") if lang else b"#/@":
         table[c] = True
     return table
+
+
 #: parse the whole file when the touched blocks are more than this share of it
 _WHOLE_SHARE = 0.6
 
@@ -546,8 +623,10 @@ _WHOLE_SHARE = 0.6
 #: blocks larger than this are cut further into their members (methods of a class, ...)
 _REFINE_BYTES = 2048
 #: words that may precede the keyword of a container declaration on its first line
-_MODIFIERS = frozenset(b"export default abstract public private protected internal static final "
-                       b"sealed pub crate unsafe declare partial data open".split())  # fmt: skip
+_MODIFIERS = frozenset(
+    b"export default abstract public private protected internal static final "
+    b"sealed pub crate unsafe declare partial data open".split()
+)
 #: keywords of declarations whose members are definitions and whose own body is not compared
 #: (kind "type"): only these blocks are cut into members, never a function's statements
 _CONTAINERS = frozenset(b"class interface impl trait enum record struct".split())
@@ -695,8 +774,11 @@ def _members(
     if any(a < head for a, _ in near):
         return [(lo, hi)]
     bounds = [*members, foot]
-    keep = [(s, e) for s, e in zip(bounds, bounds[1:], strict=False)
-            if any(a < e and s < b for a, b in near)]  # fmt: skip
+    keep = [
+        (s, e)
+        for s, e in zip(bounds, bounds[1:], strict=False)
+        if any(a < e and s < b for a, b in near)
+    ]
     return [(lo, head), *keep, *([(foot, hi)] if foot < hi else [])]
 
 

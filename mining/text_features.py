@@ -77,10 +77,17 @@ def commit_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
 def _texts(git_dir: Path, shas: list[str], renames: str) -> list[dict[str, str]]:
     proc = run_git(
         git_dir,
-        ["log", "--no-walk=unsorted", "--stdin", renames, "--name-status", "-z",
-         "--format=%x01%H%x02%B%x03"],
+        [
+            "log",
+            "--no-walk=unsorted",
+            "--stdin",
+            renames,
+            "--name-status",
+            "-z",
+            "--format=%x01%H%x02%B%x03",
+        ],
         input=("\n".join(shas) + "\n").encode(),
-    )  # fmt: skip
+    )
     rows = []
     for record in proc.stdout.split(b"\x01")[1:]:
         head, _, rest = record.partition(b"\x02")
@@ -171,22 +178,48 @@ RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "r_cross_moves": (("n_cross_pkg_moves", "n_cross_top_moves"), ("n_files",)),
     "r_source_added": (("n_source_added", "n_source_deleted"), ("n_source",)),
     "r_lines_added": (("lines_added",), ("churn",)),
-    "r_defs_added": (("syn_defs_added",), ("syn_defs_added", "syn_defs_removed",
-                                            "syn_defs_signature_changed", "syn_defs_body_changed")),
-    "r_defs_removed": (("syn_defs_removed",), ("syn_defs_added", "syn_defs_removed",
-                                               "syn_defs_signature_changed", "syn_defs_body_changed")),
-    "r_defs_signature": (("syn_defs_signature_changed",), ("syn_defs_added", "syn_defs_removed",
-                                                           "syn_defs_signature_changed",
-                                                           "syn_defs_body_changed")),
-    "r_public_changed": (("syn_public_added", "syn_public_removed", "syn_public_signature_changed"),
-                         ("syn_defs_added", "syn_defs_removed", "syn_defs_signature_changed",
-                          "syn_defs_body_changed")),
+    "r_defs_added": (
+        ("syn_defs_added",),
+        (
+            "syn_defs_added",
+            "syn_defs_removed",
+            "syn_defs_signature_changed",
+            "syn_defs_body_changed",
+        ),
+    ),
+    "r_defs_removed": (
+        ("syn_defs_removed",),
+        (
+            "syn_defs_added",
+            "syn_defs_removed",
+            "syn_defs_signature_changed",
+            "syn_defs_body_changed",
+        ),
+    ),
+    "r_defs_signature": (
+        ("syn_defs_signature_changed",),
+        (
+            "syn_defs_added",
+            "syn_defs_removed",
+            "syn_defs_signature_changed",
+            "syn_defs_body_changed",
+        ),
+    ),
+    "r_public_changed": (
+        ("syn_public_added", "syn_public_removed", "syn_public_signature_changed"),
+        (
+            "syn_defs_added",
+            "syn_defs_removed",
+            "syn_defs_signature_changed",
+            "syn_defs_body_changed",
+        ),
+    ),
     "r_types": (("syn_types_added", "syn_types_removed"), ("syn_defs_added", "syn_defs_removed")),
     "r_defs_per_100_lines": (("syn_defs_added", "syn_defs_removed"), ("churn",)),
     "r_test_vs_source": (("churn_test",), ("churn_source", "churn_test")),
     "r_contract": (("churn_contract",), ("churn",)),
     "r_hunks_per_file": (("n_hunks",), ("n_files",)),
-}  # fmt: skip
+}
 RATIO_COLUMNS = list(RATIOS)
 
 

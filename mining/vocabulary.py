@@ -20,7 +20,6 @@ DEFAULT_CACHE = Path("data/raw")
 """Where clone URLs are cloned (bare) unless --cache names another folder."""
 
 
-
 @dataclass(frozen=True)
 class Channel:
     """One attribution channel (mining/channels.toml): how a commit's AI evidence was found."""
@@ -53,4 +52,6 @@ SIZE_BAND_NAMES: tuple[str, ...] = ("<10", "10-99", "100-999", ">=1000")
 def size_band(lines: object) -> np.ndarray:
     """The band name of each changed-line count (array-like in, object array out)."""
     counts = np.clip(np.asarray(lines, dtype=float), 0, None)
-    return np.asarray(SIZE_BAND_NAMES, dtype=object)[np.searchsorted(SIZE_BOUNDS, counts, side="right") - 1]
+    return np.asarray(SIZE_BAND_NAMES, dtype=object)[
+        np.searchsorted(SIZE_BOUNDS, counts, side="right") - 1
+    ]

@@ -27,16 +27,25 @@ class RepoBuilder:
         self.git("config", "core.autocrlf", "false")
 
     # -- plumbing ---------------------------------------------------------------------------
-    def git(self, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None) -> str:
+    def git(
+        self, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None
+    ) -> str:
         """Run git in the work tree with check=True and return stdout text."""
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
         proc = subprocess.run(
-            ["git", *args], cwd=self.path, env=full_env, input=input, capture_output=True, check=False
+            ["git", *args],
+            cwd=self.path,
+            env=full_env,
+            input=input,
+            capture_output=True,
+            check=False,
         )
         if proc.returncode != 0:
-            raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
+            raise RuntimeError(
+                f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}"
+            )
         return proc.stdout.decode("utf-8", "replace").strip()
 
     @property
@@ -90,8 +99,8 @@ class RepoBuilder:
         }
         msg = message if isinstance(message, bytes) else message.encode("utf-8")
         if trailers:
-            msg = msg.rstrip(b"\n") + b"\n\n" + b"\n".join(
-                f"{k}: {v}".encode() for k, v in trailers
+            msg = (
+                msg.rstrip(b"\n") + b"\n\n" + b"\n".join(f"{k}: {v}".encode() for k, v in trailers)
             )
         args = ["commit", "-q", "--no-verify", "--cleanup=verbatim", "-F", "-"]
         if allow_empty:
@@ -135,7 +144,9 @@ class RepoBuilder:
     def checkout(self, ref: str) -> None:
         self.git("checkout", "-q", ref)
 
-    def merge(self, *branches: str, message: str | None = None, author: tuple[str, str] = DEFAULT_AUTHOR) -> str:
+    def merge(
+        self, *branches: str, message: str | None = None, author: tuple[str, str] = DEFAULT_AUTHOR
+    ) -> str:
         """Merge branches (two or more: an octopus) with a real merge commit; return its SHA."""
         self._tick += 1
         when = f"@{1704067200 + 60 * self._tick} +0000"
@@ -171,5 +182,9 @@ class RepoBuilder:
         keep = "".join(f"{i}\n" for i in ids if i not in objects)
         for f in pack_dir.iterdir():
             f.unlink()
-        subprocess.run(["git", f"--git-dir={self.git_dir}", "pack-objects", "-q", str(pack_dir / "pack")],
-                       input=keep.encode(), check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["git", f"--git-dir={self.git_dir}", "pack-objects", "-q", str(pack_dir / "pack")],
+            input=keep.encode(),
+            check=True,
+            capture_output=True,
+        )

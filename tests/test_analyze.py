@@ -25,37 +25,66 @@ def make_project(builder, name: str, n: int, start: int = 1704067200) -> Path:
     """A repository whose commits vary the way real ones do: new modules, edits, renames,
     dependency bumps, docs; every third one co-authored by Claude; one commit every two days."""
     repo = builder(name)
-    repo.commit("initial import", {"README.md": f"# {name}\n", "requirements.txt": "requests==2.0\n",
-                                   "src/app.py": "def main():\n    return 0\n"},
-                date=f"@{start} +0000")  # fmt: skip
+    repo.commit(
+        "initial import",
+        {
+            "README.md": f"# {name}\n",
+            "requirements.txt": "requests==2.0\n",
+            "src/app.py": "def main():\n    return 0\n",
+        },
+        date=f"@{start} +0000",
+    )
     for i in range(1, n):
         kind = i % 5
         author = PEOPLE[i % 2]
         trailers = [CLAUDE] if i % 3 == 0 else []
         when = f"@{start + 2 * DAY * i} +0000"
         if kind == 0:
-            files = {f"src/mod{i}/__init__.py": f"from .core{i} import run{i}\n",
-                     f"src/mod{i}/core{i}.py": "".join(f"def run{i}_{k}(x):\n    return x + {k}\n\n"
-                                                         for k in range(12)),
-                     f"src/mod{i}/api{i}.py": f"class Api{i}:\n    def call(self):\n        return {i}\n"}  # fmt: skip
-            repo.commit(f"add module {i} with its api", files, author=author, date=when,
-                        trailers=trailers)  # fmt: skip
+            files = {
+                f"src/mod{i}/__init__.py": f"from .core{i} import run{i}\n",
+                f"src/mod{i}/core{i}.py": "".join(
+                    f"def run{i}_{k}(x):\n    return x + {k}\n\n" for k in range(12)
+                ),
+                f"src/mod{i}/api{i}.py": f"class Api{i}:\n    def call(self):\n        return {i}\n",
+            }
+            repo.commit(
+                f"add module {i} with its api", files, author=author, date=when, trailers=trailers
+            )
         elif kind == 1:
             body = "".join(
                 f"def f{i}_{k}(a, b):\n    return a * b + {k}\n\n" for k in range(i % 7 + 1)
             )
-            repo.commit(f"feat: helpers {i}", {f"src/helpers{i}.py": body}, author=author,
-                        date=when, trailers=trailers)  # fmt: skip
+            repo.commit(
+                f"feat: helpers {i}",
+                {f"src/helpers{i}.py": body},
+                author=author,
+                date=when,
+                trailers=trailers,
+            )
         elif kind == 2:
-            repo.commit(f"fix: off by one in main ({i})",
-                        {"src/app.py": f"def main():\n    return {i}\n"}, author=author, date=when,
-                        trailers=trailers)  # fmt: skip
+            repo.commit(
+                f"fix: off by one in main ({i})",
+                {"src/app.py": f"def main():\n    return {i}\n"},
+                author=author,
+                date=when,
+                trailers=trailers,
+            )
         elif kind == 3:
-            repo.commit(f"Bump requests to 2.{i}", {"requirements.txt": f"requests==2.{i}\n"},
-                        author=author, date=when, trailers=trailers)  # fmt: skip
+            repo.commit(
+                f"Bump requests to 2.{i}",
+                {"requirements.txt": f"requests==2.{i}\n"},
+                author=author,
+                date=when,
+                trailers=trailers,
+            )
         else:
-            repo.commit(f"docs: usage note {i}", {f"docs/note{i}.md": f"Step {i}.\n" * (i % 4 + 1)},
-                        author=author, date=when, trailers=trailers)  # fmt: skip
+            repo.commit(
+                f"docs: usage note {i}",
+                {f"docs/note{i}.md": f"Step {i}.\n" * (i % 4 + 1)},
+                author=author,
+                date=when,
+                trailers=trailers,
+            )
     return repo.path
 
 
@@ -92,8 +121,22 @@ def test_analyze_one_and_two_repositories_from_another_folder(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = tmp_path / "analysis-out"
-    res = run_cli(["analyze", *sources, "--out", str(out), "--n-boot", "60", "--figure-formats", "png",
-                   "--no-notebooks", "--quiet"], elsewhere, monkeypatch)  # fmt: skip
+    res = run_cli(
+        [
+            "analyze",
+            *sources,
+            "--out",
+            str(out),
+            "--n-boot",
+            "60",
+            "--figure-formats",
+            "png",
+            "--no-notebooks",
+            "--quiet",
+        ],
+        elsewhere,
+        monkeypatch,
+    )
     assert res.exit_code == 0, res.output
     report = out / "report" / "study.md"
     assert res.output.strip().splitlines()[-1] == f"report: {report}"
@@ -130,8 +173,17 @@ def _intervals(text: str) -> list[tuple[str, str]]:
 def test_rerun_skips_what_is_done_and_report_on_change(repo_builder, tmp_path, monkeypatch) -> None:
     src = make_project(repo_builder, "proj", 30)
     out = tmp_path / "o"
-    args = ["analyze", str(src), "--out", str(out), "--n-boot", "30", "--figure-formats", "png",
-            "--no-notebooks"]  # fmt: skip
+    args = [
+        "analyze",
+        str(src),
+        "--out",
+        str(out),
+        "--n-boot",
+        "30",
+        "--figure-formats",
+        "png",
+        "--no-notebooks",
+    ]
     first = run_cli(args, tmp_path, monkeypatch)
     assert first.exit_code == 0, first.output
     stamp = json.loads((out / "analyze.json").read_text())["report"]["stamp"]
@@ -186,9 +238,14 @@ def _frame(n_repos: int, per_repo: int = 60, seed: int = 0) -> pd.DataFrame:
     rows = []
     for r in range(n_repos):
         for i in range(per_repo):
-            rows.append({"repo": f"r{r}", "group": "ai" if i % 3 == 0 else "human",
-                         "layer": rng.choice(["boilerplate", "refactor", "feature", "architectural"]),
-                         "authored_at": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=i)})  # fmt: skip
+            rows.append(
+                {
+                    "repo": f"r{r}",
+                    "group": "ai" if i % 3 == 0 else "human",
+                    "layer": rng.choice(["boilerplate", "refactor", "feature", "architectural"]),
+                    "authored_at": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=i),
+                }
+            )
     return pd.DataFrame(rows)
 
 

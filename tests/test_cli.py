@@ -35,7 +35,9 @@ def db_state(db: Path) -> tuple:
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return tuple(con.execute("SELECT count(*), coalesce(sum(lines_added), 0) FROM commits").fetchone())
+        return tuple(
+            con.execute("SELECT count(*), coalesce(sum(lines_added), 0) FROM commits").fetchone()
+        )
     finally:
         con.close()
 
@@ -43,13 +45,20 @@ def db_state(db: Path) -> tuple:
 def make_corrupt(rb: RepoBuilder, tmp_path: Path) -> Path:
     """A bare copy whose blob objects are truncated (loose objects: no pack to fall back on)."""
     dest = tmp_path / "corrupt.git"
-    subprocess.run(["git", "clone", "-q", "--bare", "--no-local", str(rb.path), str(dest)], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", "--no-local", str(rb.path), str(dest)], check=True
+    )
     packs = [p.read_bytes() for p in (dest / "objects" / "pack").glob("*.pack")]
     for p in (dest / "objects" / "pack").iterdir():
         p.unlink()
     for data in packs:  # loose objects: no pack to fall back on
         subprocess.run(["git", f"--git-dir={dest}", "unpack-objects", "-q"], input=data, check=True)
-    blob = subprocess.run(["git", "-C", str(rb.path), "rev-parse", "HEAD:a.py"], capture_output=True, text=True, check=True).stdout.strip()
+    blob = subprocess.run(
+        ["git", "-C", str(rb.path), "rev-parse", "HEAD:a.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     obj = dest / "objects" / blob[:2] / blob[2:]
     obj.chmod(0o644)
     obj.write_bytes(b"garbage")
@@ -99,7 +108,9 @@ def test_bad_sources_fail_cleanly(case, expect, crawled, small_repo, tmp_path):
 
 def test_good_and_bad_source_together_write_nothing(small_repo, tmp_path):
     db = tmp_path / "s.duckdb"
-    res = runner.invoke(app, ["crawl", str(small_repo.path), str(tmp_path / "nope"), "--db", str(db)])
+    res = runner.invoke(
+        app, ["crawl", str(small_repo.path), str(tmp_path / "nope"), "--db", str(db)]
+    )
     assert res.exit_code == 2
     assert db_state(db) == ("absent",)
 
@@ -116,15 +127,24 @@ def test_corrupt_object_is_reported_and_database_unchanged(crawled, small_repo, 
 @pytest.mark.parametrize(
     ("toml", "expect"),
     [
-        ("[[repo]]\nurl = 'https://github.com/a/b'\nrev = '" + "a" * 40 + "'\n", "missing field 'name'"),
-        ("[[repo]]\nname = 'a/b'\nurl = 'https://github.com/a/b'\nrev = 'main'\n", "must pin a 40-hex"),
+        (
+            "[[repo]]\nurl = 'https://github.com/a/b'\nrev = '" + "a" * 40 + "'\n",
+            "missing field 'name'",
+        ),
+        (
+            "[[repo]]\nname = 'a/b'\nurl = 'https://github.com/a/b'\nrev = 'main'\n",
+            "must pin a 40-hex",
+        ),
         ("[[repo]]\nname = '../evil'\npath = '.'\n", "invalid repository name"),
         ("[[repo]]\nname = '-rf'\npath = '.'\n", "invalid repository name"),
         ("[[repo]]\nname = 'x'\npath = '.'\n[[repo]]\nname = 'x'\npath = '.'\n", "duplicate name"),
         ("[[repo]]\nname = 'x'\n", "exactly one of 'url' or 'path'"),
         ("this is = = not toml", "not valid TOML"),
         ("", "no [[repo]] entries"),
-        ("[[repo]]\nname = 'x'\nurl = 'ext::sh -c id'\nrev = '" + "a" * 40 + "'\n", "not an acceptable clone URL"),
+        (
+            "[[repo]]\nname = 'x'\nurl = 'ext::sh -c id'\nrev = '" + "a" * 40 + "'\n",
+            "not an acceptable clone URL",
+        ),
     ],
 )
 def test_bad_corpus_manifest(toml, expect, tmp_path):
@@ -149,18 +169,53 @@ def test_corpus_with_local_paths_and_mirror_map(small_repo, repo_builder, tmp_pa
         f"[[repo]]\nname = 'acme/other'\nurl = 'https://github.com/acme/other'\nrev = '{other.head()}'\nrole = 'control'\n"
     )
     db = tmp_path / "s.duckdb"
-    res = runner.invoke(app, ["crawl", "--corpus", str(manifest), "--mirrors", str(tmp_path / "mirrors"), "--db", str(db), "-q"])
+    res = runner.invoke(
+        app,
+        [
+            "crawl",
+            "--corpus",
+            str(manifest),
+            "--mirrors",
+            str(tmp_path / "mirrors"),
+            "--db",
+            str(db),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
-    out = strata("query", "--db", str(db), "--format", "json", "SELECT repo, head_sha, language, role, tags, n_commits FROM repos ORDER BY repo")
+    out = strata(
+        "query",
+        "--db",
+        str(db),
+        "--format",
+        "json",
+        "SELECT repo, head_sha, language, role, tags, n_commits FROM repos ORDER BY repo",
+    )
     got = json.loads(out.output)
     assert got == [
-        {"repo": "acme/other", "head_sha": other.head(), "language": None, "role": "control", "tags": [], "n_commits": 1},
-        {"repo": "local/small", "head_sha": sha, "language": "Python", "role": "study", "tags": ["t1"], "n_commits": 2},
+        {
+            "repo": "acme/other",
+            "head_sha": other.head(),
+            "language": None,
+            "role": "control",
+            "tags": [],
+            "n_commits": 1,
+        },
+        {
+            "repo": "local/small",
+            "head_sha": sha,
+            "language": "Python",
+            "role": "study",
+            "tags": ["t1"],
+            "n_commits": 2,
+        },
     ]
 
 
 def test_query_formats_and_read_only(crawled):
-    csv_out = strata("query", "--db", str(crawled), "--format", "csv", "SELECT count(*) AS n FROM commits")
+    csv_out = strata(
+        "query", "--db", str(crawled), "--format", "csv", "SELECT count(*) AS n FROM commits"
+    )
     assert csv_out.output.strip().splitlines() == ["n", "2"]
     table = strata("query", "--db", str(crawled), "SELECT count(*) AS n FROM commits")
     assert "(1 rows)" in table.output
@@ -180,7 +235,11 @@ def test_database_locked_by_another_process(crawled, small_repo):
     import duckdb
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(crawled)!r}); print('ok', flush=True); time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(crawled)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
     )
     try:

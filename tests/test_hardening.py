@@ -170,7 +170,10 @@ def test_blame_refuses_a_shallow_clone(repo_builder, tmp_path, capsys):
     for i in range(4):
         rb.commit(f"c{i}", {"a.txt": f"{i}\n"})
     shallow = tmp_path / "shallow.git"
-    subprocess.run(["git", "clone", "-q", "--bare", "--depth", "1", f"file://{rb.path}", str(shallow)], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", "--depth", "1", f"file://{rb.path}", str(shallow)],
+        check=True,
+    )
     code, _, err = strata(capsys, "blame", shallow)
     assert code == 2
     one_error_line(err, str(shallow), "shallow clone")
@@ -278,8 +281,12 @@ def test_release_from_a_future_schema_is_refused_by_load(db, tmp_path, capsys):
 
 
 def test_killed_crawls_staging_is_removed_by_the_next_crawl_only(db, small, tmp_path, capsys):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     leftover = db.parent / f".{db.name}.staging-{dead}-abc"
     alive = db.parent / f".{db.name}.staging-{os.getpid()}-def"  # a running crawl's (this process)
     other = db.parent / f".other.duckdb.staging-{dead}-ghi"  # another database's
@@ -289,7 +296,9 @@ def test_killed_crawls_staging_is_removed_by_the_next_crawl_only(db, small, tmp_
     assert not leftover.exists() and alive.exists() and other.exists()
 
 
-def test_query_on_a_terminal_escapes_control_characters(repo_builder, tmp_path, monkeypatch, capsys):
+def test_query_on_a_terminal_escapes_control_characters(
+    repo_builder, tmp_path, monkeypatch, capsys
+):
     rb = repo_builder("evil")
     rb.commit("\x1b]0;pwned\x07\x1b[2J hello", {"a.txt": "1\n"})
     dbp = tmp_path / "e.duckdb"
@@ -331,17 +340,57 @@ BAD_INPUTS = [
     ("crawl-ro-db-folder", ["crawl", "{repo}", "--db", "{ro}/sub/x.duckdb"], 2, "ro"),
     ("crawl-ro-db-parent", ["crawl", "{repo}", "--db", "{ro}/x.duckdb"], 2, "x.duckdb"),
     ("crawl-symlink-loop", ["crawl", "{loop}", "--db", "{tmp}/x.duckdb"], 2, "symlink loop"),
-    ("crawl-mirrors-without-corpus", ["crawl", "{repo}", "--mirrors", "{tmp}", "--db", "{tmp}/x.duckdb"], 2, "--mirrors"),
-    ("crawl-sources-and-corpus", ["crawl", "{repo}", "--corpus", "{tmp}/c.toml", "--db", "{tmp}/x.duckdb"], 2, "--corpus"),
+    (
+        "crawl-mirrors-without-corpus",
+        ["crawl", "{repo}", "--mirrors", "{tmp}", "--db", "{tmp}/x.duckdb"],
+        2,
+        "--mirrors",
+    ),
+    (
+        "crawl-sources-and-corpus",
+        ["crawl", "{repo}", "--corpus", "{tmp}/c.toml", "--db", "{tmp}/x.duckdb"],
+        2,
+        "--corpus",
+    ),
     ("crawl-db-is-a-folder", ["crawl", "{repo}", "--db", "{tmp}"], 2, "{tmp}"),
-    ("crawl-corpus-is-a-folder", ["crawl", "--corpus", "{tmp}", "--db", "{tmp}/x.duckdb"], 2, "{tmp}"),
-    ("crawl-corpus-not-utf8", ["crawl", "--corpus", "{latin1}", "--db", "{tmp}/x.duckdb"], 2, "latin1.toml"),
-    ("crawl-mirrors-missing", ["crawl", "--corpus", "{corpus}", "--mirrors", "{tmp}/none.tsv", "--db", "{tmp}/x.duckdb"], 2, "none.tsv"),
-    ("build-missing-corpus", ["build", "--corpus", "{tmp}/none.toml", "--db", "{tmp}/x.duckdb"], 2, "none.toml"),
+    (
+        "crawl-corpus-is-a-folder",
+        ["crawl", "--corpus", "{tmp}", "--db", "{tmp}/x.duckdb"],
+        2,
+        "{tmp}",
+    ),
+    (
+        "crawl-corpus-not-utf8",
+        ["crawl", "--corpus", "{latin1}", "--db", "{tmp}/x.duckdb"],
+        2,
+        "latin1.toml",
+    ),
+    (
+        "crawl-mirrors-missing",
+        ["crawl", "--corpus", "{corpus}", "--mirrors", "{tmp}/none.tsv", "--db", "{tmp}/x.duckdb"],
+        2,
+        "none.tsv",
+    ),
+    (
+        "build-missing-corpus",
+        ["build", "--corpus", "{tmp}/none.toml", "--db", "{tmp}/x.duckdb"],
+        2,
+        "none.toml",
+    ),
     ("release-ro-out", ["release", "--db", "{db}", "--out", "{ro}/rel"], 2, "rel"),
     ("release-out-is-a-file", ["release", "--db", "{db}", "--out", "{shas}"], 2, "shas.txt"),
-    ("release-missing-db", ["release", "--db", "{tmp}/none.duckdb", "--out", "{tmp}/rel"], 2, "none.duckdb"),
-    ("load-missing-release", ["load", "--release", "{tmp}/none", "--db", "{tmp}/x.duckdb"], 2, "none"),
+    (
+        "release-missing-db",
+        ["release", "--db", "{tmp}/none.duckdb", "--out", "{tmp}/rel"],
+        2,
+        "none.duckdb",
+    ),
+    (
+        "load-missing-release",
+        ["load", "--release", "{tmp}/none", "--db", "{tmp}/x.duckdb"],
+        2,
+        "none",
+    ),
     ("load-ro-db", ["load", "--release", "{rel}", "--db", "{ro}/x.duckdb"], 2, "x.duckdb"),
     ("attribute-missing-db", ["attribute", "--db", "{tmp}/none.duckdb"], 2, "none.duckdb"),
     ("attribute-unknown-repo", ["attribute", "--db", "{db}", "--repo", "nope"], 2, "nope"),
@@ -349,10 +398,25 @@ BAD_INPUTS = [
     ("features-unknown-repo", ["features", "--db", "{db}", "--repo", "nope"], 2, "nope"),
     ("structure-missing-db", ["structure", "--db", "{tmp}/none.duckdb"], 2, "none.duckdb"),
     ("structure-unknown-repo", ["structure", "--db", "{db}", "--repo", "nope"], 2, "nope"),
-    ("classify-missing-shas", ["classify", "--repo", "{repo}", "--shas", "{tmp}/none.txt"], 2, "none.txt"),
-    ("classify-shas-without-repo", ["classify", "--db", "{db}", "--shas", "{tmp}/none.txt"], 2, "--shas"),
+    (
+        "classify-missing-shas",
+        ["classify", "--repo", "{repo}", "--shas", "{tmp}/none.txt"],
+        2,
+        "none.txt",
+    ),
+    (
+        "classify-shas-without-repo",
+        ["classify", "--db", "{db}", "--shas", "{tmp}/none.txt"],
+        2,
+        "--shas",
+    ),
     ("classify-unknown-sha", ["classify", "--repo", "{repo}", "--shas", "{shas}"], 2, "deadbeef"),
-    ("classify-missing-model", ["classify", "--repo", "{repo}", "--shas", "{shas}", "--model", "{tmp}/nomodel"], 2, "nomodel"),
+    (
+        "classify-missing-model",
+        ["classify", "--repo", "{repo}", "--shas", "{shas}", "--model", "{tmp}/nomodel"],
+        2,
+        "nomodel",
+    ),
     ("classify-no-features", ["classify", "--db", "{db}"], 2, "features"),
     ("blame-missing", ["blame", "{tmp}/nope"], 2, "nope"),
     ("blame-bad-rev", ["blame", "{repo}", "--to", "nope"], 2, "nope"),
@@ -361,16 +425,43 @@ BAD_INPUTS = [
     ("query-bad-sql", ["query", "--db", "{db}", "SELEKT 1"], 2, "SELEKT"),
     ("query-bad-format", ["query", "--db", "{db}", "--format", "xml", "SELECT 1"], 2, "xml"),
     ("query-not-duckdb", ["query", "--db", "{junk}", "SELECT 1"], 2, "junk"),
-    ("evaluate-missing-labels", ["evaluate", "--labels", "{tmp}/none.csv", "--out", "{tmp}/ev"], 2, "none.csv"),
-    ("figures-tiny-db", ["figures", "--db", "{db}", "--out", "{tmp}/fig", "--n-boot", "10"], 2, "{db}"),
+    (
+        "evaluate-missing-labels",
+        ["evaluate", "--labels", "{tmp}/none.csv", "--out", "{tmp}/ev"],
+        2,
+        "none.csv",
+    ),
+    (
+        "figures-tiny-db",
+        ["figures", "--db", "{db}", "--out", "{tmp}/fig", "--n-boot", "10"],
+        2,
+        "{db}",
+    ),
     ("figures-bad-format", ["figures", "--db", "{db}", "--figure-formats", "gif"], 2, "gif"),
-    ("report-tiny-db", ["report", "--db", "{db}", "--out", "{tmp}/rep", "--no-notebooks", "--n-boot", "10"], 2, "{db}"),
-    ("report-notebooks-path", ["report", "--db", "{db}", "--out", "{tmp}/rep", "--notebooks", "{tmp}/nb"], 2, "nb"),
-    ("reproduce-ro-db", ["reproduce", "--db", "{ro}/x.duckdb", "--release", "{rel}", "--out", "{tmp}/rep"], 2, "x.duckdb"),
+    (
+        "report-tiny-db",
+        ["report", "--db", "{db}", "--out", "{tmp}/rep", "--no-notebooks", "--n-boot", "10"],
+        2,
+        "{db}",
+    ),
+    (
+        "report-notebooks-path",
+        ["report", "--db", "{db}", "--out", "{tmp}/rep", "--notebooks", "{tmp}/nb"],
+        2,
+        "nb",
+    ),
+    (
+        "reproduce-ro-db",
+        ["reproduce", "--db", "{ro}/x.duckdb", "--release", "{rel}", "--out", "{tmp}/rep"],
+        2,
+        "x.duckdb",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "argv", "code", "needle"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+@pytest.mark.parametrize(
+    ("name", "argv", "code", "needle"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
+)
 def test_no_traceback_for_bad_inputs(name, argv, code, needle, db, small, tmp_path, capsys):
     work = tmp_path / "work"
     work.mkdir()
@@ -387,10 +478,17 @@ def test_no_traceback_for_bad_inputs(name, argv, code, needle, db, small, tmp_pa
     corpus = work / "corpus.toml"
     corpus.write_text(f"[[repo]]\nname = 'x'\npath = '{small.path}'\n")
     subs = {
-        "{tmp}": str(work), "{db}": str(db), "{repo}": str(small.path), "{ro}": str(ro),
-        "{loop}": str(_loop(work)), "{rel}": str(rel), "{shas}": str(shas), "{junk}": str(junk),
-        "{latin1}": str(latin1), "{corpus}": str(corpus),
-    }  # fmt: skip
+        "{tmp}": str(work),
+        "{db}": str(db),
+        "{repo}": str(small.path),
+        "{ro}": str(ro),
+        "{loop}": str(_loop(work)),
+        "{rel}": str(rel),
+        "{shas}": str(shas),
+        "{junk}": str(junk),
+        "{latin1}": str(latin1),
+        "{corpus}": str(corpus),
+    }
 
     def fill(text: str) -> str:
         for k, v in subs.items():
@@ -473,7 +571,9 @@ def test_blame_json_shares_are_fractions_and_tools_sum_to_ai_lines(repo_builder,
 
 
 def test_nonsense_option_combinations_are_refused(small, tmp_path, capsys):
-    code, _, err = strata(capsys, "crawl", small.path, "--mirrors", tmp_path, "--db", tmp_path / "x.duckdb")
+    code, _, err = strata(
+        capsys, "crawl", small.path, "--mirrors", tmp_path, "--db", tmp_path / "x.duckdb"
+    )
     assert code == 2
     one_error_line(err, "--mirrors", "--corpus")
     assert not (tmp_path / "x.duckdb").exists()
@@ -509,7 +609,9 @@ def test_crawl_from_a_subfolder_of_a_work_tree(small, tmp_path, capsys):
 def test_build_errors_are_prefixed_and_no_raw_dict(tmp_path, small, capsys):
     corpus = tmp_path / "c.toml"
     corpus.write_text(f"[[repo]]\nname = 'x'\npath = '{tmp_path / 'gone'}'\n")
-    code, out, err = strata(capsys, "build", "--corpus", corpus, "--db", tmp_path / "b.duckdb", "-q")
+    code, out, err = strata(
+        capsys, "build", "--corpus", corpus, "--db", tmp_path / "b.duckdb", "-q"
+    )
     assert code == 2
     one_error_line(err, "gone")
     corpus.write_text(f"[[repo]]\nname = 'x'\npath = '{small.path}'\n")
@@ -526,7 +628,15 @@ def test_docs_cli_covers_every_command_and_shared_option():
     group = typer.main.get_command(cli.app)
     for name in group.commands:  # type: ignore[attr-defined]
         assert f"`strata {name}`" in text or f"| `{name}`" in text, name
-    for opt in ("--db", "--format", "--jobs", "--quiet", "--force", "--figure-formats", "exit code"):
+    for opt in (
+        "--db",
+        "--format",
+        "--jobs",
+        "--quiet",
+        "--force",
+        "--figure-formats",
+        "exit code",
+    ):
         assert opt in text, opt
 
 
@@ -534,8 +644,12 @@ def test_installed_console_script_runs_the_wrapper(tmp_path):
     exe = Path(sys.executable).parent / "strata"
     if not exe.exists():
         pytest.skip("console script not installed")
-    res = subprocess.run([str(exe), "query", "--db", str(tmp_path / "none.duckdb"), "SELECT 1"],
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    res = subprocess.run(
+        [str(exe), "query", "--db", str(tmp_path / "none.duckdb"), "SELECT 1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 2 and res.stderr.startswith("strata: error:")
 
 
@@ -571,11 +685,15 @@ def test_progress_lines_beat_between_callbacks(capsys):
 def test_build_with_a_failed_repository_is_a_failed_run(small, tmp_path, capsys):
     RepoBuilder(tmp_path / "empty")
     corpus = tmp_path / "c.toml"
-    corpus.write_text(f"[[repo]]\nname = 'x'\npath = '{small.path}'\n[[repo]]\nname = 'e'\npath = '{tmp_path / 'empty'}'\n")
+    corpus.write_text(
+        f"[[repo]]\nname = 'x'\npath = '{small.path}'\n[[repo]]\nname = 'e'\npath = '{tmp_path / 'empty'}'\n"
+    )
     dbp = tmp_path / "b.duckdb"
     code, _, err = strata(capsys, "build", "--corpus", corpus, "--db", dbp, "-q")
     assert code == 1 and "Traceback" not in err
-    assert [ln for ln in err.splitlines() if ln.strip()] == [ln for ln in err.splitlines() if ln.startswith("strata: error: e:")]
+    assert [ln for ln in err.splitlines() if ln.strip()] == [
+        ln for ln in err.splitlines() if ln.startswith("strata: error: e:")
+    ]
     status, error = q(dbp, "SELECT status, error FROM runs WHERE stage = 'build'")[0]
     assert status == "failed" and "e:" in error
 

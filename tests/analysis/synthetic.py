@@ -242,14 +242,20 @@ def make_dataset(
 
 
 def _write_tables(
-    con: duckdb.DuckDBPyConnection, df: pd.DataFrame, repo_rows: list[dict], markers: list[dict], rng: np.random.Generator
+    con: duckdb.DuckDBPyConnection,
+    df: pd.DataFrame,
+    repo_rows: list[dict],
+    markers: list[dict],
+    rng: np.random.Generator,
 ) -> None:
     n = len(df)
     ats = pd.to_datetime(df["at"], utc=True)
     epochs = (ats.astype("int64") // 10**9).to_numpy()
     churn = df["churn"].to_numpy()
     added = np.round(churn * rng.uniform(0.4, 0.9, n)).astype(int)
-    author_id = np.asarray([_sha(r, "dev", d)[:16] for r, d in zip(df["repo"], df["dev"], strict=True)])
+    author_id = np.asarray(
+        [_sha(r, "dev", d)[:16] for r, d in zip(df["repo"], df["dev"], strict=True)]
+    )
     ai_agent = df["ai"].to_numpy() & (rng.random(n) < 0.1)
     author_id = np.where(ai_agent, "agent-" + df["tool"], author_id)
     author_id = np.where(df["automation"], "dependabot", author_id)
@@ -361,7 +367,11 @@ def _write_tables(
 
 
 def _write_evaluation(
-    rng: np.random.Generator, matrix: np.ndarray, n_labelled: int, evaluation_path: str | Path | None, oof_path: str | Path | None
+    rng: np.random.Generator,
+    matrix: np.ndarray,
+    n_labelled: int,
+    evaluation_path: str | Path | None,
+    oof_path: str | Path | None,
 ) -> None:
     """A labelled set from 8 repos, architectural oversampled, predictions through `matrix`."""
     true = rng.choice(4, n_labelled, p=[0.25, 0.2, 0.3, 0.25])

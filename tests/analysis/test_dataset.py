@@ -21,8 +21,11 @@ def test_population_excludes_merges_automation_and_counts_agents_as_ai(small) ->
     assert set(commits["author_kind"]) <= {"human", "ai_agent"}
     # commits credited to AI only through a merged agent branch belong to neither group
     branch_only = facts[
-        ~facts["is_merge"] & facts["ai"].fillna(False) & ~facts["ai_direct"].fillna(False)
-        & facts["author_kind"].eq("human") & facts["layer"].notna()
+        ~facts["is_merge"]
+        & facts["ai"].fillna(False)
+        & ~facts["ai_direct"].fillna(False)
+        & facts["author_kind"].eq("human")
+        & facts["layer"].notna()
     ]
     assert len(branch_only) and not commits["sha"].isin(branch_only["sha"]).any()
     assert len(commits) == small.truth.n_commits - len(branch_only)
@@ -104,17 +107,25 @@ def test_design_weights_carry_a_stratified_sample_back_to_the_population() -> No
     rows = []
     for r in range(6):
         n_ai, n_h = 100 + 50 * r, 2000 - 100 * r  # AI is rare and its share varies by repo
-        rows += [{"repo": f"r{r}", "_ai": True, "layer": rng.choice(LAYERS, p=[0.2, 0.1, 0.6, 0.1])}
-                 for _ in range(n_ai)]
-        rows += [{"repo": f"r{r}", "_ai": False, "layer": rng.choice(LAYERS, p=[0.4, 0.1, 0.47, 0.03])}
-                 for _ in range(n_h)]
+        rows += [
+            {"repo": f"r{r}", "_ai": True, "layer": rng.choice(LAYERS, p=[0.2, 0.1, 0.6, 0.1])}
+            for _ in range(n_ai)
+        ]
+        rows += [
+            {"repo": f"r{r}", "_ai": False, "layer": rng.choice(LAYERS, p=[0.4, 0.1, 0.47, 0.03])}
+            for _ in range(n_h)
+        ]
     population = pd.DataFrame(rows)
     truth = population["layer"].value_counts(normalize=True).reindex(LAYERS).to_numpy()
     weighted, naive = [], []
     for seed in range(20):  # unbiased over repeated draws; one draw carries sampling noise
         sample = population.groupby(["repo", "_ai"]).sample(80, random_state=seed)
         sample = sample.assign(weight=dataset.design_weights(population, sample), group="all")
-        weighted.append(shares_of(cluster_counts(sample, "repo", "group", LAYERS)[0].sum(axis=0))[0])
+        weighted.append(
+            shares_of(cluster_counts(sample, "repo", "group", LAYERS)[0].sum(axis=0))[0]
+        )
         naive.append(sample["layer"].value_counts(normalize=True).reindex(LAYERS).to_numpy())
     assert np.abs(np.mean(weighted, axis=0) - truth).max() < 0.01
-    assert np.abs(np.mean(naive, axis=0) - truth).max() > 0.05  # the balanced sample is not the population
+    assert (
+        np.abs(np.mean(naive, axis=0) - truth).max() > 0.05
+    )  # the balanced sample is not the population

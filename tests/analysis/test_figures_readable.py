@@ -83,7 +83,9 @@ def test_a_tool_in_too_few_repositories_gets_no_interval(drawn, tmp_path) -> Non
     table = pd.read_csv(out / "fig02-tool-mix.csv").drop(columns=["min_n", "min_repos"])
     assert table["lo"].notna().all()  # every synthetic tool meets the minimums...
     thin = table.loc[table["tool"] != "human", "tool"].iloc[0]
-    table.loc[table["tool"] == thin, "n_repos"] = style.MIN_INTERVAL_REPOS - 1  # ...until it doesn't
+    table.loc[table["tool"] == thin, "n_repos"] = (
+        style.MIN_INTERVAL_REPOS - 1
+    )  # ...until it doesn't
     with style.keep_open() as kept:
         figures.fig02_tool_mix(table, tmp_path, ("png",))
         fig = kept[0][1]
@@ -122,8 +124,13 @@ def test_csv_holds_the_plotted_numbers(drawn) -> None:
     heights = sorted(round(p.get_height(), 9) for p in ax.patches)
     assert heights == sorted(round(v, 9) for v in data["share"])
     caps = [c for c in ax.containers if c.__class__.__name__ == "ErrorbarContainer"]
-    assert sum(len(c.lines[0].get_xdata()) if c.lines[0] else len(c.lines[2][0].get_segments())
-               for c in caps) == data["lo"].notna().sum()  # fmt: skip
+    assert (
+        sum(
+            len(c.lines[0].get_xdata()) if c.lines[0] else len(c.lines[2][0].get_segments())
+            for c in caps
+        )
+        == data["lo"].notna().sum()
+    )
     moves = pd.read_csv(out / "fig09-like-with-like.csv")
     points = np.asarray(figs["fig09"].axes[0].lines[0].get_xdata(), dtype=float)
     assert sorted(np.round(points, 9)) == sorted(np.round(moves["or"].to_numpy(), 9))

@@ -42,7 +42,9 @@ def _commits(
                     "repo": f"r{r}",
                     "month": month,
                     # spread over the month without drawing from rng (the planted data stay put)
-                    "authored_at": (month + pd.Timedelta(hours=len(rows) * 7 % (27 * 24))).tz_localize("UTC"),
+                    "authored_at": (
+                        month + pd.Timedelta(hours=len(rows) * 7 % (27 * 24))
+                    ).tz_localize("UTC"),
                     "is_ai": is_ai,
                     "layer": "architectural" if arch else other,
                     "channel": ("co-author" if rng.random() < 0.5 else "identity")
@@ -69,7 +71,14 @@ def test_same_era_drops_history_before_first_ai_commit():
     first = df[df["is_ai"] == 1].groupby("repo")["authored_at"].min()
     assert (era["authored_at"] >= era["repo"].map(first)).all()
     assert era["is_ai"].sum() == df["is_ai"].sum() and "r2" not in set(era["repo"])
-    same_month_before = (df["is_ai"] == 0) & (df["month"] == df["repo"].map(first).dt.tz_convert(None).dt.to_period("M").dt.to_timestamp()) & (df["authored_at"] < df["repo"].map(first))  # fmt: skip
+    same_month_before = (
+        (df["is_ai"] == 0)
+        & (
+            df["month"]
+            == df["repo"].map(first).dt.tz_convert(None).dt.to_period("M").dt.to_timestamp()
+        )
+        & (df["authored_at"] < df["repo"].map(first))
+    )
     assert same_month_before.any() and not era.index.isin(df.index[same_month_before]).any()
 
 

@@ -30,8 +30,13 @@ def test_report_and_notebooks_end_to_end(small, tmp_path, monkeypatch) -> None:
     facts = dataset.commit_facts(con)
     con.close()
     n_branch = int(
-        (~facts["is_merge"] & facts["ai"].fillna(False) & ~facts["ai_direct"].fillna(False)
-         & facts["author_kind"].eq("human") & facts["layer"].notna()).sum()
+        (
+            ~facts["is_merge"]
+            & facts["ai"].fillna(False)
+            & ~facts["ai_direct"].fillna(False)
+            & facts["author_kind"].eq("human")
+            & facts["layer"].notna()
+        ).sum()
     )
     assert f"{small.truth.n_commits - n_branch:,} classified non-merge commits" in text
     assert f"of which {small.truth.n_ai - n_branch:,}" in text

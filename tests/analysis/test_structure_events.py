@@ -87,8 +87,12 @@ def test_odds_ratio_within_strata_finds_the_effect_and_matches_mantel_haenszel()
     assert (odds.loc[list(EVENTS), "lo"] > 1.0).all()
     assert ((odds["lo"] <= odds["or"]) & (odds["or"] <= odds["hi"])).all()
     event = EVENTS[2]
-    ref = mantel_haenszel(df.assign(x=(df["group"] == "ai").astype(int), y=df[event].astype(int)),
-                          "x", "y", ["repo", "quarter"])  # fmt: skip
+    ref = mantel_haenszel(
+        df.assign(x=(df["group"] == "ai").astype(int), y=df[event].astype(int)),
+        "x",
+        "y",
+        ["repo", "quarter"],
+    )
     assert odds.loc[event, "or"] == pytest.approx(ref["or"])
     null = _synthetic(1.0, seed=12).assign(quarter="2025Q1")
     null_odds = se.event_odds(null, n_boot=200, seed=1)

@@ -20,11 +20,17 @@ PERSON = ("Ada Human", "ada@example.org")
 
 # (catalog name, committer identity, subject): a person authors, the bot commits
 COMMITTER_CASES = [
-    ("airbyte-release-bot", ("Octavia Squidington III", "octavia-squidington-iii@users.noreply.github.com"),
-     "🤖 Bump patch version of Python CDK"),
-    ("github-actions", ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
-     "flake.lock: Update"),
-]  # fmt: skip
+    (
+        "airbyte-release-bot",
+        ("Octavia Squidington III", "octavia-squidington-iii@users.noreply.github.com"),
+        "🤖 Bump patch version of Python CDK",
+    ),
+    (
+        "github-actions",
+        ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
+        "flake.lock: Update",
+    ),
+]
 # committers that record a person's own work: the commit stays human
 HUMAN_COMMITTERS = [
     ("GitHub", "noreply@github.com"),  # web-flow: squash merge or web edit on github.com
@@ -47,8 +53,14 @@ TEMPLATE_CASES = [
     ("sbt-release", "Setting version to 23.5.6"),
     ("changesets-version", "Changeset version bump (#3660)"),
     ("changesets-version", "Version Packages (#12)"),
-    ("localization-pipeline", "Localized file check-in by OneLocBuild Task: Build definition ID 1234: Build ID 5678"),
-    ("localization-pipeline", "LEGO: Pull request from lego/hb_0a1b2c3d-e4f5-4711_20250101 to main (#99)"),
+    (
+        "localization-pipeline",
+        "Localized file check-in by OneLocBuild Task: Build definition ID 1234: Build ID 5678",
+    ),
+    (
+        "localization-pipeline",
+        "LEGO: Pull request from lego/hb_0a1b2c3d-e4f5-4711_20250101 to main (#99)",
+    ),
     ("release-version", "release: 9.24.0"),
     ("release-version", "v0.88.1"),
     ("release-version", "Bump version to 0.11.23 (#19927)"),
@@ -57,7 +69,7 @@ TEMPLATE_CASES = [
     ("release-version", "chore: start 0.34.1 development"),
     ("release-version", "set version to 0.77.1.dev"),
     ("dependency-updater", "[main] Update dependencies from microsoft/testfx (#77)"),
-]  # fmt: skip
+]
 # (rule name, repository, subject): rules limited to the repositories named in the catalog
 SCOPED_CASES = [
     (
@@ -75,7 +87,7 @@ SCOPED_CASES = [
     ("workflow-template", "astral-sh/uv", "Sync latest Python releases (#1)"),
 ]
 # (rule name, repository, subject): repository-scoped chores, human inside and outside
-SCOPED_CHORES = [("dependency-bump-by-hand", "Comfy-Org/ComfyUI", "Update frontend to v1.2.3 (#9)")]  # fmt: skip
+SCOPED_CHORES = [("dependency-bump-by-hand", "Comfy-Org/ComfyUI", "Update frontend to v1.2.3 (#9)")]
 # a person's own repeated subjects: reviewed as chores, they stay human
 CHORE_CASES = [
     ("generic-chore", "wip"),
@@ -115,8 +127,12 @@ def crawled(tmp_path_factory):
     (home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.org\n")
     min_n = load_catalog().scripted_min_commits
     with pytest.MonkeyPatch.context() as mp:  # the autouse git isolation is per test; repeat it
-        for key, value in {"HOME": str(home), "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-                           "GIT_CONFIG_NOSYSTEM": "1", "TZ": "UTC"}.items():  # fmt: skip
+        for key, value in {
+            "HOME": str(home),
+            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "TZ": "UTC",
+        }.items():
             mp.setenv(key, value)
         r = RepoBuilder(base / "automation")
         sha: dict[str, str] = {"plain": r.commit("feat: add parser", {"a.py": "1\n"})}
@@ -219,9 +235,15 @@ def test_repeated_templates_are_detected_and_stored_without_changing_kind(crawle
     assert rows == {
         "release #": (r_tid, min_n, min_n, 1, "automation", "release-version"),
         "fix lint": (template_id("fix lint"), min_n, min_n, 1, "chore", "generic-chore"),
-        "sync widgets batch # of #": (template_id("sync widgets batch # of #"), min_n, min_n, 1,
-                                      None, None),
-    }  # fmt: skip
+        "sync widgets batch # of #": (
+            template_id("sync widgets batch # of #"),
+            min_n,
+            min_n,
+            1,
+            None,
+            None,
+        ),
+    }
     facts = {
         r[0]: r[1:]
         for r in con.execute(
@@ -274,7 +296,10 @@ def test_mask_turns_variable_parts_into_slots():
     assert mask("#2120") == "##" and mask("v2120") == "#"  # a reference is not a version
     assert mask("  Fix   GH-5 and #7 ") == "fix ## and ##"
     # subjects without a digit skip the masks, but literal `#` runs still fold like slots
-    assert mask("Docs ##  # . #\0 X") == "docs # # . # x" and mask("release \u0663.\u0664") == "release #"
+    assert (
+        mask("Docs ##  # . #\0 X") == "docs # # . # x"
+        and mask("release \u0663.\u0664") == "release #"
+    )
     assert template_id("release #") == template_id("release #") != template_id("release ##")
     assert detect(["a #", "a #", "b", ""], 2) == {"a #": 2}
 
@@ -318,8 +343,11 @@ def test_release_carries_template_ids_and_counts_never_text(repo_builder, tmp_pa
     # a template's text planted in a released column, or a `template` column, is refused
     con = store.connect(db, read_only=True)
     path = out / "commit_templates.parquet"
-    leaky = templates.set_column(templates.schema.get_field_index("rule"), "rule",
-                                 pa.array(["deploy preview build # to staging"] * 2))  # fmt: skip
+    leaky = templates.set_column(
+        templates.schema.get_field_index("rule"),
+        "rule",
+        pa.array(["deploy preview build # to staging"] * 2),
+    )
     pq.write_table(leaky, path)
     assert any(f.kind == "subject template" for f in privacy.scan_release(out, con))
     pq.write_table(templates.append_column("template", pa.array(["x", "y"])), path)

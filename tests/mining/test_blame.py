@@ -205,13 +205,27 @@ def test_cli_rejects_missing_repo(tmp_path: Path):
 
 # aider's own blame selection (docs/attribution.md), with its published options
 _AIDER_INCLUDE = [
-    "*.js", "*.py", "*.scm", "*.sh", "*Dockerfile", "*Gemfile", ".github/workflows/*.yml",
-    "aider/resources/*.yml", "tests/fixtures/languages/*/test.*", "aider/website/index.html",
-    "aider/website/share/index.md", "aider/website/_includes/head_custom.html",
-    "aider/website/_includes/home.css", "aider/website/docs/leaderboards/index.md",
-]  # fmt: skip
-_AIDER_EXCLUDE = ["*prompts.py", "tests/fixtures/watch*", "aider/website/install.ps1",
-                  "aider/website/install.sh"]  # fmt: skip
+    "*.js",
+    "*.py",
+    "*.scm",
+    "*.sh",
+    "*Dockerfile",
+    "*Gemfile",
+    ".github/workflows/*.yml",
+    "aider/resources/*.yml",
+    "tests/fixtures/languages/*/test.*",
+    "aider/website/index.html",
+    "aider/website/share/index.md",
+    "aider/website/_includes/head_custom.html",
+    "aider/website/_includes/home.css",
+    "aider/website/docs/leaderboards/index.md",
+]
+_AIDER_EXCLUDE = [
+    "*prompts.py",
+    "tests/fixtures/watch*",
+    "aider/website/install.ps1",
+    "aider/website/install.sh",
+]
 
 
 def _published_range(git_dir: Path, start: str, end: str) -> tuple[int, int]:
@@ -220,8 +234,9 @@ def _published_range(git_dir: Path, start: str, end: str) -> tuple[int, int]:
 
     raw = subprocess.run(
         ["git", f"--git-dir={git_dir}", "show", "HEAD:aider/website/_data/blame.yml"],
-        capture_output=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        check=True,
+    ).stdout
     [entry] = [e for e in yaml.safe_load(raw) if (e["start_tag"], e["end_tag"]) == (start, end)]
     return entry["total_lines"], entry["aider_total"]
 
@@ -235,7 +250,13 @@ def test_aider_published_release_figures(start, end):
     git_dir = Path(os.environ.get("STRATA_MIRRORS", "/work/.mirror")) / "Aider-AI+aider" / "repo"
     if not git_dir.is_dir():
         pytest.skip(f"{git_dir}: no mirror")
-    res = blame_range(git_dir, end, start, include=_AIDER_INCLUDE, exclude=_AIDER_EXCLUDE,
-                      blame_args="-M100 -C100 -C -C")  # fmt: skip
+    res = blame_range(
+        git_dir,
+        end,
+        start,
+        include=_AIDER_INCLUDE,
+        exclude=_AIDER_EXCLUDE,
+        blame_args="-M100 -C100 -C -C",
+    )
     total, aider = _published_range(git_dir, start, end)
     assert (res.total_lines, res.by_tool.get("aider", 0)) == (total, aider)

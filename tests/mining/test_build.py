@@ -40,8 +40,11 @@ def make_corpus(repo_builder, tmp_path: Path) -> Path:
         {"main.go": "package main\n\nfunc main() {}\n"},
         author=("Bo Person", "bo@example.net"),
     )
-    b.commit("fix: exit code", {"main.go": "package main\n\nfunc main() { println(1) }\n"},
-             author=("Bo Person", "bo@example.net"))  # fmt: skip
+    b.commit(
+        "fix: exit code",
+        {"main.go": "package main\n\nfunc main() { println(1) }\n"},
+        author=("Bo Person", "bo@example.net"),
+    )
     manifest = tmp_path / "corpus.toml"
     manifest.write_text(
         f'[[repo]]\nname = "org/alpha"\npath = "{a.path}"\nrev = "main"\nrole = "study"\nlanguage = "Python"\n\n'
@@ -204,8 +207,9 @@ def test_process_pool_and_dask_local_cluster_give_the_same_database(
     pooled = build(tmp_path / "pool.duckdb", targets, jobs=2, model_dir=model_dir)
     assert pooled.totals()["repos_built"] == 2
     assert table_counts(tmp_path / "pool.duckdb") == table_counts(local)
-    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=2,
-                                  dashboard_address=None) as cluster:  # fmt: skip
+    with distributed.LocalCluster(
+        n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None
+    ) as cluster:
         report = build(
             tmp_path / "dask.duckdb",
             targets,

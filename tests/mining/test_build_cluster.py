@@ -10,16 +10,26 @@ from mining.runner import resolve_targets
 from tests.mining.test_build import make_corpus, model_dir  # noqa: F401 - a fixture
 
 #: every table a build writes, with the columns that say when or how long (they differ by run)
-TABLES = ["repos", "commits", "file_changes", "messages", "attributions", "commit_features",
-          "commit_layers"]  # fmt: skip
+TABLES = [
+    "repos",
+    "commits",
+    "file_changes",
+    "messages",
+    "attributions",
+    "commit_features",
+    "commit_layers",
+]
 _VOLATILE = ("_at", "seconds", "git_dir", "path", "source")
 
 
 def _rows(db: Path, table: str) -> list[tuple]:
     con = store.connect(db, read_only=True)
     try:
-        cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()
-                if not r[0].endswith(_VOLATILE)]  # fmt: skip
+        cols = [
+            r[0]
+            for r in con.execute(f"DESCRIBE {table}").fetchall()
+            if not r[0].endswith(_VOLATILE)
+        ]
         body = ", ".join(f'"{c}"' for c in cols)
         return con.execute(f"SELECT {body} FROM {table} ORDER BY ALL").fetchall()
     finally:
@@ -28,13 +38,19 @@ def _rows(db: Path, table: str) -> list[tuple]:
 
 def test_multi_process_dask_cluster_equals_one_process(repo_builder, tmp_path, model_dir):  # noqa: F811
     import distributed  # a runtime dependency (dask[distributed]): never skipped
+
     targets = resolve_targets([], make_corpus(repo_builder, tmp_path))
     local = tmp_path / "local.duckdb"
     build(local, targets, jobs=1, model_dir=model_dir)
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None) as cluster:  # fmt: skip
-        report = build(tmp_path / "dask.duckdb", targets, scheduler=cluster.scheduler_address,
-                       model_dir=model_dir)  # fmt: skip
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        report = build(
+            tmp_path / "dask.duckdb",
+            targets,
+            scheduler=cluster.scheduler_address,
+            model_dir=model_dir,
+        )
         assert len(cluster.workers) == 2
     assert report.totals()["repos_built"] == 2
     for table in TABLES:

@@ -34,7 +34,9 @@ def _synthetic(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     frame, layers, fix = _synthetic()
-    model = classify.fit(frame, layers, fix, kind="logreg", meta={"version": "test-1"})  # fast: wiring, not score
+    model = classify.fit(
+        frame, layers, fix, kind="logreg", meta={"version": "test-1"}
+    )  # fast: wiring, not score
     d = tmp_path_factory.mktemp("model")
     classify.save_model(model, d)
     return d
@@ -67,8 +69,12 @@ def test_rules_fire_and_decide(model_dir):
     frame.loc[2, ["n_cross_pkg_moves", "n_lockfile", "n_generated", "n_vendored"]] = 0
     frame.loc[3, ["n_files", "n_lockfile", "n_generated", "n_vendored"]] = [2, 2, 0, 0]
     names = classify.rule_names(frame)
-    assert list(names[:4]) == ["empty", "formatting_only", "pure_rename_local",
-                               "lockfile_or_generated_only"]  # fmt: skip
+    assert list(names[:4]) == [
+        "empty",
+        "formatting_only",
+        "pure_rename_local",
+        "lockfile_or_generated_only",
+    ]
     out = classify.load_model(model_dir).predict(frame)
     assert list(out["layer"][:4]) == ["boilerplate", "boilerplate", "refactor", "boilerplate"]
     assert out.loc[2, "decided_by"] == "rule:pure_rename_local"
@@ -150,9 +156,17 @@ def test_cli_classify_bad_repo_is_one_line_error(tmp_path, model_dir):
     listing = tmp_path / "shas.txt"
     listing.write_text("abc\n")
     res = CliRunner().invoke(
-        app, ["classify", "--repo", str(tmp_path / "nope"), "--shas", str(listing),
-              "--model", str(model_dir)],
-    )  # fmt: skip
+        app,
+        [
+            "classify",
+            "--repo",
+            str(tmp_path / "nope"),
+            "--shas",
+            str(listing),
+            "--model",
+            str(model_dir),
+        ],
+    )
     assert res.exit_code != 0 and "nope" in res.output
 
 
@@ -209,8 +223,15 @@ def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_bui
     models = {}
     for variant in classify.VARIANTS:
         m, sel = classify.fit_layer_model(
-            data, data["layer"], data["is_fix"].astype(bool), data["repo"].to_numpy(),
-            weights=w, variant=variant, inner_splits=2, meta={"version": f"t-{variant}"})
+            data,
+            data["layer"],
+            data["is_fix"].astype(bool),
+            data["repo"].to_numpy(),
+            weights=w,
+            variant=variant,
+            inner_splits=2,
+            meta={"version": f"t-{variant}"},
+        )
         # nothing is chosen: the procedure and every comparison got an inner score
         assert sel.name == classify.PROCEDURE_NAME
         assert list(sel.candidates) == classify.candidate_names()
@@ -218,16 +239,19 @@ def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_bui
         X = classify.model_frame(data)
         stack = m.layer_model
         assert set(stack.bases) == set(classify.PROCEDURE_WEIGHTS)
-        mean = sum(a * classify._ordered_proba(stack.bases[b], X)
-                   for b, a in classify.PROCEDURE_WEIGHTS.items())  # fmt: skip
+        mean = sum(
+            a * classify._ordered_proba(stack.bases[b], X)
+            for b, a in classify.PROCEDURE_WEIGHTS.items()
+        )
         assert np.allclose(stack.predict_proba(X), mean / mean.sum(axis=1, keepdims=True))
         assert m.meta["procedure"] == classify.PROCEDURE and m.meta["fit_weighting"] == "equal"
         classify.save_model(m, tmp_path / "models", variant)
         models[variant] = classify.load_model(tmp_path / "models", variant)
     assert models["diff-only"].text_columns == ["path_text"]
     assert models["full"].text_columns == ["msg_text", "path_text"]
-    assert not any(c.startswith(classify.MESSAGE_PREFIXES)
-                   for c in classify.variant_columns("diff-only")[0])  # fmt: skip
+    assert not any(
+        c.startswith(classify.MESSAGE_PREFIXES) for c in classify.variant_columns("diff-only")[0]
+    )
     # rewriting every message (and its message features) cannot move the diff-only model
     shuffled = data.copy()
     shuffled["msg_text"] = "refactor: rename everything"
@@ -255,12 +279,29 @@ def test_labelled_commits_get_their_out_of_fold_layer(repo_builder, model_dir, t
     con, shas = _featured_db(repo_builder, tmp_path)
     repo = con.execute("SELECT repo FROM repos").fetchone()[0]
     oof = tmp_path / "oof.csv"
-    pd.DataFrame([{"repo": repo, "sha": shas[0], "fold": 0, "true": "architectural",
-                   "layer": "architectural", "pred": "architectural", "p_boilerplate": 0.1,
-                   "p_refactor": 0.1, "p_feature": 0.2, "p_architectural": 0.6,
-                   "is_fix": "true"}]).to_csv(oof, index=False)  # fmt: skip
+    pd.DataFrame(
+        [
+            {
+                "repo": repo,
+                "sha": shas[0],
+                "fold": 0,
+                "true": "architectural",
+                "layer": "architectural",
+                "pred": "architectural",
+                "p_boilerplate": 0.1,
+                "p_refactor": 0.1,
+                "p_feature": 0.2,
+                "p_architectural": 0.6,
+                "is_fix": "true",
+            }
+        ]
+    ).to_csv(oof, index=False)
     classify.classify_stage(con, model=classify.load_model(model_dir), oof_path=oof)
-    rows = {r[0]: r[1:] for r in con.execute(
-        "SELECT sha, layer, is_oof, decided_by, p_architectural, is_fix FROM commit_layers").fetchall()}
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT sha, layer, is_oof, decided_by, p_architectural, is_fix FROM commit_layers"
+        ).fetchall()
+    }
     assert rows[shas[0]] == ("architectural", True, "oof", 0.6, True)
     assert rows[shas[1]][1] is False and rows[shas[1]][2] != "oof"

@@ -454,7 +454,11 @@ def test_parallel_stream_error_is_raised_and_git_stopped(everything, monkeypatch
     rb, _ = everything
     monkeypatch.setattr(gitlog, "PARALLEL_MIN_COMMITS", 1)
     with pytest.raises(GitError):
-        list(gitlog.iter_commits(rb.git_dir, ["0" * 40, *rb.git("rev-list", "HEAD").split()], streams=2))
+        list(
+            gitlog.iter_commits(
+                rb.git_dir, ["0" * 40, *rb.git("rev-list", "HEAD").split()], streams=2
+            )
+        )
 
 
 def test_mailmap_of_the_crawled_revision_is_applied(repo_builder, tmp_path):
@@ -464,7 +468,10 @@ def test_mailmap_of_the_crawled_revision_is_applied(repo_builder, tmp_path):
     mirror = rb.bare_clone(tmp_path / "mm.git", empty_config=True)
     db = tmp_path / "s.duckdb"
     crawl_one(mirror, db)
-    got = rows(db, "SELECT author_email, mailmap_author_email, mailmap_author_name FROM identities ORDER BY author_email")
+    got = rows(
+        db,
+        "SELECT author_email, mailmap_author_email, mailmap_author_name FROM identities ORDER BY author_email",
+    )
     assert ("old@example.org", "new@example.org", "New Name") in got
     ids = rows(db, "SELECT DISTINCT author_id FROM commits")
     assert len(ids) == 2  # ada (the default author) and the mapped person

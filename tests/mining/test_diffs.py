@@ -10,8 +10,9 @@ from mining import diffs
 def _numstat(git_dir, sha: str) -> dict[str, tuple[int, int]]:
     out = subprocess.run(
         ["git", f"--git-dir={git_dir}", "show", "--numstat", "-M", "--format=", sha],
-        capture_output=True, check=True,
-    ).stdout.decode()  # fmt: skip
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     rows = {}
     for line in out.splitlines():
         a, d, path = line.split("\t", 2)
@@ -56,8 +57,11 @@ def test_rename_binary_and_non_utf8(repo_builder):
     renamed = list(diffs.iter_commit_diffs(rb.git_dir, [rb.git("rev-parse", "HEAD~1")]))[0]
     (f,) = renamed.files
     assert (f.change_type, f.old_path, f.path, f.similarity) == (
-        "R", "old name.txt", "dir/new name.txt", 100,
-    )  # fmt: skip
+        "R",
+        "old name.txt",
+        "dir/new name.txt",
+        100,
+    )
     (c,) = diffs.iter_commit_diffs(rb.git_dir, [sha])
     files = {f.path: f for f in c.files}
     assert files["img.bin"].is_binary and files["img.bin"].lines_added == 0
@@ -99,18 +103,26 @@ def test_missing_blob_falls_back_to_file_list(repo_builder, tmp_path):
     subprocess.run(["git", f"--git-dir={bare}", "repack", "-a", "-d", "-q"], check=True)
     # drop one blob from the packed objects to mimic a partial clone
     pack = next((bare / "objects" / "pack").glob("*.pack"))
-    objs = subprocess.run(
-        ["git", "show-index"], input=pack.with_suffix(".idx").read_bytes(), capture_output=True,
-        check=True,
-    ).stdout.decode().split("\n")  # fmt: skip
+    objs = (
+        subprocess.run(
+            ["git", "show-index"],
+            input=pack.with_suffix(".idx").read_bytes(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\n")
+    )
     keep = "\n".join(line.split()[1] for line in objs if line and line.split()[1] != blob) + "\n"
     for p in (bare / "objects" / "pack").iterdir():
         p.unlink()
     src = rb.git_dir
     subprocess.run(
         ["git", f"--git-dir={src}", "pack-objects", "-q", str(bare / "objects" / "pack" / "pack")],
-        input=keep.encode(), check=True, capture_output=True,
-    )  # fmt: skip
+        input=keep.encode(),
+        check=True,
+        capture_output=True,
+    )
     got = {c.sha: c for c in diffs.iter_commit_diffs(bare, [s3, s2, s1])}
     assert set(got) == {s1, s2, s3}
     assert not got[s3].incomplete
@@ -144,5 +156,17 @@ def test_file_kinds_from_data_file():
     assert diffs.is_contract("proto/service.proto")
     assert diffs.is_contract("api/openapi.yaml")
     assert not diffs.is_contract("src/main.py")
-    assert set(diffs.file_kinds()) >= {"source", "test", "docs", "config", "build", "manifest",
-                                       "lockfile", "generated", "vendored", "ci", "i18n", "assets"}  # fmt: skip
+    assert set(diffs.file_kinds()) >= {
+        "source",
+        "test",
+        "docs",
+        "config",
+        "build",
+        "manifest",
+        "lockfile",
+        "generated",
+        "vendored",
+        "ci",
+        "i18n",
+        "assets",
+    }

@@ -35,7 +35,10 @@ def test_standardised_accuracy_uses_the_pooled_mix():
     y = np.array(["feature"] * 3 + ["refactor"], dtype=object)
     pred = np.array(["feature"] * 3 + ["feature"], dtype=object)
     # recall 1 on feature, 0 on refactor; pooled mix half/half -> 0.5 (raw accuracy 0.75)
-    assert evaluate.standardised_accuracy(y, pred, np.ones(4), {"feature": 0.5, "refactor": 0.5}) == 0.5
+    assert (
+        evaluate.standardised_accuracy(y, pred, np.ones(4), {"feature": 0.5, "refactor": 0.5})
+        == 0.5
+    )
 
 
 def test_bad_pi_and_bad_layer_are_named(tmp_path):
@@ -66,8 +69,16 @@ def test_every_choice_is_made_inside_grouped_training_folds(repo_builder, tmp_pa
         return real(X, y, w, groups, variant, n_splits, bases)
 
     monkeypatch.setattr(classify, "inner_probabilities", spy)
-    report, oof = evaluate.evaluate(labels, feats, texts, None, n_splits=3, inner_splits=2,
-                                    variants=("full",), learning_curve=False)  # fmt: skip
+    report, oof = evaluate.evaluate(
+        labels,
+        feats,
+        texts,
+        None,
+        n_splits=3,
+        inner_splits=2,
+        variants=("full",),
+        learning_curve=False,
+    )
     # one inner run per outer fold, each seeing only the two training repositories
     assert len(seen) == 3 and all(len(s) == 2 for s in seen)
     for fold in report["classifier"]["chosen_per_fold"]:
@@ -82,19 +93,44 @@ def test_every_choice_is_made_inside_grouped_training_folds(repo_builder, tmp_pa
 
 def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_path):
     labels_csv, repos_toml, labels = labelled_set(repo_builder, tmp_path / "l", n_repos=3, rounds=2)
-    ai = labels[["repo", "sha"]].assign(ai=(np.arange(len(labels)) // 2) % 2 == 0)  # every layer in both
+    ai = labels[["repo", "sha"]].assign(
+        ai=(np.arange(len(labels)) // 2) % 2 == 0
+    )  # every layer in both
     ai.to_csv(tmp_path / "ai.csv", index=False)
     tsv = tmp_path / "mirrors.tsv"
     tsv.write_text("".join(f"org/r{i}\t{tmp_path / f'r{i}'}\n" for i in range(3)))
     doc = tmp_path / "doc.md"
-    doc.write_text(f"# x\n\n{evaluate.DOC_MARKERS[0]}\nSTALE-BLOCK\n{evaluate.DOC_MARKERS[1]}\ntail\n")
+    doc.write_text(
+        f"# x\n\n{evaluate.DOC_MARKERS[0]}\nSTALE-BLOCK\n{evaluate.DOC_MARKERS[1]}\ntail\n"
+    )
     out, model, oof = tmp_path / "out", tmp_path / "model", tmp_path / "oof.csv"
-    res = CliRunner().invoke(app, [
-        "evaluate", "--labels", str(labels_csv), "--features", str(tmp_path / "f.parquet"),
-        "--ai-status", str(tmp_path / "ai.csv"), "--mirrors", str(tsv), "--out", str(out),
-        "--oof", str(oof), "--doc", str(doc), "--folds", "3", "--inner-folds", "2",
-        "--train", "--model", str(model),
-    ])  # fmt: skip
+    res = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--labels",
+            str(labels_csv),
+            "--features",
+            str(tmp_path / "f.parquet"),
+            "--ai-status",
+            str(tmp_path / "ai.csv"),
+            "--mirrors",
+            str(tsv),
+            "--out",
+            str(out),
+            "--oof",
+            str(oof),
+            "--doc",
+            str(doc),
+            "--folds",
+            "3",
+            "--inner-folds",
+            "2",
+            "--train",
+            "--model",
+            str(model),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "full: n=" in res.stdout and "diff-only: n=" in res.stdout
     report = json.loads((out / "evaluation.json").read_text())
@@ -109,7 +145,9 @@ def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_pa
     assert set(report["variants"]) == {"full", "diff-only"}
     frame = pd.read_csv(oof)
     assert len(frame) == len(labels) and set(frame["true"]) <= set(LAYERS)
-    assert {"fold", "layer", "pred", "layer_diff_only", *classify.PROB_COLUMNS} <= set(frame.columns)
+    assert {"fold", "layer", "pred", "layer_diff_only", *classify.PROB_COLUMNS} <= set(
+        frame.columns
+    )
     assert np.allclose(frame[classify.PROB_COLUMNS].sum(axis=1), 1, atol=1e-3)
     text = doc.read_text()
     assert "STALE-BLOCK" not in text and "macro-F1" in text and text.endswith("tail\n")

@@ -183,12 +183,14 @@ def test_author_and_trailers_do_not_change_features(repo_builder):
             (("Ada Human", "ada@example.org"), [], "feat: add y to run"),
             (
                 ("Claude", "noreply@anthropic.com"),
-                [("Co-authored-by", "Claude <noreply@anthropic.com>"),
-                 ("Signed-off-by", "Bob <bob@example.org>")],
+                [
+                    ("Co-authored-by", "Claude <noreply@anthropic.com>"),
+                    ("Signed-off-by", "Bob <bob@example.org>"),
+                ],
                 "aider: feat: add y to run\n\n\U0001f916 Generated with [Claude Code](https://claude.ai)",
             ),
         ]
-    ):  # fmt: skip
+    ):
         rb = repo_builder(f"r{i}")
         rb.commit("initial", files)
         sha = rb.commit(msg, change, author=author, trailers=trailers)
@@ -279,15 +281,26 @@ def test_sample_is_balanced_between_direct_ai_and_other_commits(repo_builder, tm
     from mining.sources import resolve_source
 
     rb = repo_builder()
-    ai = [rb.commit(f"feat: ai {i}\n\nCo-authored-by: Claude <noreply@anthropic.com>", {f"a{i}.py": f"x = {i}\n"})
-          for i in range(2)]  # fmt: skip
+    ai = [
+        rb.commit(
+            f"feat: ai {i}\n\nCo-authored-by: Claude <noreply@anthropic.com>",
+            {f"a{i}.py": f"x = {i}\n"},
+        )
+        for i in range(2)
+    ]
     other = [rb.commit(f"fix: human {i}", {f"h{i}.py": f"y = {i}\n"}) for i in range(4)]
-    other.append(rb.commit("fix: suggested\n\nCo-authored-by: coderabbitai[bot] <x@users.noreply.github.com>",
-                           {"s.py": "z = 1\n"}))  # fmt: skip
+    other.append(
+        rb.commit(
+            "fix: suggested\n\nCo-authored-by: coderabbitai[bot] <x@users.noreply.github.com>",
+            {"s.py": "z = 1\n"},
+        )
+    )
     db = tmp_path / "s.duckdb"
     crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
     con = store.connect(db)
-    assert con.execute("SELECT count(*) FROM attributions WHERE channel = 'suggestion'").fetchone() == (1,)
+    assert con.execute(
+        "SELECT count(*) FROM attributions WHERE channel = 'suggestion'"
+    ).fetchone() == (1,)
 
     def featured() -> tuple[int, int]:
         shas = {r[0] for r in con.execute("SELECT sha FROM commit_features").fetchall()}

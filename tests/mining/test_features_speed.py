@@ -31,26 +31,41 @@ PY_MISC = (
 GO = "package main\n\n" + "".join(
     f"// F{i} does {i}.\nfunc F{i}(a int) int {{\n\treturn a + {i}\n}}\n\n" for i in range(60)
 )
-TS = "export class Store {\n" + "".join(
-    f"  get{i}(key: string): number {{\n    return this.data[key] + {i};\n  }}\n\n"
-    for i in range(50)
-) + "}\n\nexport function helper(a: number): number {\n  return a;\n}\n"
-RS = "pub struct S;\n\nimpl S {\n" + "".join(
-    f"    pub fn f{i}(&self, x: u32) -> u32 {{\n        x + {i}\n    }}\n\n" for i in range(50)
-) + "}\n\n#[cfg(test)]\nmod tests {\n" + "".join(
-    f"    #[test]\n    fn t{i}() {{}}\n\n" for i in range(5)
-) + "    fn t() {}\n}\n"
+TS = (
+    "export class Store {\n"
+    + "".join(
+        f"  get{i}(key: string): number {{\n    return this.data[key] + {i};\n  }}\n\n"
+        for i in range(50)
+    )
+    + "}\n\nexport function helper(a: number): number {\n  return a;\n}\n"
+)
+RS = (
+    "pub struct S;\n\nimpl S {\n"
+    + "".join(
+        f"    pub fn f{i}(&self, x: u32) -> u32 {{\n        x + {i}\n    }}\n\n" for i in range(50)
+    )
+    + "}\n\n#[cfg(test)]\nmod tests {\n"
+    + "".join(f"    #[test]\n    fn t{i}() {{}}\n\n" for i in range(5))
+    + "    fn t() {}\n}\n"
+)
 
 
 #: doc comments, attributes and `where` clauses before and inside a large impl; Python
 #: decorators in column 0: the lines that lead into a declaration
-RS_LEADS = "//! Crate doc.\n\nuse std::fmt;\n\n/// A thing.\n#[derive(Debug, Clone)]\npub struct Thing {\n" \
-    "    /// The id.\n    #[serde(default)]\n    pub id: u32,\n}\n\nimpl Thing {\n" + "".join(
-    f"    /// Makes {i}.\n    #[inline]\n    pub fn f{i}<T>(&self, x: T) -> u32\n    where\n"
-    f"        T: Into<u32>,\n    {{\n        x.into() + {i}\n    }}\n\n" for i in range(40)
-) + "}\n\n" + "".join(
-    f"/// Free {i}.\n#[must_use]\npub fn free{i}(a: u32) -> u32 {{\n    a + {i}\n}}\n\n" for i in range(20)
-)  # fmt: skip
+RS_LEADS = (
+    "//! Crate doc.\n\nuse std::fmt;\n\n/// A thing.\n#[derive(Debug, Clone)]\npub struct Thing {\n"
+    "    /// The id.\n    #[serde(default)]\n    pub id: u32,\n}\n\nimpl Thing {\n"
+    + "".join(
+        f"    /// Makes {i}.\n    #[inline]\n    pub fn f{i}<T>(&self, x: T) -> u32\n    where\n"
+        f"        T: Into<u32>,\n    {{\n        x.into() + {i}\n    }}\n\n"
+        for i in range(40)
+    )
+    + "}\n\n"
+    + "".join(
+        f"/// Free {i}.\n#[must_use]\npub fn free{i}(a: u32) -> u32 {{\n    a + {i}\n}}\n\n"
+        for i in range(20)
+    )
+)
 PY_DECORATED = "".join(f"@register\ndef h{i}(x):\n    return x + {i}\n\n\n" for i in range(30))
 #: (path, old text, new text) of edits the touched blocks alone decide (no whole-file parse)
 LEAD_EDITS = [
@@ -64,20 +79,53 @@ LEAD_EDITS = [
 
 def _history(repo_builder):
     rb = repo_builder()
-    rb.commit("start", {"app/big.py": PY_CLASS, "app/misc.py": PY_MISC, "main.go": GO,
-                        "web/store.ts": TS, "src/lib.rs": RS})  # fmt: skip
+    rb.commit(
+        "start",
+        {
+            "app/big.py": PY_CLASS,
+            "app/misc.py": PY_MISC,
+            "main.go": GO,
+            "web/store.ts": TS,
+            "src/lib.rs": RS,
+        },
+    )
     rb.commit("edit one method", {"app/big.py": PY_CLASS.replace("x * 7 +", "x * 70 +")})
     rb.commit("re-sign a method", {"app/big.py": PY_CLASS.replace("m9(self, x)", "m9(self, x, y)")})
-    rb.commit("edit handler, move function", {"app/misc.py": PY_MISC.replace("return 2\n\n    ", "return 22\n\n    ")
-              .replace("def first():\n    return 1\n\n\n", "") + "\n\ndef first():\n    return 1\n"})  # fmt: skip
+    rb.commit(
+        "edit handler, move function",
+        {
+            "app/misc.py": PY_MISC.replace("return 2\n\n    ", "return 22\n\n    ").replace(
+                "def first():\n    return 1\n\n\n", ""
+            )
+            + "\n\ndef first():\n    return 1\n"
+        },
+    )
     rb.commit("edit string", {"app/misc.py": PY_MISC.replace("def neither():", "def neither(x):")})
-    rb.commit("go: edit, add, remove", {"main.go": GO.replace("a + 30", "a - 30").replace(
-        "func F5(a int) int {\n\treturn a + 5\n}\n", "") + "func G(b string) string {\n\treturn b\n}\n"})  # fmt: skip
-    rb.commit("ts: edit member, rename member", {"web/store.ts": TS.replace("+ 12;", "- 12;")
-              .replace("get20(", "fetch20(")})  # fmt: skip
-    rb.commit("rust: edit impl and tests", {"src/lib.rs": RS.replace("x + 44", "x * 44")
-              .replace("fn t() {}", "fn t() { assert!(true); }")})  # fmt: skip
-    rb.commit("class header", {"app/big.py": PY_CLASS.replace("class Big(Base):", "class Big(Base, Mixin):")})
+    rb.commit(
+        "go: edit, add, remove",
+        {
+            "main.go": GO.replace("a + 30", "a - 30").replace(
+                "func F5(a int) int {\n\treturn a + 5\n}\n", ""
+            )
+            + "func G(b string) string {\n\treturn b\n}\n"
+        },
+    )
+    rb.commit(
+        "ts: edit member, rename member",
+        {"web/store.ts": TS.replace("+ 12;", "- 12;").replace("get20(", "fetch20(")},
+    )
+    rb.commit(
+        "rust: edit impl and tests",
+        {
+            "src/lib.rs": RS.replace("x + 44", "x * 44").replace(
+                "fn t() {}", "fn t() { assert!(true); }"
+            )
+        },
+    )
+    rb.commit(
+        "class header",
+        {"app/big.py": PY_CLASS.replace("class Big(Base):", "class Big(Base, Mixin):")},
+    )
     return rb
 
 
@@ -93,8 +141,9 @@ def test_touched_blocks_give_the_whole_file_values(repo_builder, monkeypatch):
     shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
     snippets = []
     real = syntax._snippet_definitions
-    monkeypatch.setattr(syntax, "_snippet_definitions",
-                        lambda *a: snippets.append(a[0]) or real(*a))  # fmt: skip
+    monkeypatch.setattr(
+        syntax, "_snippet_definitions", lambda *a: snippets.append(a[0]) or real(*a)
+    )
     fast = features.compute_features(rb.git_dir, shas)
     assert {"python", "go", "typescript", "rust"} <= set(snippets)  # the fast path ran
     ref = _reference(monkeypatch, rb.git_dir, shas)
@@ -129,10 +178,23 @@ def test_lead_lines_belong_to_the_declaration_they_precede(repo_builder, monkeyp
 
 def test_ddl_lines_are_the_lines_the_ddl_pattern_finds():
     """The scan for candidate lines finds every line `_DDL_RE` matches, in any case."""
-    lines = ["CREATE TABLE t (id int);", "create\tindex i on t(x);", "x = create_user()",
-             "op.create_table('t')", "migrations.AddField(", "ALTER TABLE t ADD COLUMN c int;",
-             "  drop column c", "columns = 1", "op.drop_column('t', 'c')", "Drop View v",
-             "created = True", "recreate  schema s", "ons.DeleteModel", "", "dropTable()"]  # fmt: skip
+    lines = [
+        "CREATE TABLE t (id int);",
+        "create\tindex i on t(x);",
+        "x = create_user()",
+        "op.create_table('t')",
+        "migrations.AddField(",
+        "ALTER TABLE t ADD COLUMN c int;",
+        "  drop column c",
+        "columns = 1",
+        "op.drop_column('t', 'c')",
+        "Drop View v",
+        "created = True",
+        "recreate  schema s",
+        "ons.DeleteModel",
+        "",
+        "dropTable()",
+    ]
     f = diffs.FileDiff(path="db/schema.sql", hunks=[diffs.Hunk(removed=lines[:7], added=lines[7:])])
     expected = sum(bool(features._DDL_RE.search(x)) for x in lines)
     assert expected == 8
@@ -192,8 +254,14 @@ def test_features_and_layers_do_not_depend_on_the_hash_seed(repo_builder):
     outs = []
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        proc = subprocess.run([sys.executable, "-c", _RUN, str(rb.git_dir)], input=shas,
-                              capture_output=True, text=True, env=env, check=True)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-c", _RUN, str(rb.git_dir)],
+            input=shas,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         outs.append(proc.stdout)
     assert outs[0] and outs[0] == outs[1]
 

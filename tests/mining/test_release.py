@@ -28,8 +28,12 @@ def built_once(tmp_path_factory, model_dir):  # noqa: F811
     home = tmp_path_factory.mktemp("home")
     (home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.org\n")
     with pytest.MonkeyPatch.context() as mp:  # the autouse git isolation is per test; repeat it
-        for key, value in {"HOME": str(home), "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-                           "GIT_CONFIG_NOSYSTEM": "1", "TZ": "UTC"}.items():  # fmt: skip
+        for key, value in {
+            "HOME": str(home),
+            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "TZ": "UTC",
+        }.items():
             mp.setenv(key, value)
         targets = resolve_targets([], make_corpus(lambda name: RepoBuilder(base / name), base))
         db = base / "s.duckdb"
@@ -69,8 +73,16 @@ def test_release_is_content_free_and_listed_in_manifest(built, tmp_path):
     for name, meta in manifest["files"].items():
         assert release.sha256_file(out / name) == meta["sha256"]
     text = _all_text(out)
-    for secret in ("Ada Human", "ada@example.org", "Bo Person", "bo@example.net", "noreply@anthropic.com",
-                   "feat: add helper", "def helper", str(tmp_path)):  # fmt: skip
+    for secret in (
+        "Ada Human",
+        "ada@example.org",
+        "Bo Person",
+        "bo@example.net",
+        "noreply@anthropic.com",
+        "feat: add helper",
+        "def helper",
+        str(tmp_path),
+    ):
         assert secret not in text
     ids = pq.read_table(out / "commits.parquet").column("author_id").to_pylist()
     assert (
@@ -96,8 +108,11 @@ def test_privacy_scan_catches_planted_leaks(built, tmp_path):
         ("reviewed by ada human", "person name"),
         ("def main():\n    return 1", "code"),
     ]:
-        leaky = clean.set_column(clean.schema.get_field_index("automation"), "automation",
-                                 pa.array([planted] * clean.num_rows, pa.string()))  # fmt: skip
+        leaky = clean.set_column(
+            clean.schema.get_field_index("automation"),
+            "automation",
+            pa.array([planted] * clean.num_rows, pa.string()),
+        )
         pq.write_table(leaky, path)
         found = privacy.scan_release(out, con)
         assert any(kind in f.kind for f in found), (kind, found)

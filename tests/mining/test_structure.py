@@ -58,10 +58,14 @@ def _only(events: dict[str, bool], *names: str) -> None:
 
 
 def test_new_package_with_source_files_is_module_added(base):
-    sha = base.commit("add net package", {
-        "src/demo/net/__init__.py": "", "src/demo/net/http.py": "x = 1\n",
-        "src/demo/net/dns.py": "y = 2\n",
-    })  # fmt: skip
+    sha = base.commit(
+        "add net package",
+        {
+            "src/demo/net/__init__.py": "",
+            "src/demo/net/http.py": "x = 1\n",
+            "src/demo/net/dns.py": "y = 2\n",
+        },
+    )
     assert _events(base, sha)["module_added"]
 
 
@@ -71,8 +75,13 @@ def test_files_added_to_an_existing_package_are_no_module(base):
 
 
 def test_new_test_directory_is_no_module(base):
-    sha = base.commit("tests", {"tests/unit/test_a.py": "def test_a():\n    pass\n",
-                                "tests/unit/test_b.py": "def test_b():\n    pass\n"})  # fmt: skip
+    sha = base.commit(
+        "tests",
+        {
+            "tests/unit/test_a.py": "def test_a():\n    pass\n",
+            "tests/unit/test_b.py": "def test_b():\n    pass\n",
+        },
+    )
     _only(_events(base, sha))
 
 
@@ -87,13 +96,24 @@ def test_one_file_in_a_new_folder_is_below_the_module_threshold(base):
 
 
 def test_deleting_a_package_is_module_removed_but_not_from_a_surviving_one(base):
-    gone = base.commit("drop io", {
-        "src/demo/io/__init__.py": None, "src/demo/io/read.py": None,
-        "src/demo/io/write.py": None, "src/demo/io/fmt.py": None,
-    })  # fmt: skip
+    gone = base.commit(
+        "drop io",
+        {
+            "src/demo/io/__init__.py": None,
+            "src/demo/io/read.py": None,
+            "src/demo/io/write.py": None,
+            "src/demo/io/fmt.py": None,
+        },
+    )
     assert _events(base, gone)["module_removed"]
-    base.commit("io again", {"src/demo/io/a.py": "a = 1\n", "src/demo/io/b.py": "b = 1\n",
-                             "src/demo/io/c.py": "c = 1\n"})  # fmt: skip
+    base.commit(
+        "io again",
+        {
+            "src/demo/io/a.py": "a = 1\n",
+            "src/demo/io/b.py": "b = 1\n",
+            "src/demo/io/c.py": "c = 1\n",
+        },
+    )
     kept = base.commit("drop two", {"src/demo/io/a.py": None, "src/demo/io/b.py": None})
     assert not _events(base, kept)["module_removed"]
 
@@ -123,10 +143,13 @@ def test_public_function_added_or_resigned_is_an_interface_change(base):
         "new api", {"src/demo/core.py": PY_CORE + "\n\ndef tokens(text):\n    return 1\n"}
     )
     assert _events(base, added)["public_interface"]
-    resigned = base.commit("new param", {
-        "src/demo/core.py": PY_CORE.replace("def parse(text):", "def parse(text, sep=None):")
-        + "\n\ndef tokens(text):\n    return 1\n"
-    })  # fmt: skip
+    resigned = base.commit(
+        "new param",
+        {
+            "src/demo/core.py": PY_CORE.replace("def parse(text):", "def parse(text, sep=None):")
+            + "\n\ndef tokens(text):\n    return 1\n"
+        },
+    )
     assert _events(base, resigned)["public_interface"]
 
 
@@ -143,9 +166,10 @@ def test_private_helper_or_body_edit_is_no_interface_change(base):
 
 def test_exported_go_function_changes_interface_but_test_file_does_not(base):
     base.commit("go", {"pkg/api/api.go": "package api\n\nfunc Get(id int) int {\n\treturn id\n}\n"})
-    resigned = base.commit("go sig", {
-        "pkg/api/api.go": "package api\n\nfunc Get(id int, force bool) int {\n\treturn id\n}\n"
-    })  # fmt: skip
+    resigned = base.commit(
+        "go sig",
+        {"pkg/api/api.go": "package api\n\nfunc Get(id int, force bool) int {\n\treturn id\n}\n"},
+    )
     assert _events(base, resigned)["public_interface"]
     in_test = base.commit("go test", {"pkg/api/api_test.go": "package api\n\nfunc TestGet() {}\n"})
     assert not _events(base, in_test)["public_interface"]
@@ -169,44 +193,78 @@ def test_migration_and_proto_are_contracts_but_test_fixture_schema_is_not(base):
 def test_new_runtime_dependency_is_an_event_but_a_version_bump_is_not(base):
     bump = base.commit("bump", {"pyproject.toml": PYPROJECT.replace("2.31", "2.32")})
     _only(_events(base, bump))
-    new = base.commit("add httpx", {
-        "pyproject.toml": PYPROJECT.replace('"requests>=2.31",', '"requests>=2.32",\n    "httpx>=0.27",')
-    })  # fmt: skip
+    new = base.commit(
+        "add httpx",
+        {
+            "pyproject.toml": PYPROJECT.replace(
+                '"requests>=2.31",', '"requests>=2.32",\n    "httpx>=0.27",'
+            )
+        },
+    )
     assert _events(base, new)["dependency_added"]
 
 
 def test_dev_dependency_and_lockfile_refresh_are_not_runtime_dependencies(base):
-    dev = base.commit("dev dep", {
-        "web/package.json": PACKAGE_JSON.replace('"vitest": "^1.0.0"', '"vitest": "^1.0.0",\n    "eslint": "^9.0.0"'),
-        "pyproject.toml": PYPROJECT.replace('["pytest>=8"]', '["pytest>=8", "ruff"]'),
-        "requirements-dev.txt": "mypy==1.0\n",
-        "uv.lock": "[[package]]\nname = \"ruff\"\n",
-    })  # fmt: skip
+    dev = base.commit(
+        "dev dep",
+        {
+            "web/package.json": PACKAGE_JSON.replace(
+                '"vitest": "^1.0.0"', '"vitest": "^1.0.0",\n    "eslint": "^9.0.0"'
+            ),
+            "pyproject.toml": PYPROJECT.replace('["pytest>=8"]', '["pytest>=8", "ruff"]'),
+            "requirements-dev.txt": "mypy==1.0\n",
+            "uv.lock": '[[package]]\nname = "ruff"\n',
+        },
+    )
     _only(_events(base, dev))
-    runtime = base.commit("runtime dep", {
-        "web/package.json": PACKAGE_JSON.replace('"react": "^18.0.0"', '"react": "^18.0.0",\n    "zod": "^3.0.0"'),
-    })  # fmt: skip
+    runtime = base.commit(
+        "runtime dep",
+        {
+            "web/package.json": PACKAGE_JSON.replace(
+                '"react": "^18.0.0"', '"react": "^18.0.0",\n    "zod": "^3.0.0"'
+            ),
+        },
+    )
     assert _events(base, runtime)["dependency_added"]
 
 
 @pytest.mark.parametrize(
     ("path", "old", "new", "expected"),
     [
-        ("go.mod", "module x\n\nrequire (\n\tgithub.com/a/b v1.0.0\n)\n",
-         "module x\n\nrequire (\n\tgithub.com/a/b v1.1.0\n\tgithub.com/c/d v0.1.0 // indirect\n)\n", set()),
+        (
+            "go.mod",
+            "module x\n\nrequire (\n\tgithub.com/a/b v1.0.0\n)\n",
+            "module x\n\nrequire (\n\tgithub.com/a/b v1.1.0\n\tgithub.com/c/d v0.1.0 // indirect\n)\n",
+            set(),
+        ),
         ("go.mod", "module x\n", "module x\n\nrequire github.com/c/d v0.1.0\n", {"github.com/c/d"}),
-        ("build.gradle.kts", 'dependencies {\n  implementation("a:b:1")\n}\n',
-         'dependencies {\n  implementation("a:b:2")\n  testImplementation("junit:junit:4")\n'
-         '  implementation(libs.okio)\n}\n', {"libs.okio"}),
-        ("Cargo.toml", '[dependencies]\nserde = "1"\n',
-         '[dependencies]\nserde = "1.1"\ntokio = { version = "1" }\n\n[dev-dependencies]\nproptest = "1"\n',
-         {"tokio"}),
-        ("setup.py", "setup(install_requires=['click'])\n",
-         "setup(install_requires=['click>=8', 'Jinja2'], extras_require={'test': ['pytest']})\n",
-         {"jinja2"}),
-        ("Gemfile", 'gem "rails"\n', 'gem "rails"\ngroup :test do\n  gem "rspec"\nend\ngem "pg"\n', {"pg"}),
+        (
+            "build.gradle.kts",
+            'dependencies {\n  implementation("a:b:1")\n}\n',
+            'dependencies {\n  implementation("a:b:2")\n  testImplementation("junit:junit:4")\n'
+            "  implementation(libs.okio)\n}\n",
+            {"libs.okio"},
+        ),
+        (
+            "Cargo.toml",
+            '[dependencies]\nserde = "1"\n',
+            '[dependencies]\nserde = "1.1"\ntokio = { version = "1" }\n\n[dev-dependencies]\nproptest = "1"\n',
+            {"tokio"},
+        ),
+        (
+            "setup.py",
+            "setup(install_requires=['click'])\n",
+            "setup(install_requires=['click>=8', 'Jinja2'], extras_require={'test': ['pytest']})\n",
+            {"jinja2"},
+        ),
+        (
+            "Gemfile",
+            'gem "rails"\n',
+            'gem "rails"\ngroup :test do\n  gem "rspec"\nend\ngem "pg"\n',
+            {"pg"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_runtime_dependencies_per_manifest_format(path, old, new, expected):
     manifest = structure._manifest_for(path, structure.definitions())
     assert manifest is not None
@@ -230,8 +288,10 @@ def test_new_service_job_or_dockerfile_is_topology_but_an_edited_one_is_not(base
     assert _events(base, job)["topology_changed"]
     docker = base.commit("container", {"Dockerfile": "FROM python:3.12\n"})
     assert _events(base, docker)["topology_changed"]
-    edit = base.commit("edit", {"docker-compose.yml": COMPOSE.replace("demo", "demo:2")
-                                + "  db:\n    image: postgres\n"})  # fmt: skip
+    edit = base.commit(
+        "edit",
+        {"docker-compose.yml": COMPOSE.replace("demo", "demo:2") + "  db:\n    image: postgres\n"},
+    )
     _only(_events(base, edit))
 
 
@@ -281,8 +341,10 @@ def test_cli_fills_the_table_and_query_joins_it(base, tmp_path):
     runner = CliRunner()
     done = runner.invoke(app, ["structure", "--db", db])
     assert done.exit_code == 0 and "found events of 2 commits" in done.stdout
-    sql = ("SELECT f.sha, s.module_added FROM commit_facts f JOIN commit_structure s "
-           "USING (repo, sha) WHERE s.module_added")  # fmt: skip
+    sql = (
+        "SELECT f.sha, s.module_added FROM commit_facts f JOIN commit_structure s "
+        "USING (repo, sha) WHERE s.module_added"
+    )
     out = runner.invoke(app, ["query", "--db", db, "--format", "csv", sql])
     lines = out.stdout.strip().splitlines()
     assert out.exit_code == 0 and lines[0] == "sha,module_added"
@@ -315,8 +377,14 @@ def test_precision_recall_counts_per_band():
         arch = i < 4
         ev = {e: False for e in structure.EVENTS}
         ev["module_added"] = i < 2 or i == 9  # 2 hits, 1 false alarm
-        rows.append({"sha": str(i), "layer": "architectural" if arch else "feature",
-                     "changed_lines": 500 if arch else 5, **ev})  # fmt: skip
+        rows.append(
+            {
+                "sha": str(i),
+                "layer": "architectural" if arch else "feature",
+                "changed_lines": 500 if arch else 5,
+                **ev,
+            }
+        )
     table = structure_eval.precision_recall(pd.DataFrame(rows)).set_index(["event", "band"])
     got = table.loc[("module_added", "all")]
     assert (got["flagged"], got["hits"]) == (3, 2)
@@ -325,8 +393,13 @@ def test_precision_recall_counts_per_band():
     assert small["precision"] == 0 and small["architectural"] == 0
     assert table.loc[("code_moved", "all"), "flagged"] == 0
     assert list(structure_eval.size_band(pd.Series([0, 9, 10, 99, 100, 1000]))) == [
-        "<10", "<10", "10-99", "10-99", "100-999", ">=1000"
-    ]  # fmt: skip
+        "<10",
+        "<10",
+        "10-99",
+        "10-99",
+        "100-999",
+        ">=1000",
+    ]
 
 
 def test_a_file_above_the_parse_limit_is_not_read_for_the_interface(base, monkeypatch):
@@ -343,8 +416,11 @@ def test_analysis_population_follows_the_plan_groups_and_era(repo_builder, tmp_p
 
     rb = repo_builder()
     early = rb.commit("human before AI", {"a/x.py": "x = 1\n", "a/y.py": "y = 1\n"})
-    ai = rb.commit("ai work", {"b/x.py": "x = 1\n", "b/y.py": "y = 1\n"},
-                   trailers=[("Co-authored-by", "Claude <noreply@anthropic.com>")])  # fmt: skip
+    ai = rb.commit(
+        "ai work",
+        {"b/x.py": "x = 1\n", "b/y.py": "y = 1\n"},
+        trailers=[("Co-authored-by", "Claude <noreply@anthropic.com>")],
+    )
     late = rb.commit("human after AI", {"c/x.py": "x = 1\n"})
     con = _crawled(rb, tmp_path)
     structure.structure_stage(con)

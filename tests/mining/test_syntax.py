@@ -14,20 +14,45 @@ def _defs(lang: str, src: str) -> dict[str, syntax.Definition]:
 @pytest.mark.parametrize(
     ("lang", "src", "public", "private"),
     [
-        ("python", "def f(a):\n  pass\ndef _g():\n  pass\nclass C:\n  def m(self): pass\n",
-         {"f", "C", "C.m"}, {"_g"}),
-        ("javascript", "export function a(x) {}\nfunction b() {}\nexport const h = (q) => q;\n",
-         {"a", "h"}, {"b"}),
-        ("typescript", "export interface I { f(a: number): string }\nclass Z { private q() {} }\n",
-         {"I", "I.f"}, {"Z", "Z.q"}),
-        ("go", "package x\nfunc Pub(a int) error { return nil }\nfunc (s *S) priv() {}\n"
-               "type S struct{}\n", {"Pub", "S"}, {"S.priv"}),
-        ("rust", "pub fn a(x: u8) -> u8 { x }\nstruct S;\nimpl S { pub fn new() -> S { S } }\n",
-         {"a", "S.new"}, {"S"}),
-        ("java", "public class A { public int f(int x) { return x; } private void g() {} }\n",
-         {"A", "A.f"}, {"A.g"}),
+        (
+            "python",
+            "def f(a):\n  pass\ndef _g():\n  pass\nclass C:\n  def m(self): pass\n",
+            {"f", "C", "C.m"},
+            {"_g"},
+        ),
+        (
+            "javascript",
+            "export function a(x) {}\nfunction b() {}\nexport const h = (q) => q;\n",
+            {"a", "h"},
+            {"b"},
+        ),
+        (
+            "typescript",
+            "export interface I { f(a: number): string }\nclass Z { private q() {} }\n",
+            {"I", "I.f"},
+            {"Z", "Z.q"},
+        ),
+        (
+            "go",
+            "package x\nfunc Pub(a int) error { return nil }\nfunc (s *S) priv() {}\n"
+            "type S struct{}\n",
+            {"Pub", "S"},
+            {"S.priv"},
+        ),
+        (
+            "rust",
+            "pub fn a(x: u8) -> u8 { x }\nstruct S;\nimpl S { pub fn new() -> S { S } }\n",
+            {"a", "S.new"},
+            {"S"},
+        ),
+        (
+            "java",
+            "public class A { public int f(int x) { return x; } private void g() {} }\n",
+            {"A", "A.f"},
+            {"A.g"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_definitions_and_visibility(lang, src, public, private):
     defs = _defs(lang, src)
     assert {n for n, d in defs.items() if d.public} == public

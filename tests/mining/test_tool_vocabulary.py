@@ -62,8 +62,18 @@ def test_a_tool_added_to_a_catalog_copy_is_no_person_to_the_privacy_scan(
 # The words the packaged catalog gives each use, and what cleaning does with them: features of
 # every stored commit depend on these, so a catalog edit that changes them needs a new
 # FEATURES_VERSION (the release's 261,725 messages cleaned identically when this moved to data).
-TEXT_WORDS = ["aider", "anthropic", "chatgpt", "claude", "codex", "copilot", "cursor", "devin",
-              "gemini", "openai"]  # fmt: skip
+TEXT_WORDS = [
+    "aider",
+    "anthropic",
+    "chatgpt",
+    "claude",
+    "codex",
+    "copilot",
+    "cursor",
+    "devin",
+    "gemini",
+    "openai",
+]
 SUBJECT_WORDS = ["ai", "aider", "claude", "codex", "copilot", "cursor"]
 
 
