@@ -16,6 +16,7 @@ import pandas as pd
 from analysis import dataset
 from analysis.primary import same_era, stratified_or
 from analysis.stats import bootstrap_sums, percentile_ci
+from mining import store
 from mining.errors import StageError
 from mining.structure import AGGREGATES, EVENTS
 
@@ -42,7 +43,7 @@ def event_commits(
     """
     if era not in ("same", "whole"):
         raise ValueError(f"era must be 'same' or 'whole', not {era!r}")
-    if not dataset._columns(con, "commit_structure"):
+    if not store.table_columns(con, "commit_structure"):
         raise StageError("no table commit_structure: run `strata structure` first")
     events = con.execute(
         "SELECT repo, sha, " + ", ".join(EVENTS) + " FROM commit_structure"  # noqa: S608 - fixed names

@@ -360,7 +360,7 @@ def tune_thresholds(
     predictions of commits the scored model did not train on.
     """
     t = np.ones(len(LAYERS))
-    best = weighted_macro_f1(y, _argmax_layers(probs * t), w)
+    best = weighted_macro_f1(y, argmax_layers(probs * t), w)
     fixed = LAYERS.index("feature")
     for _ in range(passes):
         for k in range(len(LAYERS)):
@@ -369,13 +369,13 @@ def tune_thresholds(
             for v in THRESHOLD_GRID:
                 trial = t.copy()
                 trial[k] = v
-                score = weighted_macro_f1(y, _argmax_layers(probs * trial), w)
+                score = weighted_macro_f1(y, argmax_layers(probs * trial), w)
                 if score > best + 1e-9:
                     best, t = score, trial
     return t, best
 
 
-def _argmax_layers(scores: np.ndarray) -> np.ndarray:
+def argmax_layers(scores: np.ndarray) -> np.ndarray:
     return np.array(LAYERS, dtype=object)[scores.argmax(axis=1)]
 
 
@@ -421,7 +421,7 @@ class Stack:
         return np.array(LAYERS, dtype=object)
 
     def base_probabilities(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        return {k: _ordered_proba(est, X) for k, est in self.bases.items()}
+        return {k: ordered_proba(est, X) for k, est in self.bases.items()}
 
     def combine(self, probs: dict[str, np.ndarray]) -> np.ndarray:
         """Layer scores (rows sum to 1) from the bases' probabilities."""
@@ -437,7 +437,7 @@ class Stack:
         return self.combine(self.base_probabilities(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return _argmax_layers(self.predict_proba(X))
+        return argmax_layers(self.predict_proba(X))
 
 
 @dataclass
@@ -478,7 +478,7 @@ def inner_probabilities(
     for train, test in GroupKFold(n_splits=k).split(X, y, groups):
         for b in bases:
             est = fit_base(b, variant, X.iloc[train], y[train], w[train])
-            out[b][test] = _ordered_proba(est, X.iloc[test])
+            out[b][test] = ordered_proba(est, X.iloc[test])
     return out
 
 
@@ -498,7 +498,7 @@ def comparisons(probs: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray) -> d
         t, score = tune_thresholds(p, y, w)
         if best is None or score > best[0] + 1e-9:
             best = (score, blend, t)
-        s0 = weighted_macro_f1(y, _argmax_layers(p), w)
+        s0 = weighted_macro_f1(y, argmax_layers(p), w)
         if plain is None or s0 > plain[0] + 1e-9:
             plain = (s0, blend)
     if best is None or plain is None:
@@ -572,7 +572,7 @@ class LayerModel:
         if n == 0:
             return pd.DataFrame(columns=["layer", *PROB_COLUMNS, "is_fix", "decided_by"])
         X = model_frame(frame) if self.meta.get("ratio_columns") else frame[cols]
-        probs = _ordered_proba(self.layer_model, X)
+        probs = ordered_proba(self.layer_model, X)
         rules = rule_names(frame)
         decided = np.array(["model"] * n, dtype=object)
         for i, name in enumerate(rules.to_numpy()):
@@ -600,7 +600,7 @@ class LayerModel:
         return out
 
 
-def _ordered_proba(model: Any, X: pd.DataFrame) -> np.ndarray:
+def ordered_proba(model: Any, X: pd.DataFrame) -> np.ndarray:
     """predict_proba with columns in LAYERS order (a class absent in training gets 0)."""
     return _ordered_columns(model, model.predict_proba(X))
 
@@ -698,7 +698,7 @@ def fit_layer_model(
     probs = inner_probabilities(X, y, fit_weights(w), groups, variant, inner_splits)
     combos = comparisons(probs, y, w)
     table = {
-        name: round(weighted_macro_f1(y, _argmax_layers(c.combine(probs)), w), 4)
+        name: round(weighted_macro_f1(y, argmax_layers(c.combine(probs)), w), 4)
         for name, c in combos.items()
     }
     selection = Selection(probs, table[PROCEDURE_NAME], table, combos)

@@ -392,9 +392,9 @@ def score_comparisons(
     for b in classify.BASES:
         if b not in base_p:
             est = classify.fit_base(b, variant, Xtr, ytr, classify.fit_weights(wtr))
-            base_p[b] = classify._ordered_proba(est, Xte)
+            base_p[b] = classify.ordered_proba(est, Xte)
     for name, combo in sel.comparisons.items():
-        cand_pred.setdefault(name, np.empty(n, dtype=object))[test] = classify._argmax_layers(
+        cand_pred.setdefault(name, np.empty(n, dtype=object))[test] = classify.argmax_layers(
             combo.combine(base_p)
         )
 
@@ -432,7 +432,7 @@ def _curve_points(
                 frac,
                 {"pred": np.full(len(data), None, dtype=object), "n_commits": [], "n_repos": []},
             )
-            point["pred"][test] = classify._argmax_layers(part.predict_proba(Xte))
+            point["pred"][test] = classify.argmax_layers(part.predict_proba(Xte))
             point["n_commits"].append(len(sub))
             point["n_repos"].append(len(set(tr_repos[sub])))
 

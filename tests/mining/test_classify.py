@@ -240,7 +240,7 @@ def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_bui
         stack = m.layer_model
         assert set(stack.bases) == set(classify.PROCEDURE_WEIGHTS)
         mean = sum(
-            a * classify._ordered_proba(stack.bases[b], X)
+            a * classify.ordered_proba(stack.bases[b], X)
             for b, a in classify.PROCEDURE_WEIGHTS.items()
         )
         assert np.allclose(stack.predict_proba(X), mean / mean.sum(axis=1, keepdims=True))
