@@ -22,28 +22,12 @@ from mining.errors import GitError, SourceError
 from mining.gitcmd import common_dir, run_git, stream_git, validate_rev
 from mining.logparse import LOG_ARGS, LOG_FORMAT, CommitRecord, LogParseError, parse_log
 
+#: a tree-only diff of each commit: the paths and blob ids it touches, no blob read
+_TREE_DIFF = ["log", "-z", "--raw", "--no-renames", "--no-abbrev", "--diff-merges=off"]
 #: the same commits, without line counts or rename detection: needs no blob, only trees.
-RAW_ARGS = [
-    "log",
-    "-z",
-    "--raw",
-    "--no-renames",
-    "--no-abbrev",
-    "--diff-merges=off",
-    "--no-use-mailmap",
-    "--date=raw",
-    f"--format={LOG_FORMAT}",
-]
+RAW_ARGS = [*_TREE_DIFF, "--no-use-mailmap", "--date=raw", f"--format={LOG_FORMAT}"]
 #: each commit's id and the blobs its diff reads, nothing else (trees only, no blob is read)
-BLOB_ARGS = [
-    "log",
-    "-z",
-    "--raw",
-    "--no-renames",
-    "--no-abbrev",
-    "--diff-merges=off",
-    "--format=%x1e%H",
-]
+BLOB_ARGS = [*_TREE_DIFF, "--format=%x1e%H"]
 NULL_OID = "0" * 40
 GITLINK_MODE = "160000"  # a submodule entry names a commit of another repository, never a blob
 #: commit metadata only (no diff): what attribution reads of a commit

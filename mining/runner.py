@@ -64,6 +64,20 @@ def resolve_targets(
     return targets
 
 
+def _bar(disable: bool = False) -> Progress:
+    """The one progress bar of long commands: description, bar, done/total, elapsed, ETA."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=disable,
+    )
+
+
 def run_crawl(db: Path, targets: list[CrawlTarget], *, jobs: int = 1, quiet: bool = False) -> int:
     """Crawl with progress (a bar with ETA on a terminal, a line every few seconds otherwise) and
     print the summary; the exit code: 0, 2 if only bad inputs failed, 1 if the tool failed."""
@@ -72,15 +86,7 @@ def run_crawl(db: Path, targets: list[CrawlTarget], *, jobs: int = 1, quiet: boo
         results = crawl(db, targets, jobs=jobs)
     elif sys.stderr.isatty():
         total = estimate_new_commits(db, targets)
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with _bar() as bar:
             repos = bar.add_task("repositories", total=len(targets))
             commits = bar.add_task("commits", total=total)
 
@@ -272,16 +278,7 @@ def run_build(
 ) -> bool:
     """CLI glue: progress bar with ETA (weighted by commits), per-repo lines, summary table."""
     show = not quiet and sys.stderr.isatty()
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not show,
-    )
+    bar = _bar(disable=not show)
     tasks: dict[str, Any] = {}
     weights: dict[str, int] = {}
 
