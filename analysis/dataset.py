@@ -23,6 +23,7 @@ import pandas as pd
 from analysis import LAYERS
 from mining import store
 from mining.errors import DatabaseError, StageError
+from mining.labels import LABELS_CSV
 from mining.vocabulary import SIZE_BOUNDS
 
 SIZE_BANDS: tuple[str, ...] = ("xs", "s", "m", "l")
@@ -274,12 +275,6 @@ def row_normalise(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-EVALUATION_CANDIDATES: tuple[Path, ...] = (
-    Path("reports/classifier/evaluation.json"),
-    Path("reports/evaluation.json"),
-)
-
-
 def _matrix(labels: list[str], counts: object, path: Path) -> np.ndarray:
     matrix = np.asarray(counts, dtype=float)
     if set(labels) != set(LAYERS) or matrix.shape != (len(LAYERS), len(LAYERS)):
@@ -352,11 +347,8 @@ def load_blame_releases(path: str | Path) -> pd.DataFrame | None:
     return frame
 
 
-DEFAULT_LABELS = Path("data/labels/labels.csv")
-
-
 def labelled_predictions(
-    evaluation: Evaluation | None, commits: pd.DataFrame, labels_path: str | Path = DEFAULT_LABELS
+    evaluation: Evaluation | None, commits: pd.DataFrame, labels_path: str | Path = LABELS_CSV
 ) -> pd.DataFrame:
     """Out-of-fold predictions of labelled commits with their group and design weight.
 

@@ -23,6 +23,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from analysis import LAYERS, shares, style
 from analysis.dataset import Evaluation
 from analysis.study import Study, run_study
+from mining.vocabulary import REPORTS_DIR
 
 BOOTSTRAP = "repository-cluster bootstrap 95% percentile interval"
 INTERVAL_RULE = (
@@ -835,7 +836,7 @@ def all_figures(
 
 def build_figures(
     db: str | Path,
-    out: str | Path = "reports",
+    out: str | Path = REPORTS_DIR,
     formats: Iterable[str] = style.FORMATS,
     blame_repo: str | None = None,
     **study_kwargs: Any,

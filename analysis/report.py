@@ -24,6 +24,7 @@ from analysis.shares import difference_design
 from analysis.stats import MIN_REPOS
 from analysis.study import Study, run_study, save_study
 from mining.labels import OOF_PREDICTIONS
+from mining.vocabulary import BLAME_RELEASES, REPORTS_DIR
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent / "notebooks"
 """The study notebooks, shipped as package data so `strata report` runs them from any folder."""
@@ -973,11 +974,11 @@ def run_notebooks(
 
 def build_report(
     db: str | Path,
-    out: str | Path = "reports",
+    out: str | Path = REPORTS_DIR,
     *,
     evaluation: str | Path | None = None,
     oof: str | Path | None = OOF_PREDICTIONS,
-    blame: str | Path = "reports/blame_releases.json",
+    blame: str | Path = BLAME_RELEASES,
     n_boot: int = 1000,
     seed: int = 0,
     formats: Iterable[str] = style.FORMATS,

@@ -25,10 +25,9 @@ from analysis import (
 )
 from analysis.dataset import Evaluation
 from mining.errors import StageError
-from mining.labels import OOF_PREDICTIONS
+from mining.labels import LABELS_CSV, OOF_PREDICTIONS
+from mining.vocabulary import BLAME_RELEASES, EVALUATION_CANDIDATES
 
-DEFAULT_OOF = OOF_PREDICTIONS
-DEFAULT_BLAME = Path("reports/blame_releases.json")
 DEFAULT_BOOT = 1000
 
 
@@ -78,19 +77,19 @@ class Study:
 def run_study(
     db: str | Path,
     evaluation: str | Path | None = None,
-    oof: str | Path | None = DEFAULT_OOF,
-    blame: str | Path = DEFAULT_BLAME,
+    oof: str | Path | None = OOF_PREDICTIONS,
+    blame: str | Path = BLAME_RELEASES,
     n_boot: int = DEFAULT_BOOT,
     seed: int = 0,
-    labels: str | Path = dataset.DEFAULT_LABELS,
+    labels: str | Path = LABELS_CSV,
 ) -> Study:
     """Load the dataset read-only and compute every table of the study.
 
     `evaluation` defaults to the first of reports/classifier/evaluation.json, reports/evaluation.json.
     """
     if evaluation is None:
-        found = [p for p in dataset.EVALUATION_CANDIDATES if p.exists()]
-        evaluation = found[0] if found else dataset.EVALUATION_CANDIDATES[0]
+        found = [p for p in EVALUATION_CANDIDATES if p.exists()]
+        evaluation = found[0] if found else EVALUATION_CANDIDATES[0]
     notes: list[str] = []
     con = dataset.open_db(db)
     try:

@@ -13,8 +13,16 @@ import typer.core
 
 from mining import __version__
 from mining.errors import StrataError, describe
-from mining.labels import OOF_PREDICTIONS
-from mining.vocabulary import DEFAULT_CACHE, DEFAULT_DB
+from mining.labels import AI_STATUS, LABEL_FEATURES, LABELS_CSV, OOF_PREDICTIONS
+from mining.vocabulary import (
+    BLAME_RELEASES,
+    CLASSIFIER_REPORTS,
+    CORPUS_TOML,
+    DEFAULT_CACHE,
+    DEFAULT_DB,
+    RELEASE_DIR,
+    REPORTS_DIR,
+)
 
 INTERRUPTED = "strata: interrupted; work already committed is kept (rerun to resume)"
 #: click's error classes as typer ships them (typer >= 0.2x vendors click; older typer re-exports it)
@@ -176,8 +184,8 @@ def reproduce(
     db: DbOption = DEFAULT_DB,
     release: Annotated[
         Path, typer.Option(help="Release folder to load (parquet + manifest).")
-    ] = Path("data/release"),
-    out: Annotated[Path, typer.Option(help="Where the report and figures go.")] = Path("reports"),
+    ] = RELEASE_DIR,
+    out: Annotated[Path, typer.Option(help="Where the report and figures go.")] = REPORTS_DIR,
     force: ForceOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -256,7 +264,7 @@ def build(
     db: DbOption = DEFAULT_DB,
     corpus: Annotated[
         Path, typer.Option(help="Corpus manifest (TOML with [[repo]] entries).")
-    ] = Path("data/corpus.toml"),
+    ] = CORPUS_TOML,
     mirrors: MirrorsOption = None,
     cache: CacheOption = DEFAULT_CACHE,
     jobs: JobsOption = DEFAULT_JOBS,
@@ -294,11 +302,11 @@ def release(
         typer.Option(
             help="Release folder to write: new, empty, or a previous release (else --force)."
         ),
-    ] = Path("data/release"),
+    ] = RELEASE_DIR,
     evaluation: Annotated[
         Path | None,
         typer.Option(
-            help="Classifier evaluation JSON for DATASET.md (default: reports/evaluation.json or reports/classifier/evaluation.json)."
+            help="Classifier evaluation JSON for DATASET.md (default: reports/classifier/evaluation.json, else reports/evaluation.json)."
         ),
     ] = None,
     force: ForceOption = False,
@@ -328,7 +336,7 @@ def load(
     db: DbOption = DEFAULT_DB,
     release_dir: Annotated[
         Path, typer.Option("--release", help="Release folder (parquet + manifest.json).")
-    ] = Path("data/release"),
+    ] = RELEASE_DIR,
     force: ForceOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -668,16 +676,16 @@ def classify(
 def evaluate(
     labels: Annotated[
         Path, typer.Option(help="Labelled commits (repo, sha, layer, is_fix).")
-    ] = Path("data/labels/labels.csv"),
+    ] = LABELS_CSV,
     features_file: Annotated[
         Path, typer.Option("--features", help="Stored features of the labelled commits.")
-    ] = Path("data/labels/features.parquet"),
+    ] = LABEL_FEATURES,
     ai_status: Annotated[
         Path, typer.Option(help="repo, sha, ai: for accuracy on AI vs human commits.")
-    ] = Path("data/labels/ai_status.csv"),
+    ] = AI_STATUS,
     out: Annotated[
         Path, typer.Option(help="Folder for evaluation.json and the confusion matrix.")
-    ] = Path("reports/classifier"),
+    ] = CLASSIFIER_REPORTS,
     refresh_features: Annotated[
         bool,
         typer.Option("--refresh-features", help="Recompute the features from the mirrors first."),
@@ -815,13 +823,13 @@ def _formats(value: str, old: str | None = None) -> tuple[str, ...]:
 @app.command("figures")
 def figures_command(
     db: DbOption = DEFAULT_DB,
-    out: Annotated[Path, typer.Option(help="Report folder; figures go to OUT/figures.")] = Path(
-        "reports"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Report folder; figures go to OUT/figures.")
+    ] = REPORTS_DIR,
     fmt: FigureFormatsOption = "pdf,svg,png",
     evaluation: EvaluationOption = None,
     oof: OofOption = OOF_PREDICTIONS,
-    blame: BlameOption = Path("reports/blame_releases.json"),
+    blame: BlameOption = BLAME_RELEASES,
     n_boot: BootOption = 1000,
     blame_repo: Annotated[
         str | None,
@@ -856,10 +864,10 @@ def report_command(
     db: DbOption = DEFAULT_DB,
     out: Annotated[
         Path, typer.Option(help="Folder for study.md/html, figures/ and notebook HTML.")
-    ] = Path("reports"),
+    ] = REPORTS_DIR,
     evaluation: EvaluationOption = None,
     oof: OofOption = OOF_PREDICTIONS,
-    blame: BlameOption = Path("reports/blame_releases.json"),
+    blame: BlameOption = BLAME_RELEASES,
     n_boot: BootOption = 1000,
     fmt: FigureFormatsOption = "pdf,svg,png",
     notebooks: Annotated[

@@ -33,6 +33,12 @@ LABEL_COLUMNS = ("repo", "sha", "layer", "is_fix", "docs_or_tests_only", "agreem
 #: out-of-fold predictions of every labelled commit: `strata evaluate` writes them; the classify
 #: stage and the analysis read them. The one definition of this path.
 OOF_PREDICTIONS = Path("data/labels/oof_predictions.csv")
+LABELS_CSV = Path("data/labels/labels.csv")
+"""The labelled commits (repo, sha, layer, is_fix, ...): what evaluate trains on, the study reads."""
+LABEL_FEATURES = Path("data/labels/features.parquet")
+"""The stored features of the labelled commits (evaluate computes missing ones from mirrors)."""
+AI_STATUS = Path("data/labels/ai_status.csv")
+"""repo, sha, ai of the labelled commits: evaluate's AI vs human split."""
 
 Label = dict[str, str]  # field -> value for one packet
 

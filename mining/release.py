@@ -23,6 +23,7 @@ import duckdb
 
 from mining import __version__, store
 from mining.errors import DatabaseError, OutputError, StrataError
+from mining.vocabulary import EVALUATION_CANDIDATES
 
 FORMAT = "ai-strata-release/1"
 
@@ -237,10 +238,7 @@ def find_evaluation(path: str | Path | None) -> Path | None:
     """The classifier's evaluation report: the given file, else the first that exists."""
     if path is not None:
         return Path(path)
-    for p in (Path("reports/evaluation.json"), Path("reports/classifier/evaluation.json")):
-        if p.is_file():
-            return p
-    return None
+    return next((p for p in EVALUATION_CANDIDATES if p.is_file()), None)
 
 
 def _manifest(

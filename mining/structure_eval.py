@@ -24,6 +24,7 @@ from mining import vocabulary
 from mining.errors import GitError, LabelError, StrataError
 from mining.evaluate import mirror_paths
 from mining.gitcmd import resolve_git_dir, run_git
+from mining.labels import LABELS_CSV
 from mining.structure import AGGREGATES, EVENTS, compute_structure
 
 ARCHITECTURAL = "architectural"
@@ -167,8 +168,8 @@ def run(labels_csv: Path, out: Path, mirrors: dict[str, str] | None = None) -> p
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: validate the events against the labels; one-line errors, no traceback."""
     ap = argparse.ArgumentParser(prog="python -m mining.structure_eval", description=__doc__)
-    ap.add_argument("--labels", type=Path, default=Path("data/labels/labels.csv"))
-    ap.add_argument("--out", type=Path, default=Path("reports/structure"))
+    ap.add_argument("--labels", type=Path, default=LABELS_CSV)
+    ap.add_argument("--out", type=Path, default=vocabulary.REPORTS_DIR / "structure")
     args = ap.parse_args(argv)
     try:
         run(args.labels, args.out)

@@ -19,6 +19,28 @@ DEFAULT_DB = Path("data/strata.duckdb")
 DEFAULT_CACHE = Path("data/raw")
 """Where clone URLs are cloned (bare) unless --cache names another folder."""
 
+CORPUS_TOML = Path("data/corpus.toml")
+"""The study's corpus manifest (`--corpus`, `strata build`, the labelled repositories' pins)."""
+
+RELEASE_DIR = Path("data/release")
+"""Where `strata release` writes the content-free release and `strata load`/`reproduce` read it."""
+
+REPORTS_DIR = Path("reports")
+"""Where the study's report, figures and notebooks go unless --out names another folder."""
+
+CLASSIFIER_REPORTS = REPORTS_DIR / "classifier"
+"""Where `strata evaluate` writes evaluation.json and the confusion matrix."""
+
+EVALUATION_CANDIDATES: tuple[Path, ...] = (
+    CLASSIFIER_REPORTS / "evaluation.json",
+    REPORTS_DIR / "evaluation.json",
+)
+"""The classifier evaluation the report and the release's DATASET.md read when none is named:
+the first of these that exists."""
+
+BLAME_RELEASES = REPORTS_DIR / "blame_releases.json"
+"""`strata blame --releases --json` output the report's release chart reads unless --blame."""
+
 
 @dataclass(frozen=True)
 class Channel:

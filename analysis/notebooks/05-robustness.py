@@ -18,11 +18,13 @@
 
 # %% tags=["parameters"]
 from mining.labels import OOF_PREDICTIONS
+from mining.vocabulary import BLAME_RELEASES, DEFAULT_DB
 
-db = "data/strata.duckdb"
+# the defaults are the CLI's (mining.labels, mining.vocabulary: one definition of each path)
+db = str(DEFAULT_DB)
 evaluation = None  # default: reports/classifier/evaluation.json, else reports/evaluation.json
-oof = str(OOF_PREDICTIONS)  # mining.labels: the one definition of this path
-blame = "reports/blame_releases.json"
+oof = str(OOF_PREDICTIONS)
+blame = str(BLAME_RELEASES)
 n_boot = 1000
 seed = 0
 cache = None

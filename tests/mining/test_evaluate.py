@@ -17,6 +17,7 @@ from mining import classify, evaluate
 from mining.classify import LAYERS
 from mining.cli import app
 from mining.errors import StageError
+from mining.labels import LABEL_FEATURES, LABELS_CSV, OOF_PREDICTIONS
 from tests.mining.labelled_repos import labelled_set
 
 
@@ -159,7 +160,7 @@ def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_pa
 def test_stored_feature_file_is_content_free():
     from mining import features
 
-    path = evaluate.FEATURES
+    path = LABEL_FEATURES
     if not path.is_file():
         pytest.skip("no stored features in this checkout")
     frame = pd.read_parquet(path)
@@ -171,7 +172,7 @@ def test_stored_feature_file_is_content_free():
 
 
 def test_oof_file_covers_every_labelled_commit():
-    if not (evaluate.OOF_PREDICTIONS.is_file() and evaluate.LABELS.is_file()):
+    if not (OOF_PREDICTIONS.is_file() and LABELS_CSV.is_file()):
         pytest.skip("no labels or OOF predictions in this checkout")
     labels = evaluate.read_labels()
     oof = classify.read_oof()
