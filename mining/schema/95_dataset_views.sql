@@ -33,8 +33,10 @@ GROUP BY 1;
 -- first and last author date, and the layer mix of its (non-merge, classified) commits.
 CREATE OR REPLACE VIEW tool_summary AS
 WITH t AS (
-    SELECT DISTINCT a.repo, a.sha, a.tool, a.channel = 'suggestion' AS suggestion_only
+    -- a channel that is not AI evidence (attribution_channels.ai, from mining/channels.toml)
+    SELECT DISTINCT a.repo, a.sha, a.tool, coalesce(NOT c.ai, false) AS suggestion_only
     FROM attributions a
+    LEFT JOIN attribution_channels c USING (channel)
 ),
 per AS (
     SELECT t.tool, t.repo, t.sha, bool_and(t.suggestion_only) AS suggestion_only

@@ -47,3 +47,32 @@ def test_the_views_rank_and_group_channels_by_their_one_definition(monkeypatch):
         ("b", True, True, False, "branch"),
         ("c", True, True, False, "suggestion"),
     ]
+
+
+def test_tool_summary_counts_ai_commits_by_the_channel_definition(monkeypatch):
+    """tool_summary's ai_commits leaves out commits whose only evidence is a non-AI channel
+    (a review suggestion), as channels.toml marks it: flip the flag and the view follows."""
+    from mining import vocabulary
+
+    con = store.connect(":memory:")
+    for sha in ("a", "b"):
+        con.execute(
+            "INSERT INTO commits (repo, sha, parents, is_merge, author_id, committer_id, "
+            "files_changed, lines_added, lines_deleted, n_binary, n_missing_blobs, topo_index, "
+            "on_first_parent, integration_mode) "
+            "VALUES ('r', ?, ['p'], false, 'x', 'x', 1, 1, 0, 0, 0, 0, true, 'direct')",
+            [sha],
+        )
+    con.execute(
+        "INSERT INTO attributions VALUES ('r', 'a', 'coderabbit', 'co-author', 'trailer', ''), "
+        "('r', 'b', 'coderabbit', 'suggestion', 'author', '')"
+    )
+    query = "SELECT tool, commits, ai_commits FROM tool_summary"
+    assert con.execute(query).fetchall() == [("coderabbit", 2, 1)]
+    every_channel_ai = tuple(
+        vocabulary.Channel(c.name, ai=True, direct=c.direct, description=c.description)
+        for c in vocabulary.CHANNEL_DEFS
+    )
+    monkeypatch.setattr(store, "CHANNEL_DEFS", every_channel_ai)
+    store.apply_schema(con)
+    assert con.execute(query).fetchall() == [("coderabbit", 2, 2)]
