@@ -2,7 +2,8 @@
 
 Why a test: import-linter checks which modules import which, not which names they use, so the
 contract "stages call each other through public functions" (issue 14) is kept here, by reading
-the source: `from mining.x import _y` and `x._y` on an imported project module both fail.
+the source: `from mining.x import _y`, `x._y` (or `mining.x._y`) and `getattr(x, "_y")` on an
+imported project module all fail.
 """
 
 from __future__ import annotations
@@ -45,16 +46,32 @@ def private_reaches(path: Path, root: Path = ROOT) -> list[str]:
                     aliases[a.asname or a.name.split(".")[0]] = (
                         a.name if a.asname else a.name.split(".")[0]
                     )
+
+    def project_name(node: ast.expr) -> str | None:
+        """The project name an expression stands for: `a`, `mining.a` (after `import mining.a`)."""
+        if isinstance(node, ast.Name):
+            return aliases.get(node.id)
+        if isinstance(node, ast.Attribute) and (base := project_name(node.value)):
+            return f"{base}.{node.attr}"
+        return None
+
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in aliases
-            and _private(node.attr)
-            and aliases[node.value.id] != own
+        if isinstance(node, ast.Attribute):
+            owner, name = project_name(node.value), node.attr
+        elif (  # getattr(a, "_hidden"), hasattr/setattr/delattr alike
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr", "setattr", "delattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
         ):
-            found.append(f"{own}:{node.lineno} {aliases[node.value.id]}.{node.attr}")
-    return found
+            owner, name = project_name(node.args[0]), node.args[1].value
+        else:
+            continue
+        if owner and owner != own and _private(name):
+            found.append(f"{own}:{node.lineno} {owner}.{name}")
+    return sorted(found, key=lambda r: int(r.split(":")[1].split()[0]))
 
 
 def test_no_module_uses_another_modules_private_names() -> None:
@@ -72,5 +89,13 @@ def test_the_check_sees_both_kinds_of_reach(tmp_path: Path) -> None:
     assert private_reaches(pkg / "b.py", tmp_path) == [
         "mining.b:2 mining.a._hidden",
         "mining.b:4 mining.a._hidden",
+    ]
+    # a dotted module path and a name handed to getattr are reaches too
+    (pkg / "c.py").write_text(
+        "import mining.a\n\nx = mining.a._hidden()\ny = getattr(mining.a, '_hidden')\n"
+    )
+    assert private_reaches(pkg / "c.py", tmp_path) == [
+        "mining.c:3 mining.a._hidden",
+        "mining.c:4 mining.a._hidden",
     ]
     assert private_reaches(pkg / "a.py", tmp_path) == []
