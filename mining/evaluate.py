@@ -158,28 +158,20 @@ def refresh_ai_status(
     (branch-name evidence needs the merge graph and is not looked for here). Used only to split
     the evaluation, after prediction; it never reaches a feature. Content-free: repo, sha, ai.
     """
-    from mining.attribute import AI_CHANNELS, load_catalog
-    from mining.gitcmd import resolve_git_dir, run_git
+    from mining.attribute import AI_CHANNELS, CommitMeta, load_catalog
+    from mining.gitcmd import resolve_git_dir
+    from mining.gitlog import commit_metadata
 
     catalog = load_catalog()
     rows = []
-    fmt = "%x00%x00C%H%x00%an <%ae>%x00%cn <%ce>%x00%aN <%aE>%x00%B%x00%x00E"
     for repo, group in labels.groupby("repo", sort=True):
         git_dir = resolve_git_dir(mirrors[str(repo)])
-        shas = list(group["sha"])
-        proc = run_git(
-            git_dir,
-            ["log", "--no-walk=unsorted", "--stdin", f"--format={fmt}"],
-            input=("\n".join(shas) + "\n").encode(),
-        )
-        for record in proc.stdout.split(b"\x00\x00C")[1:]:
-            sha, author, committer, mm_author, message = (
-                x.decode("utf-8", "replace")
-                for x in record.split(b"\x00\x00E")[0].split(b"\x00", 4)
-            )
-            evidence = catalog.commit_evidence(author, committer, message, mm_author)
+        # read as the crawl and blame read commits (gitlog), attributed by the stage's matcher
+        for rec in commit_metadata(git_dir, ["--no-walk=unsorted", *group["sha"]]):
+            c = CommitMeta.from_record(rec)
+            evidence = catalog.commit_evidence(c.author, c.committer, c.message, c.mailmap_author)
             rows.append(
-                {"repo": repo, "sha": sha, "ai": any(ev[1] in AI_CHANNELS for ev in evidence)}
+                {"repo": repo, "sha": c.sha, "ai": any(ev[1] in AI_CHANNELS for ev in evidence)}
             )
     frame = pd.DataFrame(rows, columns=["repo", "sha", "ai"])
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -179,3 +179,30 @@ def test_oof_file_covers_every_labelled_commit():
     assert oof is not None
     want = set(zip(labels["repo"], labels["sha"], strict=True))
     assert want <= set(zip(oof["repo"], oof["sha"], strict=True))
+
+
+def test_ai_status_of_labelled_commits_follows_the_attribution_stage(repo_builder, tmp_path):
+    """The AI flags evaluate splits its scores by are the stage's: a Claude co-author and an
+    aider author are AI, a review-bot suggestion and a plain commit are not."""
+    r = repo_builder("labelled")
+    human = r.commit("init", {"a.py": "a\n"}, author=("Pat Dev", "pat@example.org"))
+    claude = r.commit(
+        "add b",
+        {"b.py": "b\n"},
+        author=("Pat Dev", "pat@example.org"),
+        trailers=[("Co-authored-by", "Claude <noreply@anthropic.com>")],
+    )
+    aider = r.commit("edit a", {"a.py": "A\n"}, author=("Pat Dev (aider)", "pat@example.org"))
+    bot = "coderabbitai[bot] <136622811+coderabbitai[bot]@users.noreply.github.com>"
+    suggestion = r.commit(
+        "Update a.py",
+        {"a.py": "AA\n"},
+        author=("Pat Dev", "pat@example.org"),
+        trailers=[("Co-authored-by", bot)],
+    )
+    labels = pd.DataFrame({"repo": "o/labelled", "sha": [suggestion, human, aider, claude]})
+    out = tmp_path / "ai_status.csv"
+    frame = evaluate.refresh_ai_status(labels, {"o/labelled": str(r.path)}, out)
+    got = dict(zip(frame["sha"], frame["ai"], strict=True))
+    assert got == {human: False, claude: True, aider: True, suggestion: False}
+    assert pd.read_csv(out).equals(frame)
