@@ -74,23 +74,11 @@ class Study:
     notes: list[str] = field(default_factory=list)
 
 
-def run_study(
+def _read_tables(
     db: str | Path,
-    evaluation: str | Path | None = None,
-    oof: str | Path | None = OOF_PREDICTIONS,
-    blame: str | Path = BLAME_RELEASES,
-    n_boot: int = DEFAULT_BOOT,
-    seed: int = 0,
-    labels: str | Path = LABELS_CSV,
-) -> Study:
-    """Load the dataset read-only and compute every table of the study.
-
-    `evaluation` defaults to the first of reports/classifier/evaluation.json, reports/evaluation.json.
-    """
-    if evaluation is None:
-        found = [p for p in EVALUATION_CANDIDATES if p.exists()]
-        evaluation = found[0] if found else EVALUATION_CANDIDATES[0]
-    notes: list[str] = []
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame, pd.DataFrame]:
+    """(commits, commits with debatable automation as human, same-era structural events or None
+    when commit_structure is absent, commit_facts, adoption markers), read in one connection."""
     con = dataset.open_db(db)
     try:
         commits = dataset.analysis_commits(con)
@@ -103,7 +91,22 @@ def run_study(
         markers = dataset.adoption_markers(con)
     finally:
         con.close()
-    ev = dataset.load_evaluation(evaluation, oof)
+    return commits, debatable, events, facts, markers
+
+
+def _input_notes(
+    evaluation: str | Path,
+    ev: Evaluation | None,
+    oof: str | Path | None,
+    blame: str | Path,
+    blame_frame: pd.DataFrame | None,
+    commits: pd.DataFrame,
+    facts: pd.DataFrame,
+    markers: pd.DataFrame,
+) -> list[str]:
+    """What the inputs cannot support, said in the report rather than failing: no evaluation,
+    no out-of-fold predictions, no blame output, no AI commits, no markers, sampled layers."""
+    notes: list[str] = []
     if ev is None:
         notes.append(
             f"No classifier evaluation at `{evaluation}`: shares are NOT corrected for classifier error "
@@ -115,7 +118,6 @@ def run_study(
             f"No out-of-fold predictions{where}: the labelled set is resampled per true layer "
             "(multinomial rows of the confusion matrix), not by repository."
         )
-    blame_frame = dataset.load_blame_releases(blame)
     if blame_frame is None:
         notes.append(
             f"No `strata blame --releases --json` output at `{blame}`: the release chart is skipped."
@@ -134,6 +136,29 @@ def run_study(
             "sample): layer shares are weighted back to each repository x AI-evidence stratum "
             "(design weights), so they describe the repositories, not the sample."
         )
+    return notes
+
+
+def run_study(
+    db: str | Path,
+    evaluation: str | Path | None = None,
+    oof: str | Path | None = OOF_PREDICTIONS,
+    blame: str | Path = BLAME_RELEASES,
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = 0,
+    labels: str | Path = LABELS_CSV,
+) -> Study:
+    """Load the dataset read-only and compute every table of the study.
+
+    `evaluation` defaults to the first of reports/classifier/evaluation.json, reports/evaluation.json.
+    """
+    if evaluation is None:
+        found = [p for p in EVALUATION_CANDIDATES if p.exists()]
+        evaluation = found[0] if found else EVALUATION_CANDIDATES[0]
+    commits, debatable, events, facts, markers = _read_tables(db)
+    ev = dataset.load_evaluation(evaluation, oof)
+    blame_frame = dataset.load_blame_releases(blame)
+    notes = _input_notes(evaluation, ev, oof, blame, blame_frame, commits, facts, markers)
     labelled = dataset.labelled_predictions(ev, commits, labels)
     return Study(
         db=str(db),
