@@ -200,8 +200,6 @@ def reproduce(
     console.quiet = quiet
     try:
         run_reproduce(db, release, out, force=force)
-    except StrataError as err:
-        fail(err)
     finally:
         console.quiet = False  # one process may run several commands (tests, notebooks)
 
@@ -247,11 +245,8 @@ def crawl(
         refuse(
             "--mirrors maps corpus names to local mirrors: it needs --corpus (give SOURCEs as paths instead)"
         )
-    try:
-        targets = resolve_targets(sources or [], corpus, mirrors, rev, cache)
-        code = run_crawl(db, targets, jobs=jobs, quiet=quiet)
-    except StrataError as err:
-        fail(err)
+    targets = resolve_targets(sources or [], corpus, mirrors, rev, cache)
+    code = run_crawl(db, targets, jobs=jobs, quiet=quiet)
     if code:
         raise typer.Exit(code=code)
 
@@ -285,11 +280,8 @@ def build(
     """
     from mining.runner import resolve_targets, run_build
 
-    try:
-        targets = resolve_targets([], corpus, mirrors, cache=cache)
-        ok = run_build(db, targets, jobs=jobs, scheduler=scheduler, quiet=quiet)
-    except StrataError as err:
-        fail(err)
+    targets = resolve_targets([], corpus, mirrors, cache=cache)
+    ok = run_build(db, targets, jobs=jobs, scheduler=scheduler, quiet=quiet)
     if not ok:
         raise typer.Exit(code=1)
 
@@ -346,10 +338,7 @@ def load(
     """
     from mining.release import load_release
 
-    try:
-        counts = load_release(release_dir, db, force=force)
-    except StrataError as err:
-        fail(err)
+    counts = load_release(release_dir, db, force=force)
     if not quiet:
         typer.echo(f"loaded {sum(counts.values()):,} rows in {len(counts)} tables into {db}")
 
@@ -441,38 +430,35 @@ def blame(
     if fmt not in ("table", "json"):
         refuse(f"--format {fmt!r}: choose table or json")
     as_json = as_json or fmt == "json"
-    try:
-        with Progress(transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
-            task = bar.add_task("blame", total=None)
+    with Progress(transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
+        task = bar.add_task("blame", total=None)
 
-            def progress_range(done: int, total: int, label: str = to) -> None:
-                bar.update(task, completed=done, total=total, description=f"blame {label}")
+        def progress_range(done: int, total: int, label: str = to) -> None:
+            bar.update(task, completed=done, total=total, description=f"blame {label}")
 
-            if releases:
-                results = blame_releases(
+        if releases:
+            results = blame_releases(
+                repo,
+                releases,
+                include=include or (),
+                exclude=exclude or (),
+                blame_args=blame_args,
+                jobs=jobs,
+                progress=lambda tag, d, n: progress_range(d, n, tag),
+            )
+        else:
+            results = [
+                blame_range(
                     repo,
-                    releases,
+                    to,
+                    from_,
                     include=include or (),
                     exclude=exclude or (),
                     blame_args=blame_args,
                     jobs=jobs,
-                    progress=lambda tag, d, n: progress_range(d, n, tag),
+                    progress=progress_range,
                 )
-            else:
-                results = [
-                    blame_range(
-                        repo,
-                        to,
-                        from_,
-                        include=include or (),
-                        exclude=exclude or (),
-                        blame_args=blame_args,
-                        jobs=jobs,
-                        progress=progress_range,
-                    )
-                ]
-    except StrataError as err:
-        fail(err)
+            ]
     for r in results:
         if r.stubbed_blobs or r.skipped_files:
             typer.echo(
@@ -740,25 +726,22 @@ def evaluate(
         if not quiet:
             typer.echo(msg, err=True)
 
-    try:
-        report = run(
-            labels,
-            features_file,
-            ai_status,
-            out,
-            refresh=refresh_features,
-            mirrors=mirror_paths(labels.parent / "repos.toml", tsv=mirrors),
-            train=train,
-            model_dir=model,
-            oof_path=oof,
-            doc=doc,
-            n_splits=folds,
-            inner_splits=inner_folds,
-            learning_curve=learning_curve,
-            progress=progress,
-        )
-    except StrataError as err:
-        fail(err)
+    report = run(
+        labels,
+        features_file,
+        ai_status,
+        out,
+        refresh=refresh_features,
+        mirrors=mirror_paths(labels.parent / "repos.toml", tsv=mirrors),
+        train=train,
+        model_dir=model,
+        oof_path=oof,
+        doc=doc,
+        n_splits=folds,
+        inner_splits=inner_folds,
+        learning_curve=learning_curve,
+        progress=progress,
+    )
     if quiet:
         return
     for variant, c in report["variants"].items():
@@ -955,21 +938,18 @@ def analyze(
     """
     from mining.analyze import run_analyze
 
-    try:
-        result = run_analyze(
-            sources,
-            out,
-            rev=rev,
-            jobs=jobs,
-            n_boot=n_boot,
-            formats=_formats(fmt, old_fmt),
-            notebooks=run_notebooks,
-            evaluation=evaluation,
-            force=force,
-            quiet=quiet,
-        )
-    except StrataError as err:
-        fail(err)
+    result = run_analyze(
+        sources,
+        out,
+        rev=rev,
+        jobs=jobs,
+        n_boot=n_boot,
+        formats=_formats(fmt, old_fmt),
+        notebooks=run_notebooks,
+        evaluation=evaluation,
+        force=force,
+        quiet=quiet,
+    )
     for note in [] if quiet else result["notes"]:
         typer.echo(f"note: {note}")
     typer.echo(f"database: {result['db']}\nfigures: {result['figures']}\nhtml: {result['html']}")
