@@ -21,11 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mining.blame import (
-    _config_args,
-    _tree_blobs,
+    blame_config_args,
     blame_range,
     parse_blame_args,
     select_files,
+    tree_blobs,
 )
 from mining.gitcmd import git_argv, git_env, resolve_git_dir
 
@@ -37,7 +37,7 @@ def raw_blame(
 
     def one(path: str) -> int:
         argv = git_argv(
-            git_dir, [*_config_args(), "blame", "--porcelain", *extra, *rng, "--", path]
+            git_dir, [*blame_config_args(), "blame", "--porcelain", *extra, *rng, "--", path]
         )
         return subprocess.run(
             argv, env=git_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
@@ -62,7 +62,7 @@ def main() -> None:
     args = ap.parse_args()
     git_dir = resolve_git_dir(args.repo)
     extra = parse_blame_args(args.blame_args)
-    files = select_files([p for p, _ in _tree_blobs(git_dir, args.to)], args.include, [])
+    files = select_files([p for p, _ in tree_blobs(git_dir, args.to)], args.include, [])
 
     raw = raw_blame(git_dir, args.to, args.frm, files, extra, args.jobs)
     t = time.perf_counter()

@@ -178,7 +178,7 @@ def _branch_evidence(git_dir: Path, to: str, catalog: Catalog) -> list[tuple[str
 
 
 # -- missing blobs -------------------------------------------------------------------------------
-def _tree_blobs(git_dir: str | Path, to: str) -> list[tuple[str, str]]:
+def tree_blobs(git_dir: str | Path, to: str) -> list[tuple[str, str]]:
     """(path, blob id) of the regular files and symlinks at `to` (submodules left out)."""
     out = run_git(git_dir, ["ls-tree", "-r", "-z", "--full-tree", to]).stdout
     rows = []
@@ -257,7 +257,7 @@ def check_absent(git_dir: str | Path, absent: dict[str, str]) -> None:
 
 
 # -- blame ------------------------------------------------------------------------------------
-def _config_args() -> list[str]:
+def blame_config_args() -> list[str]:
     out: list[str] = []
     for kv in BLAME_CONFIG:
         out += ["-c", kv]
@@ -270,7 +270,7 @@ def blame_file(
     """Lines per last-changing commit for one file (None and git's error when blame failed)."""
     rng = [to] if from_rev is None else [f"{from_rev}..{to}"]
     args = [
-        *_config_args(),
+        *blame_config_args(),
         "blame",
         "--porcelain",
         "--root",
@@ -338,7 +338,7 @@ def _files_to_blame(
 ) -> list[str]:
     """The selected files at `to` whose blob is readable (the others are recorded as skipped),
     less those no commit in from..to touched: all their lines are boundary lines."""
-    blobs = _tree_blobs(git_dir, to)
+    blobs = tree_blobs(git_dir, to)
     wanted = set(select_files([p for p, _ in blobs], include, exclude))
     blobs = [(p, o) for p, o in blobs if p in wanted]
     result.files = len(blobs)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("mining", "analysis")
+SCANNED = (*PACKAGES, "benchmarks")  # benchmarks call the stages too
 
 
 def _modules() -> list[Path]:
-    return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+    return sorted(p for pkg in SCANNED for p in (ROOT / pkg).rglob("*.py"))
 
 
 def _private(name: str) -> bool:
