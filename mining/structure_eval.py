@@ -92,51 +92,60 @@ def size_band(lines: pd.Series) -> pd.Series:
     return pd.Series(vocabulary.size_band(lines), index=lines.index)
 
 
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else float("nan")
+
+
 def precision_recall(df: pd.DataFrame) -> pd.DataFrame:
     """Per event (and AGGREGATES), per size band (and "all"): flagged, hits, precision, recall, lift.
 
     Precision: architectural share among flagged commits; recall: flagged share among the
     architectural ones; lift: precision over the band's architectural share (1 = no better than
-    flagging at random). Empty denominators give NaN, never 0."""
+    flagging at random). Empty denominators give NaN, never 0. With a `weight` column (1/pi of
+    the labelled set's design) the same three are also given weighted to the population
+    (`precision_w`, `recall_w`, `lift_w`): the enrichment strata draw commits by structural
+    hints, so unweighted counts overstate how often an event meets an architectural commit."""
     df = df.assign(band=size_band(df["changed_lines"]))
     for name, members in AGGREGATES.items():
         df[name] = df[list(members)].any(axis=1)
-    arch = df["layer"] == ARCHITECTURAL
+    arch = (df["layer"] == ARCHITECTURAL).to_numpy()
+    w = df["weight"].to_numpy(float) if "weight" in df.columns else np.ones(len(df))
     rows = []
     for band in ["all", *vocabulary.SIZE_BAND_NAMES]:
         sel = np.ones(len(df), bool) if band == "all" else (df["band"] == band).to_numpy()
         for event in [*EVENTS, *AGGREGATES]:
             flagged = df[event].to_numpy(bool) & sel
-            hits = int((flagged & arch.to_numpy()).sum())
-            n_arch = int((arch.to_numpy() & sel).sum())
-            rows.append(
-                {
-                    "event": event,
-                    "band": band,
-                    "commits": int(sel.sum()),
-                    "architectural": n_arch,
-                    "flagged": int(flagged.sum()),
-                    "hits": hits,
-                    "precision": hits / flagged.sum() if flagged.sum() else float("nan"),
-                    "recall": hits / n_arch if n_arch else float("nan"),
-                    "lift": (hits / flagged.sum()) / (n_arch / sel.sum())
-                    if flagged.sum() and n_arch
-                    else float("nan"),
-                }
-            )
+            hits, n_arch = flagged & arch, arch & sel
+            row = {
+                "event": event,
+                "band": band,
+                "commits": int(sel.sum()),
+                "architectural": int(n_arch.sum()),
+                "flagged": int(flagged.sum()),
+                "hits": int(hits.sum()),
+            }
+            for suffix, v in (("", np.ones(len(df))), ("_w", w)):
+                prec = _ratio(v[hits].sum(), v[flagged].sum())
+                row[f"precision{suffix}"] = prec
+                row[f"recall{suffix}"] = _ratio(v[hits].sum(), v[n_arch].sum())
+                row[f"lift{suffix}"] = _ratio(prec, _ratio(v[n_arch].sum(), v[sel].sum()))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
 def markdown(table: pd.DataFrame, band: str = "all") -> str:
-    """A markdown table of one band: event, flagged, hits, precision, recall, lift."""
+    """A markdown table of one band: counts, then precision, recall and lift unweighted and
+    weighted to the population (1/pi)."""
     sub = table[table["band"] == band]
     lines = [
-        "| event | flagged | architectural among flagged | precision | recall | lift |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| event | flagged | architectural among flagged | precision | recall | lift "
+        "| precision (1/pi) | recall (1/pi) | lift (1/pi) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    cols = ("precision", "recall", "lift", "precision_w", "recall_w", "lift_w")
     for r in sub.itertuples():
-        p, rc, lift = ("-" if np.isnan(v) else f"{v:.2f}" for v in (r.precision, r.recall, r.lift))
-        lines.append(f"| {r.event} | {r.flagged} | {r.hits} | {p} | {rc} | {lift} |")
+        vals = " | ".join("-" if np.isnan(v) else f"{v:.2f}" for v in (getattr(r, c) for c in cols))
+        lines.append(f"| {r.event} | {r.flagged} | {r.hits} | {vals} |")
     return "\n".join(lines)
 
 
@@ -146,7 +155,10 @@ def run(labels_csv: Path, out: Path, mirrors: dict[str, str] | None = None) -> p
         labels = pd.DataFrame(list(csv.DictReader(fh)))
     if labels.empty or not {"repo", "sha", "layer"} <= set(labels.columns):
         raise LabelError(f"{labels_csv}: needs columns repo, sha, layer")
-    df = labelled_events(labels[["repo", "sha", "layer"]], mirrors or mirror_paths())
+    cols = ["repo", "sha", "layer", *(["pi"] if "pi" in labels.columns else [])]
+    df = labelled_events(labels[cols], mirrors or mirror_paths())
+    if "pi" in df.columns:  # the design's weights: population shares, not sample shares
+        df["weight"] = 1.0 / pd.to_numeric(df["pi"])
     table = precision_recall(df)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "validation.csv", index=False, float_format="%.4f")

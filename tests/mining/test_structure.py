@@ -392,6 +392,14 @@ def test_precision_recall_counts_per_band():
     small = table.loc[("module_added", "<10")]
     assert small["precision"] == 0 and small["architectural"] == 0
     assert table.loc[("code_moved", "all"), "flagged"] == 0
+    assert got["precision_w"] == pytest.approx(2 / 3)  # no weights: the same as unweighted
+    # weights (1/pi) move the shares to the population's: the false alarm stands for 4 commits
+    weighted = pd.DataFrame(rows).assign(weight=[1.0] * 9 + [4.0])
+    w = structure_eval.precision_recall(weighted).set_index(["event", "band"])
+    wgot = w.loc[("module_added", "all")]
+    assert wgot["precision"] == pytest.approx(2 / 3) and wgot["precision_w"] == pytest.approx(2 / 6)
+    assert wgot["recall_w"] == pytest.approx(0.5)
+    assert wgot["lift_w"] == pytest.approx((2 / 6) / (4 / 13))
     assert list(structure_eval.size_band(pd.Series([0, 9, 10, 99, 100, 1000]))) == [
         "<10",
         "<10",
