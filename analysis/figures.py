@@ -675,6 +675,16 @@ def fig08_layer_time(
     return style.save(fig, data, "fig08-layer-mix-over-time", out, formats, caption)
 
 
+def _odds_ratio_axis(ax: Any, data: pd.DataFrame) -> None:
+    """The forest plots' x axis: log scale over the intervals and 1 (marked), one row per y."""
+    ax.axvline(1, color="0.5", linewidth=0.8)
+    lo, hi = style.padded_range([*data["lo"], *data["hi"], *data["or"], 1.0], 1.15)
+    style.log_axis(ax, lo, hi)
+    ax.set_ylim(-0.6, len(data) - 0.4)
+    ax.grid(axis="x")
+    ax.grid(axis="y", visible=False)
+
+
 def fig09_units(
     moves: pd.DataFrame,
     out: str | Path,
@@ -694,17 +704,12 @@ def fig09_units(
         ecolor="0.3",
         markersize=3,
     )
-    ax.axvline(1, color="0.5", linewidth=0.8)
-    lo, hi = style.padded_range([*data["lo"], *data["hi"], *data["or"], 1.0], 1.15)
-    style.log_axis(ax, lo, hi)
-    ax.set_ylim(-0.6, len(data) - 0.4)
+    _odds_ratio_axis(ax, data)
     ax.set_yticks(
         y, [a.replace("none (crude)", "crude").replace(" x ", " × ") for a in data["adjustment"]]
     )
     ax.set_xlabel("odds ratio, architectural (AI vs human)")
     ax.set_ylabel("held fixed")
-    ax.grid(axis="x")
-    ax.grid(axis="y", visible=False)
     _right_labels(
         ax,
         y,
@@ -763,14 +768,9 @@ def fig10_structure_events(
             ecolor="0.3",
             markersize=3,
         )
-    ax.axvline(1, color="0.5", linewidth=0.8)
-    lo, hi = style.padded_range([*data["lo"], *data["hi"], *data["or"], 1.0], 1.15)
-    style.log_axis(ax, lo, hi)
-    ax.set_ylim(-0.6, len(data) - 0.4)
+    _odds_ratio_axis(ax, data)
     ax.set_yticks(y, list(data["outcome"]))
     ax.set_xlabel("odds ratio (AI vs human)")
-    ax.grid(axis="x")
-    ax.grid(axis="y", visible=False)
     _right_labels(ax, y, [str(int(k)) for k in data["n_repos"]], "repos")
     caption = (
         "Odds ratio of each structural-change event (read from the diff and the trees, no model) for "

@@ -128,6 +128,9 @@ MirrorsOption = Annotated[
 ]
 CacheOption = Annotated[Path, typer.Option(help="Where clone URLs are cloned (bare).")]
 #: the options every command shares, one definition each (docs/cli.md)
+StoredReposOption = Annotated[
+    list[str] | None, typer.Option("--repo", help="Only these stored repositories.")
+]
 QuietOption = Annotated[
     bool,
     typer.Option(
@@ -349,9 +352,7 @@ def load(
 @app.command()
 def attribute(
     db: DbOption = DEFAULT_DB,
-    repo: Annotated[
-        list[str] | None, typer.Option("--repo", help="Only these stored repositories.")
-    ] = None,
+    repo: StoredReposOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Re-run AI attribution over stored metadata (after the catalog grows), without re-crawling.
@@ -515,9 +516,7 @@ def query(
 @app.command()
 def features(
     db: DbOption = DEFAULT_DB,
-    repo: Annotated[
-        list[str] | None, typer.Option("--repo", help="Only these stored repositories.")
-    ] = None,
+    repo: StoredReposOption = None,
     quiet: QuietOption = False,
     sample: Annotated[
         int | None,
@@ -560,9 +559,7 @@ def features(
 @app.command()
 def structure(
     db: DbOption = DEFAULT_DB,
-    repo: Annotated[
-        list[str] | None, typer.Option("--repo", help="Only these stored repositories.")
-    ] = None,
+    repo: StoredReposOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Find structural-change events of every stored non-merge commit into commit_structure.
