@@ -101,9 +101,14 @@ def sampling_frame(con: duckdb.DuckDBPyConnection, repos: list[str]) -> pd.DataF
     return con.execute(_FRAME_SQL, {"repos": repos}).df()
 
 
+def _fraction(pool: list[str], n: int) -> float:
+    """A simple random sample's inclusion probability: n of the pool, or the whole pool."""
+    return min(n, len(pool)) / len(pool) if pool else 0.0
+
+
 def _srs(rng: random.Random, pool: list[str], n: int) -> tuple[list[str], float]:
     n = min(n, len(pool))
-    return (rng.sample(pool, n) if n else []), (n / len(pool) if pool else 0.0)
+    return (rng.sample(pool, n) if n else []), _fraction(pool, n)
 
 
 _SRS_STRATA = ("ai", "same_era", "before_era")
@@ -182,13 +187,9 @@ def inclusion(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
     rows: list[dict[str, object]] = []
     for repo, g in frame.groupby("repo", sort=True):
         pools, want, enrich = _repo_pools(g, design)
-        p_srs = {
-            s: (min(want[k], len(pool)) / len(pool)) for k, pool in pools.items() for s in pool
-        }
+        p_srs = {s: _fraction(pool, want[k]) for k, pool in pools.items() for s in pool}
         p_enr = {
-            s: min(design.enrich_per_band, len(pool)) / len(pool)
-            for pool in enrich.values()
-            for s in pool
+            s: _fraction(pool, design.enrich_per_band) for pool in enrich.values() for s in pool
         }
         rows += [
             _probability_row(str(repo), s, p_srs.get(s, 0.0), p_enr.get(s, 0.0)) for s in g["sha"]
@@ -217,6 +218,14 @@ def two_phase(key: pd.DataFrame, labelled: set[str]) -> pd.DataFrame:
     return k[k["labelled"]].drop(columns="labelled")
 
 
+def _round1_buckets(frame: pd.DataFrame) -> np.ndarray:
+    """Round 1's bucket of each frame commit: `ai` (direct evidence), `human` (no evidence, at or
+    after the repository's first AI commit) or `old` (before it: not in round 1's frame)."""
+    era = frame[frame["ai"]].groupby("repo")["authored_at"].min()
+    same_era = frame["authored_at"] >= frame["repo"].map(era)
+    return np.where(frame["ai"], "ai", np.where(same_era, "human", "old"))
+
+
 def round1_pi(
     labels: pd.DataFrame, ai_status: pd.DataFrame, frame: pd.DataFrame, per_bucket: int = 27
 ) -> pd.Series:
@@ -227,11 +236,7 @@ def round1_pi(
     being direct AI evidence and the human bucket no evidence in the same era. Scores weighted to
     the population therefore rest on the second round; the first round is used with this weight.
     """
-    f = frame.copy()
-    era = f[f["ai"]].groupby("repo")["authored_at"].min()
-    f["bucket"] = np.where(
-        f["ai"], "ai", np.where(f["authored_at"] >= f["repo"].map(era), "human", "old")
-    )
+    f = frame.assign(bucket=_round1_buckets(frame))
     n = f.groupby(["repo", "bucket"]).size()
     merged = labels.merge(ai_status, on=["repo", "sha"], how="left")
     bucket = np.where(merged["ai"].astype(str).str.lower().eq("true"), "ai", "human")
@@ -245,10 +250,7 @@ def round1_inclusion(frame: pd.DataFrame, per_bucket: int = 27) -> pd.DataFrame:
     Round 1 drew 27 per repository from direct-AI commits and from the other commits of the
     same era (see `round1_pi` for why this is approximate); older commits had no chance.
     """
-    f = frame[["repo", "sha", "ai", "authored_at"]].copy()
-    era = f[f["ai"]].groupby("repo")["authored_at"].min()
-    same_era = f["authored_at"] >= f["repo"].map(era)
-    f["bucket"] = np.where(f["ai"], "ai", np.where(same_era, "human", "old"))
+    f = frame[["repo", "sha"]].assign(bucket=_round1_buckets(frame))
     n = f.groupby(["repo", "bucket"])["sha"].transform("size")
     f["pi"] = np.where(f["bucket"].eq("old"), 0.0, np.minimum(1.0, per_bucket / n))
     return f[["repo", "sha", "pi"]]
