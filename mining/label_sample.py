@@ -279,7 +279,7 @@ def combine_rounds(
             chance = round1_inclusion(frame[frame["repo"].isin(repos)])
         else:
             scope = (
-                frame if rnd == max(rounds) else frame[frame["repo"].isin(labels.loc[own, "repo"])]
+                frame if rnd in whole_frame else frame[frame["repo"].isin(labels.loc[own, "repo"])]
             )
             chance = inclusion(scope, design)[["repo", "sha", "pi"]]
         col = f"pi_r{rnd}"

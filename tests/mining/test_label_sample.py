@@ -157,3 +157,22 @@ def test_combine_rounds_weights_the_union_of_independent_rounds(crawled):
     assert row["pi"] == pytest.approx(1 - (1 - row["pi_r2"]) * (1 - row["pi_r3"]))
     assert (out["pi"] >= out[["pi_r2", "pi_r3"]].max(axis=1) - 1e-12).all()
     assert len(out) == len(labels) and out["pi"].gt(0).all()
+
+
+def test_combine_rounds_keeps_a_round_to_its_own_repositories(crawled):
+    """A round outside `whole_frame` drew only from its labels' repositories (round 4 drew from
+    repositories outside the corpus): the others' commits had no chance in it, and vice versa."""
+    from mining.label_sample import combine_rounds
+
+    con, _, _ = crawled
+    repo = con.execute("SELECT repo FROM repos").fetchone()[0]
+    one = sampling_frame(con, [repo])
+    frame = pd.concat([one, one.assign(repo="elsewhere/other")], ignore_index=True)
+    d2, d4 = _design(), _design(seed=7, ai=2, same_era=1, before_era=0)
+    s2 = draw(one, d2).assign(round=2)
+    s4 = draw(one, d4).assign(round=4, repo="elsewhere/other")
+    out = combine_rounds(pd.concat([s2, s4], ignore_index=True), frame, {2: d2, 4: d4})
+    mine = out["repo"].eq(repo)
+    assert out.loc[mine, "pi_r4"].eq(0).all() and out.loc[~mine, "pi_r2"].eq(0).all()
+    assert out.loc[mine, "pi"].to_numpy() == pytest.approx(out.loc[mine, "pi_r2"].to_numpy())
+    assert out.loc[~mine, "pi"].to_numpy() == pytest.approx(out.loc[~mine, "pi_r4"].to_numpy())
