@@ -494,11 +494,14 @@ def _variant_report(
     out["by_size_band"] = {
         name: _group_report(y, layer, w, bands == name, mix) for name in SIZE_BAND_NAMES
     }
-    if "stratum" in data.columns:  # the sampling design's strata (pi differs between them)
-        strata = data["stratum"].astype(str).to_numpy(dtype=object)
-        out["by_stratum"] = {
-            g: _group_report(y, layer, w, strata == g, mix) for g in sorted(set(strata))
-        }
+    # the sampling design's strata (pi differs between them), and its rounds (round 4 drew from
+    # repositories outside the study corpus: the nearest thing here to a held-out set)
+    for column, key in (("stratum", "by_stratum"), ("round", "by_round")):
+        if column in data.columns:
+            values = data[column].astype(str).to_numpy(dtype=object)
+            out[key] = {
+                g: _group_report(y, layer, w, values == g, mix) for g in sorted(set(values))
+            }
     lang = np.array([languages.get(r, "unknown") for r in groups], dtype=object)
     out["by_language"] = {g: _group_report(y, layer, w, lang == g, mix) for g in sorted(set(lang))}
     if ai is not None:
@@ -865,6 +868,7 @@ def markdown_tables(report: dict[str, Any]) -> str:
     ]
     sections = [("size " + k, g) for k, g in c["by_size_band"].items()]
     sections += [("language " + k, g) for k, g in c["by_language"].items()]
+    sections += [("round " + k, g) for k, g in c.get("by_round", {}).items()]
     sections += [(k, g) for k, g in c.get("by_authorship", {}).items() if isinstance(g, dict)]
     for name, g in sections:
         if g.get("n"):

@@ -107,6 +107,7 @@ def labelled_set(
                     "is_fix": int(fix),
                     "stratum": "enrich" if j % 3 == 0 else "srs",
                     "pi": 0.5 if j % 3 == 0 else 0.25,
+                    "round": 4 if r == n_repos - 1 else 1,  # round 4: a repo outside the corpus
                 }
             )
         toml.append(f'[[repo]]\nrepo = "{name}"\nmirror = "{rb.path}"\nlanguage = "Python"\n')

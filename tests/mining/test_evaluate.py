@@ -139,6 +139,11 @@ def test_cli_evaluate_writes_report_oof_doc_and_both_models(repo_builder, tmp_pa
     assert report["cv"]["weights"] == "1/pi" and report["n_evaluated"] == len(labels)
     assert set(c["by_size_band"]) == {"<10", "10-99", "100-999", ">=1000"}
     assert set(c["by_language"]) == {"Python"} and set(c["by_stratum"]) == {"enrich", "srs"}
+    outside = int(labels["repo"].eq("org/r2").sum())
+    assert {k: g["n"] for k, g in c["by_round"].items()} == {
+        "1": len(labels) - outside,
+        "4": outside,
+    }
     for group in ("ai", "human"):
         g = report["by_authorship"][group]
         assert np.array(g["confusion"]).shape == (4, 4) and g["standardised_accuracy"] is not None
