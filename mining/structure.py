@@ -472,7 +472,7 @@ def _public_interface(changes: list[Change], reader: syntax.BlobReader, d: dict[
     candidates = []
     for c in changes:
         lang = syntax.language_for(c.path)
-        if lang not in d["public_interface"]["gate_re"]:  # not parsed, or no gate yet
+        if lang is None or lang not in d["public_interface"]["gate_re"]:  # or no gate yet
             continue
         if diffs.file_kind(c.path) not in d["structural_kinds"]:
             continue

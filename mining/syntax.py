@@ -365,13 +365,14 @@ def definitions(lang: str, source: bytes, tree: Any = None) -> dict[str, Definit
         kind = spec.definitions.get(node.type, "function")
         sig_src = node
         if node.type == "variable_declarator":
-            sig_src = node.child_by_field_name("value")
-            if sig_src is None or sig_src.type not in (
+            value = node.child_by_field_name("value")
+            if value is None or value.type not in (
                 "arrow_function",
                 "function_expression",
                 "function",
             ):
                 continue
+            sig_src = value
         elif spec.calls:
             kind = _call_kind(node, spec) or ""
             if not kind:
