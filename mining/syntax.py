@@ -16,7 +16,7 @@ import subprocess
 import tomllib
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -65,42 +65,24 @@ class Language:
 def _load_languages() -> tuple[dict[str, Language], dict[str, str]]:
     """The languages of `syntax_languages.toml` by name, and the language of each extension."""
     data = tomllib.loads(files("mining").joinpath("syntax_languages.toml").read_text("utf-8"))
-    default = data["defaults"]
     langs: dict[str, Language] = {}
     exts: dict[str, str] = {}
-    for name, t in data["languages"].items():
-        t = {**default, **t}
-        defs = (
-            data["languages"][t["same_definitions_as"]]["definitions"]
-            if ("same_definitions_as" in t)
-            else t.get("definitions", {})
-        )
-        langs[name] = Language(
-            name=name,
-            grammar=f"pack:{t['pack']}" if "pack" in t else t["grammar"],
-            definitions={**defs, **dict.fromkeys(["call"] if "calls" in t else [], "function")},
-            public=t["public"],
-            signature=t["signature"],
-            signature_fields=tuple(t["signature_fields"]),
-            bodies=frozenset(t.get("bodies", ())),
-            body_sibling=t.get("body_sibling", ""),
-            scopes=frozenset(t["scopes"]),
-            lead=t["lead"].encode(),
-            closers=tuple(w.encode() for w in t.get("closers", ())),
-            refine=t["refine"],
-            snippets=t["snippets"],
-            modifiers=frozenset(t.get("modifiers", ())),
-            public_words=frozenset(t.get("public_words", ())),
-            private_words=frozenset(t.get("private_words", ())),
-            file_private_words=frozenset(t.get("file_private_words", ())),
-            default_public=t.get("default_public", False),
-            public_in=frozenset(t.get("public_in", ())),
-            private_in=frozenset(t.get("private_in", ())),
-            sections=frozenset(t.get("sections", ())),
-            private_prefix=t.get("private_prefix", ""),
-            calls=t.get("calls", {}),
-            private_calls=frozenset(t.get("private_calls", ())),
-        )
+    for name, table in data["languages"].items():
+        t = {**data["defaults"], **table, "name": name}
+        if "same_definitions_as" in t:
+            t["definitions"] = data["languages"][t["same_definitions_as"]]["definitions"]
+        if t["calls"]:  # definitions are calls whose keyword `calls` names
+            t["definitions"] = {"call": "function"}
+        if "pack" in t:
+            t["grammar"] = f"pack:{t['pack']}"
+        t["lead"] = t["lead"].encode()
+        t["closers"] = tuple(w.encode() for w in t["closers"])
+        t["signature_fields"] = tuple(t["signature_fields"])
+        kw: dict[str, Any] = {
+            f.name: frozenset(t[f.name]) if isinstance(t[f.name], list) else t[f.name]
+            for f in fields(Language)
+        }
+        langs[name] = Language(**kw)
         exts.update(dict.fromkeys(t["extensions"], name))
     return langs, exts
 
