@@ -242,6 +242,27 @@ def test_definitions_and_visibility(lang, src, public, private):
 
 
 @pytest.mark.parametrize(
+    ("lang", "old", "new"),
+    [
+        ("csharp", "class A { public int P { get { return 1; } } }", "return 2;"),
+        ("csharp", "class A { public int Q => 1; }", "=> 2"),
+        ("dart", "int f(int x) => x + 1;\n", "x + 2"),
+        ("elixir", "defmodule M do\n  def f(x), do: x + 1\nend\n", "x + 2"),
+        ("kotlin", "fun f(x: Int) = x + 1\n", "x + 2"),
+        ("scala", "object O { def f(x: Int): Int = x + 1 }", "x + 2"),
+    ],
+)
+def test_a_body_edit_is_no_signature_change(lang, old, new):
+    """Expression bodies, property accessors and `do:` bodies are bodies, not signatures."""
+    before = syntax.definitions(lang, old.encode())
+    edited = old.replace("return 1;", new).replace("=> 1", new).replace("x + 1", new)
+    assert edited != old
+    d = syntax.StructureDelta()
+    d.add(before, syntax.definitions(lang, edited.encode()))
+    assert (d.defs_body_changed, d.defs_signature_changed, d.defs_added) == (1, 0, 0)
+
+
+@pytest.mark.parametrize(
     "lang", sorted(n for n, s in syntax.LANGUAGES.items() if "pack" in s.grammar)
 )
 def test_every_node_type_exists_in_its_grammar(lang):
