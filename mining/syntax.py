@@ -49,6 +49,7 @@ class Language:
     closers: tuple[bytes, ...]
     refine: bool
     snippets: bool
+    scripts: bool
     modifiers: frozenset[str]
     public_words: frozenset[str]
     private_words: frozenset[str]
@@ -130,6 +131,19 @@ def language_for(path: str) -> str | None:
 
 def _text(node: Any) -> str:
     return " ".join(node.text.decode("utf-8", "replace").split())
+
+
+_SCRIPT = re.compile(rb"(<script\b[^>]*>)(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
+_NOT_NEWLINE = re.compile(rb"[^\n]")
+
+
+def _scripts(source: bytes) -> bytes:
+    """A Svelte or Vue component with everything but its `<script>` blocks blanked out (spaces,
+    newlines kept): the scripts parse as one TypeScript file at their own lines and offsets."""
+    out = bytearray(_NOT_NEWLINE.sub(b" ", source))
+    for m in _SCRIPT.finditer(source):
+        out[m.start(2) : m.end(2)] = m.group(2)
+    return bytes(out)
 
 
 def _call_head(node: Any) -> Any:
@@ -338,7 +352,7 @@ def definitions(lang: str, source: bytes, tree: Any = None) -> dict[str, Definit
     spec = LANGUAGES[lang]
     parser, query = _parser(lang)
     if tree is None:
-        tree = parser.parse(source)
+        tree = parser.parse(_scripts(source) if spec.scripts else source)
     out: dict[str, Definition] = {}
     captures = ts.QueryCursor(query).captures(tree.root_node).get("def", [])
     captures.sort(key=lambda n: (n.start_byte, -n.end_byte, n.type))
@@ -567,6 +581,7 @@ def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> An
     one: consecutive versions of a file differ in a few places, and tree-sitter then re-parses
     only around the edit (the tree is the same as a full parse's)."""
     parser, _ = _parser(lang)
+    source = _scripts(source) if LANGUAGES[lang].scripts else source
     prev = reader.trees.pop(path, None) if path is not None else None
     if prev is not None:
         reader.held -= len(prev[1])

@@ -1,5 +1,5 @@
 """The languages read through tree-sitter-language-pack (C#, Kotlin, Swift, Scala, Dart, C, C++,
-Ruby, PHP, Elixir): their definitions, visibility and syn_* counts on real git histories, and the
+Ruby, PHP, Elixir) and the scripts of Svelte and Vue components: their definitions, visibility and syn_* counts on real git histories, and the
 fast extraction (touched blocks) against whole files."""
 
 from __future__ import annotations
@@ -108,6 +108,24 @@ LANGS = {
         "class {n} {{\n}}\n\n",
         ("$x", "$x, $y"),
         ("$x + 1", "$x + 2"),
+    ),
+    "svelte": (
+        "src/K.svelte",
+        '<script lang="ts">\n',
+        "</script>\n\n<div>function hidden() {}</div>\n<style>div { color: red; }</style>\n",
+        "export function {n}({p}): number {{\n  return {b};\n}}\n\n",
+        "export class {n} {{\n}}\n\n",
+        ("x: number", "x: number, y: number"),
+        ("x + 1", "x + 2"),
+    ),
+    "vue": (
+        "src/K.vue",
+        "<template>\n  <div>{{ x }}</div>\n</template>\n\n<script>\n",
+        "</script>\n",
+        "export function {n}({p}) {{\n  return {b};\n}}\n\n",
+        "export class {n} {{\n}}\n\n",
+        ("x", "x, y"),
+        ("x + 1", "x + 2"),
     ),
     "elixir": (
         "lib/k.ex",
