@@ -87,7 +87,8 @@ def test_language_for_paths():
     assert syntax.language_for("x.rs") == "rust"
     assert syntax.language_for("x.rb") == "ruby"
     assert syntax.language_for("App.Designer.CS") == "csharp"
-    assert syntax.language_for("x.svelte") is None
+    assert syntax.language_for("x.svelte") == "svelte"
+    assert syntax.language_for("x.zig") is None
 
 
 def test_blob_reader_reads_blobs_and_paths(repo_builder):
