@@ -211,9 +211,11 @@ def _public_modifiers(node: Any, spec: Language, name: str) -> bool:
     }
     s = node.prev_named_sibling if spec.sections else None
     while s is not None:
-        if s.type in spec.sections:
-            words.add(s.text.decode("utf-8", "replace").strip().rstrip(":"))
-            break
+        if s.type in spec.sections:  # a bare `private` (Ruby), not any other identifier
+            word = s.text.decode("utf-8", "replace").strip().rstrip(":")
+            if word in spec.public_words | spec.private_words:
+                words.add(word)
+                break
         s = s.prev_named_sibling
     scope = _scope(node, spec)
     if words & spec.private_words or (scope is None and words & spec.file_private_words):

@@ -234,9 +234,9 @@ def test_changes_give_the_syn_counts(lang, repo_builder, monkeypatch):
         ),
         (
             "ruby",
-            "class A\n  def f; end\n  private\n  def g; end\nend\n",
+            "class A\n  def f; end\n  private\n  def g; end\n  helper\n  def h; end\nend\n",
             {"A", "A.f"},
-            {"A.g"},
+            {"A.g", "A.h"},
         ),
         (
             "php",
