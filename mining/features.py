@@ -34,7 +34,7 @@ from mining.gitcmd import resolve_git_dir, run_git
 from mining.vocabulary import DIRECT_CHANNELS
 
 #: bump when a feature's definition changes (rows of older versions are recomputed)
-FEATURES_VERSION = "2"
+FEATURES_VERSION = "3"
 #: source files parsed with tree-sitter per commit (the rest count as unparsed)
 MAX_PARSED_FILES = 40
 #: directories checked for being new/removed per commit

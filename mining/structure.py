@@ -449,9 +449,7 @@ def _topology_changed(changes: list[Change], reader: syntax.BlobReader, d: dict[
 
 def _might_touch_signature(c: Change, lang: str, reader: syntax.BlobReader, d: dict) -> bool:
     """Whether a line that differs between the two versions matches the language's gate."""
-    gate = d["public_interface"]["gate_re"].get(lang)
-    if gate is None:
-        return True
+    gate = d["public_interface"]["gate_re"][lang]
     old = reader.read(c.old_blob) if c.old_blob else b""
     new = reader.read(c.new_blob) if c.new_blob else b""
     if old is None or new is None:
@@ -474,7 +472,9 @@ def _public_interface(changes: list[Change], reader: syntax.BlobReader, d: dict[
     candidates = []
     for c in changes:
         lang = syntax.language_for(c.path)
-        if lang is None or diffs.file_kind(c.path) not in d["structural_kinds"]:
+        if lang is None or lang not in d["public_interface"]["gate_re"]:  # or no gate yet
+            continue
+        if diffs.file_kind(c.path) not in d["structural_kinds"]:
             continue
         if c.status == "R" and c.old_blob == c.new_blob:
             continue  # a pure rename leaves the definitions as they were

@@ -10,11 +10,15 @@ persistent `git cat-file --batch-command` process per repository.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 import subprocess
+import tomllib
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from functools import cache, lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -26,103 +30,65 @@ from mining.gitcmd import git_argv, git_env
 #: blobs larger than this are not parsed (generated or data files; parsing cost grows with size)
 MAX_BLOB_BYTES = 512 * 1024
 
-_EXT_LANG = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".jsx": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-}
 
-#: node types that define something, per language; the value is the definition's kind
-_DEF_TYPES: dict[str, dict[str, str]] = {
-    "python": {"function_definition": "function", "class_definition": "type"},
-    "javascript": {
-        "function_declaration": "function",
-        "generator_function_declaration": "function",
-        "class_declaration": "type",
-        "method_definition": "function",
-        "variable_declarator": "function",
-    },
-    "typescript": {
-        "function_declaration": "function",
-        "generator_function_declaration": "function",
-        "class_declaration": "type",
-        "abstract_class_declaration": "type",
-        "method_definition": "function",
-        "method_signature": "function",
-        "abstract_method_signature": "function",
-        "interface_declaration": "type",
-        "type_alias_declaration": "type",
-        "enum_declaration": "type",
-        "variable_declarator": "function",
-        "function_signature": "function",
-    },
-    "go": {
-        "function_declaration": "function",
-        "method_declaration": "function",
-        "type_spec": "type",
-        "method_elem": "function",
-    },
-    "rust": {
-        "function_item": "function",
-        "function_signature_item": "function",
-        "struct_item": "type",
-        "enum_item": "type",
-        "trait_item": "type",
-        "union_item": "type",
-        "type_item": "type",
-        "mod_item": "module",
-    },
-    "java": {
-        "method_declaration": "function",
-        "constructor_declaration": "function",
-        "class_declaration": "type",
-        "interface_declaration": "type",
-        "enum_declaration": "type",
-        "record_declaration": "type",
-        "annotation_type_declaration": "type",
-    },
-}
-_DEF_TYPES["tsx"] = _DEF_TYPES["typescript"]
+@dataclass(frozen=True, slots=True)
+class Language:
+    """How one language is read: one table of `syntax_languages.toml` with the defaults filled
+    in (that file documents each field)."""
 
-#: fields whose text makes up a definition's signature
-_SIG_FIELDS = (
-    "type_parameters",
-    "parameters",
-    "receiver",
-    "return_type",
-    "result",
-    "superclasses",
-    "superclass",
-    "interfaces",
-    "type",
-    "value_type",
-)
-#: enclosing node types that contribute to a qualified name
-_SCOPE_TYPES = {
-    "class_definition",
-    "class_declaration",
-    "abstract_class_declaration",
-    "interface_declaration",
-    "impl_item",
-    "trait_item",
-    "mod_item",
-    "enum_declaration",
-    "record_declaration",
-    "function_definition",
-    "function_declaration",
-    "method_definition",
-    "type_spec",
-}
+    name: str
+    grammar: str  # "module:function", or "pack:<name>" for tree-sitter-language-pack
+    definitions: dict[str, str]
+    public: str
+    signature: str
+    signature_fields: tuple[str, ...]
+    bodies: frozenset[str]
+    body_sibling: str
+    scopes: frozenset[str]
+    lead: bytes
+    closers: tuple[bytes, ...]
+    refine: bool
+    snippets: bool
+    scripts: bool
+    modifiers: frozenset[str]
+    public_words: frozenset[str]
+    private_words: frozenset[str]
+    file_private_words: frozenset[str]
+    default_public: bool
+    public_in: frozenset[str]
+    private_in: frozenset[str]
+    sections: frozenset[str]
+    private_prefix: str
+    calls: dict[str, str]
+    private_calls: frozenset[str]
+
+
+def _load_languages() -> tuple[dict[str, Language], dict[str, str]]:
+    """The languages of `syntax_languages.toml` by name, and the language of each extension."""
+    data = tomllib.loads(files("mining").joinpath("syntax_languages.toml").read_text("utf-8"))
+    langs: dict[str, Language] = {}
+    exts: dict[str, str] = {}
+    for name, table in data["languages"].items():
+        t = {**data["defaults"], **table, "name": name}
+        if "same_definitions_as" in t:
+            t["definitions"] = data["languages"][t["same_definitions_as"]]["definitions"]
+        if t["calls"]:  # definitions are calls whose keyword `calls` names
+            t["definitions"] = {"call": "function"}
+        if "pack" in t:
+            t["grammar"] = f"pack:{t['pack']}"
+        t["lead"] = t["lead"].encode()
+        t["closers"] = tuple(w.encode() for w in t["closers"])
+        t["signature_fields"] = tuple(t["signature_fields"])
+        kw: dict[str, Any] = {
+            f.name: frozenset(t[f.name]) if isinstance(t[f.name], list) else t[f.name]
+            for f in fields(Language)
+        }
+        langs[name] = Language(**kw)
+        exts.update(dict.fromkeys(t["extensions"], name))
+    return langs, exts
+
+
+LANGUAGES, _EXT_LANG = _load_languages()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,36 +103,16 @@ class Definition:
 def _parser(lang: str) -> tuple[Any, Any]:
     import tree_sitter as ts
 
-    mod: Any  # one grammar module per branch below
-    if lang == "python":
-        import tree_sitter_python as mod
+    spec = LANGUAGES[lang]
+    module, _, function = spec.grammar.partition(":")
+    if module == "pack":
+        from tree_sitter_language_pack import get_language
 
-        raw = mod.language()
-    elif lang == "javascript":
-        import tree_sitter_javascript as mod
-
-        raw = mod.language()
-    elif lang in ("typescript", "tsx"):
-        import tree_sitter_typescript as mod
-
-        raw = mod.language_tsx() if lang == "tsx" else mod.language_typescript()
-    elif lang == "go":
-        import tree_sitter_go as mod
-
-        raw = mod.language()
-    elif lang == "rust":
-        import tree_sitter_rust as mod
-
-        raw = mod.language()
-    elif lang == "java":
-        import tree_sitter_java as mod
-
-        raw = mod.language()
-    else:  # pragma: no cover - guarded by language_for
-        raise ValueError(lang)
-    language = ts.Language(raw)
+        language = get_language(function)  # type: ignore[arg-type]  # a name from our TOML
+    else:
+        language = ts.Language(getattr(importlib.import_module(module), function)())
     patterns = []
-    for node_type in _DEF_TYPES[lang]:
+    for node_type in spec.definitions:
         try:
             ts.Query(language, f"({node_type}) @def")
         except Exception:  # grammar lacks this node type: skip it
@@ -187,47 +133,102 @@ def _text(node: Any) -> str:
     return " ".join(node.text.decode("utf-8", "replace").split())
 
 
-def _name(node: Any, lang: str) -> str | None:
+_SCRIPT = re.compile(rb"(<script\b[^>]*>)(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
+_NOT_NEWLINE = re.compile(rb"[^\n]")
+
+
+def _scripts(source: bytes) -> bytes:
+    """A Svelte or Vue component with everything but its `<script>` blocks blanked out (spaces,
+    newlines kept): the scripts parse as one TypeScript file at their own lines and offsets."""
+    out = bytearray(_NOT_NEWLINE.sub(b" ", source))
+    for m in _SCRIPT.finditer(source):
+        out[m.start(2) : m.end(2)] = m.group(2)
+    return bytes(out)
+
+
+def _call_head(node: Any) -> Any:
+    """What a definition call defines, with its parameters and guard: `name(args) when guard`
+    of `def name(args) when guard, do: ...`, `Name` of `defmodule Name do`; None if absent."""
+    args = next((c for c in node.children if c.type == "arguments"), None)
+    return args.named_children[0] if args is not None and args.named_children else None
+
+
+def _call_name(node: Any) -> str | None:
+    """The name a definition call defines (`name` of `def name(args) when guard`)."""
+    head = _call_head(node)
+    if head is not None and head.type == "binary_operator":  # a guard: `f(x) when ...`
+        head = head.child_by_field_name("left")
+    if head is not None and head.type == "call":
+        head = head.child_by_field_name("target")
+    return _text(head) if head is not None else None
+
+
+def _name(node: Any, spec: Language) -> str | None:
     n = node.child_by_field_name("name")
     if n is None:
         if node.type == "impl_item":
             t = node.child_by_field_name("type")
             tr = node.child_by_field_name("trait")
             return (f"{_text(tr)} for " if tr is not None else "") + (_text(t) if t else "?")
+        if spec.calls and node.type == "call":
+            return _call_name(node)
+        if spec.signature == "header":  # grammars without a name field (Kotlin) or C's nested
+            d = node.child_by_field_name("declarator")  # declarators: `*f(int a)` names f
+            while d is not None and d.child_by_field_name("declarator") is not None:
+                d = d.child_by_field_name("declarator")
+            if d is not None:
+                return _text(d)
+            n = next((c for c in node.named_children if c.type.endswith("identifier")), None)
+            return _text(n) if n is not None else None
         return None
     return _text(n)
 
 
-def _is_public(node: Any, lang: str, name: str) -> bool:
-    if lang == "python":
-        return not name.startswith("_") or (name.startswith("__") and name.endswith("__"))
-    if lang == "go":
-        return name[:1].isupper()
-    if lang == "rust":
-        if any(c.type == "visibility_modifier" for c in node.children):
-            return True
-        p = node.parent
-        # trait items and trait-impl items are as public as the trait
-        return (
-            p is not None
-            and p.type == "declaration_list"
-            and p.parent is not None
-            and (
-                p.parent.type == "trait_item"
-                or (
-                    p.parent.type == "impl_item"
-                    and p.parent.child_by_field_name("trait") is not None
-                )
-            )
-        )
-    if lang == "java":
-        for c in node.children:
-            if c.type == "modifiers":
-                mods = c.text.decode("utf-8", "replace").split()
-                return "public" in mods or "protected" in mods
-        p = node.parent
-        return p is not None and p.type == "interface_body"
-    # javascript / typescript: exported, or a non-private member of an exported class
+def _call_kind(node: Any, spec: Language) -> str | None:
+    """A call's definition kind (`def` -> function, `defmodule` -> type); None for other calls."""
+    target = node.child_by_field_name("target")
+    return spec.calls.get(target.text.decode("utf-8", "replace")) if target is not None else None
+
+
+def _scope(node: Any, spec: Language) -> Any:
+    """The nearest enclosing node that qualifies names (a class, a module, ...), or None."""
+    p = node.parent
+    while p is not None:
+        if p.type in spec.scopes or (spec.calls and p.type == "call" and _call_kind(p, spec)):
+            return p
+        p = p.parent
+    return None
+
+
+def _public_modifiers(node: Any, spec: Language, name: str) -> bool:
+    """Public by the words of the modifier children, else by the last access section before the
+    member (C++ `private:`, Ruby `private`), else by the enclosing scope, else by default."""
+    words = {
+        w.split("[")[0].rstrip(":")
+        for c in node.children
+        if c.type in spec.modifiers
+        for w in c.text.decode("utf-8", "replace").split()
+    }
+    s = node.prev_named_sibling if spec.sections else None
+    while s is not None:
+        if s.type in spec.sections:  # a bare `private` (Ruby), not any other identifier
+            word = s.text.decode("utf-8", "replace").strip().rstrip(":")
+            if word in spec.public_words | spec.private_words:
+                words.add(word)
+                break
+        s = s.prev_named_sibling
+    scope = _scope(node, spec)
+    if words & spec.private_words or (scope is None and words & spec.file_private_words):
+        return False
+    if words & spec.public_words:
+        return True
+    if scope is not None and scope.type in spec.public_in | spec.private_in:
+        return scope.type in spec.public_in
+    return spec.default_public
+
+
+def _public_exported(node: Any, spec: Language, name: str) -> bool:
+    """javascript / typescript: exported, or a non-private member of an exported class."""
     p = node.parent
     while p is not None:
         if p.type == "export_statement":
@@ -246,21 +247,98 @@ def _is_public(node: Any, lang: str, name: str) -> bool:
     return False
 
 
-def _qualname(node: Any, lang: str, name: str) -> str:
+def _public_rust(node: Any, spec: Language, name: str) -> bool:
+    if any(c.type == "visibility_modifier" for c in node.children):
+        return True
+    p = node.parent
+    # trait items and trait-impl items are as public as the trait
+    return (
+        p is not None
+        and p.type == "declaration_list"
+        and p.parent is not None
+        and (
+            p.parent.type == "trait_item"
+            or (p.parent.type == "impl_item" and p.parent.child_by_field_name("trait") is not None)
+        )
+    )
+
+
+def _public_java(node: Any, spec: Language, name: str) -> bool:
+    for c in node.children:
+        if c.type == "modifiers":
+            mods = c.text.decode("utf-8", "replace").split()
+            return "public" in mods or "protected" in mods
+    p = node.parent
+    return p is not None and p.type == "interface_body"
+
+
+#: the `public` rules of syntax_languages.toml: (node, language, name) -> is it public
+_PUBLIC: dict[str, Callable[[Any, Language, str], bool]] = {
+    "python": lambda node, spec, name: (
+        not name.startswith("_") or (name.startswith("__") and name.endswith("__"))
+    ),
+    "go": lambda node, spec, name: name[:1].isupper(),
+    "rust": _public_rust,
+    "java": _public_java,
+    "exported": _public_exported,
+    "modifiers": _public_modifiers,
+    "prefix": lambda node, spec, name: not name.startswith(spec.private_prefix),
+    "calls": lambda node, spec, name: (
+        node.child_by_field_name("target").text.decode() not in spec.private_calls
+    ),
+}
+
+
+def _qualname(node: Any, spec: Language, name: str) -> str:
     parts = [name]
-    if node.type == "method_declaration" and lang == "go":
+    if node.type == "method_declaration" and spec.name == "go":
         recv = node.child_by_field_name("receiver")
         if recv is not None:
             words = _text(recv).strip("()").replace("*", " ").split()
             parts.append(words[-1] if words else "?")
-    p = node.parent
+    p = _scope(node, spec)
     while p is not None:
-        if p.type in _SCOPE_TYPES:
-            n = _name(p, lang)
-            if n:
-                parts.append(n)
-        p = p.parent
+        n = _name(p, spec)
+        if n:
+            parts.append(n)
+        p = _scope(p, spec)
     return ".".join(reversed(parts))
+
+
+def _signature(node: Any, sig_src: Any, kind: str, spec: Language) -> str:
+    """`fields`: the node type and the text of its signature fields. `header`: the text before
+    the body (modifiers, name, parameters, return type, bases), comments left out."""
+    sig = [node.type]
+    if spec.calls:  # the keyword and the head, not a `do:` body among the arguments
+        head = _call_head(node)
+        return " ".join([*sig, _text(node.child_by_field_name("target")), _text(head or node)])
+    if spec.signature == "header":
+        for i, c in enumerate(node.children):
+            if node.field_name_for_child(i) == "body" or c.type in spec.bodies:
+                break
+            if "comment" not in c.type:
+                sig.append(_text(c))
+        return " ".join(sig)
+    for fname in spec.signature_fields:
+        child = sig_src.child_by_field_name(fname)
+        if child is not None and not (kind == "type" and fname == "type" and spec.name == "go"):
+            sig.append(f"{fname}={_text(child)}")
+    if spec.name == "go" and node.type == "type_spec":
+        t = node.child_by_field_name("type")
+        sig.append(t.type if t is not None else "")
+    return " ".join(sig)
+
+
+def _body(node: Any, spec: Language) -> bytes:
+    """The definition's text, with the body that follows it as a sibling (Dart's
+    `function_body` after a signature, also after a `method_signature` wrapper)."""
+    body = node.text or b""
+    if spec.body_sibling:
+        n = node if node.next_named_sibling is not None else node.parent
+        nxt = n.next_named_sibling if n is not None else None
+        if nxt is not None and nxt.type == spec.body_sibling:
+            body += nxt.text or b""
+    return body
 
 
 def definitions(lang: str, source: bytes, tree: Any = None) -> dict[str, Definition]:
@@ -273,15 +351,17 @@ def definitions(lang: str, source: bytes, tree: Any = None) -> dict[str, Definit
     """
     import tree_sitter as ts
 
+    spec = LANGUAGES[lang]
     parser, query = _parser(lang)
     if tree is None:
-        tree = parser.parse(source)
+        tree = parser.parse(_scripts(source) if spec.scripts else source)
     out: dict[str, Definition] = {}
     captures = ts.QueryCursor(query).captures(tree.root_node).get("def", [])
     captures.sort(key=lambda n: (n.start_byte, -n.end_byte, n.type))
-    kinds = _DEF_TYPES[lang]
+    is_public = _PUBLIC[spec.public]
     for node in captures:
-        kind = kinds.get(node.type, "function")
+        kind = spec.definitions.get(node.type, "function")
+        sig_src = node
         if node.type == "variable_declarator":
             value = node.child_by_field_name("value")
             if value is None or value.type not in (
@@ -291,21 +371,14 @@ def definitions(lang: str, source: bytes, tree: Any = None) -> dict[str, Definit
             ):
                 continue
             sig_src = value
-        else:
-            sig_src = node
-        name = _name(node, lang)
+        elif spec.calls:
+            kind = _call_kind(node, spec) or ""
+            if not kind:
+                continue
+        name = _name(node, spec)
         if not name:
             continue
-        sig = [node.type]
-        for fname in _SIG_FIELDS:
-            child = sig_src.child_by_field_name(fname)
-            if child is not None and not (kind == "type" and fname == "type" and lang == "go"):
-                sig.append(f"{fname}={_text(child)}")
-        if lang == "go" and node.type == "type_spec":
-            t = node.child_by_field_name("type")
-            sig.append(t.type if t is not None else "")
-        body = node.text or b""
-        key = _qualname(node, lang, name)
+        key = _qualname(node, spec, name)
         if key in out:
             k = 2
             while f"{key}#{k}" in out:
@@ -313,9 +386,9 @@ def definitions(lang: str, source: bytes, tree: Any = None) -> dict[str, Definit
             key = f"{key}#{k}"
         out[key] = Definition(
             kind=kind,
-            signature=" ".join(sig),
-            public=_is_public(node, lang, name),
-            body_hash=hashlib.blake2b(body, digest_size=8).hexdigest(),
+            signature=_signature(node, sig_src, kind, spec),
+            public=is_public(node, spec, name),
+            body_hash=hashlib.blake2b(_body(node, spec), digest_size=8).hexdigest(),
         )
     return out
 
@@ -510,6 +583,7 @@ def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> An
     one: consecutive versions of a file differ in a few places, and tree-sitter then re-parses
     only around the edit (the tree is the same as a full parse's)."""
     parser, _ = _parser(lang)
+    source = _scripts(source) if LANGUAGES[lang].scripts else source
     prev = reader.trees.pop(path, None) if path is not None else None
     if prev is not None:
         reader.held -= len(prev[1])
@@ -591,27 +665,19 @@ def file_definitions(
 _BLOCK_START = np.zeros(256, dtype=bool)
 for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$":
     _BLOCK_START[_c] = True
-#: per language, the bytes that open a line leading into the next declaration: Rust attributes
-#: (`#[derive]`) and doc comments, decorators and annotations (`@dataclass`). A run of such
-#: lines right before a block (or member) start belongs to that block: left with the block
-#: before, it dangles at the end of a snippet, which then fails to parse and sends the file to
-#: the whole-file fallback. Other comments parse anywhere (Go's, Python's): no need to move them
-_LEAD_BYTES = {
-    "rust": b"#/",
-    "python": b"@",
-    "javascript": b"@",
-    "typescript": b"@",
-    "tsx": b"@",
-    "java": b"@",
-    "go": b"",
-}
+#: the bytes that open a line leading into the next declaration (`lead` in
+#: syntax_languages.toml): Rust attributes (`#[derive]`) and doc comments, decorators and
+#: annotations (`@dataclass`), C# attributes (`[Fact]`). A run of such lines right before a block
+#: (or member) start belongs to that block: left with the block before, it dangles at the end of
+#: a snippet, which then fails to parse and sends the file to the whole-file fallback. Other
+#: comments parse anywhere (Go's, Python's): no need to move them
 
 
 @cache
 def _lead(lang: str | None) -> Any:
-    """`_LEAD_BYTES` of a language as a byte table (all of them for no language)."""
+    """The lead bytes of a language as a byte table (all of the usual ones for no language)."""
     table = np.zeros(256, dtype=bool)
-    for c in _LEAD_BYTES.get(lang, b"") if lang else b"#/@":
+    for c in LANGUAGES[lang].lead if lang else b"#/@":
         table[c] = True
     return table
 
@@ -654,6 +720,9 @@ def touched_blocks(
     heads = line_starts[line_starts < n]
     lead = _lead(lang)
     blocks = _block_starts(arr, heads, lead)
+    spec = LANGUAGES[lang] if lang else None
+    if spec is not None and spec.closers:  # `end` in column 0 closes a block, opens none
+        blocks = blocks[[not _closes(src, int(p), spec.closers) for p in blocks]]
     touched: list[tuple[int, int]] = []
     out: list[tuple[int, int]] = []
     for first, count in sorted(spans):
@@ -672,7 +741,11 @@ def touched_blocks(
     pieces: list[tuple[int, int]] = []
     for lo, hi in out:
         eol = src.find(b"\n", lo, hi)
-        big = hi - lo > _REFINE_BYTES and _is_container(src[lo : eol if eol >= 0 else hi])
+        big = (
+            hi - lo > _REFINE_BYTES
+            and (spec is None or spec.refine)
+            and _is_container(src[lo : eol if eol >= 0 else hi])
+        )
         pieces.extend(_members(src, arr, heads, lo, hi, touched, lead) if big else [(lo, hi)])
     return pieces
 
@@ -692,6 +765,16 @@ def _block_starts(arr: Any, heads: Any, lead_bytes: Any) -> Any:
         opens[led] = last_plain[opens[led] - 1] + 1
         opens = opens[opens > 0]  # a run from the first line: the block at 0
     return np.concatenate(([0], starts[opens]))
+
+
+def _closes(src: bytes, pos: int, closers: tuple[bytes, ...]) -> bool:
+    """Whether the line at `pos` starts with a closing word (`end`, not `ending = 1`)."""
+    return any(
+        src.startswith(w, pos)
+        and not src[pos + len(w) : pos + len(w) + 1].isalnum()
+        and src[pos + len(w) : pos + len(w) + 1] != b"_"
+        for w in closers
+    )
 
 
 #: a member line that continues the one before (a Rust `where` clause, a body brace on its own
@@ -806,7 +889,8 @@ def pair_definitions(
     Why only the touched blocks: definitions in top-level blocks that no hunk touches are the
     same text on both sides and cancel out in `StructureDelta.add`; parsing just the blocks a
     hunk touches costs a fraction of parsing two whole files. Falls back to whole files (cached
-    by blob id) when the blocks are most of the file, do not parse cleanly on their own, or show
+    by blob id) for languages whose blocks cannot be cut (`snippets = false` in
+    syntax_languages.toml), when the blocks are most of the file, do not parse cleanly on their own, or show
     a definition on one side whose name the other side's text holds (see `_mentions`).
     """
     (old_oid, old_path, old_src), (new_oid, new_path, new_src) = old, new
@@ -816,7 +900,7 @@ def pair_definitions(
     old_blocks = touched_blocks(old_src, [(h.old_start, h.old_count) for h in hunks], lang)
     new_blocks = touched_blocks(new_src, [(h.new_start, h.new_count) for h in hunks], lang)
     size = sum(b - a for a, b in old_blocks) + sum(b - a for a, b in new_blocks)
-    if size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
+    if LANGUAGES[lang].snippets and size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
         try:
             o = _snippet_definitions(lang, old_src, old_blocks) if old_oid is not None else {}
             n = _snippet_definitions(lang, new_src, new_blocks) if new_oid is not None else {}

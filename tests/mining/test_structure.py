@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mining import store, structure
+from mining import store, structure, syntax
 from mining.errors import SourceError, StageError
 
 PY_CORE = "def parse(text):\n    return text.split()\n\n\ndef _helper(x):\n    return x\n"
@@ -173,6 +173,20 @@ def test_exported_go_function_changes_interface_but_test_file_does_not(base):
     assert _events(base, resigned)["public_interface"]
     in_test = base.commit("go test", {"pkg/api/api_test.go": "package api\n\nfunc TestGet() {}\n"})
     assert not _events(base, in_test)["public_interface"]
+
+
+def test_a_language_without_a_gate_is_no_interface_change_yet(base):
+    """C# is parsed for the features, but this event counts only the languages whose gate is
+    written (structure_events.toml): a new public C# method is no event, a Go one is."""
+    assert syntax.language_for("src/Api.cs") == "csharp"
+    cs = "public class Api\n{\n    public int Get(int id) { return id; }\n}\n"
+    base.commit("cs", {"src/Api.cs": cs})
+    added = base.commit(
+        "cs api", {"src/Api.cs": cs.replace("}\n}", "}\n    public void Put() {}\n}")}
+    )
+    _only(_events(base, added))
+    go = base.commit("go api", {"pkg/api/api.go": "package api\n\nfunc Put() {}\n"})
+    assert _events(base, go)["public_interface"]
 
 
 # --- contracts ----------------------------------------------------------------------------------

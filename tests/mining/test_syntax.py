@@ -85,7 +85,10 @@ def test_added_and_removed_types():
 def test_language_for_paths():
     assert syntax.language_for("a/b.tsx") == "tsx"
     assert syntax.language_for("x.rs") == "rust"
-    assert syntax.language_for("x.rb") is None
+    assert syntax.language_for("x.rb") == "ruby"
+    assert syntax.language_for("App.Designer.CS") == "csharp"
+    assert syntax.language_for("x.svelte") == "svelte"
+    assert syntax.language_for("x.zig") is None
 
 
 def test_blob_reader_reads_blobs_and_paths(repo_builder):
