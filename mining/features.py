@@ -328,10 +328,25 @@ def _entropy(weights: list[int]) -> float:
     return -sum((w / total) * math.log2(w / total) for w in weights if w > 0)
 
 
+def _line_class_re(go: bool) -> re.Pattern[str]:
+    """`_IMPORT_RE`, (for Go) `_GO_IMPORT_RE` and `_COMMENT_RE` as one pattern, tried in that
+    order after the common leading whitespace: one match per line tells its class
+    (`lastgroup` "c": comment, else import)."""
+    lead = r"^\s*"
+    imp, go_imp, com = (
+        p.pattern.removeprefix(lead) for p in (_IMPORT_RE, _GO_IMPORT_RE, _COMMENT_RE)
+    )
+    go_part = f"|(?P<g>{go_imp})" if go else ""
+    return re.compile(rf"{lead}(?:(?P<i>{imp}){go_part}|(?P<c>{com}))")
+
+
+_LINE_CLASS_RE = {go: _line_class_re(go) for go in (False, True)}
+
+
 def _line_classes(f: diffs.FileDiff, kind: str) -> Counter[str]:
     """Count kept changed lines by class: whitespace (formatting), blank, comment, import, other."""
     out: Counter[str] = Counter()
-    go = f.path.endswith(".go")
+    classed = _LINE_CLASS_RE[f.path.endswith(".go")]
     codeish = kind in ("source", "test", "build", "config", "other", "generated", "vendored")
     for h in f.hunks:
         n = len(h.removed) + len(h.added)
@@ -343,15 +358,24 @@ def _line_classes(f: diffs.FileDiff, kind: str) -> Counter[str]:
             out["whitespace"] += n
             out["format_hunks"] += 1
             continue
-        for ln in (*h.removed, *h.added):
-            if not ln.strip():
-                out["blank"] += 1
-            elif codeish and (_IMPORT_RE.match(ln) or (go and _GO_IMPORT_RE.match(ln))):
-                out["import"] += 1
-            elif codeish and _COMMENT_RE.match(ln):
-                out["comment"] += 1
-            else:
-                out["code"] += 1
+        blank = imports = comments = 0
+        for part in (h.removed, h.added):
+            for ln in part:
+                if not ln or ln.isspace():
+                    blank += 1
+                elif codeish and (m := classed.match(ln)) is not None:
+                    if m.lastgroup == "c":
+                        comments += 1
+                    else:
+                        imports += 1
+        for cls, count in (
+            ("blank", blank),
+            ("import", imports),
+            ("comment", comments),
+            ("code", n - blank - imports - comments),
+        ):
+            if count:
+                out[cls] += count
     return out
 
 

@@ -921,7 +921,11 @@ def pair_definitions(
         try:
             base: list[Any] = []
             o = _snippet_definitions(lang, old_src, old_blocks, base) if old_oid is not None else {}
-            n = _snippet_definitions(lang, new_src, new_blocks, base) if new_oid is not None else {}
+            n = (
+                _snippet_definitions(lang, new_src, new_blocks, base)
+                if new_oid is not None and o is not None  # else whole files anyway
+                else {}
+            )
         except (ValueError, RecursionError):
             o = n = None
         if (
