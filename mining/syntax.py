@@ -578,23 +578,6 @@ def _point(src: bytes, offset: int) -> tuple[int, int]:
     return src.count(b"\n", 0, offset), offset - (src.rfind(b"\n", 0, offset) + 1)
 
 
-def _reparse(parser: Any, old_src: bytes, old_tree: Any, source: bytes) -> Any:
-    """`source` parsed incrementally from `old_tree`, the tree of `old_src` (which this edits):
-    tree-sitter re-parses only between the common prefix and suffix of the two texts, and the
-    tree is the same as a full parse's."""
-    pre, suf = _common_ends(old_src, source)
-    old_end, new_end = len(old_src) - suf, len(source) - suf
-    old_tree.edit(
-        pre,
-        old_end,
-        new_end,
-        _point(source, pre),
-        _point(old_src, old_end),
-        _point(source, new_end),
-    )
-    return parser.parse(source, old_tree)
-
-
 def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> Any:
     """Parse `source`, incrementally from the last tree parsed at the same path when there is
     one: consecutive versions of a file differ in a few places, and tree-sitter then re-parses
@@ -605,7 +588,18 @@ def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> An
     if prev is not None:
         reader.held -= len(prev[1])
     if prev is not None and prev[0] == lang and reader.incremental:
-        tree = _reparse(parser, prev[1], prev[2], source)
+        old_src, old_tree = prev[1], prev[2]
+        pre, suf = _common_ends(old_src, source)
+        old_end, new_end = len(old_src) - suf, len(source) - suf
+        old_tree.edit(
+            pre,
+            old_end,
+            new_end,
+            _point(source, pre),
+            _point(old_src, old_end),
+            _point(source, new_end),
+        )
+        tree = parser.parse(source, old_tree)
     else:
         tree = parser.parse(source)
     if path is not None and len(source) <= reader.tree_bytes:
@@ -871,25 +865,14 @@ def _members(
     return [(lo, head), *keep, *([(foot, hi)] if foot < hi else [])]
 
 
-def _snippet_definitions(
-    lang: str, src: bytes, blocks: list[tuple[int, int]], base: list[Any] | None = None
-) -> dict | None:
+def _snippet_definitions(lang: str, src: bytes, blocks: list[tuple[int, int]]) -> dict | None:
     """Definitions of the given top-level blocks parsed on their own; None if that parse has a
-    syntax error (a block cut inside a multi-line string, say): then the caller parses all.
-    `base`: [snippet, tree] of the other side's blocks, parsed cleanly; this parse starts from
-    that tree (the old and new blocks differ in the hunks only) and leaves its own there."""
+    syntax error (a block cut inside a multi-line string, say): then the caller parses all."""
     parser, _ = _parser(lang)
     snippet = b"".join(src[a:b] for a, b in blocks)
-    if base and base[1] is not None:
-        tree = _reparse(parser, base[0], base[1], snippet)
-    else:
-        tree = parser.parse(snippet)
+    tree = parser.parse(snippet)
     if tree.root_node.has_error:
-        if base is not None:
-            base[:] = [snippet, None]
         return None
-    if base is not None:
-        base[:] = [snippet, tree]
     return definitions(lang, snippet, tree)
 
 
@@ -919,13 +902,8 @@ def pair_definitions(
     size = sum(b - a for a, b in old_blocks) + sum(b - a for a, b in new_blocks)
     if LANGUAGES[lang].snippets and size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
         try:
-            base: list[Any] = []
-            o = _snippet_definitions(lang, old_src, old_blocks, base) if old_oid is not None else {}
-            n = (
-                _snippet_definitions(lang, new_src, new_blocks, base)
-                if new_oid is not None and o is not None  # else whole files anyway
-                else {}
-            )
+            o = _snippet_definitions(lang, old_src, old_blocks) if old_oid is not None else {}
+            n = _snippet_definitions(lang, new_src, new_blocks) if new_oid is not None else {}
         except (ValueError, RecursionError):
             o = n = None
         if (
