@@ -865,15 +865,54 @@ def _members(
     return [(lo, head), *keep, *([(foot, hi)] if foot < hi else [])]
 
 
-def _snippet_definitions(lang: str, src: bytes, blocks: list[tuple[int, int]]) -> dict | None:
+def _snippet_definitions(
+    lang: str,
+    src: bytes,
+    blocks: list[tuple[int, int]],
+    base: tuple[list[bytes], Any] | None = None,
+) -> tuple[dict | None, tuple[list[bytes], Any] | None]:
     """Definitions of the given top-level blocks parsed on their own; None if that parse has a
-    syntax error (a block cut inside a multi-line string, say): then the caller parses all."""
+    syntax error (a block cut inside a multi-line string, say): then the caller parses all.
+    Also the blocks' texts and tree, as the `base` of the other side's parse: that parse starts
+    from this tree, told where each block changed (`_edit_blocks`), and re-parses only there."""
     parser, _ = _parser(lang)
-    snippet = b"".join(src[a:b] for a, b in blocks)
-    tree = parser.parse(snippet)
+    pieces = [src[a:b] for a, b in blocks]
+    snippet = b"".join(pieces)
+    tree = parser.parse(snippet, _edit_blocks(*base, pieces)) if base else parser.parse(snippet)
     if tree.root_node.has_error:
-        return None
-    return definitions(lang, snippet, tree)
+        return None, None
+    return definitions(lang, snippet, tree), (pieces, tree)
+
+
+def _edit_blocks(old: list[bytes], tree: Any, new: list[bytes]) -> Any:
+    """`tree`, the tree of the blocks `old` joined, edited into the blocks `new` joined: one
+    edit per pair of blocks (their common ends kept) when both sides have as many blocks, else
+    one edit from the first to the last difference. Any split describes the change exactly, so
+    the re-parse gives the tree a parse from scratch gives; a finer one re-parses fewer bytes
+    (the hunks only, instead of everything from the first hunk to the last)."""
+    if len(old) != len(new):
+        old, new = [b"".join(old)], [b"".join(new)]
+    src = b"".join(old)
+    edits = []
+    at = 0  # where the block starts in the old text
+    for a, b in zip(old, new, strict=True):
+        pre, suf = _common_ends(a, b)
+        if pre < len(a) or len(a) != len(b):
+            edits.append((at + pre, at + len(a) - suf, b[pre : len(b) - suf]))
+        at += len(a)
+    for start, old_end, text in reversed(edits):  # from the end: earlier offsets stay valid
+        row, col = _point(src, start)
+        lines = text.count(b"\n")
+        end_col = len(text) - text.rfind(b"\n") - 1 if lines else col + len(text)
+        tree.edit(
+            start,
+            old_end,
+            start + len(text),
+            (row, col),
+            _point(src, old_end),
+            (row + lines, end_col),
+        )
+    return tree
 
 
 def pair_definitions(
@@ -902,8 +941,11 @@ def pair_definitions(
     size = sum(b - a for a, b in old_blocks) + sum(b - a for a, b in new_blocks)
     if LANGUAGES[lang].snippets and size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
         try:
-            o = _snippet_definitions(lang, old_src, old_blocks) if old_oid is not None else {}
-            n = _snippet_definitions(lang, new_src, new_blocks) if new_oid is not None else {}
+            o, n, base = {}, {}, None
+            if old_oid is not None:
+                o, base = _snippet_definitions(lang, old_src, old_blocks)
+            if new_oid is not None and o is not None:  # else whole files anyway
+                n, _ = _snippet_definitions(lang, new_src, new_blocks, base)
         except (ValueError, RecursionError):
             o = n = None
         if (
