@@ -144,3 +144,30 @@ def test_new_side_parsed_from_the_old_tree_is_a_fresh_parse(new):
     edited = syntax._edit_blocks(old, parser.parse(b"".join(old)), new)
     again = parser.parse(b"".join(new), edited)
     assert _nodes(again) == _nodes(parser.parse(b"".join(new)))
+
+
+def test_hunks_tell_the_whole_file_reparse_where_the_file_changed(repo_builder):
+    """Each hunk of a commit becomes one edit of the old version's tree (insertions, deletions,
+    a last line without a newline); re-parsed, it is the tree of a parse from scratch."""
+    from mining import diffs
+
+    old = "".join(f"func F{i}(a int) int {{\n\treturn a + {i}\n}}\n\n" for i in range(30))
+    new = (
+        "// head\n"
+        + old.replace("return a + 3\n", "return a * 3\n")
+        .replace("func F10(a int) int {\n\treturn a + 10\n}\n\n", "")
+        .replace("return a + 20\n", "x := a\n\treturn x + 20\n")
+        + "func Last() {}"
+    )
+    rb = repo_builder()
+    rb.commit("old", {"m.go": old})
+    sha = rb.commit("new", {"m.go": new})
+    (c,) = diffs.iter_commit_diffs(rb.git_dir, [sha])
+    hunks = c.files[0].hunks
+    edits = syntax._hunk_edits(old.encode(), new.encode(), hunks)
+    assert edits is not None and len(edits) == len(hunks) >= 4
+    parser, _ = syntax._parser("go")
+    tree = syntax._apply_edits(parser.parse(old.encode()), old.encode(), edits)
+    assert _nodes(parser.parse(new.encode(), tree)) == _nodes(parser.parse(new.encode()))
+    other = old.replace("return a + 15", "return a - 15").encode()  # not this change's old side
+    assert syntax._hunk_edits(other, new.encode(), hunks) is None
