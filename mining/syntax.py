@@ -872,7 +872,7 @@ def _snippet_definitions(
     src: bytes,
     blocks: list[tuple[int, int]],
     base: tuple[list[bytes], Any] | None = None,
-) -> tuple[dict | None, tuple[list[bytes], Any] | None]:
+) -> tuple[dict[str, Definition] | None, tuple[list[bytes], Any] | None]:
     """Definitions of the given top-level blocks parsed on their own; None if that parse has a
     syntax error (a block cut inside a multi-line string, say): then the caller parses all.
     Also the blocks' texts and tree, as the `base` of the other side's parse: that parse starts
@@ -979,7 +979,9 @@ def pair_definitions(
     size = sum(b - a for a, b in old_blocks) + sum(b - a for a, b in new_blocks)
     if LANGUAGES[lang].snippets and size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
         try:
-            o, n, base = {}, {}, None
+            o: dict[str, Definition] | None = {}
+            n: dict[str, Definition] | None = {}
+            base = None
             if old_oid is not None:
                 o, base = _snippet_definitions(lang, old_src, old_blocks)
             if new_oid is not None and o is not None:  # else whole files anyway
