@@ -5,9 +5,13 @@ Usage: python benchmarks/classify.py GIT_DIR [--commits N] [--model DIR] [--jobs
 Prints, for (a) raw `git log -p -M` of the same commits to /dev/null (the floor: git producing
 the patches), (b) patch streaming + parsing, (c) features in one process (patches, tree-sitter on
 the blocks a change touches, directory checks), (d) the same in J processes, (e) classification
-of the feature rows (reading the message and path texts the full model needs from git): wall seconds, commits/s, CPU seconds (this process and its children, git
+of (d)'s rows after the features, reading the message and path texts from git again (the way
+`strata` did before: for comparison), (f, g) features + classification as `classify_shas` runs
+them, in 1 and in J processes: the texts come from the patch stream and each process classifies
+its own rows. Wall seconds, commits/s, CPU seconds (this process and its children, git
 included) and both as a multiple of (a). CPU ratios are the ones to read on a shared machine:
-wall time there measures the neighbours' load as much as ours. Printed, never asserted.
+wall time there measures the neighbours' load as much as ours. Printed, never asserted; the
+classifications of (e), (f) and (g) are compared.
 """
 
 from __future__ import annotations
@@ -89,6 +93,10 @@ def main() -> None:
         return classify.classify_frame(rows, model)
 
     pred, clf, clf_cpu = _timed(classify_rows)
+    pred_1, both, both_cpu = _timed(lambda: classify.classify_shas(gd, shas, model))
+    pred_j, both_j, both_j_cpu = _timed(lambda: classify.classify_shas(gd, shas, model, args.jobs))
+    cols = classify.CSV_COLUMNS
+    same_pred = pred[cols].equals(pred_1) and pred[cols].equals(pred_j)
 
     print(
         f"repository: {args.git_dir}  commits: {n}  file diffs: {n_files}  featured: {len(frame)}"
@@ -100,17 +108,19 @@ def main() -> None:
         ("patch stream + parse", parse, parse_cpu),
         ("features, 1 process", feat, feat_cpu),
         (f"features, {args.jobs} processes", feat_j, feat_j_cpu),
-        ("classification", clf, clf_cpu),
-        ("features + classification, 1 process", feat + clf, feat_cpu + clf_cpu),
-        (f"features + classification, {args.jobs} proc.", feat_j + clf, feat_j_cpu + clf_cpu),
+        ("classification, texts from git again", clf, clf_cpu),
+        (f"features {args.jobs} proc. + that classification", feat_j + clf, feat_j_cpu + clf_cpu),
+        ("features + classification, 1 process", both, both_cpu),
+        (f"features + classification, {args.jobs} proc.", both_j, both_j_cpu),
     ]:
         print(
             f"{name:<40}{sec:>8.2f}{n / sec if sec else float('inf'):>11.0f}{sec / raw:>7.1f}"
             f"{cpu:>8.2f}{cpu / raw_cpu if raw_cpu else float('inf'):>11.1f}"
         )
     print(
-        f"per commit: {1000 * (feat_cpu + clf_cpu) / n:.2f} ms CPU for features + classification"
-        f" (raw git {1000 * raw_cpu / n:.2f} ms); {args.jobs}-process rows equal: {same}"
+        f"per commit: {1000 * both_cpu / n:.2f} ms CPU for features + classification"
+        f" (raw git {1000 * raw_cpu / n:.2f} ms); {args.jobs}-process rows equal: {same};"
+        f" classifications equal: {same_pred}"
     )
     print("layers:", pred["layer"].value_counts().to_dict())
 

@@ -12,6 +12,7 @@ feature list. Inputs are `mining.features.FEATURE_COLUMNS` only: nothing about a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -814,19 +815,22 @@ def classify_frame(frame: pd.DataFrame, model: LayerModel | None = None) -> pd.D
 
 
 def classify_shas(
-    git_dir: str | Path, shas: list[str], model: LayerModel | None = None
+    git_dir: str | Path, shas: list[str], model: LayerModel | None = None, jobs: int = 1
 ) -> pd.DataFrame:
     """The scripting contract: layer, probabilities and is_fix for listed commits, no database.
 
-    Columns exactly CSV_COLUMNS; merges are left out (they have no layer).
+    Columns exactly CSV_COLUMNS; merges are left out (they have no layer). The texts the model
+    reads come from the features' own patch stream, and each of the `jobs` feature processes
+    classifies its own rows: no second pass over git, no serial tail.
     """
-    from mining.text_features import commit_texts
-
     model = model or load_model()
-    frame = features.compute_features(git_dir, shas)
-    if model.text_columns and len(frame):
-        frame = frame.merge(commit_texts(git_dir, list(frame["sha"])), on="sha", how="left")
-    return classify_frame(frame, model)[CSV_COLUMNS]
+    return features.compute_features(
+        git_dir,
+        shas,
+        jobs,
+        texts=bool(model.text_columns),
+        then=functools.partial(classify_frame, model=model),
+    )[CSV_COLUMNS]
 
 
 def oof_suffix(variant: str) -> str:

@@ -604,6 +604,7 @@ def classify(
             help="full | diff-only (shipped models; diff-only reads no message) or a model folder. Default: full.",
         ),
     ] = None,
+    jobs: JobsOption = DEFAULT_JOBS,
     quiet: QuietOption = False,
 ) -> None:
     """Label each commit's layer (boilerplate | refactor | feature | architectural) and is_fix.
@@ -626,7 +627,7 @@ def classify(
     try:
         if repo is not None and shas is not None:
             text = sys.stdin.read() if str(shas) == "-" else read_input_file(shas, "--shas")
-            rows = classify_shas(repo, text.split(), load_model(model))
+            rows = classify_shas(repo, text.split(), load_model(model), jobs)
             rows["is_fix"] = rows["is_fix"].map({True: "true", False: "false"})
             sys.stdout.write(rows[CSV_COLUMNS].to_csv(index=False, float_format="%.4f"))
             return

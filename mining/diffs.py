@@ -86,6 +86,8 @@ class CommitDiff:
     message: str
     files: list[FileDiff] = field(default_factory=list)
     incomplete: bool = False  # git could not produce the patch; files carry no lines
+    #: a message line reached MAX_LINE_BYTES: `message` may lack the end of that line
+    message_cut: bool = False
 
     @property
     def is_merge(self) -> bool:
@@ -306,6 +308,9 @@ class _Parser:
     def feed(self, line: bytes) -> CommitDiff | None:
         """Consume one line; return a finished commit when a new one starts."""
         if self.in_message:
+            if len(line) >= MAX_LINE_BYTES:
+                assert self.commit is not None
+                self.commit.message_cut = True
             if line.endswith(_END):
                 self.in_message = False
                 assert self.commit is not None

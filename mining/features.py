@@ -328,10 +328,25 @@ def _entropy(weights: list[int]) -> float:
     return -sum((w / total) * math.log2(w / total) for w in weights if w > 0)
 
 
+def _line_class_re(go: bool) -> re.Pattern[str]:
+    """`_IMPORT_RE`, (for Go) `_GO_IMPORT_RE` and `_COMMENT_RE` as one pattern, tried in that
+    order after the common leading whitespace: one match per line tells its class
+    (`lastgroup` "c": comment, else import)."""
+    lead = r"^\s*"
+    imp, go_imp, com = (
+        p.pattern.removeprefix(lead) for p in (_IMPORT_RE, _GO_IMPORT_RE, _COMMENT_RE)
+    )
+    go_part = f"|(?P<g>{go_imp})" if go else ""
+    return re.compile(rf"{lead}(?:(?P<i>{imp}){go_part}|(?P<c>{com}))")
+
+
+_LINE_CLASS_RE = {go: _line_class_re(go) for go in (False, True)}
+
+
 def _line_classes(f: diffs.FileDiff, kind: str) -> Counter[str]:
     """Count kept changed lines by class: whitespace (formatting), blank, comment, import, other."""
     out: Counter[str] = Counter()
-    go = f.path.endswith(".go")
+    classed = _LINE_CLASS_RE[f.path.endswith(".go")]
     codeish = kind in ("source", "test", "build", "config", "other", "generated", "vendored")
     for h in f.hunks:
         n = len(h.removed) + len(h.added)
@@ -343,15 +358,24 @@ def _line_classes(f: diffs.FileDiff, kind: str) -> Counter[str]:
             out["whitespace"] += n
             out["format_hunks"] += 1
             continue
-        for ln in (*h.removed, *h.added):
-            if not ln.strip():
-                out["blank"] += 1
-            elif codeish and (_IMPORT_RE.match(ln) or (go and _GO_IMPORT_RE.match(ln))):
-                out["import"] += 1
-            elif codeish and _COMMENT_RE.match(ln):
-                out["comment"] += 1
-            else:
-                out["code"] += 1
+        blank = imports = comments = 0
+        for part in (h.removed, h.added):
+            for ln in part:
+                if not ln or ln.isspace():
+                    blank += 1
+                elif codeish and (m := classed.match(ln)) is not None:
+                    if m.lastgroup == "c":
+                        comments += 1
+                    else:
+                        imports += 1
+        for cls, count in (
+            ("blank", blank),
+            ("import", imports),
+            ("comment", comments),
+            ("code", n - blank - imports - comments),
+        ):
+            if count:
+                out[cls] += count
     return out
 
 
@@ -780,8 +804,10 @@ NUMERIC_COLUMNS, BOOL_COLUMNS, CATEGORICAL_COLUMNS = _columns()
 FEATURE_COLUMNS = [*NUMERIC_COLUMNS, *BOOL_COLUMNS, *CATEGORICAL_COLUMNS]
 
 
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["sha", *FEATURE_COLUMNS])
+def _frame(rows: list[dict[str, Any]], texts: bool = False) -> pd.DataFrame:
+    """The typed frame of feature rows (and of the classifier's text columns if `texts`)."""
+    extra = ["msg_text", "path_text"] if texts else []
+    frame = pd.DataFrame(rows, columns=["sha", *FEATURE_COLUMNS, *extra])
     for col in NUMERIC_COLUMNS:
         frame[col] = pd.to_numeric(frame[col]).astype(
             "float64" if is_float_column(col) else "int64"
@@ -809,19 +835,54 @@ def _check_shas(git_dir: Path, shas: list[str]) -> None:
             raise SourceError(f"{git_dir}: {sha} is not a commit in this repository")
 
 
-def compute_features(git_dir: str | Path, shas: list[str], jobs: int = 1) -> pd.DataFrame:
+def compute_features(
+    git_dir: str | Path,
+    shas: list[str],
+    jobs: int = 1,
+    texts: bool = False,
+    then: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """Features of the listed commits straight from git (no database); merges are left out.
 
     Works on a work tree, a bare repo or a bare mirror with an empty config; opens it read-only.
     Rows follow the order of `shas`; full shas are returned even for abbreviated input.
     `jobs` > 1 splits the commits into that many consecutive runs, one process each.
+    `texts`: add the classifier's text columns (`text_features.TEXT_COLUMNS`), taken from the
+    same patch stream instead of a second read of git. `then`: applied to each process's frame
+    inside that process (classification: so that it runs in parallel too); the results are
+    concatenated in order.
     """
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
-    if not shas:
-        return _frame([])
-    _check_shas(gd, shas)
-    return _frame(_parallel_rows(gd, shas, jobs, "fork"))
+    if shas:
+        _check_shas(gd, shas)
+    jobs = max(1, min(jobs, len(shas) // MIN_PER_JOB or 1))
+    if jobs == 1:
+        return _part_frame(gd, shas, texts, then)
+    global _WORKER_THEN
+    _WORKER_THEN = then  # a forked worker inherits it: a model is not pickled to each process
+    try:
+        parts = _in_processes(_part_frame, gd, shas, jobs, "fork", texts)
+    finally:
+        _WORKER_THEN = None
+    return pd.concat(parts, ignore_index=True)
+
+
+#: `compute_features`' `then` while its worker processes start (fork copies it into them)
+_WORKER_THEN: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+
+
+def _part_frame(
+    git_dir: Path,
+    shas: list[str],
+    texts: bool,
+    then: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """One process's share of `compute_features`: its frame, passed through `then` (in a
+    worker process, the `then` it inherited)."""
+    then = then or _WORKER_THEN
+    frame = _frame(_rows_surviving_unreadable(git_dir, shas, texts=texts), texts)
+    return then(frame) if then is not None else frame
 
 
 def _parallel_rows(git_dir: Path, shas: list[str], jobs: int, start: str) -> list[dict[str, Any]]:
@@ -830,12 +891,19 @@ def _parallel_rows(git_dir: Path, shas: list[str], jobs: int, start: str) -> lis
     jobs = max(1, min(jobs, len(shas) // MIN_PER_JOB or 1))
     if jobs == 1:
         return _rows_surviving_unreadable(git_dir, shas)
+    done = _in_processes(_rows_surviving_unreadable, git_dir, shas, jobs, start, None, False)
+    return [row for rows in done for row in rows]
+
+
+def _in_processes(
+    work: Callable[..., Any], git_dir: Path, shas: list[str], jobs: int, start: str, *args: Any
+) -> list[Any]:
+    """`work(git_dir, part, *args)` on `jobs` consecutive runs of `shas`, one process each."""
     cuts = [len(shas) * k // jobs for k in range(jobs + 1)]
     parts = [shas[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
     ctx = multiprocessing.get_context(start)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        done = pool.map(_rows_surviving_unreadable, [git_dir] * jobs, parts)
-        return [row for rows in done for row in rows]
+        return list(pool.map(work, [git_dir] * jobs, parts, *([a] * jobs for a in args)))
 
 
 #: fewest commits worth a process of their own
@@ -846,21 +914,24 @@ WINDOW = 64
 WINDOW_BYTES = 64 * 1024 * 1024
 
 
-def _rows(git_dir: Path, shas: list[str], reader: syntax.BlobReader) -> Iterator[dict[str, Any]]:
-    """Feature rows of the non-merge commits among `shas`, in order."""
+def _rows(
+    git_dir: Path, shas: list[str], reader: syntax.BlobReader, texts: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Feature rows of the non-merge commits among `shas`, in order (with the classifier's
+    text columns if `texts`)."""
     window: list[diffs.CommitDiff] = []
     for c in diffs.iter_commit_diffs(git_dir, shas):
         if c.is_merge:
             continue
         window.append(c)
         if len(window) >= WINDOW:
-            yield from _window_rows(window, reader)
+            yield from _window_rows(window, reader, texts)
             window = []
-    yield from _window_rows(window, reader)
+    yield from _window_rows(window, reader, texts)
 
 
 def _window_rows(
-    commits: list[diffs.CommitDiff], reader: syntax.BlobReader
+    commits: list[diffs.CommitDiff], reader: syntax.BlobReader, texts: bool = False
 ) -> list[dict[str, Any]]:
     """Rows of a window of commits, their blobs read in batches of at most WINDOW_BYTES: one
     round trip to git per batch rather than per commit (git answers while we parse)."""
@@ -885,6 +956,10 @@ def _window_rows(
             for c, d in zip(commits[start:end], dirs[start:end], strict=True)
         )
         start = end
+    if texts:
+        from mining.text_features import add_texts
+
+        add_texts(rows, commits, reader.git_dir)
     return rows
 
 
@@ -991,7 +1066,7 @@ def _pending_shas(
 
 
 def _rows_surviving_unreadable(
-    git_dir: Path, shas: list[str], reader: syntax.BlobReader | None = None
+    git_dir: Path, shas: list[str], reader: syntax.BlobReader | None = None, texts: bool = False
 ) -> list[dict[str, Any]]:
     """Feature a batch; if git cannot read it (a blob absent from a partial clone), retry commit
     by commit and leave out the commits whose diff cannot be read (they get no features)."""
@@ -999,13 +1074,13 @@ def _rows_surviving_unreadable(
 
     if reader is None:
         with syntax.BlobReader(git_dir) as own:
-            return _rows_surviving_unreadable(git_dir, shas, own)
+            return _rows_surviving_unreadable(git_dir, shas, own, texts)
     try:
-        return list(_rows(git_dir, shas, reader))
+        return list(_rows(git_dir, shas, reader, texts))
     except GitError:
         if len(shas) == 1:
             return []
     rows: list[dict[str, Any]] = []
     for sha in shas:
-        rows.extend(_rows_surviving_unreadable(git_dir, [sha], reader))
+        rows.extend(_rows_surviving_unreadable(git_dir, [sha], reader, texts))
     return rows

@@ -578,10 +578,18 @@ def _point(src: bytes, offset: int) -> tuple[int, int]:
     return src.count(b"\n", 0, offset), offset - (src.rfind(b"\n", 0, offset) + 1)
 
 
-def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> Any:
+def _parse(
+    reader: BlobReader,
+    path: str | None,
+    lang: str,
+    source: bytes,
+    change: tuple[bytes, list[Any]] | None = None,
+) -> Any:
     """Parse `source`, incrementally from the last tree parsed at the same path when there is
     one: consecutive versions of a file differ in a few places, and tree-sitter then re-parses
-    only around the edit (the tree is the same as a full parse's)."""
+    only around the edit (the tree is the same as a full parse's). `change`: (old source, hunks)
+    of the commit that made `source`; when that old source is the path's last tree's, the tree
+    is told one edit per hunk instead of one from the first difference to the last."""
     parser, _ = _parser(lang)
     source = _scripts(source) if LANGUAGES[lang].scripts else source
     prev = reader.trees.pop(path, None) if path is not None else None
@@ -589,17 +597,11 @@ def _parse(reader: BlobReader, path: str | None, lang: str, source: bytes) -> An
         reader.held -= len(prev[1])
     if prev is not None and prev[0] == lang and reader.incremental:
         old_src, old_tree = prev[1], prev[2]
-        pre, suf = _common_ends(old_src, source)
-        old_end, new_end = len(old_src) - suf, len(source) - suf
-        old_tree.edit(
-            pre,
-            old_end,
-            new_end,
-            _point(source, pre),
-            _point(old_src, old_end),
-            _point(source, new_end),
-        )
-        tree = parser.parse(source, old_tree)
+        edits = _hunk_edits(old_src, source, change[1]) if change and change[0] == old_src else None
+        if edits is None:
+            pre, suf = _common_ends(old_src, source)
+            edits = [(pre, len(old_src) - suf, source[pre : len(source) - suf])]
+        tree = parser.parse(source, _apply_edits(old_tree, old_src, edits))
     else:
         tree = parser.parse(source)
     if path is not None and len(source) <= reader.tree_bytes:
@@ -865,15 +867,90 @@ def _members(
     return [(lo, head), *keep, *([(foot, hi)] if foot < hi else [])]
 
 
-def _snippet_definitions(lang: str, src: bytes, blocks: list[tuple[int, int]]) -> dict | None:
+def _snippet_definitions(
+    lang: str,
+    src: bytes,
+    blocks: list[tuple[int, int]],
+    base: tuple[list[bytes], Any] | None = None,
+) -> tuple[dict[str, Definition] | None, tuple[list[bytes], Any] | None]:
     """Definitions of the given top-level blocks parsed on their own; None if that parse has a
-    syntax error (a block cut inside a multi-line string, say): then the caller parses all."""
+    syntax error (a block cut inside a multi-line string, say): then the caller parses all.
+    Also the blocks' texts and tree, as the `base` of the other side's parse: that parse starts
+    from this tree, told where each block changed (`_edit_blocks`), and re-parses only there."""
     parser, _ = _parser(lang)
-    snippet = b"".join(src[a:b] for a, b in blocks)
-    tree = parser.parse(snippet)
+    pieces = [src[a:b] for a, b in blocks]
+    snippet = b"".join(pieces)
+    tree = parser.parse(snippet, _edit_blocks(*base, pieces)) if base else parser.parse(snippet)
     if tree.root_node.has_error:
-        return None
-    return definitions(lang, snippet, tree)
+        return None, None
+    return definitions(lang, snippet, tree), (pieces, tree)
+
+
+def _line_offsets(src: bytes) -> list[int]:
+    """Offset of each line's start, and len(src) after the last (as a final line would start)."""
+    starts = (np.flatnonzero(np.frombuffer(src, dtype=np.uint8) == 10) + 1).tolist()
+    if not starts or starts[-1] != len(src):
+        starts.append(len(src))
+    return [0, *starts]
+
+
+def _hunk_edits(old: bytes, new: bytes, hunks: list[Any]) -> list[tuple[int, int, bytes]] | None:
+    """The edits (old start, old end, new text) that the hunks' line spans describe, or None
+    when spliced into `old` they do not give `new` (then the caller takes the common ends)."""
+    olines, nlines = _line_offsets(old), _line_offsets(new)
+    edits: list[tuple[int, int, bytes]] = []
+    for h in hunks:
+        # a span of 0 lines sits after line `start` (git's convention), else starts at it
+        o0 = h.old_start if h.old_count == 0 else h.old_start - 1
+        n0 = h.new_start if h.new_count == 0 else h.new_start - 1
+        o1, n1 = o0 + h.old_count, n0 + h.new_count
+        if o1 >= len(olines) or n1 >= len(nlines):
+            return None
+        edits.append((olines[o0], olines[o1], new[nlines[n0] : nlines[n1]]))
+    spliced, at = [], 0
+    for start, end, text in edits:
+        if start < at:
+            return None
+        spliced += [old[at:start], text]
+        at = end
+    return edits if b"".join([*spliced, old[at:]]) == new else None
+
+
+def _apply_edits(tree: Any, src: bytes, edits: list[tuple[int, int, bytes]]) -> Any:
+    """`tree` (of `src`) told of `edits`: (start, end, new text) replacing src[start:end], in
+    order and apart. Applied from the last, so that each one's offsets and points are still
+    those of `src` when it comes."""
+    for start, old_end, text in reversed(edits):
+        row, col = _point(src, start)
+        lines = text.count(b"\n")
+        end_col = len(text) - text.rfind(b"\n") - 1 if lines else col + len(text)
+        tree.edit(
+            start,
+            old_end,
+            start + len(text),
+            (row, col),
+            _point(src, old_end),
+            (row + lines, end_col),
+        )
+    return tree
+
+
+def _edit_blocks(old: list[bytes], tree: Any, new: list[bytes]) -> Any:
+    """`tree`, the tree of the blocks `old` joined, edited into the blocks `new` joined: one
+    edit per pair of blocks (their common ends kept) when both sides have as many blocks, else
+    one edit from the first to the last difference. Any split describes the change exactly, so
+    the re-parse gives the tree a parse from scratch gives; a finer one re-parses fewer bytes
+    (the hunks only, instead of everything from the first hunk to the last)."""
+    if len(old) != len(new):
+        old, new = [b"".join(old)], [b"".join(new)]
+    edits = []
+    at = 0  # where the block starts in the old text
+    for a, b in zip(old, new, strict=True):
+        pre, suf = _common_ends(a, b)
+        if pre < len(a) or len(a) != len(b):
+            edits.append((at + pre, at + len(a) - suf, b[pre : len(b) - suf]))
+        at += len(a)
+    return _apply_edits(tree, b"".join(old), edits)
 
 
 def pair_definitions(
@@ -902,8 +979,13 @@ def pair_definitions(
     size = sum(b - a for a, b in old_blocks) + sum(b - a for a, b in new_blocks)
     if LANGUAGES[lang].snippets and size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
         try:
-            o = _snippet_definitions(lang, old_src, old_blocks) if old_oid is not None else {}
-            n = _snippet_definitions(lang, new_src, new_blocks) if new_oid is not None else {}
+            o: dict[str, Definition] | None = {}
+            n: dict[str, Definition] | None = {}
+            base = None
+            if old_oid is not None:
+                o, base = _snippet_definitions(lang, old_src, old_blocks)
+            if new_oid is not None and o is not None:  # else whole files anyway
+                n, _ = _snippet_definitions(lang, new_src, new_blocks, base)
         except (ValueError, RecursionError):
             o = n = None
         if (
@@ -915,7 +997,7 @@ def pair_definitions(
             return o, n
     return (
         _whole(reader, old_oid, lang, old_path, old_src),
-        _whole(reader, new_oid, lang, new_path, new_src),
+        _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks)),
     )
 
 
@@ -931,14 +1013,20 @@ def _mentions(src: bytes, qualname: str) -> bool:
 
 
 def _whole(
-    reader: BlobReader, oid: str | None, lang: str, path: str, src: bytes
+    reader: BlobReader,
+    oid: str | None,
+    lang: str,
+    path: str,
+    src: bytes,
+    change: tuple[bytes, list[Any]] | None = None,
 ) -> dict[str, Definition] | None:
+    """Definitions of a whole blob, cached by blob id; `change` as in `_parse`."""
     if oid is None:
         return {}
     key = (oid, lang)
     if key not in reader.cache:
         try:
-            result = definitions(lang, src, _parse(reader, path, lang, src))
+            result = definitions(lang, src, _parse(reader, path, lang, src, change))
         except (ValueError, RecursionError):
             result = None
         _remember(reader, key, result)

@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from mining.diffs import CommitDiff
 from mining.errors import GitError, SourceError, StageError
 from mining.features import clean_message
 from mining.gitcmd import resolve_git_dir, run_git
@@ -49,6 +50,43 @@ def path_tokens(changes: Iterable[tuple[str, str]]) -> str:
         out.extend(words)
         out.extend([f"ext_{ext}", f"st_{st}", f"{st}_ext_{ext}", f"depth_{min(len(parts), 6)}"])
     return " ".join(out)
+
+
+def diff_texts(c: CommitDiff) -> dict[str, str] | None:
+    """`commit_texts`' msg_text and path_text of a commit, from its parsed patch; None when the
+    patch cannot tell them exactly (then read them with `commit_texts`).
+
+    The patch lists the files `--name-status` lists, in its order, except that git prints a
+    type change (file to symlink, ...) as a deletion and an addition of the same path. It cannot
+    tell: a message line cut at MAX_LINE_BYTES, a path with undecodable bytes (escaped as
+    `\\xNN` here, U+FFFD there), a commit whose patch git could not produce.
+    """
+    if c.incomplete or c.message_cut:
+        return None
+    changes: list[tuple[str, str]] = []
+    for f in c.files:
+        if "\\" in f.path:
+            return None
+        if f.change_type == "A" and changes and changes[-1] == ("D", f.path):
+            changes[-1] = ("T", f.path)
+        else:
+            changes.append((f.change_type, f.path))
+    return {"msg_text": clean_message(c.message), "path_text": path_tokens(changes)}
+
+
+def add_texts(rows: list[dict], commits: list[CommitDiff], git_dir: str | Path) -> None:
+    """Put the text columns into the feature rows of `commits` (same order): from the patches
+    (`diff_texts`), or from git for the commits whose patch cannot tell."""
+    missing: dict[str, dict] = {}
+    for row, c in zip(rows, commits, strict=True):
+        texts = diff_texts(c)
+        if texts is None:
+            missing[c.sha] = row
+        else:
+            row.update(texts)
+    if missing:
+        for text in commit_texts(git_dir, list(missing)).to_dict("records"):
+            missing[text.pop("sha")].update(text)
 
 
 def commit_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:

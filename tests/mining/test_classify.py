@@ -134,15 +134,17 @@ def _repo(repo_builder):
     return rb, [s1, s2]
 
 
-def test_cli_classify_prints_csv_contract(repo_builder, model_dir, tmp_path):
+def test_cli_classify_prints_csv_contract(repo_builder, model_dir, tmp_path, monkeypatch):
     rb, shas = _repo(repo_builder)
     mirror = rb.bare_clone(tmp_path / "mirror.git", empty_config=True)
     listing = tmp_path / "shas.txt"
     listing.write_text("\n".join(shas) + "\n")
-    res = CliRunner().invoke(
-        app, ["classify", "--repo", str(mirror), "--shas", str(listing), "--model", str(model_dir)]
-    )
+    args = ["classify", "--repo", str(mirror), "--shas", str(listing), "--model", str(model_dir)]
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
+    monkeypatch.setattr(features, "MIN_PER_JOB", 1)  # one commit per process
+    two = CliRunner().invoke(app, [*args, "-j", "2"])
+    assert two.exit_code == 0 and two.stdout == res.stdout
     lines = res.stdout.strip().splitlines()
     assert lines[0] == "sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix"
     rows = [ln.split(",") for ln in lines[1:]]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mining import diffs, features, syntax
+from mining import classify, diffs, features, syntax, text_features
 from mining.gitcmd import git_text
 
 #: a class larger than the member-cut threshold, edited one method at a time
@@ -230,6 +230,25 @@ def test_processes_give_the_same_rows(repo_builder, monkeypatch):
     pd.testing.assert_frame_equal(one, two)
 
 
+def test_classification_in_the_feature_processes_matches_classifying_after(
+    repo_builder, monkeypatch
+):
+    """`classify_shas` classifies inside the feature processes, on texts from the patch stream:
+    the same layers and probabilities as classifying the finished rows with texts read again."""
+    rb = _history(repo_builder)
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
+    monkeypatch.setattr(features, "MIN_PER_JOB", 2)
+    model = classify.load_model()
+    frame = features.compute_features(rb.git_dir, shas)
+    texts = text_features.commit_texts(rb.git_dir, list(frame["sha"]))
+    after = classify.classify_frame(frame.merge(texts, on="sha", how="left"), model)
+    for jobs in (1, 2):
+        got = classify.classify_shas(rb.git_dir, shas, model, jobs)
+        pd.testing.assert_frame_equal(got, after[classify.CSV_COLUMNS])
+    pids = features.compute_features(rb.git_dir, shas, 2, then=lambda f: f.assign(pid=os.getpid()))
+    assert len(set(pids["pid"])) == 2 and os.getpid() not in set(pids["pid"])
+
+
 def test_duplicate_names_are_numbered_in_source_order():
     src = PY_MISC.encode()
     first = syntax.definitions("python", src)
@@ -273,9 +292,14 @@ def _mirrors() -> Path:
 @pytest.mark.mirror
 @pytest.mark.parametrize("name", ["Aider-AI+aider", "charmbracelet+crush", "astral-sh+uv"])
 def test_real_history_sample_matches_the_whole_file_values(name, monkeypatch):
+    """On 300 real commits: the fast extraction's values are the whole-file ones, and its texts
+    (from the patch stream) are `commit_texts`'."""
     git_dir = _mirrors() / name / "repo"
     if not git_dir.is_dir():
         pytest.skip(f"{git_dir}: no mirror")
     shas = git_text(git_dir, ["rev-list", "--no-merges", "--max-count=300", "HEAD"]).split()
-    fast = features.compute_features(git_dir, shas)
+    fast = features.compute_features(git_dir, shas, texts=True)
+    texts = ["sha", *text_features.TEXT_COLUMNS]
+    pd.testing.assert_frame_equal(fast[texts], text_features.commit_texts(git_dir, shas))
+    fast = fast.drop(columns=text_features.TEXT_COLUMNS)
     pd.testing.assert_frame_equal(fast, _reference(monkeypatch, git_dir, shas))

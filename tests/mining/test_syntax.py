@@ -103,3 +103,71 @@ def test_blob_reader_reads_blobs_and_paths(repo_builder):
         defs = syntax.file_definitions(reader, oid, "python")
         assert set(defs) == {"f"}
         assert syntax.file_definitions(reader, oid, "python") is defs  # cached by blob id
+
+
+def _nodes(tree) -> list[tuple]:
+    """Every node of a tree with its type and position, in document order."""
+    out, stack = [], [tree.root_node]
+    while stack:
+        node = stack.pop()
+        out.append((node.type, node.start_byte, node.end_byte, node.start_point, node.end_point))
+        stack.extend(reversed(node.children))
+    return out
+
+
+_GO_OLD = [
+    b"func A(x int) int {\n\treturn x\n}\n\n",
+    b"func B() {\n\tprintln(1)\n\tprintln(2)\n}\n\n",
+    b"type T struct {\n\ta int\n}\n",
+]
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        [  # an edit in each block, one spanning lines, one adding lines
+            b"func A(x int, y int) int {\n\treturn x + y\n}\n\n",
+            b"func B() {\n\tprintln(1)\n\n\tif true {\n\t\tprintln(3)\n\t}\n\tprintln(2)\n}\n\n",
+            b"type T struct {\n\ta int\n\tb string\n}\n",
+        ],
+        [_GO_OLD[0], _GO_OLD[1], b"type T struct {\n}\n"],  # one block changed, lines removed
+        [b"// new\n" + _GO_OLD[0], b"func C() {}\n\n" + _GO_OLD[1], _GO_OLD[2] + b"\n"],  # at ends
+        [_GO_OLD[0] + _GO_OLD[1], b"func Z() {}\n"],  # fewer blocks: one edit overall
+        list(_GO_OLD),  # nothing changed
+    ],
+)
+def test_new_side_parsed_from_the_old_tree_is_a_fresh_parse(new):
+    """The new side's snippet, parsed from the old side's tree edited block by block, is the
+    tree a parse from scratch gives: same nodes, same positions."""
+    parser, _ = syntax._parser("go")
+    old = list(_GO_OLD)
+    edited = syntax._edit_blocks(old, parser.parse(b"".join(old)), new)
+    again = parser.parse(b"".join(new), edited)
+    assert _nodes(again) == _nodes(parser.parse(b"".join(new)))
+
+
+def test_hunks_tell_the_whole_file_reparse_where_the_file_changed(repo_builder):
+    """Each hunk of a commit becomes one edit of the old version's tree (insertions, deletions,
+    a last line without a newline); re-parsed, it is the tree of a parse from scratch."""
+    from mining import diffs
+
+    old = "".join(f"func F{i}(a int) int {{\n\treturn a + {i}\n}}\n\n" for i in range(30))
+    new = (
+        "// head\n"
+        + old.replace("return a + 3\n", "return a * 3\n")
+        .replace("func F10(a int) int {\n\treturn a + 10\n}\n\n", "")
+        .replace("return a + 20\n", "x := a\n\treturn x + 20\n")
+        + "func Last() {}"
+    )
+    rb = repo_builder()
+    rb.commit("old", {"m.go": old})
+    sha = rb.commit("new", {"m.go": new})
+    (c,) = diffs.iter_commit_diffs(rb.git_dir, [sha])
+    hunks = c.files[0].hunks
+    edits = syntax._hunk_edits(old.encode(), new.encode(), hunks)
+    assert edits is not None and len(edits) == len(hunks) >= 4
+    parser, _ = syntax._parser("go")
+    tree = syntax._apply_edits(parser.parse(old.encode()), old.encode(), edits)
+    assert _nodes(parser.parse(new.encode(), tree)) == _nodes(parser.parse(new.encode()))
+    other = old.replace("return a + 15", "return a - 15").encode()  # not this change's old side
+    assert syntax._hunk_edits(other, new.encode(), hunks) is None

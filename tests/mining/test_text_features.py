@@ -7,6 +7,7 @@ import pytest
 
 from mining import features, store, text_features
 from mining.errors import StageError
+from mining.gitcmd import git_text
 
 
 def test_commit_texts_clean_message_and_tokenise_paths(repo_builder):
@@ -71,3 +72,42 @@ def test_texts_from_db_match_git_and_refuse_a_database_without_messages(repo_bui
     con.execute("DELETE FROM messages")  # what a released database looks like
     with pytest.raises(StageError, match="no commit messages"):
         text_features.texts_from_db(con, repo, [sha])
+
+
+def _awkward_history(rb) -> tuple[list[str], set[str]]:
+    """Commits whose file lists a patch spells differently from `--name-status`: type changes
+    (printed as a deletion and an addition), mode changes, binaries, renames with spaces,
+    non-ASCII paths; and the two commits the patch cannot tell (a non-UTF-8 path, a message
+    line longer than the parser keeps). Returns the shas and those two."""
+    rb.commit("root", {"a/f.txt": "f\n", "bin.dat": b"x\0y", "m.sh": "echo\n", "sp ace.txt": "s\n"})
+    (rb.path / "a/f.txt").unlink()
+    (rb.path / "a/f.txt").symlink_to("../m.sh")
+    (rb.path / "m.sh").chmod(0o755)
+    rb.git("mv", "sp ace.txt", "sp ace 2.txt")
+    rb.commit(
+        "fix: many kinds\n\nbody line",
+        {"bin.dat": b"x\0z", "ü/ä.txt": "u\n"},
+        trailers=[("Co-authored-by", "Bot <bot@example.org>")],
+    )
+    (rb.path / "a/f.txt").unlink()
+    rb.commit("back to a file", {"a/f.txt": "f again\n", "bin.dat": None})
+    raw = rb.commit("odd name", {b"caf\xe9.txt": "c\n"})
+    long = rb.commit("x" * 3000 + "\n\nshort body", {"l.txt": "l\n"})
+    return git_text(rb.git_dir, ["rev-list", "HEAD"]).split(), {raw, long}
+
+
+def test_texts_from_the_patch_stream_match_commit_texts(repo_builder, monkeypatch):
+    """`compute_features(texts=True)` gives `commit_texts`' columns without reading git twice:
+    only the commits the patch cannot tell are read again."""
+    rb = repo_builder()
+    shas, unclear = _awkward_history(rb)
+    expected = text_features.commit_texts(rb.git_dir, shas)
+    asked: list[str] = []
+    real = text_features.commit_texts
+    monkeypatch.setattr(text_features, "commit_texts", lambda gd, s: asked.extend(s) or real(gd, s))
+    frame = features.compute_features(rb.git_dir, shas, texts=True)
+    pd.testing.assert_frame_equal(frame[["sha", *text_features.TEXT_COLUMNS]], expected)
+    assert set(asked) == unclear
+    plain = features.compute_features(rb.git_dir, shas)  # the feature columns are unchanged
+    pd.testing.assert_frame_equal(frame.drop(columns=text_features.TEXT_COLUMNS), plain)
+    assert "st_T" in expected.set_index("sha").loc[shas[3], "path_text"].split()
