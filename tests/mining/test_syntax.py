@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mining import syntax
+from mining import syntax, syntax_blocks, syntax_languages
 
 
 def _defs(lang: str, src: str) -> dict[str, syntax.Definition]:
@@ -139,9 +139,9 @@ _GO_OLD = [
 def test_new_side_parsed_from_the_old_tree_is_a_fresh_parse(new):
     """The new side's snippet, parsed from the old side's tree edited block by block, is the
     tree a parse from scratch gives: same nodes, same positions."""
-    parser, _ = syntax._parser("go")
+    parser, _ = syntax_languages.parser_for("go")
     old = list(_GO_OLD)
-    edited = syntax._edit_blocks(old, parser.parse(b"".join(old)), new)
+    edited = syntax_blocks.edit_blocks(old, parser.parse(b"".join(old)), new)
     again = parser.parse(b"".join(new), edited)
     assert _nodes(again) == _nodes(parser.parse(b"".join(new)))
 
@@ -164,10 +164,10 @@ def test_hunks_tell_the_whole_file_reparse_where_the_file_changed(repo_builder):
     sha = rb.commit("new", {"m.go": new})
     (c,) = diffs.iter_commit_diffs(rb.git_dir, [sha])
     hunks = c.files[0].hunks
-    edits = syntax._hunk_edits(old.encode(), new.encode(), hunks)
+    edits = syntax_blocks.hunk_edits(old.encode(), new.encode(), hunks)
     assert edits is not None and len(edits) == len(hunks) >= 4
-    parser, _ = syntax._parser("go")
-    tree = syntax._apply_edits(parser.parse(old.encode()), old.encode(), edits)
+    parser, _ = syntax_languages.parser_for("go")
+    tree = syntax_blocks.apply_edits(parser.parse(old.encode()), old.encode(), edits)
     assert _nodes(parser.parse(new.encode(), tree)) == _nodes(parser.parse(new.encode()))
     other = old.replace("return a + 15", "return a - 15").encode()  # not this change's old side
-    assert syntax._hunk_edits(other, new.encode(), hunks) is None
+    assert syntax_blocks.hunk_edits(other, new.encode(), hunks) is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mining import features, syntax
+from mining import features, syntax, syntax_languages
 from mining.gitcmd import git_text
 
 
@@ -286,7 +286,7 @@ def test_a_body_edit_is_no_signature_change(lang, old, new):
 def test_every_node_type_exists_in_its_grammar(lang):
     """A misspelt node type would silently define nothing: each one the table names is a node
     type of the grammar (the old six may name types only some of their grammars have)."""
-    parser, _ = syntax._parser(lang)
+    parser, _ = syntax_languages.parser_for(lang)
     spec = syntax.LANGUAGES[lang]
     named = [*spec.definitions, *spec.scopes, *spec.bodies, *spec.modifiers, *spec.sections]
     missing = [t for t in named if parser.language.id_for_node_kind(t, True) is None]
