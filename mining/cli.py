@@ -623,6 +623,8 @@ def classify(
         refuse(
             "--shas needs --repo PATH (without --repo every featured commit in --db is classified)"
         )
+    if jobs != DEFAULT_JOBS and repo is None:
+        refuse("--jobs applies with --repo and --shas (the database run classifies in one process)")
     lines = ProgressLines(quiet)
     try:
         if repo is not None and shas is not None:

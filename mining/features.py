@@ -856,9 +856,13 @@ def compute_features(
     shas = [s.strip() for s in shas if s.strip()]
     if shas:
         _check_shas(gd, shas)
-    jobs = max(1, min(jobs, len(shas) // MIN_PER_JOB or 1))
+    jobs = job_count(jobs, len(shas))
     if jobs == 1:
         return _part_frame(gd, shas, texts, then)
+    if "fork" not in multiprocessing.get_all_start_methods():  # Windows: `then` goes pickled
+        return pd.concat(
+            _in_processes(_part_frame, gd, shas, jobs, "spawn", texts, then), ignore_index=True
+        )
     global _WORKER_THEN
     _WORKER_THEN = then  # a forked worker inherits it: a model is not pickled to each process
     try:
@@ -866,6 +870,12 @@ def compute_features(
     finally:
         _WORKER_THEN = None
     return pd.concat(parts, ignore_index=True)
+
+
+def job_count(jobs: int, n_commits: int) -> int:
+    """Processes worth starting for `n_commits` commits: at most one per MIN_PER_JOB of them
+    (a process's start-up and cold caches cost more than a few commits' features)."""
+    return max(1, min(jobs, n_commits // MIN_PER_JOB or 1))
 
 
 #: `compute_features`' `then` while its worker processes start (fork copies it into them)
@@ -888,7 +898,7 @@ def _part_frame(
 def _parallel_rows(git_dir: Path, shas: list[str], jobs: int, start: str) -> list[dict[str, Any]]:
     """Rows of `shas` in order, computed by `jobs` processes on consecutive runs of commits
     (consecutive, so that each process's caches see a file's successive versions)."""
-    jobs = max(1, min(jobs, len(shas) // MIN_PER_JOB or 1))
+    jobs = job_count(jobs, len(shas))
     if jobs == 1:
         return _rows_surviving_unreadable(git_dir, shas)
     done = _in_processes(_rows_surviving_unreadable, git_dir, shas, jobs, start, None, False)

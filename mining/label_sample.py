@@ -35,6 +35,9 @@ class Design:
     before_era: int
     enrich_per_band: int
     era_fallback: str
+    #: drawn from every repository of its frame (round 3), not only from those its labels come
+    #: from: decides which commits had a chance in it (`combine_rounds`)
+    whole_frame: bool = False
 
     @classmethod
     def load(cls, path: str | Path, section: str = "design") -> Design:
@@ -48,6 +51,7 @@ class Design:
                 before_era=int(d["before_era"]),
                 enrich_per_band=int(d["enrich_per_band"]),
                 era_fallback=str(d["era_fallback"]),
+                whole_frame=bool(d.get("whole_frame", False)),
             )
         except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError) as exc:
             raise LabelError(f"{path}: not a labelling design [{section}] ({exc})") from exc
@@ -260,13 +264,12 @@ def combine_rounds(
     labels: pd.DataFrame,
     frame: pd.DataFrame,
     rounds: dict[int, Design | None],
-    whole_frame: frozenset[int] = frozenset(),
 ) -> pd.DataFrame:
     """Each labelled commit's probability of being drawn by any round: `pi` and `pi_r<k>`.
 
     `labels` has `repo, sha, round, pi` (pi = its own round's probability, as recorded when it
-    was drawn); a round's repositories are those its labels come from, except the rounds in
-    `whole_frame`, drawn from every repository of the frame (`None` marks round 1's
+    was drawn); a round's repositories are those its labels come from, except a round whose
+    design says `whole_frame`, drawn from every repository of the frame (`None` marks round 1's
     approximation).
     The commit's own round keeps the recorded value; the other rounds' chances are recomputed
     from the frame, so that 1/pi weights the union of the rounds back to the population.
@@ -279,7 +282,7 @@ def combine_rounds(
             chance = round1_inclusion(frame[frame["repo"].isin(repos)])
         else:
             scope = (
-                frame if rnd in whole_frame else frame[frame["repo"].isin(labels.loc[own, "repo"])]
+                frame if design.whole_frame else frame[frame["repo"].isin(labels.loc[own, "repo"])]
             )
             chance = inclusion(scope, design)[["repo", "sha", "pi"]]
         col = f"pi_r{rnd}"

@@ -575,10 +575,30 @@ def pair_definitions(
     if (old_oid is not None and old_src is None) or (new_oid is not None and new_src is None):
         return None, None
     old_src, new_src = old_src or b"", new_src or b""
+    if LANGUAGES[lang].snippets:  # else the blocks would be cut only to be thrown away
+        pair = _snippet_pair(lang, old_oid, new_oid, old_src, new_src, hunks)
+        if pair is not None:
+            return pair
+    return (
+        _whole(reader, old_oid, lang, old_path, old_src),
+        _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks)),
+    )
+
+
+def _snippet_pair(
+    lang: str,
+    old_oid: str | None,
+    new_oid: str | None,
+    old_src: bytes,
+    new_src: bytes,
+    hunks: list[Any],
+) -> tuple[dict[str, Definition] | None, dict[str, Definition] | None] | None:
+    """`pair_definitions` from the touched blocks alone, or None when only whole files can
+    tell (see `pair_definitions`)."""
     old_blocks = touched_blocks(old_src, [(h.old_start, h.old_count) for h in hunks], lang)
     new_blocks = touched_blocks(new_src, [(h.new_start, h.new_count) for h in hunks], lang)
     size = sum(b - a for a, b in old_blocks) + sum(b - a for a, b in new_blocks)
-    if LANGUAGES[lang].snippets and size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
+    if size <= _WHOLE_SHARE * (len(old_src) + len(new_src)):
         try:
             o: dict[str, Definition] | None = {}
             n: dict[str, Definition] | None = {}
@@ -596,10 +616,7 @@ def pair_definitions(
             and not any(_mentions(new_src, k) for k in o.keys() - n.keys())
         ):
             return o, n
-    return (
-        _whole(reader, old_oid, lang, old_path, old_src),
-        _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks)),
-    )
+    return None
 
 
 def _mentions(src: bytes, qualname: str) -> bool:

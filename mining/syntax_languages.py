@@ -17,6 +17,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from mining.errors import ToolError
+
 
 @dataclass(frozen=True, slots=True)
 class Language:
@@ -86,12 +88,18 @@ def parser_for(lang: str) -> tuple[Any, Any]:
 
     spec = LANGUAGES[lang]
     module, _, function = spec.grammar.partition(":")
-    if module == "pack":
-        from tree_sitter_language_pack import get_language
+    try:  # a broken install must stop the run with its name, not count every file as unparsed
+        if module == "pack":
+            from tree_sitter_language_pack import get_language
 
-        language = get_language(function)  # type: ignore[arg-type]  # a name from our TOML
-    else:
-        language = ts.Language(getattr(importlib.import_module(module), function)())
+            language = get_language(function)  # type: ignore[arg-type]  # a name from our TOML
+        else:
+            language = ts.Language(getattr(importlib.import_module(module), function)())
+    except (ImportError, LookupError, ValueError, AttributeError, OSError) as exc:
+        raise ToolError(
+            f"{lang}: tree-sitter grammar {spec.grammar!r} cannot be loaded ({exc}); "
+            "reinstall the dependencies pinned in pyproject.toml"
+        ) from exc
     patterns = []
     for node_type in spec.definitions:
         try:

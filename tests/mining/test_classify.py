@@ -307,3 +307,10 @@ def test_labelled_commits_get_their_out_of_fold_layer(repo_builder, model_dir, t
     }
     assert rows[shas[0]] == ("architectural", True, "oof", 0.6, True)
     assert rows[shas[1]][1] is False and rows[shas[1]][2] != "oof"
+
+
+def test_cli_classify_jobs_without_repo_is_refused(tmp_path):
+    """`-j` parallelises the per-commit path only: asked of the database run it would be ignored
+    silently, so it is refused with a line that says where it applies."""
+    res = CliRunner().invoke(app, ["classify", "--db", str(tmp_path / "x.duckdb"), "-j", "2"])
+    assert res.exit_code == 2 and "--jobs applies with --repo" in res.output

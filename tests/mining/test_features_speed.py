@@ -3,6 +3,7 @@ values as parsing whole files one commit at a time, and gives them on every run.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -130,9 +131,15 @@ def _history(repo_builder):
 
 
 def _reference(monkeypatch: pytest.MonkeyPatch, git_dir: Path, shas: list[str]) -> pd.DataFrame:
-    """The plain extraction: whole files on both sides, no cut into blocks."""
+    """The plain extraction: whole files on both sides, each parsed afresh (no cut into blocks,
+    no incremental re-parse from the path's previous tree)."""
     with monkeypatch.context() as m:
         m.setattr(syntax, "_WHOLE_SHARE", -1.0)
+        m.setattr(
+            syntax.BlobReader,
+            "__init__",
+            functools.partialmethod(syntax.BlobReader.__init__, incremental=False),
+        )
         return features.compute_features(git_dir, shas)
 
 
@@ -227,6 +234,20 @@ def test_processes_give_the_same_rows(repo_builder, monkeypatch):
     monkeypatch.setattr(features, "MIN_PER_JOB", 2)
     one = features.compute_features(rb.git_dir, shas)
     two = features.compute_features(rb.git_dir, shas, jobs=2)
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_without_fork_the_processes_are_spawned_and_still_apply_then(repo_builder, monkeypatch):
+    """Where `fork` does not exist (Windows), the feature processes are spawned and `then`
+    travels to them pickled: the same rows, passed through it, as in one process."""
+    rb = _history(repo_builder)
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
+    monkeypatch.setattr(features, "MIN_PER_JOB", 2)
+    mark = functools.partial(pd.DataFrame.assign, marker=7)
+    one = features.compute_features(rb.git_dir, shas, then=mark)
+    monkeypatch.setattr(features.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    two = features.compute_features(rb.git_dir, shas, jobs=2, then=mark)
+    assert two["marker"].eq(7).all()
     pd.testing.assert_frame_equal(one, two)
 
 

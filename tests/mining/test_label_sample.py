@@ -145,10 +145,10 @@ def test_combine_rounds_weights_the_union_of_independent_rounds(crawled):
     con, _, _ = crawled
     repo = con.execute("SELECT repo FROM repos").fetchone()[0]
     frame = sampling_frame(con, [repo])
-    d2, d3 = _design(), _design(seed=99, ai=2, same_era=1, before_era=0)
+    d2, d3 = _design(), _design(seed=99, ai=2, same_era=1, before_era=0, whole_frame=True)
     s2, s3 = draw(frame, d2), draw(frame, d3)
     labels = pd.concat([s2.assign(round=2), s3[~s3["sha"].isin(s2["sha"])].assign(round=3)])
-    out = combine_rounds(labels, frame, {2: d2, 3: d3}, whole_frame=frozenset({3}))
+    out = combine_rounds(labels, frame, {2: d2, 3: d3})
     every3 = inclusion(frame, d3).set_index("sha")["pi"]
     every2 = inclusion(frame, d2).set_index("sha")["pi"]
     row = out.iloc[0]
@@ -160,7 +160,7 @@ def test_combine_rounds_weights_the_union_of_independent_rounds(crawled):
 
 
 def test_combine_rounds_keeps_a_round_to_its_own_repositories(crawled):
-    """A round outside `whole_frame` drew only from its labels' repositories (round 4 drew from
+    """A round whose design is not `whole_frame` drew only from its labels' repositories (round 4 drew from
     repositories outside the corpus): the others' commits had no chance in it, and vice versa."""
     from mining.label_sample import combine_rounds
 

@@ -4,6 +4,7 @@ fast extraction (touched blocks) against whole files."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -19,9 +20,15 @@ def _mirrors() -> Path:
 
 
 def _whole_files(monkeypatch: pytest.MonkeyPatch, git_dir: Path, shas: list[str]) -> pd.DataFrame:
-    """The plain extraction: whole files on both sides, no cut into blocks."""
+    """The plain extraction: whole files on both sides, each parsed afresh (no cut into blocks,
+    no incremental re-parse)."""
     with monkeypatch.context() as m:
         m.setattr(syntax, "_WHOLE_SHARE", -1.0)
+        m.setattr(
+            syntax.BlobReader,
+            "__init__",
+            functools.partialmethod(syntax.BlobReader.__init__, incremental=False),
+        )
         return features.compute_features(git_dir, shas)
 
 
@@ -307,3 +314,22 @@ def test_real_history_sample_matches_the_whole_file_values(name, ext, monkeypatc
     fast = features.compute_features(git_dir, shas)
     assert fast["syn_files_parsed"].sum() > 0
     pd.testing.assert_frame_equal(fast, _whole_files(monkeypatch, git_dir, shas))
+
+
+def test_a_grammar_that_cannot_load_stops_with_its_name(monkeypatch):
+    """A broken install (the pack lacks a grammar) is a one-line ToolError naming the language,
+    not an internal error, and not every file of that language silently counted unparsed."""
+    import tree_sitter_language_pack
+
+    from mining.errors import ToolError
+
+    def missing(name: str) -> None:
+        raise LookupError(f"Could not find language library for {name}")
+
+    syntax_languages.parser_for.cache_clear()
+    monkeypatch.setattr(tree_sitter_language_pack, "get_language", missing)
+    try:
+        with pytest.raises(ToolError, match=r"^csharp: tree-sitter grammar 'pack:csharp'"):
+            syntax.definitions("csharp", b"public class K { }\n")
+    finally:
+        syntax_languages.parser_for.cache_clear()
