@@ -14,6 +14,7 @@ import pytest
 
 from mining import classify, diffs, features, syntax, text_features
 from mining.gitcmd import git_text
+from tests.mining.extraction import whole_file_features
 
 #: a class larger than the member-cut threshold, edited one method at a time
 _METHODS = "".join(
@@ -130,19 +131,6 @@ def _history(repo_builder):
     return rb
 
 
-def _reference(monkeypatch: pytest.MonkeyPatch, git_dir: Path, shas: list[str]) -> pd.DataFrame:
-    """The plain extraction: whole files on both sides, each parsed afresh (no cut into blocks,
-    no incremental re-parse from the path's previous tree)."""
-    with monkeypatch.context() as m:
-        m.setattr(syntax, "_WHOLE_SHARE", -1.0)
-        m.setattr(
-            syntax.BlobReader,
-            "__init__",
-            functools.partialmethod(syntax.BlobReader.__init__, incremental=False),
-        )
-        return features.compute_features(git_dir, shas)
-
-
 def test_touched_blocks_give_the_whole_file_values(repo_builder, monkeypatch):
     rb = _history(repo_builder)
     shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
@@ -153,7 +141,7 @@ def test_touched_blocks_give_the_whole_file_values(repo_builder, monkeypatch):
     )
     fast = features.compute_features(rb.git_dir, shas)
     assert {"python", "go", "typescript", "rust"} <= set(snippets)  # the fast path ran
-    ref = _reference(monkeypatch, rb.git_dir, shas)
+    ref = whole_file_features(monkeypatch, rb.git_dir, shas)
     pd.testing.assert_frame_equal(fast, ref)
     by = fast.set_index("sha")
     edit, resign = shas[-2], shas[-3]
@@ -176,7 +164,7 @@ def test_lead_lines_belong_to_the_declaration_they_precede(repo_builder, monkeyp
     monkeypatch.setattr(syntax, "_whole", lambda *a: wholes.append(a[3]) or real(*a))
     fast = features.compute_features(rb.git_dir, shas[:-1])  # not the root: it adds files
     assert wholes == []
-    ref = _reference(monkeypatch, rb.git_dir, shas[:-1])
+    ref = whole_file_features(monkeypatch, rb.git_dir, shas[:-1])
     pd.testing.assert_frame_equal(fast, ref)
     assert (fast["syn_files_parsed"] == 1).all()
     assert fast["syn_defs_body_changed"].tolist()[-2:] == [1, 1]  # f7's body, there and back
@@ -323,4 +311,4 @@ def test_real_history_sample_matches_the_whole_file_values(name, monkeypatch):
     texts = ["sha", *text_features.TEXT_COLUMNS]
     pd.testing.assert_frame_equal(fast[texts], text_features.commit_texts(git_dir, shas))
     fast = fast.drop(columns=text_features.TEXT_COLUMNS)
-    pd.testing.assert_frame_equal(fast, _reference(monkeypatch, git_dir, shas))
+    pd.testing.assert_frame_equal(fast, whole_file_features(monkeypatch, git_dir, shas))

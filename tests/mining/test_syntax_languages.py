@@ -4,7 +4,6 @@ fast extraction (touched blocks) against whole files."""
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 
@@ -13,23 +12,11 @@ import pytest
 
 from mining import features, syntax, syntax_languages
 from mining.gitcmd import git_text
+from tests.mining.extraction import whole_file_features
 
 
 def _mirrors() -> Path:
     return Path(os.environ.get("STRATA_MIRRORS", "/work/.mirror"))
-
-
-def _whole_files(monkeypatch: pytest.MonkeyPatch, git_dir: Path, shas: list[str]) -> pd.DataFrame:
-    """The plain extraction: whole files on both sides, each parsed afresh (no cut into blocks,
-    no incremental re-parse)."""
-    with monkeypatch.context() as m:
-        m.setattr(syntax, "_WHOLE_SHARE", -1.0)
-        m.setattr(
-            syntax.BlobReader,
-            "__init__",
-            functools.partialmethod(syntax.BlobReader.__init__, incremental=False),
-        )
-        return features.compute_features(git_dir, shas)
 
 
 #: per language: path, file head and tail, a function (name, parameters, body), a type (name),
@@ -176,7 +163,7 @@ def test_changes_give_the_syn_counts(lang, repo_builder, monkeypatch):
         rb.commit(f"step {i}", {path: _source(lang, funcs, types)})
     shas = git_text(rb.git_dir, ["rev-list", "--reverse", "HEAD"]).split()[1:]
     fast = features.compute_features(rb.git_dir, shas)
-    pd.testing.assert_frame_equal(fast, _whole_files(monkeypatch, rb.git_dir, shas))
+    pd.testing.assert_frame_equal(fast, whole_file_features(monkeypatch, rb.git_dir, shas))
     got = fast.set_index("sha").loc[shas]
     cols = [
         "syn_defs_added",
@@ -313,7 +300,7 @@ def test_real_history_sample_matches_the_whole_file_values(name, ext, monkeypatc
     shas = git_text(git_dir, log).split()
     fast = features.compute_features(git_dir, shas)
     assert fast["syn_files_parsed"].sum() > 0
-    pd.testing.assert_frame_equal(fast, _whole_files(monkeypatch, git_dir, shas))
+    pd.testing.assert_frame_equal(fast, whole_file_features(monkeypatch, git_dir, shas))
 
 
 def test_a_grammar_that_cannot_load_stops_with_its_name(monkeypatch):
