@@ -612,7 +612,8 @@ def classify(
     Without --repo: every featured commit in the database -> commit_layers (the full model reads
     the messages table of a crawled database; labelled commits get their out-of-fold layer,
     is_oof). With --repo and --shas: print CSV
-    `sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix`.
+    `sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix`; there `-j N` runs N
+    feature processes, each classifying its own rows (the database run takes no -j).
     """
     from mining.classify import CSV_COLUMNS, classify_shas, classify_stage, load_model
     from mining.runner import ProgressLines, read_input_file, stage_run
