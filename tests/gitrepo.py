@@ -12,7 +12,25 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pytest
+
 DEFAULT_AUTHOR = ("Ada Human", "ada@example.org")
+
+
+def isolate_git(mp: pytest.MonkeyPatch, home: Path) -> None:
+    """Keep the machine out of git: a HOME with its own config, no system config, no template
+    dir, UTC, no inherited GIT_DIR. The autouse fixture applies it per test; module-scoped
+    fixtures (built before any test's monkeypatch exists) apply it themselves."""
+    mp.setenv("HOME", str(home))
+    mp.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    mp.setenv("GIT_TEMPLATE_DIR", "")
+    mp.setenv("TZ", "UTC")
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        mp.delenv(var, raising=False)
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test\n\temail = test@example.org\n[init]\n\tdefaultBranch = main\n"
+    )
 
 
 class RepoBuilder:

@@ -14,7 +14,7 @@ from mining import store
 from mining.attribute import load_catalog, parse_catalog
 from mining.errors import CorpusError
 from mining.subject_templates import detect, mask, template_id
-from tests.gitrepo import RepoBuilder
+from tests.gitrepo import RepoBuilder, isolate_git
 
 PERSON = ("Ada Human", "ada@example.org")
 
@@ -123,17 +123,9 @@ def crawled(tmp_path_factory):
     """Every committer, author, template and chore case in one repository, plus templates that
     repeat MIN times (detected) and MIN-1 times (not), crawled with attribution."""
     base = tmp_path_factory.mktemp("automation")
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.org\n")
     min_n = load_catalog().scripted_min_commits
-    with pytest.MonkeyPatch.context() as mp:  # the autouse git isolation is per test; repeat it
-        for key, value in {
-            "HOME": str(home),
-            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "TZ": "UTC",
-        }.items():
-            mp.setenv(key, value)
+    with pytest.MonkeyPatch.context() as mp:  # the autouse git isolation is per test
+        isolate_git(mp, tmp_path_factory.mktemp("home"))
         r = RepoBuilder(base / "automation")
         sha: dict[str, str] = {"plain": r.commit("feat: add parser", {"a.py": "1\n"})}
         for name, bot, subj in COMMITTER_CASES:

@@ -17,7 +17,7 @@ from mining.build import build
 from mining.cli import app
 from mining.errors import DatabaseError, PrivacyError
 from mining.runner import resolve_targets
-from tests.gitrepo import RepoBuilder
+from tests.gitrepo import RepoBuilder, isolate_git
 from tests.mining.test_build import make_corpus, model_dir  # noqa: F401 - fixture reused
 
 
@@ -25,16 +25,8 @@ from tests.mining.test_build import make_corpus, model_dir  # noqa: F401 - fixtu
 def built_once(tmp_path_factory, model_dir):  # noqa: F811
     """A database built from the fixture corpus (Ada Human, Bo Person, Claude trailers)."""
     base = tmp_path_factory.mktemp("corpus")
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.org\n")
-    with pytest.MonkeyPatch.context() as mp:  # the autouse git isolation is per test; repeat it
-        for key, value in {
-            "HOME": str(home),
-            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "TZ": "UTC",
-        }.items():
-            mp.setenv(key, value)
+    with pytest.MonkeyPatch.context() as mp:  # the autouse git isolation is per test
+        isolate_git(mp, tmp_path_factory.mktemp("home"))
         targets = resolve_targets([], make_corpus(lambda name: RepoBuilder(base / name), base))
         db = base / "s.duckdb"
         build(db, targets, model_dir=model_dir)
