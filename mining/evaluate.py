@@ -297,6 +297,23 @@ PREFIX_COLUMNS = ["cc_type", "cc_has_scope", "cc_breaking"]
 # --- nested cross-validation ----------------------------------------------------------------
 
 
+def fit_labelled(
+    frame: pd.DataFrame, variant: str, inner_splits: int, meta: dict[str, Any] | None = None
+) -> tuple[classify.LayerModel, classify.Selection]:
+    """The shipped procedure fitted on labelled rows: their layer and is_fix, grouped by
+    repository, weighted 1/pi. One place, so an outer fold and the shipped model learn alike."""
+    return classify.fit_layer_model(
+        frame,
+        frame["layer"],
+        frame["is_fix"],
+        frame["repo"].to_numpy(),
+        weights=frame["weight"].to_numpy(),
+        variant=variant,
+        inner_splits=inner_splits,
+        meta=meta,
+    )
+
+
 def nested_cv(
     data: pd.DataFrame,
     variant: str,
@@ -325,15 +342,7 @@ def nested_cv(
     X_all = classify.model_frame(data)
     for k, (train, test) in enumerate(folds):
         tr = data.iloc[train].reset_index(drop=True)
-        model, sel = classify.fit_layer_model(
-            tr,
-            tr["layer"],
-            tr["is_fix"],
-            tr["repo"].to_numpy(),
-            weights=tr["weight"].to_numpy(),
-            variant=variant,
-            inner_splits=inner_splits,
-        )
+        model, sel = fit_labelled(tr, variant, inner_splits)
         out = model.predict(data.iloc[test].reset_index(drop=True))
         pred.loc[test, "fold"] = k
         for col in ("layer", "is_fix", "decided_by"):
@@ -992,16 +1001,7 @@ def run(
                 "cv_architectural_f1": report["variants"][variant]["architectural_f1"],
             }
             with threadpool_limits(1):
-                model, _ = classify.fit_layer_model(
-                    data,
-                    data["layer"],
-                    data["is_fix"],
-                    data["repo"].to_numpy(),
-                    weights=data["weight"].to_numpy(),
-                    variant=variant,
-                    inner_splits=inner_splits,
-                    meta=meta,
-                )
+                model, _ = fit_labelled(data, variant, inner_splits, meta)
             path = classify.save_model(model, model_dir, variant)
             report["model_paths"][variant] = str(path)
             if progress is not None:
