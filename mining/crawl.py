@@ -30,6 +30,7 @@ from mining import __version__, attribute, gitlog, store
 from mining.errors import GitError, StrataError
 from mining.logparse import CommitRecord
 from mining.sources import Source, check_same_repository
+from mining.vocabulary import IDENTITY_COLUMNS
 
 BATCH_COMMITS = 20_000
 _PR_SQUASH_RE = re.compile(r"\(#(\d+)\)\s*$")
@@ -80,21 +81,7 @@ FILE_SCHEMA = pa.schema(
         ("new_blob", pa.string()),
     ]
 )
-IDENTITY_SCHEMA = pa.schema(
-    [
-        (c, pa.string())
-        for c in (
-            "repo",
-            "sha",
-            "author_name",
-            "author_email",
-            "committer_name",
-            "committer_email",
-            "mailmap_author_name",
-            "mailmap_author_email",
-        )
-    ]
-)
+IDENTITY_SCHEMA = pa.schema([(c, pa.string()) for c in ("repo", "sha", *IDENTITY_COLUMNS)])
 MESSAGE_SCHEMA = pa.schema(
     [
         ("repo", pa.string()),

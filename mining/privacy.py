@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from mining.attribute import load_catalog
 from mining.errors import PrivacyError
+from mining.vocabulary import IDENTITY_COLUMNS
 
 WINDOW = 40
 MIN_SUBJECT = 20
@@ -39,12 +40,7 @@ FORBIDDEN_COLUMNS = {
     "message",
     "subject",
     "body",
-    "author_name",
-    "author_email",
-    "committer_name",
-    "committer_email",
-    "mailmap_author_name",
-    "mailmap_author_email",
+    *IDENTITY_COLUMNS,
     "name",
     "email",
     "diff",
