@@ -29,7 +29,7 @@ import pandas as pd
 from mining import features, store
 from mining.errors import StageError, StrataError
 from mining.labels import OOF_PREDICTIONS
-from mining.vocabulary import LAYERS
+from mining.vocabulary import LAYERS, TEXT_COLUMNS
 
 # One OpenMP thread unless the user says otherwise: scikit-learn's gradient boosting otherwise
 # spins a thread per core and stalls (40x slower measured) on a loaded 2-core machine.
@@ -251,7 +251,7 @@ def variant_columns(variant: str) -> tuple[list[str], list[str]]:
         for c in features.FEATURE_COLUMNS
         if variant == "full" or not c.startswith(MESSAGE_PREFIXES)
     ]
-    texts = ["msg_text", "path_text"] if variant == "full" else ["path_text"]
+    texts = list(TEXT_COLUMNS) if variant == "full" else ["path_text"]
     return [*cols, *RATIO_COLUMNS], texts
 
 

@@ -31,7 +31,7 @@ from mining import diffs, store, syntax
 from mining.attribute import load_catalog
 from mining.errors import SourceError, StageError
 from mining.gitcmd import resolve_git_dir, run_git
-from mining.vocabulary import DIRECT_CHANNELS
+from mining.vocabulary import DIRECT_CHANNELS, TEXT_COLUMNS
 
 #: bump when a feature's definition changes (rows of older versions are recomputed)
 FEATURES_VERSION = "3"
@@ -806,7 +806,7 @@ FEATURE_COLUMNS = [*NUMERIC_COLUMNS, *BOOL_COLUMNS, *CATEGORICAL_COLUMNS]
 
 def _frame(rows: list[dict[str, Any]], texts: bool = False) -> pd.DataFrame:
     """The typed frame of feature rows (and of the classifier's text columns if `texts`)."""
-    extra = ["msg_text", "path_text"] if texts else []
+    extra = TEXT_COLUMNS if texts else []
     frame = pd.DataFrame(rows, columns=["sha", *FEATURE_COLUMNS, *extra])
     for col in NUMERIC_COLUMNS:
         frame[col] = pd.to_numeric(frame[col]).astype(

@@ -21,9 +21,7 @@ from mining.diffs import CommitDiff
 from mining.errors import GitError, SourceError, StageError
 from mining.features import clean_message
 from mining.gitcmd import resolve_git_dir, run_git
-
-#: text columns added next to the feature columns of a commit
-TEXT_COLUMNS = ["msg_text", "path_text"]
+from mining.vocabulary import TEXT_COLUMNS
 
 _SPLIT = re.compile(r"[/._\-\s]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

@@ -89,3 +89,7 @@ IDENTITY_COLUMNS = (
     "mailmap_author_name",
     "mailmap_author_email",
 )
+
+#: the classifier's text columns beside the feature columns: the cleaned message and the path
+#: tokens (`text_features` reads them; `features` can take them from its own patch stream)
+TEXT_COLUMNS = ["msg_text", "path_text"]
