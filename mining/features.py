@@ -860,15 +860,14 @@ def compute_features(
     if jobs == 1:
         return _part_frame(gd, shas, texts, then)
     if "fork" not in multiprocessing.get_all_start_methods():  # Windows: `then` goes pickled
-        return pd.concat(
-            _in_processes(_part_frame, gd, shas, jobs, "spawn", texts, then), ignore_index=True
-        )
-    global _WORKER_THEN
-    _WORKER_THEN = then  # a forked worker inherits it: a model is not pickled to each process
-    try:
-        parts = _in_processes(_part_frame, gd, shas, jobs, "fork", texts)
-    finally:
-        _WORKER_THEN = None
+        parts = _in_processes(_part_frame, gd, shas, jobs, "spawn", texts, then)
+    else:
+        global _WORKER_THEN
+        _WORKER_THEN = then  # a forked worker inherits it: a model is not pickled to each process
+        try:
+            parts = _in_processes(_part_frame, gd, shas, jobs, "fork", texts)
+        finally:
+            _WORKER_THEN = None
     return pd.concat(parts, ignore_index=True)
 
 
