@@ -40,6 +40,7 @@ def make_project(builder, name: str, n: int, start: int = 1704067200) -> Path:
         trailers = [CLAUDE] if i % 3 == 0 else []
         when = f"@{start + 2 * DAY * i} +0000"
         if kind == 0:
+            subject = f"add module {i} with its api"
             files = {
                 f"src/mod{i}/__init__.py": f"from .core{i} import run{i}\n",
                 f"src/mod{i}/core{i}.py": "".join(
@@ -47,44 +48,22 @@ def make_project(builder, name: str, n: int, start: int = 1704067200) -> Path:
                 ),
                 f"src/mod{i}/api{i}.py": f"class Api{i}:\n    def call(self):\n        return {i}\n",
             }
-            repo.commit(
-                f"add module {i} with its api", files, author=author, date=when, trailers=trailers
-            )
         elif kind == 1:
+            subject = f"feat: helpers {i}"
             body = "".join(
                 f"def f{i}_{k}(a, b):\n    return a * b + {k}\n\n" for k in range(i % 7 + 1)
             )
-            repo.commit(
-                f"feat: helpers {i}",
-                {f"src/helpers{i}.py": body},
-                author=author,
-                date=when,
-                trailers=trailers,
-            )
+            files = {f"src/helpers{i}.py": body}
         elif kind == 2:
-            repo.commit(
-                f"fix: off by one in main ({i})",
-                {"src/app.py": f"def main():\n    return {i}\n"},
-                author=author,
-                date=when,
-                trailers=trailers,
-            )
+            subject = f"fix: off by one in main ({i})"
+            files = {"src/app.py": f"def main():\n    return {i}\n"}
         elif kind == 3:
-            repo.commit(
-                f"Bump requests to 2.{i}",
-                {"requirements.txt": f"requests==2.{i}\n"},
-                author=author,
-                date=when,
-                trailers=trailers,
-            )
+            subject = f"Bump requests to 2.{i}"
+            files = {"requirements.txt": f"requests==2.{i}\n"}
         else:
-            repo.commit(
-                f"docs: usage note {i}",
-                {f"docs/note{i}.md": f"Step {i}.\n" * (i % 4 + 1)},
-                author=author,
-                date=when,
-                trailers=trailers,
-            )
+            subject = f"docs: usage note {i}"
+            files = {f"docs/note{i}.md": f"Step {i}.\n" * (i % 4 + 1)}
+        repo.commit(subject, files, author=author, date=when, trailers=trailers)
     return repo.path
 
 
