@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from mining import build as build_mod
 from mining import classify, features, store
-from mining.build import build
+from mining.build import BuildReport, build
 from mining.classify import LAYERS
 from mining.cli import app
 from mining.runner import resolve_targets
@@ -197,25 +197,35 @@ def test_failed_repository_is_reported_and_others_built(repo_builder, tmp_path, 
     assert report.totals()["repos_failed"] == 1
 
 
+def build_on_cluster(
+    db: Path, targets: list, model_dir: Path, n_workers: int, processes: bool, threads: int = 1
+) -> tuple[BuildReport, int]:
+    """`build` on a dask LocalCluster (dask[distributed] is a runtime dependency: never skipped);
+    the report and how many workers the cluster had."""
+    import distributed
+
+    with distributed.LocalCluster(
+        n_workers=n_workers,
+        processes=processes,
+        threads_per_worker=threads,
+        dashboard_address=None,
+    ) as cluster:
+        report = build(db, targets, scheduler=cluster.scheduler_address, model_dir=model_dir)
+        return report, len(cluster.workers)
+
+
 def test_process_pool_and_dask_local_cluster_give_the_same_database(
     repo_builder, tmp_path, model_dir
 ):
-    distributed = pytest.importorskip("distributed")
     targets = resolve_targets([], make_corpus(repo_builder, tmp_path))
     local = tmp_path / "local.duckdb"
     build(local, targets, model_dir=model_dir)
     pooled = build(tmp_path / "pool.duckdb", targets, jobs=2, model_dir=model_dir)
     assert pooled.totals()["repos_built"] == 2
     assert table_counts(tmp_path / "pool.duckdb") == table_counts(local)
-    with distributed.LocalCluster(
-        n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None
-    ) as cluster:
-        report = build(
-            tmp_path / "dask.duckdb",
-            targets,
-            scheduler=cluster.scheduler_address,
-            model_dir=model_dir,
-        )
+    report, _ = build_on_cluster(
+        tmp_path / "dask.duckdb", targets, model_dir, n_workers=1, processes=False, threads=2
+    )
     assert report.totals()["repos_built"] == 2
     assert table_counts(tmp_path / "dask.duckdb") == table_counts(local)
     q = "SELECT repo, sha, layer, ai FROM commit_facts ORDER BY 1, 2"

@@ -7,7 +7,7 @@ from pathlib import Path
 from mining import store
 from mining.build import build
 from mining.runner import resolve_targets
-from tests.mining.test_build import make_corpus, model_dir  # noqa: F401 - a fixture
+from tests.mining.test_build import build_on_cluster, make_corpus, model_dir  # noqa: F401 - a fixture
 
 #: every table a build writes, with the columns that say when or how long (they differ by run)
 TABLES = [
@@ -37,21 +37,13 @@ def _rows(db: Path, table: str) -> list[tuple]:
 
 
 def test_multi_process_dask_cluster_equals_one_process(repo_builder, tmp_path, model_dir):  # noqa: F811
-    import distributed  # a runtime dependency (dask[distributed]): never skipped
-
     targets = resolve_targets([], make_corpus(repo_builder, tmp_path))
     local = tmp_path / "local.duckdb"
     build(local, targets, jobs=1, model_dir=model_dir)
-    with distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-    ) as cluster:
-        report = build(
-            tmp_path / "dask.duckdb",
-            targets,
-            scheduler=cluster.scheduler_address,
-            model_dir=model_dir,
-        )
-        assert len(cluster.workers) == 2
+    report, workers = build_on_cluster(
+        tmp_path / "dask.duckdb", targets, model_dir, n_workers=2, processes=True
+    )
+    assert workers == 2
     assert report.totals()["repos_built"] == 2
     for table in TABLES:
         assert _rows(tmp_path / "dask.duckdb", table) == _rows(local, table), table
