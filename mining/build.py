@@ -331,12 +331,12 @@ def reclassify_repo(con: duckdb.DuckDBPyConnection, repo: str, model: Any) -> di
     )
     row = store.one_row(
         con,
-        "SELECT rev, head_sha, features_version, n_commits, n_featured, n_ai_commits, crawl_seconds, "
-        "features_seconds, skipped FROM build_state WHERE repo = ?",
+        "SELECT rev, head_sha, features_version, n_commits, n_featured, n_ai_commits, skipped "
+        "FROM build_state WHERE repo = ?",
         [repo],
     )
     skipped = {
-        k: v for k, v in json.loads(row[8] or "{}").items() if not k.startswith("not classified")
+        k: v for k, v in json.loads(row[6] or "{}").items() if not k.startswith("not classified")
     }
     return asdict(
         RepoOutcome(
