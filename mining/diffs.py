@@ -122,7 +122,8 @@ class _Rule:
 
 
 @lru_cache(maxsize=1)
-def _kind_data() -> dict:
+def kind_data() -> dict:
+    """mining/file_kinds.toml parsed: file-kind rules, contracts, package markers, dependency lines."""
     text = (resources.files("mining") / "file_kinds.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
@@ -136,7 +137,7 @@ def _rule(kind: str, spec: dict) -> _Rule:
 
 @lru_cache(maxsize=1)
 def _rules() -> tuple[tuple[_Rule, ...], _Rule, _Rule]:
-    data = _kind_data()
+    data = kind_data()
     rules = tuple(_rule(r["kind"], r) for r in data["rule"])
     return rules, _rule("contract", data["contracts"]), _rule("marker", data["package_markers"])
 

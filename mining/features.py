@@ -220,80 +220,27 @@ _DDL_RE = re.compile(
 )
 _VERSION_KEY = re.compile(r'^\s*"?version"?\s*[=:]\s*["\']?\d', re.IGNORECASE)
 
-_DEP_PATTERNS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (
-        re.compile(r"requirements.*\.(txt|in)$|constraints.*\.txt$"),
-        re.compile(
-            r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|>=|<=|~=|!=|>|<|@|;|$)"
-        ),
-    ),
-    (
-        re.compile(r"(pyproject\.toml|setup\.py|setup\.cfg|pipfile|environment\.yml)$"),
-        re.compile(
-            r"^\s*-?\s*[\"']?([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|>=|<=|~=|!=|>|<|\^)"
-        ),
-    ),
-    (
-        re.compile(r"(pyproject\.toml|pipfile|cargo\.toml|libs\.versions\.toml)$"),
-        re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=\s*(\"[\^~=<>*]?\s*\d|\{[^}]*version)"),
-    ),
-    (
-        re.compile(r"(package\.json|composer\.json|deno\.json)$"),
-        re.compile(
-            r"^\s*\"(@?[\w.-]+(/[\w.-]+)?)\"\s*:\s*\"(\^|~|>=|<=|>|<|=|\d|\*|latest|workspace:|npm:|file:|link:|git|https?:|github:)"
-        ),
-    ),
-    (
-        re.compile(r"go\.mod$"),
-        re.compile(r"^\s*(?:require\s+)?([\w.-]+\.[a-z]{2,}/[\w./-]*)\s+v\d"),
-    ),
-    (re.compile(r"pom\.xml$"), re.compile(r"<artifactId>\s*([^<\s]+)\s*</artifactId>")),
-    (
-        re.compile(r"build\.gradle(\.kts)?$"),
-        re.compile(
-            r"(?:implementation|api|compileOnly|runtimeOnly|testImplementation|classpath|kapt|annotationProcessor|testRuntimeOnly)\s*\(?\s*[\"']([^:\"']+:[^:\"']+)"
-        ),
-    ),
-    (
-        re.compile(r"(gemfile|\.gemspec)$"),
-        re.compile(
-            r"^\s*(?:gem|(?:s|spec)\.add_(?:development_|runtime_)?dependency)\s*\(?\s*[\"']([\w.-]+)[\"']"
-        ),
-    ),
-]
-_NOT_DEPS = {
-    "name",
-    "version",
-    "description",
-    "readme",
-    "license",
-    "requires-python",
-    "edition",
-    "rust-version",
-    "python",
-    "node",
-    "npm",
-    "authors",
-    "homepage",
-    "repository",
-    "documentation",
-    "keywords",
-    "main",
-    "module",
-    "types",
-    "type",
-    "private",
-    "packagemanager",
-    "engines",
-}
 _RELEASE_BASENAMES = re.compile(
     r"^(changelog|changes|history|news|release[-_]?notes)", re.IGNORECASE
 )
 
 
+@lru_cache(maxsize=1)
+def _dependency_rules() -> tuple[
+    tuple[tuple[re.Pattern[str], re.Pattern[str]], ...], frozenset[str]
+]:
+    """`[[dependency_lines]]` of file_kinds.toml compiled, and the manifest keys that are not
+    dependencies: which files name dependencies, and how, is data beside the file kinds."""
+    data = diffs.kind_data()
+    rules = tuple((re.compile(r["files"]), re.compile(r["line"])) for r in data["dependency_lines"])
+    return rules, frozenset(data["dependency_names"]["not_dependencies"])
+
+
 def _dep_names(path: str, lines: Iterable[str]) -> set[str]:
+    """Dependency names that `lines` of the manifest at `path` declare (empty for other files)."""
     low = path.lower()
-    pats = [p for f, p in _DEP_PATTERNS if f.search(low)]
+    rules, not_deps = _dependency_rules()
+    pats = [p for f, p in rules if f.search(low)]
     names: set[str] = set()
     if not pats:
         return names
@@ -305,7 +252,7 @@ def _dep_names(path: str, lines: Iterable[str]) -> set[str]:
             m = p.search(ln)
             if m:
                 name = m.group(1).lower()
-                if name not in _NOT_DEPS:
+                if name not in not_deps:
                     names.add(name)
                 break
     return names
