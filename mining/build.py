@@ -248,28 +248,30 @@ def merge_partition(con: duckdb.DuckDBPyConnection, outcome: dict[str, Any], fol
     shutil.rmtree(folder, ignore_errors=True)
 
 
+#: RepoOutcome fields that `build_state` keeps (mining/schema/40_build.sql), in its order.
+_STATE_COLUMNS = (
+    "repo",
+    "rev",
+    "head_sha",
+    "features_version",
+    "model_version",
+    "n_commits",
+    "n_featured",
+    "n_classified",
+    "n_ai_commits",
+    "crawl_seconds",
+    "features_seconds",
+    "classify_seconds",
+    "peak_rss_mb",
+    "skipped",
+)
+
+
 def _record_state(con: duckdb.DuckDBPyConnection, o: dict[str, Any]) -> None:
     con.execute("DELETE FROM build_state WHERE repo = ?", [o["repo"]])
-    con.execute(
-        "INSERT INTO build_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            o["repo"],
-            o["rev"],
-            o["head_sha"],
-            o["features_version"],
-            o["model_version"],
-            o["n_commits"],
-            o["n_featured"],
-            o["n_classified"],
-            o["n_ai_commits"],
-            o["crawl_seconds"],
-            o["features_seconds"],
-            o["classify_seconds"],
-            o["peak_rss_mb"],
-            json.dumps(o["skipped"]),
-            datetime.now(UTC),
-        ],
-    )
+    values = [json.dumps(o[c]) if c == "skipped" else o[c] for c in _STATE_COLUMNS]
+    marks = ", ".join("?" * (len(values) + 1))
+    con.execute(f"INSERT INTO build_state VALUES ({marks})", [*values, datetime.now(UTC)])  # noqa: S608
 
 
 def expected_head(target: CrawlTarget) -> str | None:
@@ -317,72 +319,36 @@ def plan(
 
 
 def reclassify_repo(con: duckdb.DuckDBPyConnection, repo: str, model: Any) -> dict[str, Any]:
-    """A repository built before the classifier existed (or changed): classify it in place."""
+    """A repository built before the classifier existed (or changed): classify it in place, and
+    record the new model, counts and skipped commits in `build_state`."""
     from mining import classify
 
     t0 = time.perf_counter()
     if _count(con, "commit_features", repo):
         classify.classify_stage(con, [repo], model)
-    seconds = time.perf_counter() - t0
-    n = _count(con, "commit_layers", repo)
-    con.execute(
-        "UPDATE build_state SET model_version = ?, n_classified = ?, classify_seconds = ? WHERE repo = ?",
-        [model.version, n, seconds, repo],
-    )
-    row = store.one_row(
-        con,
-        "SELECT rev, head_sha, features_version, n_commits, n_featured, n_ai_commits, skipped "
-        "FROM build_state WHERE repo = ?",
-        [repo],
-    )
-    skipped = {
-        k: v for k, v in json.loads(row[6] or "{}").items() if not k.startswith("not classified")
-    }
-    return asdict(
-        RepoOutcome(
-            repo,
-            rev=row[0],
-            head_sha=row[1],
-            features_version=row[2],
-            model_version=model.version,
-            n_commits=row[3],
-            n_featured=row[4],
-            n_classified=n,
-            n_ai_commits=row[5],
-            crawl_seconds=0.0,
-            features_seconds=0.0,
-            classify_seconds=seconds,
-            skipped=skipped,
-            status="classified",
-        )
-    )
+    out = _state(con, repo)
+    out.model_version, out.classify_seconds = model.version, time.perf_counter() - t0
+    _fill_counts(con, out)
+    _record_state(con, asdict(out))
+    out.crawl_seconds = out.features_seconds = 0.0  # this run's work is the classification
+    out.status = "classified"
+    return asdict(out)
 
 
 def state_outcome(con: duckdb.DuckDBPyConnection, repo: str) -> dict[str, Any]:
     """An up-to-date repository's row of the report, from what the earlier build recorded."""
-    row = store.one_row(
-        con,
-        "SELECT rev, head_sha, features_version, model_version, n_commits, n_featured, n_classified, "
-        "n_ai_commits, skipped FROM build_state WHERE repo = ?",
-        [repo],
-    )
-    n_merges = _count(con, "commits", repo, "AND is_merge")
-    return asdict(
-        RepoOutcome(
-            repo,
-            rev=row[0],
-            head_sha=row[1],
-            features_version=row[2],
-            model_version=row[3],
-            n_commits=row[4],
-            n_merges=n_merges,
-            n_featured=row[5],
-            n_classified=row[6],
-            n_ai_commits=row[7],
-            skipped=json.loads(row[8] or "{}"),
-            status="up-to-date",
-        )
-    )
+    out = _state(con, repo)
+    out.n_merges = _count(con, "commits", repo, "AND is_merge")
+    out.status = "up-to-date"
+    return asdict(out)
+
+
+def _state(con: duckdb.DuckDBPyConnection, repo: str) -> RepoOutcome:
+    """The `build_state` row of a repository as a RepoOutcome (its seconds are the build's)."""
+    sql = f"SELECT {', '.join(_STATE_COLUMNS)} FROM build_state WHERE repo = ?"  # noqa: S608
+    values = dict(zip(_STATE_COLUMNS, store.one_row(con, sql, [repo]), strict=True))
+    values["skipped"] = json.loads(values["skipped"] or "{}")
+    return RepoOutcome(**values)
 
 
 def partition_key(repo: str) -> str:

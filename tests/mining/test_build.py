@@ -185,6 +185,15 @@ def test_build_without_model_leaves_layers_then_fills_them(repo_builder, tmp_pat
     again = build(db, targets, model_dir=model_dir)
     assert {r["status"] for r in again.repos} == {"classified"}
     assert table_counts(db)["commit_layers"] == 6
+    # the reclassified rows keep the build's counts, and the state forgets "not classified"
+    first = {r["repo"]: r for r in report.repos}
+    for r in again.repos:
+        assert r["n_merges"] == first[r["repo"]]["n_merges"]
+        assert r["n_classified"] == r["n_featured"] == first[r["repo"]]["n_featured"]
+        assert not any(k.startswith("not classified") for k in r["skipped"])
+    third = build(db, targets, model_dir=model_dir)
+    assert [r["skipped"] for r in third.repos] == [r["skipped"] for r in again.repos]
+    assert {r["status"] for r in third.repos} == {"up-to-date"}
 
 
 def test_failed_repository_is_reported_and_others_built(repo_builder, tmp_path, model_dir):
