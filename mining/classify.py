@@ -323,8 +323,22 @@ def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
             "path_text",
         )
     )
+    if "diff_text" in texts:
+        parts.append(
+            (
+                "diff",
+                TfidfVectorizer(
+                    token_pattern=r"\S+",
+                    lowercase=False,
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=30000,
+                ),
+                "diff_text",
+            )
+        )
     structure_weight = 0.35 if name == "linear_text" else 1.0
-    weights = {"num": structure_weight / 4, "cat": 1.0, "msg": 1.0, "path": 1.0}
+    weights = {"num": structure_weight / 4, "cat": 1.0, "msg": 1.0, "path": 1.0, "diff": 1.0}
     pre = ColumnTransformer(
         parts, remainder="drop", transformer_weights={k: weights[k] for k, _, _ in parts}
     )

@@ -10,6 +10,7 @@ through `features.clean_message` first, so trailers and attribution markers neve
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mining.diffs import CommitDiff
+from mining.diffs import CommitDiff, file_kind
 from mining.errors import GitError, SourceError, StageError
 from mining.features import clean_message
 from mining.gitcmd import resolve_git_dir, run_git
@@ -48,6 +49,77 @@ def path_tokens(changes: Iterable[tuple[str, str]]) -> str:
         out.extend(words)
         out.extend([f"ext_{ext}", f"st_{st}", f"{st}_ext_{ext}", f"depth_{min(len(parts), 6)}"])
     return " ".join(out)
+
+
+#: a diff token document's caps: tokens per file and per commit, in patch order
+DIFF_TOKENS_PER_FILE = 300
+DIFF_TOKENS_PER_COMMIT = 3000
+#: file kinds whose lines a tool wrote: their content says nothing the path block does not
+DIFF_SKIP_KINDS = frozenset({"lockfile", "generated", "vendored"})
+_COMMENT_STARTS = ("#", "//", "/*", "*", "--", "<!--", ";")
+_STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`")
+_NUMBER = re.compile(r"(?<![A-Za-z_$])\d[\w.]*")
+_WORD = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+
+
+def line_tokens(line: str) -> list[str]:
+    """Tokens of one added or removed line, unsigned: `CMT` for a comment line; else `STR` per
+    string literal (contents unread), `NUM` per number, and identifier sub-words (camel, snake,
+    kebab split, lowercased, 2+ characters), so a changed literal and a new name look apart."""
+    text = line.strip()
+    if not text:
+        return []
+    if text.startswith(_COMMENT_STARTS):
+        return ["CMT"]
+    out: list[str] = []
+    text, n = _STRING.subn(" ", text)
+    out.extend(["STR"] * n)
+    text, n = _NUMBER.subn(" ", text)
+    out.extend(["NUM"] * n)
+    for word in _WORD.findall(text):
+        for w in _SPLIT.split(_CAMEL.sub(" ", word)):
+            if len(w) > 1:
+                out.append(w.lower())
+    return out
+
+
+def diff_tokens(c: CommitDiff, net: bool = False) -> str:
+    """One document of a commit's added (`+tok`) and removed (`-tok`) line tokens (`line_tokens`)
+    for a linear model, bounded (DIFF_TOKENS_PER_FILE, DIFF_TOKENS_PER_COMMIT).
+
+    `net`: inside each hunk a token on both sides counts only by its surplus, so an edited
+    line's unchanged context cancels. Binary files and DIFF_SKIP_KINDS are left out.
+    """
+    out: list[str] = []
+    for f in c.files:
+        if f.is_binary or file_kind(f.path) in DIFF_SKIP_KINDS:
+            continue
+        room = min(DIFF_TOKENS_PER_FILE, DIFF_TOKENS_PER_COMMIT - len(out))
+        if room <= 0:
+            break
+        toks: list[str] = []
+        for h in f.hunks:
+            plus = [t for line in h.added for t in line_tokens(line)]
+            minus = [t for line in h.removed for t in line_tokens(line)]
+            if net:
+                plus, minus = _surplus(plus, minus), _surplus(minus, plus)
+            toks.extend(f"+{t}" for t in plus)
+            toks.extend(f"-{t}" for t in minus)
+            if len(toks) >= room:
+                break
+        out.extend(toks[:room])
+    return " ".join(out)
+
+
+def _surplus(tokens: list[str], other: list[str]) -> list[str]:
+    """`tokens` without as many occurrences of each token as `other` holds (first ones kept)."""
+    left = Counter(tokens) - Counter(other)
+    out = []
+    for t in tokens:
+        if left[t] > 0:
+            left[t] -= 1
+            out.append(t)
+    return out
 
 
 def diff_texts(c: CommitDiff) -> dict[str, str] | None:
