@@ -58,14 +58,15 @@ DIFF_TOKENS_PER_COMMIT = 3000
 DIFF_SKIP_KINDS = frozenset({"lockfile", "generated", "vendored"})
 _COMMENT_STARTS = ("#", "//", "/*", "*", "--", "<!--", ";")
 _STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`")
-_NUMBER = re.compile(r"(?<![A-Za-z_$])\d[\w.]*")
+_NUMBER = re.compile(r"(?<![\w$])\d[\w.]*")
 _WORD = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 
 def line_tokens(line: str) -> list[str]:
     """Tokens of one added or removed line, unsigned: `CMT` for a comment line; else `STR` per
     string literal (contents unread), `NUM` per number, and identifier sub-words (camel, snake,
-    kebab split, lowercased, 2+ characters), so a changed literal and a new name look apart."""
+    kebab split, lowercased, 2+ characters, not all digits), so a changed literal and a new name
+    look apart."""
     text = line.strip()
     if not text:
         return []
@@ -78,7 +79,7 @@ def line_tokens(line: str) -> list[str]:
     out.extend(["NUM"] * n)
     for word in _WORD.findall(text):
         for w in _SPLIT.split(_CAMEL.sub(" ", word)):
-            if len(w) > 1:
+            if len(w) > 1 and not w.isdigit():
                 out.append(w.lower())
     return out
 

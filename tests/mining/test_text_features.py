@@ -111,3 +111,55 @@ def test_texts_from_the_patch_stream_match_commit_texts(repo_builder, monkeypatc
     plain = features.compute_features(rb.git_dir, shas)  # the feature columns are unchanged
     pd.testing.assert_frame_equal(frame.drop(columns=text_features.TEXT_COLUMNS), plain)
     assert "st_T" in expected.set_index("sha").loc[shas[3], "path_text"].split()
+
+
+def test_diff_tokens_tell_a_list_entry_a_rename_and_new_logic_apart(repo_builder):
+    """The diff token document on real patches: a string entry added to a list is one `+STR`
+    (its words unread), a rename nets to `-old +new`, new logic brings its names and keywords,
+    a comment line is `CMT`, a lockfile is skipped, and the per-file cap holds."""
+    from mining.diffs import iter_commit_diffs
+
+    rb = repo_builder()
+    rb.commit(
+        "initial",
+        {
+            "models.py": 'MODELS = [\n    "gpt-alpha",\n]\n\n\ndef fetchRows(db):\n'
+            "    return db.rows\n"
+        },
+    )
+    entry = rb.commit(
+        "add a model",
+        {
+            "models.py": 'MODELS = [\n    "gpt-alpha",\n    "gpt-beta",\n'
+            "]\n\n\ndef fetchRows(db):\n    return db.rows\n"
+        },
+    )
+    rename = rb.commit(
+        "rename",
+        {
+            "models.py": 'MODELS = [\n    "gpt-alpha",\n    "gpt-beta",\n]\n'
+            "\n\ndef loadRows(db):\n    return db.rows\n"
+        },
+    )
+    logic = rb.commit(
+        "feature",
+        {
+            "models.py": 'MODELS = [\n    "gpt-alpha",\n    "gpt-beta",\n]\n\n\ndef loadRows(db):\n'
+            "    # skip empty tables\n    if db.empty:\n        return []\n    return db.rows\n",
+            "uv.lock": "[[package]]\nname = 'requests'\nversion = '2.32.0'\n",
+            "big.py": "".join(f"value_{i} = other_{i}\n" for i in range(400)),
+        },
+    )
+    docs = {c.sha: c for c in iter_commit_diffs(rb.git_dir, [entry, rename, logic])}
+
+    assert text_features.diff_tokens(docs[entry]).split() == ["+STR"]
+    signed = text_features.diff_tokens(docs[rename]).split()
+    assert sorted(signed) == sorted(
+        ["+def", "+load", "+rows", "+db", "-def", "-fetch", "-rows", "-db"]
+    )
+    assert sorted(text_features.diff_tokens(docs[rename], net=True).split()) == ["+load", "-fetch"]
+    new = text_features.diff_tokens(docs[logic]).split()
+    cap = text_features.DIFF_TOKENS_PER_FILE
+    assert set(new[:cap]) == {"+value", "+other"}  # big.py's 800 words cut at the per-file cap
+    assert new[cap:] == ["+CMT", "+if", "+db", "+empty", "+return"]  # uv.lock skipped
+    assert all(t.startswith("+") for t in new)
