@@ -46,7 +46,7 @@ def build_docs(cache: Path) -> None:
                 {
                     "repo": repo,
                     "sha": c.sha,
-                    "signed": diff_tokens(c),
+                    "signed": diff_tokens(c, net=False),
                     "net": diff_tokens(c, net=True),
                 }
             )

@@ -29,7 +29,7 @@ import pandas as pd
 from mining import features, store
 from mining.errors import StageError, StrataError
 from mining.labels import OOF_PREDICTIONS
-from mining.vocabulary import LAYERS, TEXT_COLUMNS
+from mining.vocabulary import LAYERS, MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
 
 # One OpenMP thread unless the user says otherwise: scikit-learn's gradient boosting otherwise
 # spins a thread per core and stalls (40x slower measured) on a loaded 2-core machine.
@@ -251,7 +251,7 @@ def variant_columns(variant: str) -> tuple[list[str], list[str]]:
         for c in features.FEATURE_COLUMNS
         if variant == "full" or not c.startswith(MESSAGE_PREFIXES)
     ]
-    texts = list(TEXT_COLUMNS) if variant == "full" else ["path_text"]
+    texts = [t for t in TEXT_COLUMNS if variant == "full" or t not in MESSAGE_TEXT_COLUMNS]
     return [*cols, *RATIO_COLUMNS], texts
 
 
@@ -269,8 +269,8 @@ def model_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
     """An unfitted base learner of `variant`'s columns.
 
-    "linear": logistic regression over TF-IDF of the message (word 1-2 grams) and of path tokens
-    next to log-scaled structure; "linear_text": the same with the structure block down-weighted
+    "linear": logistic regression over TF-IDF of the message (word 1-2 grams), of path tokens and
+    of diff tokens (`text_features.diff_tokens`) next to log-scaled structure; "linear_text": the same with the structure block down-weighted
     (text leads); "trees": gradient-boosted trees on structure and its size-relative ratios.
     """
     from sklearn.compose import ColumnTransformer
@@ -898,8 +898,9 @@ def classify_stage(
 ) -> dict[str, int]:
     """Write `commit_layers` for every featured commit (all repos, or those named).
 
-    A model that reads messages needs the `messages` table (a crawled database); labelled
-    commits listed in `oof_path` get their out-of-fold layer, flagged `is_oof`.
+    A model that reads messages needs the `messages` table (a crawled database), one that reads
+    diff tokens the `commit_diff_tokens` the features stage wrote; labelled commits listed in
+    `oof_path` get their out-of-fold layer, flagged `is_oof`.
     """
     from mining.text_features import texts_from_db
 
@@ -922,8 +923,13 @@ def classify_stage(
         frame = con.execute(
             "SELECT * FROM commit_features WHERE repo = ? ORDER BY sha", [repo]
         ).df()
-        if model.text_columns or (diff_only is not None and diff_only.text_columns):
-            texts = texts_from_db(con, repo, list(frame["sha"]))
+        wanted_texts = [
+            t
+            for t in TEXT_COLUMNS
+            if t in model.text_columns or (diff_only is not None and t in diff_only.text_columns)
+        ]
+        if wanted_texts:
+            texts = texts_from_db(con, repo, list(frame["sha"]), wanted_texts)
             frame = frame.merge(texts, on="sha", how="left")
         pred = apply_oof(classify_frame(frame, model), oof, model.meta.get("variant", "full"))
         if diff_only is not None:  # the study's message-style sensitivity reads both layers

@@ -1,6 +1,7 @@
 """Stage `features`: per non-merge commit, numbers that describe the change, for the classifier.
 
-Reads: `repos.git_dir`, `commits` (which shas). Writes: `commit_features` (20_features.sql).
+Reads: `repos.git_dir`, `commits` (which shas). Writes: `commit_features` and the local-only
+`commit_diff_tokens` (20_features.sql).
 
 Everything comes from the diff and the message, never from authorship: the study compares AI
 and human commits, so a feature that knew who wrote a commit would let the classifier's error
@@ -940,7 +941,8 @@ def features_stage(
     seed: int = 0,
     jobs: int = 1,
 ) -> dict[str, int]:
-    """Fill `commit_features` for every stored repository's non-merge commits not yet featured.
+    """Fill `commit_features` for every stored repository's non-merge commits not yet featured,
+    then `commit_diff_tokens` for featured commits that lack them (`diff_tokens_stage`).
 
     Resumable: commits already featured with the current FEATURES_VERSION are skipped; each batch
     of BATCH commits is written in its own transaction. Returns commits featured per repo.
@@ -984,6 +986,11 @@ def features_stage(
                 BATCH,
                 progress,
             )
+    from mining.text_features import diff_tokens_stage
+
+    for repo in wanted:  # the layer model's diff tokens of featured commits (local only)
+        if dirs[repo]:  # a loaded release has no repository to read them from
+            diff_tokens_stage(con, repo, dirs[repo], BATCH, progress)
     return done
 
 

@@ -35,7 +35,7 @@ MIN_SUBJECT = 20
 PATH_COLUMNS = {"path", "old_path"}
 #: columns whose values are public identifiers that messages quote (repository URL and name)
 QUOTED_IDENTIFIERS = {("repos", "source"), ("repos", "repo")}
-FORBIDDEN_TABLES = {"messages", "identities", "runs", "build_state"}
+FORBIDDEN_TABLES = {"messages", "identities", "runs", "build_state", "commit_diff_tokens"}
 FORBIDDEN_COLUMNS = {
     "message",
     "subject",
@@ -44,6 +44,7 @@ FORBIDDEN_COLUMNS = {
     "name",
     "email",
     "diff",
+    "diff_text",
     "patch",
     "content",
     "code",

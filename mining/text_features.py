@@ -1,9 +1,11 @@
-"""What the layer model reads besides `commit_features`: cleaned message text, path tokens, ratios.
+"""What the layer model reads besides `commit_features`: cleaned message text, path tokens, diff
+tokens, ratios.
 
-Why a module of its own: the message and the touched paths are text, so they cannot live in the
-content-free `commit_features` table or in `data/labels/features.parquet`. They are read at the
-moment of fitting or classifying, from git (`commit_texts`) or from a crawled database's
-`messages` and `file_changes` tables (`texts_from_db`), and never stored. The message goes
+Why a module of its own: the message, the touched paths and the changed lines are text, so they
+cannot live in the content-free `commit_features` table or in `data/labels/features.parquet`.
+They are read at the moment of fitting or classifying, from git (`commit_texts`) or from a
+crawled database's `messages`, `file_changes` and `commit_diff_tokens` tables (`texts_from_db`;
+the last is written by the features stage and, like messages, never released). The message goes
 through `features.clean_message` first, so trailers and attribution markers never reach a model.
 """
 
@@ -11,18 +13,19 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from mining.diffs import CommitDiff, file_kind
+from mining import store
+from mining.diffs import CommitDiff, file_kind, iter_commit_diffs
 from mining.errors import GitError, SourceError, StageError
 from mining.features import clean_message
 from mining.gitcmd import resolve_git_dir, run_git
-from mining.vocabulary import TEXT_COLUMNS
+from mining.vocabulary import MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
 
 _SPLIT = re.compile(r"[/._\-\s]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -51,6 +54,9 @@ def path_tokens(changes: Iterable[tuple[str, str]]) -> str:
     return " ".join(out)
 
 
+#: the definition of `diff_tokens` (stored with each `commit_diff_tokens` row; a model records
+#: the version it was trained on)
+DIFF_TOKENS_VERSION = "1"
 #: a diff token document's caps: tokens per file and per commit, in patch order
 DIFF_TOKENS_PER_FILE = 300
 DIFF_TOKENS_PER_COMMIT = 3000
@@ -84,12 +90,13 @@ def line_tokens(line: str) -> list[str]:
     return out
 
 
-def diff_tokens(c: CommitDiff, net: bool = False) -> str:
+def diff_tokens(c: CommitDiff, net: bool = True) -> str:
     """One document of a commit's added (`+tok`) and removed (`-tok`) line tokens (`line_tokens`)
     for a linear model, bounded (DIFF_TOKENS_PER_FILE, DIFF_TOKENS_PER_COMMIT).
 
-    `net`: inside each hunk a token on both sides counts only by its surplus, so an edited
-    line's unchanged context cancels. Binary files and DIFF_SKIP_KINDS are left out.
+    `net` (the shipped definition; experiments/diff_tokens.md measured both): inside each hunk a
+    token on both sides counts only by its surplus, so an edited line's unchanged context
+    cancels. Binary files and DIFF_SKIP_KINDS are left out.
     """
     out: list[str] = []
     for f in c.files:
@@ -124,8 +131,8 @@ def _surplus(tokens: list[str], other: list[str]) -> list[str]:
 
 
 def diff_texts(c: CommitDiff) -> dict[str, str] | None:
-    """`commit_texts`' msg_text and path_text of a commit, from its parsed patch; None when the
-    patch cannot tell them exactly (then read them with `commit_texts`).
+    """`commit_texts`' columns of a commit, from its parsed patch; None when the patch cannot
+    tell the message or the paths exactly (then read those with `message_path_texts`).
 
     The patch lists the files `--name-status` lists, in its order, except that git prints a
     type change (file to symlink, ...) as a deletion and an addition of the same path. It cannot
@@ -142,35 +149,59 @@ def diff_texts(c: CommitDiff) -> dict[str, str] | None:
             changes[-1] = ("T", f.path)
         else:
             changes.append((f.change_type, f.path))
-    return {"msg_text": clean_message(c.message), "path_text": path_tokens(changes)}
+    return {
+        "msg_text": clean_message(c.message),
+        "path_text": path_tokens(changes),
+        "diff_text": diff_tokens(c),
+    }
 
 
 def add_texts(rows: list[dict], commits: list[CommitDiff], git_dir: str | Path) -> None:
     """Put the text columns into the feature rows of `commits` (same order): from the patches
-    (`diff_texts`), or from git for the commits whose patch cannot tell."""
+    (`diff_texts`), or message and paths from git for the commits whose patch cannot tell."""
     missing: dict[str, dict] = {}
     for row, c in zip(rows, commits, strict=True):
         texts = diff_texts(c)
         if texts is None:
+            row["diff_text"] = diff_tokens(c)
             missing[c.sha] = row
         else:
             row.update(texts)
     if missing:
-        for text in commit_texts(git_dir, list(missing)).to_dict("records"):
+        for text in message_path_texts(git_dir, list(missing)).to_dict("records"):
             missing[text.pop("sha")].update(text)
 
 
 def commit_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
+    """sha and TEXT_COLUMNS of listed commits, from git: `message_path_texts` and the diff tokens
+    of one patch stream (`diff_documents`)."""
+    texts = message_path_texts(git_dir, shas)
+    if texts.empty:
+        return pd.DataFrame(columns=["sha", *TEXT_COLUMNS])
+    docs = diff_documents(git_dir, list(texts["sha"]))
+    out = texts.merge(docs, on="sha", how="left").fillna({"diff_text": ""})
+    return out[["sha", *TEXT_COLUMNS]]
+
+
+def diff_documents(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
+    """sha, diff_text (`diff_tokens`) of listed commits, in order, from one `git log -p`."""
+    gd = resolve_git_dir(git_dir)
+    rows = [{"sha": c.sha, "diff_text": diff_tokens(c)} for c in iter_commit_diffs(gd, shas)]
+    return pd.DataFrame(rows, columns=["sha", "diff_text"])
+
+
+def message_path_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
     """sha, msg_text (cleaned message), path_text (path_tokens) for listed commits, from git.
 
     Rename detection (-M) reads blobs; in a partial clone some are missing and git fails for the
     whole batch. Then each commit is read alone, and one that still fails is read without rename
     detection (its renames become a delete and an add), as the feature stage does for patches.
     """
+    columns = ["sha", "msg_text", "path_text"]
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
     if not shas:
-        return pd.DataFrame(columns=["sha", *TEXT_COLUMNS])
+        return pd.DataFrame(columns=columns)
     try:
         rows = _texts(gd, shas, "-M")
     except GitError:
@@ -180,7 +211,7 @@ def commit_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
                 rows += _texts(gd, [sha], "-M")
             except GitError:
                 rows += _texts(gd, [sha], "--no-renames")
-    return pd.DataFrame(rows, columns=["sha", *TEXT_COLUMNS])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _texts(git_dir: Path, shas: list[str], renames: str) -> list[dict[str, str]]:
@@ -226,36 +257,93 @@ def _name_status(raw: str) -> list[tuple[str, str]]:
     return out
 
 
-def texts_from_db(con: duckdb.DuckDBPyConnection, repo: str, shas: list[str]) -> pd.DataFrame:
-    """The same texts from a crawled database; StageError when its messages table is empty.
+def texts_from_db(
+    con: duckdb.DuckDBPyConnection,
+    repo: str,
+    shas: list[str],
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """The same texts (`columns` of TEXT_COLUMNS, default all) from a crawled database.
 
-    A released database ships without messages (they stay on the crawling machine), so the
-    full model cannot classify from it: say so instead of classifying blind.
+    StageError when a text's source is missing: the messages table is empty (a released database
+    ships without messages: they stay on the crawling machine), or a commit has no row in
+    `commit_diff_tokens` (the features stage writes them; a release has none either).
     """
-    have = con.execute("SELECT count(*) FROM messages WHERE repo = ?", [repo]).fetchone()
-    if not have or not have[0]:
-        raise StageError(
-            f"{repo}: no commit messages in this database (a released database has none); the "
-            "full layer model reads messages: classify on a crawled database, or use --model diff-only"
+    columns = list(TEXT_COLUMNS if columns is None else columns)
+    out = pd.DataFrame({"sha": shas})
+    if set(MESSAGE_TEXT_COLUMNS) & set(columns):
+        have = con.execute("SELECT count(*) FROM messages WHERE repo = ?", [repo]).fetchone()
+        if not have or not have[0]:
+            raise StageError(
+                f"{repo}: no commit messages in this database (a released database has none); "
+                "the full layer model reads messages: classify on a crawled database, or use "
+                "--model diff-only"
+            )
+        msgs = con.execute("SELECT sha, message FROM messages WHERE repo = ?", [repo]).df()
+        msgs["msg_text"] = msgs["message"].map(clean_message)
+        out = out.merge(msgs[["sha", "msg_text"]], on="sha", how="left")
+    if "path_text" in columns:
+        files = con.execute(
+            "SELECT sha, change_type, path FROM file_changes WHERE repo = ? ORDER BY sha, path",
+            [repo],
+        ).df()
+        paths = (
+            files.groupby("sha")[["change_type", "path"]]
+            .apply(lambda g: path_tokens(zip(g["change_type"], g["path"], strict=True)))
+            .rename("path_text")
+            .reset_index()
+            if len(files)
+            else pd.DataFrame(columns=["sha", "path_text"])
         )
-    msgs = con.execute("SELECT sha, message FROM messages WHERE repo = ?", [repo]).df()
-    files = con.execute(
-        "SELECT sha, change_type, path FROM file_changes WHERE repo = ? ORDER BY sha, path", [repo]
-    ).df()
-    wanted = pd.DataFrame({"sha": shas})
-    paths = (
-        files.groupby("sha")[["change_type", "path"]]
-        .apply(lambda g: path_tokens(zip(g["change_type"], g["path"], strict=True)))
-        .rename("path_text")
-        .reset_index()
-        if len(files)
-        else pd.DataFrame(columns=["sha", "path_text"])
+        out = out.merge(paths, on="sha", how="left")
+    if "diff_text" in columns:
+        docs = con.execute(
+            "SELECT sha, diff_text FROM commit_diff_tokens WHERE repo = ? AND tokens_version = ?",
+            [repo, DIFF_TOKENS_VERSION],
+        ).df()
+        lacking = len(set(shas) - set(docs["sha"]))
+        if lacking:
+            raise StageError(
+                f"{repo}: {lacking} commits have no diff tokens (version {DIFF_TOKENS_VERSION}) "
+                "in this database; `strata features` writes them from the repository (a released "
+                "database has none: its commit_layers already hold both models' layers)"
+            )
+        out = out.merge(docs, on="sha", how="left")
+    return out.fillna(dict.fromkeys(columns, ""))[["sha", *columns]]
+
+
+def diff_tokens_stage(
+    con: duckdb.DuckDBPyConnection,
+    repo: str,
+    git_dir: str | Path,
+    batch: int,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
+    """Write `commit_diff_tokens` for `repo`'s featured commits that lack the current version.
+
+    Part of the features stage, after the feature rows: one patch stream, no blob reads, each
+    batch in its own transaction (resumable), so a database featured before diff tokens existed
+    gets them without recomputing its features. Local only: the release never exports them.
+    """
+    shas = [
+        r[0]
+        for r in con.execute(
+            "SELECT f.sha FROM commit_features f JOIN commits c ON c.repo = f.repo AND c.sha = f.sha "
+            "WHERE f.repo = $repo AND f.sha NOT IN (SELECT sha FROM commit_diff_tokens "
+            "WHERE repo = $repo AND tokens_version = $version) ORDER BY c.topo_index",
+            {"repo": repo, "version": DIFF_TOKENS_VERSION},
+        ).fetchall()
+    ]
+    return store.write_repo_batches(
+        con,
+        "commit_diff_tokens",
+        repo,
+        shas,
+        lambda part: diff_documents(git_dir, part),
+        ("tokens_version", DIFF_TOKENS_VERSION),
+        batch,
+        progress,
     )
-    msgs["msg_text"] = msgs["message"].map(clean_message)
-    out = wanted.merge(msgs[["sha", "msg_text"]], on="sha", how="left").merge(
-        paths, on="sha", how="left"
-    )
-    return out.fillna({"msg_text": "", "path_text": ""})[["sha", *TEXT_COLUMNS]]
 
 
 def labelled_texts(labels: pd.DataFrame, mirrors: dict[str, str]) -> pd.DataFrame:

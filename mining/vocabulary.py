@@ -90,6 +90,8 @@ IDENTITY_COLUMNS = (
     "mailmap_author_email",
 )
 
-#: the classifier's text columns beside the feature columns: the cleaned message and the path
-#: tokens (`text_features` reads them; `features` can take them from its own patch stream)
-TEXT_COLUMNS = ["msg_text", "path_text"]
+#: the classifier's text columns beside the feature columns: the cleaned message, the path
+#: tokens and the diff tokens (`text_features` reads them; `features` can take them from its
+#: own patch stream; the diff-only model reads all but the message)
+TEXT_COLUMNS = ["msg_text", "path_text", "diff_text"]
+MESSAGE_TEXT_COLUMNS = ["msg_text"]

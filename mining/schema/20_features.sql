@@ -157,3 +157,14 @@ CREATE TABLE IF NOT EXISTS commit_features (
     cc_type VARCHAR NOT NULL,  -- conventional-commit type or none/other
     PRIMARY KEY (repo, sha)
 );
+
+-- Stage: features (mining/text_features.diff_tokens_stage). The layer model's diff token
+-- document of each featured commit: added (+) and removed (-) identifier sub-words and literal
+-- classes of its changed lines. Code text: local only, never released (like messages).
+CREATE TABLE IF NOT EXISTS commit_diff_tokens (
+    repo VARCHAR NOT NULL,
+    sha VARCHAR NOT NULL,
+    tokens_version VARCHAR NOT NULL,
+    diff_text VARCHAR NOT NULL,
+    PRIMARY KEY (repo, sha)
+);

@@ -249,8 +249,8 @@ def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_bui
         assert m.meta["procedure"] == classify.PROCEDURE and m.meta["fit_weighting"] == "equal"
         classify.save_model(m, tmp_path / "models", variant)
         models[variant] = classify.load_model(tmp_path / "models", variant)
-    assert models["diff-only"].text_columns == ["path_text"]
-    assert models["full"].text_columns == ["msg_text", "path_text"]
+    assert models["diff-only"].text_columns == ["path_text", "diff_text"]
+    assert models["full"].text_columns == ["msg_text", "path_text", "diff_text"]
     assert not any(
         c.startswith(classify.MESSAGE_PREFIXES) for c in classify.variant_columns("diff-only")[0]
     )

@@ -60,18 +60,60 @@ def test_texts_from_db_match_git_and_refuse_a_database_without_messages(repo_bui
 
     rb = repo_builder()
     rb.commit("initial", {"a/b.py": "x = 1\n"})
-    sha = rb.commit("fix: off by one\n\nSigned-off-by: A <a@example.org>", {"a/b.py": "x = 2\n"})
+    sha = rb.commit(
+        "fix: off by one\n\nSigned-off-by: A <a@example.org>",
+        {"a/b.py": "x = 2\nlimit = page_size - 1\n"},
+    )
     db = tmp_path / "s.duckdb"
     crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
     con = store.connect(db)
+    features.features_stage(con)  # writes commit_diff_tokens beside commit_features
     repo = con.execute("SELECT repo FROM repos").fetchone()[0]
     from_db = text_features.texts_from_db(con, repo, [sha]).set_index("sha")
     from_git = text_features.commit_texts(rb.path, [sha]).set_index("sha")
     assert from_db.loc[sha, "msg_text"] == from_git.loc[sha, "msg_text"] == "fix: off by one"
     assert from_db.loc[sha, "path_text"] == from_git.loc[sha, "path_text"]
+    assert from_db.loc[sha, "diff_text"] == from_git.loc[sha, "diff_text"]
+    assert {"+limit", "+page", "+size", "+NUM"} <= set(from_db.loc[sha, "diff_text"].split())
     con.execute("DELETE FROM messages")  # what a released database looks like
     with pytest.raises(StageError, match="no commit messages"):
         text_features.texts_from_db(con, repo, [sha])
+    # the diff-only model's texts need no message, but they need the diff tokens
+    diff_only = text_features.texts_from_db(con, repo, [sha], ["path_text", "diff_text"])
+    assert diff_only.set_index("sha").loc[sha, "diff_text"] == from_git.loc[sha, "diff_text"]
+    con.execute("DELETE FROM commit_diff_tokens")
+    with pytest.raises(StageError, match="1 commits have no diff tokens"):
+        text_features.texts_from_db(con, repo, [sha], ["path_text", "diff_text"])
+
+
+def test_features_stage_fills_diff_tokens_of_a_database_featured_before_them(
+    repo_builder, tmp_path, monkeypatch
+):
+    """A database featured before diff tokens existed gets them from one patch stream, without
+    its features being recomputed; a second run writes nothing."""
+    from mining.crawl import CrawlTarget, crawl
+    from mining.sources import resolve_source
+
+    rb = repo_builder()
+    rb.commit("initial", {"a.py": "x = 1\n"})
+    rb.commit("second", {"a.py": "x = 1\ny = compute(x)\n"})
+    db = tmp_path / "s.duckdb"
+    crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
+    con = store.connect(db)
+    features.features_stage(con)
+    expected = con.execute("SELECT sha, diff_text FROM commit_diff_tokens ORDER BY sha").fetchall()
+    assert len(expected) == 2
+    con.execute("DELETE FROM commit_diff_tokens")
+
+    def no_features(*a, **k):
+        raise AssertionError("features recomputed")
+
+    monkeypatch.setattr(features, "_rows_surviving_unreadable", no_features)
+    features.features_stage(con)
+    got = con.execute("SELECT sha, diff_text FROM commit_diff_tokens ORDER BY sha").fetchall()
+    assert got == expected
+    features.features_stage(con)
+    assert con.execute("SELECT count(*) FROM commit_diff_tokens").fetchone()[0] == 2
 
 
 def _awkward_history(rb) -> tuple[list[str], set[str]]:
@@ -98,13 +140,17 @@ def _awkward_history(rb) -> tuple[list[str], set[str]]:
 
 def test_texts_from_the_patch_stream_match_commit_texts(repo_builder, monkeypatch):
     """`compute_features(texts=True)` gives `commit_texts`' columns without reading git twice:
-    only the commits the patch cannot tell are read again."""
+    only the commits the patch cannot tell have their message and paths read again (their diff
+    tokens come from the patch all the same)."""
     rb = repo_builder()
     shas, unclear = _awkward_history(rb)
     expected = text_features.commit_texts(rb.git_dir, shas)
     asked: list[str] = []
-    real = text_features.commit_texts
-    monkeypatch.setattr(text_features, "commit_texts", lambda gd, s: asked.extend(s) or real(gd, s))
+    real = text_features.message_path_texts
+    monkeypatch.setattr(
+        text_features, "message_path_texts", lambda gd, s: asked.extend(s) or real(gd, s)
+    )
+    monkeypatch.setattr(text_features, "diff_documents", None)  # never a second patch stream
     frame = features.compute_features(rb.git_dir, shas, texts=True)
     pd.testing.assert_frame_equal(frame[["sha", *text_features.TEXT_COLUMNS]], expected)
     assert set(asked) == unclear
@@ -153,12 +199,12 @@ def test_diff_tokens_tell_a_list_entry_a_rename_and_new_logic_apart(repo_builder
     docs = {c.sha: c for c in iter_commit_diffs(rb.git_dir, [entry, rename, logic])}
 
     assert text_features.diff_tokens(docs[entry]).split() == ["+STR"]
-    signed = text_features.diff_tokens(docs[rename]).split()
+    signed = text_features.diff_tokens(docs[rename], net=False).split()
     assert sorted(signed) == sorted(
         ["+def", "+load", "+rows", "+db", "-def", "-fetch", "-rows", "-db"]
     )
     assert sorted(text_features.diff_tokens(docs[rename], net=True).split()) == ["+load", "-fetch"]
-    new = text_features.diff_tokens(docs[logic]).split()
+    new = text_features.diff_tokens(docs[logic], net=False).split()
     cap = text_features.DIFF_TOKENS_PER_FILE
     assert set(new[:cap]) == {"+value", "+other"}  # big.py's 800 words cut at the per-file cap
     assert new[cap:] == ["+CMT", "+if", "+db", "+empty", "+return"]  # uv.lock skipped
