@@ -6,6 +6,7 @@ synthetic feature rows stands in for the shipped one where a test needs a model 
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -314,3 +315,83 @@ def test_cli_classify_jobs_without_repo_is_refused(tmp_path):
     silently, so it is refused with a line that says where it applies."""
     res = CliRunner().invoke(app, ["classify", "--db", str(tmp_path / "x.duckdb"), "-j", "2"])
     assert res.exit_code == 2 and "--jobs applies with --repo" in res.output
+
+
+def test_classify_repo_equals_the_database_stage_with_diff_tokens(repo_builder, tmp_path):
+    """A model that reads message, path and diff tokens gives the same layers and scores from
+    `strata classify --repo` (texts from the patch stream) and from the classify stage (texts
+    from `messages`, `file_changes` and the features stage's `commit_diff_tokens`)."""
+    from mining.crawl import CrawlTarget, crawl
+    from mining.sources import resolve_source
+
+    rb = repo_builder()
+    rb.commit("initial", {"src/app.py": "def run(config):\n    return config\n"})
+    shas, layers = [], []
+    for i in range(8):
+        if i % 2:
+            body = "".join(f'    "model-{k}",\n' for k in range(i + 2))
+            change = {"src/models.py": f"MODELS = [\n{body}]\n"}
+            layers.append("boilerplate")
+            message = f"chore: add model {i}"
+        else:
+            change = {
+                f"src/handler_{i}.py": f"def handle_{i}(request):\n    if request.empty:\n"
+                "        raise ValueError(request)\n    return parse_request(request)\n"
+            }
+            layers.append("feature")
+            message = f"feat: handle request {i}"
+        shas.append(rb.commit(message, change))
+    frame = features.compute_features(rb.path, shas, texts=True)
+    X = classify.model_frame(frame)
+    est = classify.fit_base("linear", "full", X, np.array(layers, dtype=object), np.ones(8))
+    cols, texts = classify.variant_columns("full")
+    assert "diff_text" in texts
+    meta = {
+        "version": "t-diff",
+        "variant": "full",
+        "feature_columns": features.FEATURE_COLUMNS,
+        "ratio_columns": [c for c in cols if c.startswith("r_")],
+        "text_columns": texts,
+        "features_version": features.FEATURES_VERSION,
+    }
+    model = classify.LayerModel(classify.Stack({"linear": est}, {"linear": 1.0}), None, {}, meta)
+    blank = frame.assign(diff_text="")
+    assert not np.allclose(
+        model.predict(frame)[classify.PROB_COLUMNS], model.predict(blank)[classify.PROB_COLUMNS]
+    )  # the model does read the diff tokens
+    classify.save_model(model, tmp_path / "m")
+    listing = tmp_path / "shas.txt"
+    listing.write_text("\n".join(shas) + "\n")
+    res = CliRunner().invoke(
+        app,
+        [
+            "classify",
+            "--repo",
+            str(rb.path),
+            "--shas",
+            str(listing),
+            "--model",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    via_repo = pd.read_csv(io.StringIO(res.stdout)).set_index("sha")  # 4 decimals
+
+    db = tmp_path / "s.duckdb"
+    crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
+    con = store.connect(db)
+    features.features_stage(con)
+    classify.classify_stage(con, model=classify.load_model(tmp_path / "m"), oof_path=None)
+    via_db = (
+        con.execute(
+            "SELECT sha, layer, p_boilerplate, p_refactor, p_feature, p_architectural, is_fix "
+            "FROM commit_layers"
+        )
+        .df()
+        .set_index("sha")
+        .loc[shas]
+    )
+    assert list(via_db["layer"]) == list(via_repo.loc[shas, "layer"])
+    assert np.allclose(
+        via_db[classify.PROB_COLUMNS], via_repo.loc[shas, classify.PROB_COLUMNS], atol=1e-4
+    )
