@@ -29,7 +29,7 @@ import pandas as pd
 from mining import features, store
 from mining.errors import StageError, StrataError
 from mining.labels import OOF_PREDICTIONS
-from mining.vocabulary import LAYERS, MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
+from mining.vocabulary import DIFF_TOKENS_VERSION, LAYERS, MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
 
 # One OpenMP thread unless the user says otherwise: scikit-learn's gradient boosting otherwise
 # spins a thread per core and stalls (40x slower measured) on a loaded 2-core machine.
@@ -728,6 +728,7 @@ def fit_layer_model(
             "ratio_columns": [c for c in cols if c.startswith("r_")],
             "text_columns": texts,
             "features_version": features.FEATURES_VERSION,
+            "diff_tokens_version": DIFF_TOKENS_VERSION if "diff_text" in texts else None,
             "variant": variant,
             "estimator": "stack",
             "procedure": PROCEDURE,
@@ -809,6 +810,13 @@ def load_model(model_dir: str | Path | None = None, variant: str = "full") -> La
         raise ModelError(
             f"{path}: trained on features version {meta.get('features_version')}, this ai-strata "
             f"computes version {features.FEATURES_VERSION} (retrain with `strata evaluate --train`)"
+        )
+    if "diff_text" in meta.get("text_columns", []) and (
+        meta.get("diff_tokens_version") != DIFF_TOKENS_VERSION
+    ):
+        raise ModelError(
+            f"{path}: trained on diff tokens version {meta.get('diff_tokens_version')}, this "
+            f"ai-strata computes version {DIFF_TOKENS_VERSION} (retrain with `strata evaluate --train`)"
         )
     try:
         blob = joblib.load(path)

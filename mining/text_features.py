@@ -25,7 +25,7 @@ from mining.diffs import CommitDiff, file_kind, iter_commit_diffs
 from mining.errors import GitError, SourceError, StageError
 from mining.features import clean_message
 from mining.gitcmd import resolve_git_dir, run_git
-from mining.vocabulary import MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
+from mining.vocabulary import DIFF_TOKENS_VERSION, MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
 
 _SPLIT = re.compile(r"[/._\-\s]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -54,9 +54,6 @@ def path_tokens(changes: Iterable[tuple[str, str]]) -> str:
     return " ".join(out)
 
 
-#: the definition of `diff_tokens` (stored with each `commit_diff_tokens` row; a model records
-#: the version it was trained on)
-DIFF_TOKENS_VERSION = "1"
 #: a diff token document's caps: tokens per file and per commit, in patch order
 DIFF_TOKENS_PER_FILE = 300
 DIFF_TOKENS_PER_COMMIT = 3000

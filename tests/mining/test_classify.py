@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from mining import classify, features, store
 from mining.classify import LAYERS
 from mining.cli import app
+from mining.vocabulary import DIFF_TOKENS_VERSION
 
 
 def _synthetic(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
@@ -353,6 +354,7 @@ def test_classify_repo_equals_the_database_stage_with_diff_tokens(repo_builder, 
         "ratio_columns": [c for c in cols if c.startswith("r_")],
         "text_columns": texts,
         "features_version": features.FEATURES_VERSION,
+        "diff_tokens_version": DIFF_TOKENS_VERSION,
     }
     model = classify.LayerModel(classify.Stack({"linear": est}, {"linear": 1.0}), None, {}, meta)
     blank = frame.assign(diff_text="")
@@ -395,3 +397,12 @@ def test_classify_repo_equals_the_database_stage_with_diff_tokens(repo_builder, 
     assert np.allclose(
         via_db[classify.PROB_COLUMNS], via_repo.loc[shas, classify.PROB_COLUMNS], atol=1e-4
     )
+    # a model trained on another definition of the diff tokens is refused, not misread
+    other = tmp_path / "m" / "layer_model.json"
+    other.write_text(
+        other.read_text().replace(
+            f'"diff_tokens_version": "{DIFF_TOKENS_VERSION}"', '"diff_tokens_version": "0"'
+        )
+    )
+    with pytest.raises(classify.ModelError, match="diff tokens version 0"):
+        classify.load_model(tmp_path / "m")
