@@ -9,8 +9,8 @@ The pre-declared document, variants and decision rule are in experiments/diff_to
 `docs` reads every labelled commit's patch from the mirrors and keeps both documents in the cache
 folder (code text: keep the cache outside the repository, delete it after). `run` is
 `mining.evaluate.evaluate` (the same folds, 5 outer and 4 inner, 1/pi scores, stored features)
-with the `diff_text` column added to both variants' text columns ("main" adds nothing), learning
-curve off; its report goes to <cache>/<name>.json. `summary` prints the numbers the decision
+with the `diff_text` column holding the run's document ("main" drops the column from both
+variants' text columns: the procedure before diff tokens shipped), learning curve off; its report goes to <cache>/<name>.json. `summary` prints the numbers the decision
 reads for every run present.
 """
 
@@ -69,7 +69,7 @@ def run(name: str, cache: Path) -> None:
     feats = evaluate.read_features(LABEL_FEATURES)
     ai = evaluate.read_ai_status(AI_STATUS)
     docs = pd.read_parquet(cache / "docs.parquet")
-    texts = labelled_texts(labels, mirrors)
+    texts = labelled_texts(labels, mirrors).drop(columns="diff_text")  # the run's own below
     texts = texts.merge(
         docs[["repo", "sha", "net" if name == "net" else "signed"]].rename(
             columns={"net": "diff_text", "signed": "diff_text"}
@@ -77,14 +77,14 @@ def run(name: str, cache: Path) -> None:
         on=["repo", "sha"],
         how="left",
     ).fillna({"diff_text": ""})
-    if name != "main":
-        plain = classify.variant_columns
+    if name == "main":  # the procedure before diff tokens shipped: no diff_text block
+        shipped = classify.variant_columns
 
-        def with_diff(variant: str) -> tuple[list[str], list[str]]:
-            cols, txt = plain(variant)
-            return cols, [*txt, "diff_text"]
+        def without_diff(variant: str) -> tuple[list[str], list[str]]:
+            cols, txt = shipped(variant)
+            return cols, [t for t in txt if t != "diff_text"]
 
-        classify.variant_columns = with_diff
+        classify.variant_columns = without_diff
     t0 = time.time()
     with threadpool_limits(1):
         report, oof = evaluate.evaluate(
