@@ -321,10 +321,13 @@ def plan(
 def reclassify_repo(con: duckdb.DuckDBPyConnection, repo: str, model: Any) -> dict[str, Any]:
     """A repository built before the classifier existed (or changed): classify it in place, and
     record the new model, counts and skipped commits in `build_state`."""
-    from mining import classify
+    from mining import classify, features
 
     t0 = time.perf_counter()
     if _count(con, "commit_features", repo):
+        # its features are current; a database built before diff tokens gets them here (one
+        # patch stream, nothing else recomputed), since the model may read them
+        features.features_stage(con, [repo])
         classify.classify_stage(con, [repo], model)
     out = _state(con, repo)
     out.model_version, out.classify_seconds = model.version, time.perf_counter() - t0
