@@ -393,6 +393,7 @@ def test_classify_repo_equals_the_database_stage_with_diff_tokens(repo_builder, 
         .set_index("sha")
         .loc[shas]
     )
+    con.close()
     assert list(via_db["layer"]) == list(via_repo.loc[shas, "layer"])
     assert np.allclose(
         via_db[classify.PROB_COLUMNS], via_repo.loc[shas, classify.PROB_COLUMNS], atol=1e-4

@@ -84,6 +84,7 @@ def test_texts_from_db_match_git_and_refuse_a_database_without_messages(repo_bui
     con.execute("DELETE FROM commit_diff_tokens")
     with pytest.raises(StageError, match="1 commits have no diff tokens"):
         text_features.texts_from_db(con, repo, [sha], ["path_text", "diff_text"])
+    con.close()
 
 
 def test_features_stage_fills_diff_tokens_of_a_database_featured_before_them(
@@ -114,6 +115,7 @@ def test_features_stage_fills_diff_tokens_of_a_database_featured_before_them(
     assert got == expected
     features.features_stage(con)
     assert con.execute("SELECT count(*) FROM commit_diff_tokens").fetchone()[0] == 2
+    con.close()
 
 
 def _awkward_history(rb) -> tuple[list[str], set[str]]:
