@@ -324,15 +324,13 @@ def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
         )
     )
     if "diff_text" in texts:
+        from mining.text_features import token_counts
+
         parts.append(
             (
                 "diff",
                 TfidfVectorizer(
-                    token_pattern=r"\S+",
-                    lowercase=False,
-                    min_df=2,
-                    sublinear_tf=True,
-                    max_features=30000,
+                    analyzer=token_counts, min_df=2, sublinear_tf=True, max_features=30000
                 ),
                 "diff_text",
             )

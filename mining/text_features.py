@@ -89,7 +89,10 @@ def line_tokens(line: str) -> list[str]:
 
 def diff_tokens(c: CommitDiff, net: bool = True) -> str:
     """One document of a commit's added (`+tok`) and removed (`-tok`) line tokens (`line_tokens`)
-    for a linear model, bounded (DIFF_TOKENS_PER_FILE, DIFF_TOKENS_PER_COMMIT).
+    for a linear model, bounded (DIFF_TOKENS_PER_FILE, DIFF_TOKENS_PER_COMMIT), written as its
+    bag: distinct tokens sorted, `tok*n` for a token seen n > 1 times (`token_counts` reads it
+    back). A bag is all a TF-IDF of single tokens reads, and it is a quarter of the stream's size
+    in `commit_diff_tokens`.
 
     `net` (the shipped definition; experiments/diff_tokens.md measured both): inside each hunk a
     token on both sides counts only by its surplus, so an edited line's unchanged context
@@ -113,7 +116,17 @@ def diff_tokens(c: CommitDiff, net: bool = True) -> str:
             if len(toks) >= room:
                 break
         out.extend(toks[:room])
-    return " ".join(out)
+    return " ".join(f"{t}*{n}" if n > 1 else t for t, n in sorted(Counter(out).items()))
+
+
+def token_counts(doc: str) -> list[str]:
+    """The tokens of a `diff_tokens` document, each repeated by its count: the analyzer of the
+    diff block's TF-IDF (a module-level function, so a fitted model pickles by reference)."""
+    out: list[str] = []
+    for item in doc.split():
+        token, _, n = item.partition("*")
+        out.extend([token] * (int(n) if n else 1))
+    return out
 
 
 def _surplus(tokens: list[str], other: list[str]) -> list[str]:
