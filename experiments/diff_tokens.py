@@ -3,13 +3,13 @@
 The pre-declared document, variants and decision rule are in experiments/diff_tokens.md. Usage:
 
     STRATA_MIRRORS=/work/.mirror python experiments/diff_tokens.py docs --cache /tmp/dt
-    STRATA_MIRRORS=/work/.mirror python experiments/diff_tokens.py run {main,signed,net} --cache /tmp/dt
+    STRATA_MIRRORS=/work/.mirror python experiments/diff_tokens.py run {main,signed,net,shipped} --cache /tmp/dt
     python experiments/diff_tokens.py summary --cache /tmp/dt
 
 `docs` reads every labelled commit's patch from the mirrors and keeps both documents in the cache
 folder (code text: keep the cache outside the repository, delete it after). `run` is
 `mining.evaluate.evaluate` (the same folds, 5 outer and 4 inner, 1/pi scores, stored features)
-with the `diff_text` column holding the run's document ("main" drops the column from both
+with the `diff_text` column holding the run's document ("shipped": the one `strata evaluate` reads; "main" drops the column from both
 variants' text columns: the procedure before diff tokens shipped), learning curve off; its report goes to <cache>/<name>.json. `summary` prints the numbers the decision
 reads for every run present.
 """
@@ -32,7 +32,7 @@ from mining.labels import AI_STATUS, LABEL_FEATURES, LABELS_CSV
 from mining.text_features import diff_tokens, labelled_texts
 from mining.vocabulary import LAYERS
 
-RUNS = ("main", "signed", "net")
+RUNS = ("main", "signed", "net", "shipped")
 
 
 def build_docs(cache: Path) -> None:
@@ -69,14 +69,19 @@ def run(name: str, cache: Path) -> None:
     feats = evaluate.read_features(LABEL_FEATURES)
     ai = evaluate.read_ai_status(AI_STATUS)
     docs = pd.read_parquet(cache / "docs.parquet")
-    texts = labelled_texts(labels, mirrors).drop(columns="diff_text")  # the run's own below
-    texts = texts.merge(
-        docs[["repo", "sha", "net" if name == "net" else "signed"]].rename(
-            columns={"net": "diff_text", "signed": "diff_text"}
-        ),
-        on=["repo", "sha"],
-        how="left",
-    ).fillna({"diff_text": ""})
+    texts = labelled_texts(labels, mirrors)  # "shipped": exactly what `strata evaluate` reads
+    if name != "shipped":
+        texts = (
+            texts.drop(columns="diff_text")
+            .merge(
+                docs[["repo", "sha", "net" if name == "net" else "signed"]].rename(
+                    columns={"net": "diff_text", "signed": "diff_text"}
+                ),
+                on=["repo", "sha"],
+                how="left",
+            )
+            .fillna({"diff_text": ""})
+        )
     if name == "main":  # the procedure before diff tokens shipped: no diff_text block
         shipped = classify.variant_columns
 
