@@ -9,9 +9,10 @@ The pre-declared document, variants and decision rule are in experiments/diff_to
 `docs` reads every labelled commit's patch from the mirrors and keeps both documents in the cache
 folder (code text: keep the cache outside the repository, delete it after). `run` is
 `mining.evaluate.evaluate` (the same folds, 5 outer and 4 inner, 1/pi scores, stored features)
-with the `diff_text` column holding the run's document ("shipped": the one `strata evaluate` reads; "main" drops the column from both
-variants' text columns: the procedure before diff tokens shipped), learning curve off; its report goes to <cache>/<name>.json. `summary` prints the numbers the decision
-reads for every run present.
+with the `diff_text` column holding the run's document ("shipped": the one `strata evaluate`
+reads; "main" drops the column from both variants' text columns: the procedure before diff
+tokens shipped), learning curve off; its report goes to <cache>/<name>.json. `summary` prints
+the numbers the decision reads for every run present.
 """
 
 from __future__ import annotations
