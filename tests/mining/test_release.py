@@ -54,6 +54,11 @@ def test_release_is_content_free_and_listed_in_manifest(built, tmp_path):
     manifest = release.write_release(built, out)
     names = {p.name for p in out.iterdir()}
     assert "messages.parquet" not in names and "identities.parquet" not in names
+    # the build wrote the layer model's diff tokens (code text): they stay on this machine
+    con = store.connect(built, read_only=True)
+    assert con.execute("SELECT count(*) FROM commit_diff_tokens").fetchone()[0] > 0
+    con.close()
+    assert "commit_diff_tokens.parquet" not in names
     assert {
         "commits.parquet",
         "file_changes.parquet",
@@ -111,6 +116,8 @@ def test_privacy_scan_catches_planted_leaks(built, tmp_path):
         assert planted not in " ".join(str(f) for f in found)  # findings never repeat the leak
     pq.write_table(clean, path)
     shutil.copy(out / "commits.parquet", out / "messages.parquet")
+    assert any(f.kind == "private table" for f in privacy.scan_release(out, con))
+    (out / "messages.parquet").rename(out / "commit_diff_tokens.parquet")
     assert any(f.kind == "private table" for f in privacy.scan_release(out, con))
     con.close()
 
