@@ -794,11 +794,11 @@ def compute_features(
 
     Works on a work tree, a bare repo or a bare mirror with an empty config; opens it read-only.
     Rows follow the order of `shas`; full shas are returned even for abbreviated input.
-    `jobs` > 1 splits the commits into that many consecutive runs, one process each.
-    `texts`: add the classifier's text columns (`text_features.TEXT_COLUMNS`), taken from the
-    same patch stream instead of a second read of git. `then`: applied to each process's frame
-    inside that process (classification: so that it runs in parallel too); the results are
-    concatenated in order.
+    `jobs` > 1 runs that many processes, two on each consecutive run of the commits
+    (`_in_processes`). `texts`: add the classifier's text columns
+    (`text_features.TEXT_COLUMNS`), taken from the same patch stream instead of a second read of
+    git. `then`: applied to each process's frame inside that process (classification: so that it
+    runs in parallel too); the results are concatenated in order.
     """
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
@@ -806,7 +806,7 @@ def compute_features(
         _check_shas(gd, shas)
     jobs = job_count(jobs, len(shas))
     if jobs == 1:
-        return _part_frame(gd, shas, texts, then)
+        return _part_frame(gd, shas, None, texts, then)
     if "fork" not in multiprocessing.get_all_start_methods():  # Windows: `then` goes pickled
         parts = _in_processes(_part_frame, gd, shas, jobs, "spawn", texts, then)
     else:
@@ -816,7 +816,8 @@ def compute_features(
             parts = _in_processes(_part_frame, gd, shas, jobs, "fork", texts)
         finally:
             _WORKER_THEN = None
-    return pd.concat(parts, ignore_index=True)
+    # a process whose partner took its whole run has no rows (nor the dtypes of rows)
+    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
 
 
 def job_count(jobs: int, n_commits: int) -> int:
@@ -832,52 +833,123 @@ _WORKER_THEN: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 def _part_frame(
     git_dir: Path,
     shas: list[str],
+    side: _Side | None,
     texts: bool,
     then: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """One process's share of `compute_features`: its frame, passed through `then` (in a
-    worker process, the `then` it inherited)."""
+    """One process's share of `compute_features` (`_side_rows`): its frame, passed through
+    `then` (in a worker process, the `then` it inherited)."""
     then = then or _WORKER_THEN
-    frame = _frame(_rows_surviving_unreadable(git_dir, shas, texts=texts), texts)
+    frame = _frame(_side_rows(git_dir, shas, side, texts), texts)
     return then(frame) if then is not None else frame
 
 
 def _parallel_rows(git_dir: Path, shas: list[str], jobs: int, start: str) -> list[dict[str, Any]]:
-    """Rows of `shas` in order, computed by `jobs` processes on consecutive runs of commits
-    (consecutive, so that each process's caches see a file's successive versions)."""
+    """Rows of `shas` in order, computed by `jobs` processes (`_in_processes`)."""
     jobs = job_count(jobs, len(shas))
     if jobs == 1:
         return _rows_surviving_unreadable(git_dir, shas)
-    done = _in_processes(_rows_surviving_unreadable, git_dir, shas, jobs, start, None, False)
+    done = _in_processes(_side_rows, git_dir, shas, jobs, start, False)
     return [row for rows in done for row in rows]
+
+
+#: in a worker process: per run of `_in_processes`, the commits taken from its front and from
+#: its back (shared by the two processes of the run; set by `_share_bounds`)
+_BOUNDS: Any = None
+
+
+def _share_bounds(bounds: Any) -> None:
+    """Pool initializer: the shared bounds reach each worker (spawned or forked) this way."""
+    global _BOUNDS
+    _BOUNDS = bounds
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One end of a run of commits that two processes walk towards each other until they meet.
+
+    Why: commits differ tenfold in cost, so runs cut by count leave one process idle while the
+    other works (crush's halves: 54:46 of the CPU); from both ends, neither stops before the
+    run is done, and each still walks consecutive commits (its caches see a file's versions).
+    """
+
+    run: int
+    size: int
+    from_back: bool
+
+    def take(self, i: int) -> bool:
+        """Claim the commit `i` places from this end; False once the other end has it."""
+        mine, other = 2 * self.run + self.from_back, 2 * self.run + (not self.from_back)
+        with _BOUNDS.get_lock():
+            if i >= self.size - _BOUNDS[other]:
+                return False
+            _BOUNDS[mine] = max(_BOUNDS[mine], i + 1)
+            return True
+
+
+def _side_rows(
+    git_dir: Path, shas: list[str], side: _Side | None, texts: bool = False
+) -> list[dict[str, Any]]:
+    """Rows of the commits of `shas` that this process claims from its end (all of them
+    without a `side`), in the order of `shas`."""
+    if side is None:
+        return _rows_surviving_unreadable(git_dir, shas, texts=texts)
+    if side.from_back:
+        return _rows_surviving_unreadable(git_dir, shas[::-1], None, texts, side.take)[::-1]
+    return _rows_surviving_unreadable(git_dir, shas, None, texts, side.take)
 
 
 def _in_processes(
     work: Callable[..., Any], git_dir: Path, shas: list[str], jobs: int, start: str, *args: Any
 ) -> list[Any]:
-    """`work(git_dir, part, *args)` on `jobs` consecutive runs of `shas`, one process each."""
-    cuts = [len(shas) * k // jobs for k in range(jobs + 1)]
-    parts = [shas[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    """`work(git_dir, run, side, *args)` in `jobs` processes, results in the order of `shas`.
+
+    The commits are cut into consecutive runs, one per pair of processes (a last one alone for
+    an odd `jobs`) and as long as its processes are many; the two of a run take it from both
+    ends (`_Side`), so the split follows the cost of the commits, not their count.
+    """
+    per_run = [2] * (jobs // 2) + [1] * (jobs % 2)
+    cuts = [len(shas) * sum(per_run[:k]) // jobs for k in range(len(per_run) + 1)]
+    runs = [shas[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    sides = [_Side(k, len(runs[k]), bool(end)) for k, n in enumerate(per_run) for end in range(n)]
     ctx = multiprocessing.get_context(start)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        return list(pool.map(work, [git_dir] * jobs, parts, *([a] * jobs for a in args)))
+    bounds = ctx.Array("q", 2 * len(runs))
+    with ProcessPoolExecutor(
+        jobs, mp_context=ctx, initializer=_share_bounds, initargs=(bounds,)
+    ) as pool:
+        return list(
+            pool.map(
+                work,
+                [git_dir] * jobs,
+                [runs[s.run] for s in sides],
+                sides,
+                *([a] * jobs for a in args),
+            )
+        )
 
 
 #: fewest commits worth a process of their own
 MIN_PER_JOB = 50
-#: commits whose blobs are read from git in one batch
-WINDOW = 64
+#: commits whose blobs are read from git in one batch; also how far a process claims commits
+#: ahead of the ones it features, so how unevenly two processes sharing a run can finish
+WINDOW = 16
 #: at most this many blob bytes held at once by a window
 WINDOW_BYTES = 64 * 1024 * 1024
 
 
 def _rows(
-    git_dir: Path, shas: list[str], reader: syntax.BlobReader, texts: bool = False
+    git_dir: Path,
+    shas: list[str],
+    reader: syntax.BlobReader,
+    texts: bool = False,
+    keep: Callable[[int], bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Feature rows of the non-merge commits among `shas`, in order (with the classifier's
-    text columns if `texts`)."""
+    text columns if `texts`); with `keep`, up to the first commit (by index) it refuses."""
     window: list[diffs.CommitDiff] = []
-    for c in diffs.iter_commit_diffs(git_dir, shas):
+    for i, c in enumerate(diffs.iter_commit_diffs(git_dir, shas)):
+        if keep is not None and not keep(i):
+            break
         if c.is_merge:
             continue
         window.append(c)
@@ -1029,21 +1101,28 @@ def _pending_shas(
 
 
 def _rows_surviving_unreadable(
-    git_dir: Path, shas: list[str], reader: syntax.BlobReader | None = None, texts: bool = False
+    git_dir: Path,
+    shas: list[str],
+    reader: syntax.BlobReader | None = None,
+    texts: bool = False,
+    keep: Callable[[int], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Feature a batch; if git cannot read it (a blob absent from a partial clone), retry commit
-    by commit and leave out the commits whose diff cannot be read (they get no features)."""
+    by commit and leave out the commits whose diff cannot be read (they get no features).
+    `keep`: as in `_rows`."""
     from mining.errors import GitError
 
     if reader is None:
         with syntax.BlobReader(git_dir) as own:
-            return _rows_surviving_unreadable(git_dir, shas, own, texts)
+            return _rows_surviving_unreadable(git_dir, shas, own, texts, keep)
     try:
-        return list(_rows(git_dir, shas, reader, texts))
+        return list(_rows(git_dir, shas, reader, texts, keep))
     except GitError:
         if len(shas) == 1:
             return []
     rows: list[dict[str, Any]] = []
-    for sha in shas:
+    for i, sha in enumerate(shas):
+        if keep is not None and not keep(i):
+            break
         rows.extend(_rows_surviving_unreadable(git_dir, [sha], reader, texts))
     return rows

@@ -7,6 +7,7 @@ import functools
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -255,7 +256,50 @@ def test_classification_in_the_feature_processes_matches_classifying_after(
         got = classify.classify_shas(rb.git_dir, shas, model, jobs)
         pd.testing.assert_frame_equal(got, after[classify.CSV_COLUMNS])
     pids = features.compute_features(rb.git_dir, shas, 2, then=lambda f: f.assign(pid=os.getpid()))
-    assert len(set(pids["pid"])) == 2 and os.getpid() not in set(pids["pid"])
+    assert os.getpid() not in set(pids["pid"])  # classified in the workers, not here
+
+
+def test_two_processes_meet_where_the_work_splits_not_in_the_middle(repo_builder, monkeypatch):
+    """The two processes of a run take commits from both ends until they meet: when the one
+    from the front is slow, the one from the back features most of the run, and every commit
+    is featured once, in order, as by one process."""
+    rb = _history(repo_builder)
+    for i in range(6):
+        rb.commit(f"more {i}", {f"pkg/more{i}.py": f"def f{i}():\n    return {i}\n"})
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
+    monkeypatch.setattr(features, "MIN_PER_JOB", 2)
+    take = features._Side.take
+
+    def slow_front(side: features._Side, i: int) -> bool:
+        if not side.from_back:
+            time.sleep(0.5)
+        return take(side, i)
+
+    monkeypatch.setattr(features._Side, "take", slow_front)  # forked workers inherit it
+    one = features.compute_features(rb.git_dir, shas)
+    two = features.compute_features(rb.git_dir, shas, 2, then=lambda f: f.assign(pid=os.getpid()))
+    pd.testing.assert_frame_equal(one, two.drop(columns="pid"))
+    back = two["pid"].iloc[-1]  # the oldest commit is the back process's first
+    assert (two["pid"] == back).sum() >= len(shas) - 3  # halves by count would give it 6 of 11
+
+
+def test_a_side_claims_each_commit_of_its_run_once(monkeypatch):
+    """Claims from both ends of a run, interleaved unevenly, cover each commit exactly once."""
+    import multiprocessing
+
+    monkeypatch.setattr(features, "_BOUNDS", multiprocessing.Array("q", 2))
+    front, back = features._Side(0, 10, False), features._Side(0, 10, True)
+    got: list[int] = []
+    i = j = 0
+    for step in "ffbfbbbff" + "b" * 5 + "f" * 5:
+        if step == "f" and front.take(i):
+            got.append(i)
+            i += 1
+        elif step == "b" and back.take(j):
+            got.append(9 - j)
+            j += 1
+    assert sorted(got) == list(range(10))
+    assert not front.take(i) and not back.take(j)  # the run is done for both
 
 
 def test_duplicate_names_are_numbered_in_source_order():
