@@ -432,10 +432,13 @@ RATIO_COLUMNS = list(RATIOS)
 
 def ratio_features(frame: pd.DataFrame) -> pd.DataFrame:
     """Structure relative to the change's size, so a model is not left with size alone."""
+    cols = list(dict.fromkeys(c for num, den in RATIOS.values() for c in (*num, *den)))
+    values = frame[cols].to_numpy(np.float64)  # one conversion, not one per ratio and side
+    at = {c: k for k, c in enumerate(cols)}
     out = {}
     for name, (num, den) in RATIOS.items():
-        n = frame[list(num)].astype(float).sum(axis=1).to_numpy()
-        d = frame[list(den)].astype(float).sum(axis=1).to_numpy()
+        n = np.nansum(values[:, [at[c] for c in num]], axis=1)  # NaN counts as 0, as in pandas
+        d = np.nansum(values[:, [at[c] for c in den]], axis=1)
         scale = 100.0 if name == "r_defs_per_100_lines" else 1.0
         out[name] = scale * n / (d + 1.0)
     return pd.DataFrame(out, index=frame.index).astype(np.float64)
