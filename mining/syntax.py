@@ -22,7 +22,14 @@ from typing import Any
 
 from mining.errors import GitError
 from mining.gitcmd import git_argv, git_env
-from mining.syntax_blocks import apply_edits, common_ends, edit_blocks, hunk_edits, touched_blocks
+from mining.syntax_blocks import (
+    apply_edits,
+    common_ends,
+    edit_blocks,
+    hunk_edits,
+    reversed_hunks,
+    touched_blocks,
+)
 from mining.syntax_languages import LANGUAGES, Language, parser_for, scripts_only
 from mining.syntax_languages import language_for as language_for  # callers use syntax.language_for
 
@@ -457,9 +464,10 @@ def _parse(
 ) -> Any:
     """Parse `source`, incrementally from the last tree parsed at the same path when there is
     one: consecutive versions of a file differ in a few places, and tree-sitter then re-parses
-    only around the edit (the tree is the same as a full parse's). `change`: (old source, hunks)
-    of the commit that made `source`; when that old source is the path's last tree's, the tree
-    is told one edit per hunk instead of one from the first difference to the last."""
+    only around the edit (the tree is the same as a full parse's). `change`: (the other side's
+    source, the hunks read from that side to `source`); when that source is the path's last
+    tree's, the tree is told one edit per hunk instead of one from the first difference to the
+    last."""
     parser, _ = parser_for(lang)
     source = scripts_only(source) if LANGUAGES[lang].scripts else source
     prev = reader.trees.pop(path, None) if path is not None else None
@@ -579,8 +587,8 @@ def pair_definitions(
         pair = _snippet_pair(lang, old_oid, new_oid, old_src, new_src, hunks)
         if pair is not None:
             return pair
-    return (
-        _whole(reader, old_oid, lang, old_path, old_src),
+    return (  # each side told the hunks from the other: a walk from either end has its tree
+        _whole(reader, old_oid, lang, old_path, old_src, (new_src, reversed_hunks(hunks))),
         _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks)),
     )
 

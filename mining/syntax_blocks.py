@@ -11,6 +11,7 @@ the cut is safe and falls back to whole files.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -248,6 +249,22 @@ def hunk_edits(old: bytes, new: bytes, hunks: list[Any]) -> list[tuple[int, int,
         spliced += [old[at:start], text]
         at = end
     return edits if b"".join([*spliced, old[at:]]) == new else None
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The line spans of a hunk (`diffs.Hunk`'s fields that `hunk_edits` reads)."""
+
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+
+
+def reversed_hunks(hunks: list[Any]) -> list[Span]:
+    """The hunks read from the new side to the old: walking a history newest first, the path's
+    last tree is the new side's, and the old side re-parses from it one edit per hunk."""
+    return [Span(h.new_start, h.new_count, h.old_start, h.old_count) for h in hunks]
 
 
 def apply_edits(tree: Any, src: bytes, edits: list[tuple[int, int, bytes]]) -> Any:

@@ -171,3 +171,7 @@ def test_hunks_tell_the_whole_file_reparse_where_the_file_changed(repo_builder):
     assert _nodes(parser.parse(new.encode(), tree)) == _nodes(parser.parse(new.encode()))
     other = old.replace("return a + 15", "return a - 15").encode()  # not this change's old side
     assert syntax_blocks.hunk_edits(other, new.encode(), hunks) is None
+    back = syntax_blocks.hunk_edits(new.encode(), old.encode(), syntax_blocks.reversed_hunks(hunks))
+    assert back is not None and len(back) == len(hunks)  # newest first: the old side from the new
+    tree = syntax_blocks.apply_edits(parser.parse(new.encode()), new.encode(), back)
+    assert _nodes(parser.parse(old.encode(), tree)) == _nodes(parser.parse(old.encode()))
