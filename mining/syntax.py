@@ -360,6 +360,8 @@ class BlobReader:
         self.tree_bytes = tree_bytes
         self.held = 0
         self.incremental = incremental
+        #: whether commits come newest first, as far as `_whole_pair` has seen (rev-list's order)
+        self.newest_first = True
         self.proc = subprocess.Popen(
             git_argv(git_dir, ["cat-file", "--batch-command"]),
             stdin=subprocess.PIPE,
@@ -587,10 +589,32 @@ def pair_definitions(
         pair = _snippet_pair(lang, old_oid, new_oid, old_src, new_src, hunks)
         if pair is not None:
             return pair
-    return (  # each side told the hunks from the other: a walk from either end has its tree
-        _whole(reader, old_oid, lang, old_path, old_src, (new_src, reversed_hunks(hunks))),
-        _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks)),
+    return _whole_pair(
+        reader, lang, (old_oid, old_path, old_src), (new_oid, new_path, new_src), hunks
     )
+
+
+def _whole_pair(
+    reader: BlobReader,
+    lang: str,
+    old: tuple[str | None, str, bytes],
+    new: tuple[str | None, str, bytes],
+    hunks: list[Any],
+) -> tuple[dict[str, Definition] | None, dict[str, Definition] | None]:
+    """Both sides' definitions from whole files, each re-parsed from the other's tree with the
+    hunks as edits. The side parsed last stays the path's tree, so it should be the side that
+    the path's next pair shares: the old side when commits come newest first, the new side when
+    oldest first (the back of a shared run). The way they come shows when the path's tree is
+    one side of this pair; a path not seen before takes the way seen last."""
+    (old_oid, old_path, old_src), (new_oid, new_path, new_src) = old, new
+    last = reader.trees.get(new_path)
+    if last is not None and old_src != new_src and last[1] in (old_src, new_src):
+        reader.newest_first = last[1] == new_src
+    if reader.newest_first:
+        n = _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks))
+        return _whole(reader, old_oid, lang, old_path, old_src, (new_src, reversed_hunks(hunks))), n
+    o = _whole(reader, old_oid, lang, old_path, old_src, (new_src, reversed_hunks(hunks)))
+    return o, _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks))
 
 
 def _snippet_pair(

@@ -151,6 +151,38 @@ def test_touched_blocks_give_the_whole_file_values(repo_builder, monkeypatch):
     assert by.loc[resign, "syn_defs_signature_changed"] == 1
 
 
+def test_whole_files_reparse_from_the_neighbouring_version_in_any_order(repo_builder, monkeypatch):
+    """Pairs that fall back to whole files re-parse each side from the path's last tree. Walked
+    newest first, oldest first (the back of a shared run) or shuffled (a cached tree that is no
+    side of the pair), the values are those of fresh whole-file parses; walked either way, most
+    re-parses start from the tree of the pair's other side (one edit per hunk)."""
+    rb = repo_builder()
+    for v in range(7):  # each version rewrites most of the file: no snippet pair
+        defs = "".join(
+            f"def f{k}(a{', b' * ((k + v) % 2)}):\n    return a + {k * v}\n\n\n"
+            for k in range(v % 3, 9 + v)
+        )
+        rb.commit(f"version {v}", {"pkg/m.py": f"import os\n\n\n{defs}"})
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
+    ref = whole_file_features(monkeypatch, rb.git_dir, shas).set_index("sha")
+    assert ref["syn_defs_signature_changed"].gt(0).sum() >= 5
+    real = syntax._parse
+    shuffled = [shas[k] for k in (3, 0, 6, 1, 5, 2, 4)]
+    for order in (shas, shas[::-1], shuffled):
+        from_other = []
+
+        def parse(reader, path, lang, source, change=None, from_other=from_other):
+            last = reader.trees.get(path)
+            from_other.append(last is not None and change is not None and last[1] == change[0])
+            return real(reader, path, lang, source, change)
+
+        monkeypatch.setattr(syntax, "_parse", parse)
+        got = features.compute_features(rb.git_dir, order).set_index("sha")
+        pd.testing.assert_frame_equal(got, ref.loc[order])
+        if order is not shuffled:  # all but the first parse start from the other side's tree
+            assert from_other[1:] == [True] * (len(from_other) - 1)
+
+
 def test_lead_lines_belong_to_the_declaration_they_precede(repo_builder, monkeypatch):
     """Doc comments, attributes, decorators and `where` clauses do not break a snippet: each of
     these edits is decided from the touched blocks alone, with the whole-file values."""
