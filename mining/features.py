@@ -145,13 +145,16 @@ def _is_attribution(line: str, marker: re.Pattern[str]) -> bool:
     return bool(_ATTRIBUTION_KEYS.match(line) or marker.search(line))
 
 
-@lru_cache(maxsize=1)
-def _keyword_patterns() -> dict[str, re.Pattern[str]]:
+@lru_cache(maxsize=2)
+def _keyword_patterns(lowered: bool = False) -> dict[str, re.Pattern[str]]:
+    """The keyword groups' patterns, case-insensitive; `lowered`: case-sensitive, for ASCII
+    text already lowercased, where they match the same words (the groups' words are lowercase)
+    twice as fast (IGNORECASE folds the case of every character it compares)."""
     text = (resources.files("mining") / "message_keywords.toml").read_text(encoding="utf-8")
     groups = tomllib.loads(text)["groups"]
+    flags = 0 if lowered else re.IGNORECASE
     return {
-        name: re.compile(r"\b(" + "|".join(words) + r")\b", re.IGNORECASE)
-        for name, words in groups.items()
+        name: re.compile(r"\b(" + "|".join(words) + r")\b", flags) for name, words in groups.items()
     }
 
 
@@ -195,9 +198,12 @@ def message_features(message: str) -> dict[str, Any]:
         "msg_has_bullets": bool(re.search(r"^\s*[-*] ", body, re.MULTILINE)),
     }
     subj_no_cc = _CC_RE.sub("", subject) if cc != "none" else subject
-    for name, pat in _keyword_patterns().items():
+    lowered = text.isascii()
+    searched = [text, subj_no_cc, subject.split(":", 1)[0]]
+    text, subj_no_cc, head = [x.lower() for x in searched] if lowered else searched
+    for name, pat in _keyword_patterns(lowered).items():
         row[f"kw_{name}"] = len(pat.findall(text))
-        row[f"kws_{name}"] = bool(pat.search(subj_no_cc) or pat.search(subject.split(":", 1)[0]))
+        row[f"kws_{name}"] = bool(pat.search(subj_no_cc) or pat.search(head))
     return row
 
 

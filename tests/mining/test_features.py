@@ -312,3 +312,34 @@ def test_sample_is_balanced_between_direct_ai_and_other_commits(repo_builder, tm
     assert featured() == (2, 3)  # the suggestion counted as direct would give (2, 4)
     features.features_stage(con, sample=10, seed=3)
     assert featured() == (2, 5)
+
+
+def test_keywords_of_ascii_messages_are_counted_as_case_insensitive_matching_counts_them():
+    """ASCII messages are lowercased and matched case-sensitively (twice as fast): the same
+    counts and subject flags as the case-insensitive patterns on the message as written, which
+    holds because every group's words are lowercase."""
+    import tomllib
+    from importlib import resources
+
+    groups = tomllib.loads(
+        (resources.files("mining") / "message_keywords.toml").read_text(encoding="utf-8")
+    )["groups"]
+    assert all(w == w.lower() for words in groups.values() for w in words)
+    for message in [
+        "Fix: BUGFIX for the Crash; Fixes #3",
+        "REFACTOR(core): Clean Up and Rename Modules",
+        "Release V1.2.3\n\nBump Deps, UPDATE DEPENDENCIES, Tests Added",
+        "feat: Add new API Endpoint with CACHE",
+        "Straße: fix ÜBER bug",  # not ASCII: the case-insensitive patterns as before
+    ]:
+        row = features.message_features(message)
+        text = features.clean_message(message)
+        subject = text.split("\n", 1)[0]
+        cc = features.conventional_type(subject)[0]
+        subj_no_cc = features._CC_RE.sub("", subject) if cc != "none" else subject
+        for name, words in groups.items():
+            pat = re.compile(r"\b(" + "|".join(words) + r")\b", re.IGNORECASE)
+            assert row[f"kw_{name}"] == len(pat.findall(text)), (message, name)
+            in_subject = pat.search(subj_no_cc) or pat.search(subject.split(":", 1)[0])
+            assert row[f"kws_{name}"] == bool(in_subject), (message, name)
+    assert features.message_features("FIX the BUG")["kw_fix"] == 2
