@@ -343,3 +343,27 @@ def test_keywords_of_ascii_messages_are_counted_as_case_insensitive_matching_cou
             in_subject = pat.search(subj_no_cc) or pat.search(subject.split(":", 1)[0])
             assert row[f"kws_{name}"] == bool(in_subject), (message, name)
     assert features.message_features("FIX the BUG")["kw_fix"] == 2
+
+
+def test_same_but_whitespace_is_the_comparison_of_the_texts_without_whitespace():
+    """The character-count shortcut never changes the answer of comparing the texts stripped of
+    whitespace (`str.split`'s, non-ASCII spaces included)."""
+    pairs = [
+        (["def f(a,b):\n", "    return a\n"], ["def f(a, b):\n", "\treturn a\n"]),  # reformat
+        (["x = 1\n"], ["x = 2\n"]),  # same 'e' and ',' counts, other text
+        (["let e = 1\n"], ["let x = 1\n"]),  # the counted character differs
+        (["a,\u00a0b\n"], ["a, b\n"]),  # a no-break space is whitespace to str.split
+        (["a b\n"], ["ab\n"]),
+        ([], ["\n"]),
+    ]
+    for removed, added in pairs:
+        plain = "".join("".join(removed).split()) == "".join("".join(added).split())
+        assert features._same_but_whitespace(removed, added) == plain, (removed, added)
+    assert [features._same_but_whitespace(r, a) for r, a in pairs] == [
+        True,
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
