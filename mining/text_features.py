@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -63,6 +64,7 @@ _COMMENT_STARTS = ("#", "//", "/*", "*", "--", "<!--", ";")
 _STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`")
 _NUMBER = re.compile(r"(?<![\w$])\d[\w.]*")
 _WORD = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_DIGIT = re.compile(r"\d")  # where `_NUMBER` can match: found faster than its lookbehind
 
 
 def line_tokens(line: str) -> list[str]:
@@ -70,21 +72,36 @@ def line_tokens(line: str) -> list[str]:
     string literal (contents unread), `NUM` per number, and identifier sub-words (camel, snake,
     kebab split, lowercased, 2+ characters, not all digits), so a changed literal and a new name
     look apart."""
+    return list(_line_tokens(line))
+
+
+@lru_cache(maxsize=1 << 16)
+def _line_tokens(line: str) -> tuple[str, ...]:
+    """`line_tokens`, remembered: a history's diffs repeat their lines (closing brackets, a
+    fixture's records; crush: 86k distinct of 193k tokenised per 1,000 commits)."""
     text = line.strip()
     if not text:
-        return []
+        return ()
     if text.startswith(_COMMENT_STARTS):
-        return ["CMT"]
+        return ("CMT",)
     out: list[str] = []
-    text, n = _STRING.subn(" ", text)
-    out.extend(["STR"] * n)
-    text, n = _NUMBER.subn(" ", text)
-    out.extend(["NUM"] * n)
+    if '"' in text or "'" in text or "`" in text:  # else no string to find, faster said
+        text, n = _STRING.subn(" ", text)
+        out.extend(["STR"] * n)
+    if _DIGIT.search(text):
+        text, n = _NUMBER.subn(" ", text)
+        out.extend(["NUM"] * n)
     for word in _WORD.findall(text):
-        for w in _SPLIT.split(_CAMEL.sub(" ", word)):
-            if len(w) > 1 and not w.isdigit():
-                out.append(w.lower())
-    return out
+        out.extend(_subwords(word))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def _subwords(word: str) -> tuple[str, ...]:
+    """An identifier's sub-words as `line_tokens` keeps them, remembered: identifiers repeat
+    (crush: 22k distinct of 1.9M words per 1,000 commits)."""
+    parts = _SPLIT.split(_CAMEL.sub(" ", word))
+    return tuple(w.lower() for w in parts if len(w) > 1 and not w.isdigit())
 
 
 def diff_tokens(c: CommitDiff, net: bool = True) -> str:
@@ -107,15 +124,16 @@ def diff_tokens(c: CommitDiff, net: bool = True) -> str:
             break
         toks: list[str] = []
         for h in f.hunks:
-            plus = [t for line in h.added for t in line_tokens(line)]
-            minus = [t for line in h.removed for t in line_tokens(line)]
+            plus = [t for line in h.added for t in _line_tokens(line)]
+            minus = [t for line in h.removed for t in _line_tokens(line)]
             if net:
                 plus, minus = _surplus(plus, minus), _surplus(minus, plus)
-            toks.extend(f"+{t}" for t in plus)
-            toks.extend(f"-{t}" for t in minus)
-            if len(toks) >= room:
+            free = room - len(toks)  # only these are kept: sign no more
+            toks.extend(f"+{t}" for t in plus[:free])
+            toks.extend(f"-{t}" for t in minus[: max(free - len(plus), 0)])
+            if len(plus) + len(minus) >= free:
                 break
-        out.extend(toks[:room])
+        out.extend(toks)
     return " ".join(f"{t}*{n}" if n > 1 else t for t, n in sorted(Counter(out).items()))
 
 
@@ -131,11 +149,14 @@ def token_counts(doc: str) -> list[str]:
 
 def _surplus(tokens: list[str], other: list[str]) -> list[str]:
     """`tokens` without as many occurrences of each token as `other` holds (first ones kept)."""
-    left = Counter(tokens) - Counter(other)
+    if not other:
+        return list(tokens)
+    left = dict(Counter(tokens) - Counter(other))  # a dict: a Counter's miss is a Python call
     out = []
     for t in tokens:
-        if left[t] > 0:
-            left[t] -= 1
+        k = left.get(t, 0)
+        if k > 0:
+            left[t] = k - 1
             out.append(t)
     return out
 

@@ -218,3 +218,89 @@ def test_diff_tokens_tell_a_list_entry_a_rename_and_new_logic_apart(repo_builder
     # the stored document is the bag: distinct tokens sorted, a count after `*`
     doc = text_features.diff_tokens(docs[logic], net=False)
     assert doc.split() == sorted(doc.split()) and f"+value*{new['+value']}" in doc.split()
+
+
+def _plain_diff_tokens(c, net: bool) -> str:
+    """The diff token document by its definition, nothing remembered or skipped: every hunk's
+    tokens signed, then cut at the caps."""
+    import re
+
+    def tokens(line: str) -> list[str]:
+        text = line.strip()
+        if not text:
+            return []
+        if text.startswith(text_features._COMMENT_STARTS):
+            return ["CMT"]
+        text, n_str = text_features._STRING.subn(" ", text)
+        text, n_num = text_features._NUMBER.subn(" ", text)
+        words = [
+            w.lower()
+            for word in text_features._WORD.findall(text)
+            for w in re.split(r"[/._\-\s]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", word))
+            if len(w) > 1 and not w.isdigit()
+        ]
+        return ["STR"] * n_str + ["NUM"] * n_num + words
+
+    def surplus(toks: list[str], other: list[str]) -> list[str]:
+        left = Counter(toks) - Counter(other)
+        out = []
+        for t in toks:
+            if left[t] > 0:
+                left[t] -= 1
+                out.append(t)
+        return out
+
+    out: list[str] = []
+    for f in c.files:
+        if f.is_binary or text_features.file_kind(f.path) in text_features.DIFF_SKIP_KINDS:
+            continue
+        room = min(
+            text_features.DIFF_TOKENS_PER_FILE, text_features.DIFF_TOKENS_PER_COMMIT - len(out)
+        )
+        if room <= 0:
+            break
+        toks: list[str] = []
+        for h in f.hunks:
+            plus = [t for line in h.added for t in tokens(line)]
+            minus = [t for line in h.removed for t in tokens(line)]
+            if net:
+                plus, minus = surplus(plus, minus), surplus(minus, plus)
+            toks += [f"+{t}" for t in plus] + [f"-{t}" for t in minus]
+            if len(toks) >= room:
+                break
+        out.extend(toks[:room])
+    return " ".join(f"{t}*{n}" if n > 1 else t for t, n in sorted(Counter(out).items()))
+
+
+def test_diff_tokens_equal_their_plain_definition(repo_builder):
+    """Remembered line tokens, strings and numbers looked for only where a quote or a digit
+    is, and signs only for the tokens the caps keep give the document of the plain definition:
+    hunks cut at the per-file cap inside their added and inside their removed side, lines
+    repeated across files and commits, strings, numbers, comments, camel and snake case."""
+    from mining.diffs import iter_commit_diffs
+
+    def body(k: int, n: int) -> str:
+        return "".join(
+            f"    row_{i % 7} = fetchItem(\"key {i}\", {i * k}) + 'x'  # note\n"
+            if i % 3
+            else f"    // same line\n    totalCount{i % 5} += `raw` + itemList[{k}]\n"
+            for i in range(n)
+        )
+
+    rb = repo_builder()
+    rb.commit("initial", {"a.py": body(1, 40), "b.js": body(2, 10), "c.go": "package c\n"})
+    edits = [
+        rb.commit("big", {"a.py": body(3, 180), "b.js": body(2, 12)}),  # added side past the cap
+        rb.commit("shrink", {"a.py": body(5, 20), "c.go": "package c\n\nvar x = 1\n"}),  # removed
+        rb.commit("again", {"a.py": body(5, 25), "b.js": body(9, 12)}),
+    ]
+    commits = list(iter_commit_diffs(rb.git_dir, edits))
+    for net in (True, False):
+        for c in commits:
+            assert text_features.diff_tokens(c, net=net) == _plain_diff_tokens(c, net), (
+                c.message,
+                net,
+            )
+    got = text_features.line_tokens('    x = "a" + fooBar(12)')
+    got.append("changed")  # a caller's list is its own: the remembered tokens stay
+    assert text_features.line_tokens('    x = "a" + fooBar(12)') == ["STR", "NUM", "foo", "bar"]
