@@ -33,7 +33,7 @@ from mining import diffs, store, syntax
 from mining.attribute import load_catalog
 from mining.errors import SourceError, StageError
 from mining.gitcmd import resolve_git_dir, run_git
-from mining.vocabulary import DIRECT_CHANNELS, TEXT_COLUMNS
+from mining.vocabulary import DIFF_TOKENS_VERSION, DIRECT_CHANNELS, TEXT_COLUMNS
 
 #: bump when a feature's definition changes (rows of older versions are recomputed)
 FEATURES_VERSION = "3"
@@ -860,12 +860,14 @@ def _part_frame(
     return then(frame) if then is not None else frame
 
 
-def _parallel_rows(git_dir: Path, shas: list[str], jobs: int, start: str) -> list[dict[str, Any]]:
+def _parallel_rows(
+    git_dir: Path, shas: list[str], jobs: int, start: str, texts: bool = False
+) -> list[dict[str, Any]]:
     """Rows of `shas` in order, computed by `jobs` processes (`_in_processes`)."""
     jobs = job_count(jobs, len(shas))
     if jobs == 1:
-        return _rows_surviving_unreadable(git_dir, shas)
-    done = _in_processes(_side_rows, git_dir, shas, jobs, start, False)
+        return _rows_surviving_unreadable(git_dir, shas, texts=texts)
+    done = _in_processes(_side_rows, git_dir, shas, jobs, start, texts)
     return [row for rows in done for row in rows]
 
 
@@ -1030,7 +1032,8 @@ def features_stage(
     jobs: int = 1,
 ) -> dict[str, int]:
     """Fill `commit_features` for every stored repository's non-merge commits not yet featured,
-    then `commit_diff_tokens` for featured commits that lack them (`diff_tokens_stage`).
+    and `commit_diff_tokens` from the same patches in the same transaction; then the tokens of
+    commits featured before diff tokens existed (`diff_tokens_stage`, one more patch stream).
 
     Resumable: commits already featured with the current FEATURES_VERSION are skipped; each batch
     of BATCH commits is written in its own transaction. Returns commits featured per repo.
@@ -1060,9 +1063,14 @@ def features_stage(
             def rows_for(
                 batch: list[str], reader: syntax.BlobReader = reader, git_dir: Path = git_dir
             ) -> pd.DataFrame:
+                # with the texts: the diff tokens come from the same patches (the message and
+                # path texts are dropped; the classify stage reads them from the database)
                 if jobs > 1:  # spawn: workers must not inherit the open DuckDB connection
-                    return _frame(_parallel_rows(git_dir, batch, jobs, "spawn"))
-                return _frame(_rows_surviving_unreadable(git_dir, batch, reader))
+                    rows = _parallel_rows(git_dir, batch, jobs, "spawn", True)
+                else:
+                    rows = _rows_surviving_unreadable(git_dir, batch, reader, texts=True)
+                read = _frame(rows, texts=True)
+                return read.drop(columns=[c for c in TEXT_COLUMNS if c != "diff_text"])
 
             done[repo] += store.write_repo_batches(
                 con,
@@ -1073,10 +1081,11 @@ def features_stage(
                 ("features_version", FEATURES_VERSION),
                 BATCH,
                 progress,
+                ("commit_diff_tokens", ["diff_text"], ("tokens_version", DIFF_TOKENS_VERSION)),
             )
     from mining.text_features import diff_tokens_stage
 
-    for repo in wanted:  # the layer model's diff tokens of featured commits (local only)
+    for repo in wanted:  # tokens of commits featured before diff tokens existed (local only)
         if dirs[repo]:  # a loaded release has no repository to read them from
             diff_tokens_stage(con, repo, dirs[repo], BATCH, progress)
     return done

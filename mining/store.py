@@ -329,22 +329,39 @@ def write_repo_batches(
     version: tuple[str, str],
     batch: int,
     progress: Callable[[str, int, int], None] | None = None,
+    side_table: tuple[str, list[str], tuple[str, str]] | None = None,
 ) -> int:
     """Compute and write a per-commit stage table in batches, each batch in its own transaction.
 
     Why: an interrupted stage keeps every finished batch and redoes only the rest (features and
     structure share this resumable loop). `rows_for(shas)` returns one row per commit keyed by
-    sha; `version` is the (column, value) that marks how the rows were computed.
+    sha; `version` is the (column, value) that marks how the rows were computed. `side_table`
+    (table, columns, version): those columns of each batch go to a second table in the same
+    transaction (what one pass over the patches computes for two tables).
     """
     done = 0
     for start in range(0, len(shas), batch):
         part = shas[start : start + batch]
         frame = rows_for(part).copy()
-        frame.insert(0, "repo", repo)
-        frame.insert(2, version[0], version[1])
+        side = None
+        if side_table is not None:
+            side_name, side_columns, side_version = side_table
+            side = _versioned(frame[["sha", *side_columns]], repo, side_version)
+            frame = frame.drop(columns=side_columns)
+        frame = _versioned(frame, repo, version)
         with transaction(con):
             replace_repo_rows(con, table, repo, frame, shas=part)
+            if side is not None:
+                replace_repo_rows(con, side_name, repo, side, shas=part)
         done += len(frame)
         if progress is not None:
             progress(repo, start + len(part), len(shas))
     return done
+
+
+def _versioned(frame: pd.DataFrame, repo: str, version: tuple[str, str]) -> pd.DataFrame:
+    """`frame` (sha first) with the table's leading repo and version columns."""
+    frame = frame.copy()
+    frame.insert(0, "repo", repo)
+    frame.insert(2, version[0], version[1])
+    return frame

@@ -352,7 +352,8 @@ def diff_tokens_stage(
 ) -> int:
     """Write `commit_diff_tokens` for `repo`'s featured commits that lack the current version.
 
-    Part of the features stage, after the feature rows: one patch stream, no blob reads, each
+    Part of the features stage, for commits it featured before diff tokens existed (it writes
+    the tokens of the commits it features itself): one patch stream, no blob reads, each
     batch in its own transaction (resumable), so a database featured before diff tokens existed
     gets them without recomputing its features. Local only: the release never exports them.
     """

@@ -120,6 +120,36 @@ def test_features_stage_fills_diff_tokens_of_a_database_featured_before_them(
     con.close()
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_features_stage_writes_diff_tokens_from_its_own_patches(
+    repo_builder, tmp_path, monkeypatch, jobs
+):
+    """Featuring a commit writes its diff tokens in the same pass and transaction: no second
+    patch stream (`diff_documents`), the same documents it would give."""
+    from mining.crawl import CrawlTarget, crawl
+    from mining.sources import resolve_source
+
+    rb = repo_builder()
+    rb.commit("initial", {"a.py": "x = 1\n"})
+    rb.commit("second", {"a.py": "x = 1\ny = compute(x)\n", "b.md": "words\n"})
+    db = tmp_path / "s.duckdb"
+    crawl(db, [CrawlTarget(resolve_source(str(rb.path)))])
+    con = store.connect(db)
+    shas = [r[0] for r in con.execute("SELECT sha FROM commits ORDER BY sha").fetchall()]
+    expected = text_features.diff_documents(rb.path, shas).sort_values("sha")
+
+    def no_second_stream(*a, **k):
+        raise AssertionError("a second patch stream")
+
+    monkeypatch.setattr(text_features, "diff_documents", no_second_stream)
+    monkeypatch.setattr(features, "MIN_PER_JOB", 1)  # two commits are worth two processes here
+    features.features_stage(con, jobs=jobs)
+    got = con.execute("SELECT sha, diff_text FROM commit_diff_tokens ORDER BY sha").fetchall()
+    assert got == list(expected.itertuples(index=False, name=None))
+    assert "diff_text" not in store.table_columns(con, "commit_features")
+    con.close()
+
+
 def _awkward_history(rb) -> tuple[list[str], set[str]]:
     """Commits whose file lists a patch spells differently from `--name-status`: type changes
     (printed as a deletion and an addition), mode changes, binaries, renames with spaces,
