@@ -848,7 +848,7 @@ def classify_shas(
         git_dir,
         shas,
         jobs,
-        texts=bool(model.text_columns),
+        texts=model.text_columns,
         then=functools.partial(classify_frame, model=model),
     )[CSV_COLUMNS]
 

@@ -17,7 +17,7 @@ import multiprocessing
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,7 +33,7 @@ from mining import diffs, store, syntax
 from mining.attribute import load_catalog
 from mining.errors import SourceError, StageError
 from mining.gitcmd import resolve_git_dir, run_git
-from mining.vocabulary import DIFF_TOKENS_VERSION, DIRECT_CHANNELS, TEXT_COLUMNS
+from mining.vocabulary import DIFF_TEXT_COLUMNS, DIFF_TOKENS_VERSION, DIRECT_CHANNELS
 
 #: bump when a feature's definition changes (rows of older versions are recomputed)
 FEATURES_VERSION = "3"
@@ -767,9 +767,9 @@ NUMERIC_COLUMNS, BOOL_COLUMNS, CATEGORICAL_COLUMNS = _columns()
 FEATURE_COLUMNS = [*NUMERIC_COLUMNS, *BOOL_COLUMNS, *CATEGORICAL_COLUMNS]
 
 
-def _frame(rows: list[dict[str, Any]], texts: bool = False) -> pd.DataFrame:
-    """The typed frame of feature rows (and of the classifier's text columns if `texts`)."""
-    columns = ["sha", *FEATURE_COLUMNS, *(TEXT_COLUMNS if texts else [])]
+def _frame(rows: list[dict[str, Any]], texts: Sequence[str] = ()) -> pd.DataFrame:
+    """The typed frame of feature rows (and of the classifier's text columns `texts`)."""
+    columns = ["sha", *FEATURE_COLUMNS, *texts]
     data: dict[str, Any] = {  # by column: faster than by row; empty ones hold objects
         c: [row[c] for row in rows] if rows else np.array([], dtype=object) for c in columns
     }
@@ -803,7 +803,7 @@ def compute_features(
     git_dir: str | Path,
     shas: list[str],
     jobs: int = 1,
-    texts: bool = False,
+    texts: Sequence[str] = (),
     then: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Features of the listed commits straight from git (no database); merges are left out.
@@ -811,9 +811,8 @@ def compute_features(
     Works on a work tree, a bare repo or a bare mirror with an empty config; opens it read-only.
     Rows follow the order of `shas`; full shas are returned even for abbreviated input.
     `jobs` > 1 runs that many processes, two on each consecutive run of the commits
-    (`_in_processes`). `texts`: add the classifier's text columns
-    (`text_features.TEXT_COLUMNS`), taken from the same patch stream instead of a second read of
-    git. `then`: applied to each process's frame inside that process (classification: so that it
+    (`_in_processes`). `texts`: add these of the classifier's text columns (`TEXT_COLUMNS`),
+    taken from the same patch stream instead of a second read of git. `then`: applied to each process's frame inside that process (classification: so that it
     runs in parallel too); the results are concatenated in order.
     """
     gd = resolve_git_dir(git_dir)
@@ -850,7 +849,7 @@ def _part_frame(
     git_dir: Path,
     shas: list[str],
     side: _Side | None,
-    texts: bool,
+    texts: Sequence[str],
     then: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """One process's share of `compute_features` (`_side_rows`): its frame, passed through
@@ -861,7 +860,7 @@ def _part_frame(
 
 
 def _parallel_rows(
-    git_dir: Path, shas: list[str], jobs: int, start: str, texts: bool = False
+    git_dir: Path, shas: list[str], jobs: int, start: str, texts: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     """Rows of `shas` in order, computed by `jobs` processes (`_in_processes`)."""
     jobs = job_count(jobs, len(shas))
@@ -906,7 +905,7 @@ class _Side:
 
 
 def _side_rows(
-    git_dir: Path, shas: list[str], side: _Side | None, texts: bool = False
+    git_dir: Path, shas: list[str], side: _Side | None, texts: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     """Rows of the commits of `shas` that this process claims from its end (all of them
     without a `side`), in the order of `shas`."""
@@ -959,11 +958,11 @@ def _rows(
     git_dir: Path,
     shas: list[str],
     reader: syntax.BlobReader,
-    texts: bool = False,
+    texts: Sequence[str] = (),
     keep: Callable[[int], bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Feature rows of the non-merge commits among `shas`, in order (with the classifier's
-    text columns if `texts`); with `keep`, up to the first commit (by index) it refuses."""
+    text columns `texts`); with `keep`, up to the first commit (by index) it refuses."""
     window: list[diffs.CommitDiff] = []
     for i, c in enumerate(diffs.iter_commit_diffs(git_dir, shas)):
         if keep is not None and not keep(i):
@@ -978,7 +977,7 @@ def _rows(
 
 
 def _window_rows(
-    commits: list[diffs.CommitDiff], reader: syntax.BlobReader, texts: bool = False
+    commits: list[diffs.CommitDiff], reader: syntax.BlobReader, texts: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     """Rows of a window of commits, their blobs read in batches of at most WINDOW_BYTES: one
     round trip to git per batch rather than per commit (git answers while we parse)."""
@@ -1006,7 +1005,7 @@ def _window_rows(
     if texts:
         from mining.text_features import add_texts
 
-        add_texts(rows, commits, reader.git_dir)
+        add_texts(rows, commits, reader.git_dir, texts)
     return rows
 
 
@@ -1063,14 +1062,13 @@ def features_stage(
             def rows_for(
                 batch: list[str], reader: syntax.BlobReader = reader, git_dir: Path = git_dir
             ) -> pd.DataFrame:
-                # with the texts: the diff tokens come from the same patches (the message and
-                # path texts are dropped; the classify stage reads them from the database)
+                # the diff tokens come from the same patches (the classify stage reads the
+                # message and path texts from the database)
                 if jobs > 1:  # spawn: workers must not inherit the open DuckDB connection
-                    rows = _parallel_rows(git_dir, batch, jobs, "spawn", True)
+                    rows = _parallel_rows(git_dir, batch, jobs, "spawn", DIFF_TEXT_COLUMNS)
                 else:
-                    rows = _rows_surviving_unreadable(git_dir, batch, reader, texts=True)
-                read = _frame(rows, texts=True)
-                return read.drop(columns=[c for c in TEXT_COLUMNS if c != "diff_text"])
+                    rows = _rows_surviving_unreadable(git_dir, batch, reader, DIFF_TEXT_COLUMNS)
+                return _frame(rows, DIFF_TEXT_COLUMNS)
 
             done[repo] += store.write_repo_batches(
                 con,
@@ -1081,7 +1079,7 @@ def features_stage(
                 ("features_version", FEATURES_VERSION),
                 BATCH,
                 progress,
-                ("commit_diff_tokens", ["diff_text"], ("tokens_version", DIFF_TOKENS_VERSION)),
+                ("commit_diff_tokens", DIFF_TEXT_COLUMNS, ("tokens_version", DIFF_TOKENS_VERSION)),
             )
     from mining.text_features import diff_tokens_stage
 
@@ -1129,7 +1127,7 @@ def _rows_surviving_unreadable(
     git_dir: Path,
     shas: list[str],
     reader: syntax.BlobReader | None = None,
-    texts: bool = False,
+    texts: Sequence[str] = (),
     keep: Callable[[int], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Feature a batch; if git cannot read it (a blob absent from a partial clone), retry commit

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,7 +26,12 @@ from mining.diffs import CommitDiff, file_kind, iter_commit_diffs
 from mining.errors import GitError, SourceError, StageError
 from mining.features import clean_message
 from mining.gitcmd import resolve_git_dir, run_git
-from mining.vocabulary import DIFF_TOKENS_VERSION, MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
+from mining.vocabulary import (
+    DIFF_TEXT_COLUMNS,
+    DIFF_TOKENS_VERSION,
+    MESSAGE_TEXT_COLUMNS,
+    TEXT_COLUMNS,
+)
 
 _SPLIT = re.compile(r"[/._\-\s]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -162,8 +167,8 @@ def _surplus(tokens: list[str], other: list[str]) -> list[str]:
 
 
 def diff_texts(c: CommitDiff) -> dict[str, str] | None:
-    """`commit_texts`' columns of a commit, from its parsed patch; None when the patch cannot
-    tell the message or the paths exactly (then read those with `message_path_texts`).
+    """`message_path_texts`' msg_text and path_text of a commit, from its parsed patch; None when
+    the patch cannot tell them exactly (then read them with `message_path_texts`).
 
     The patch lists the files `--name-status` lists, in its order, except that git prints a
     type change (file to symlink, ...) as a deletion and an addition of the same path. It cannot
@@ -180,27 +185,31 @@ def diff_texts(c: CommitDiff) -> dict[str, str] | None:
             changes[-1] = ("T", f.path)
         else:
             changes.append((f.change_type, f.path))
-    return {
-        "msg_text": clean_message(c.message),
-        "path_text": path_tokens(changes),
-        "diff_text": diff_tokens(c),
-    }
+    return {"msg_text": clean_message(c.message), "path_text": path_tokens(changes)}
 
 
-def add_texts(rows: list[dict], commits: list[CommitDiff], git_dir: str | Path) -> None:
-    """Put the text columns into the feature rows of `commits` (same order): from the patches
-    (`diff_texts`), or message and paths from git for the commits whose patch cannot tell."""
+def add_texts(
+    rows: list[dict],
+    commits: list[CommitDiff],
+    git_dir: str | Path,
+    columns: Sequence[str] = TEXT_COLUMNS,
+) -> None:
+    """Put the text `columns` into the feature rows of `commits` (same order), only those: the
+    diff tokens from the patches; the message and path texts from the patches (`diff_texts`), or
+    from git for the commits whose patch cannot tell."""
+    told = [k for k in columns if k not in DIFF_TEXT_COLUMNS]
     missing: dict[str, dict] = {}
     for row, c in zip(rows, commits, strict=True):
-        texts = diff_texts(c)
-        if texts is None:
+        if DIFF_TEXT_COLUMNS[0] in columns:
             row["diff_text"] = diff_tokens(c)
+        texts = diff_texts(c) if told else {}
+        if texts is None:
             missing[c.sha] = row
         else:
-            row.update(texts)
+            row.update({k: texts[k] for k in told})
     if missing:
         for text in message_path_texts(git_dir, list(missing)).to_dict("records"):
-            missing[text.pop("sha")].update(text)
+            missing[text["sha"]].update({k: text[k] for k in told})
 
 
 def commit_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:

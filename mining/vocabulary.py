@@ -95,6 +95,7 @@ IDENTITY_COLUMNS = (
 #: own patch stream; the diff-only model reads all but the message)
 TEXT_COLUMNS = ["msg_text", "path_text", "diff_text"]
 MESSAGE_TEXT_COLUMNS = ["msg_text"]
+DIFF_TEXT_COLUMNS = ["diff_text"]
 #: the definition of `text_features.diff_tokens`: stored with each `commit_diff_tokens` row and
 #: in a model that reads them, which is refused when the two differ
 DIFF_TOKENS_VERSION = "1"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from mining import classify, features, store
 from mining.classify import LAYERS
 from mining.cli import app
-from mining.vocabulary import DIFF_TOKENS_VERSION
+from mining.vocabulary import DIFF_TOKENS_VERSION, TEXT_COLUMNS
 
 
 def _synthetic(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
@@ -342,7 +342,7 @@ def test_classify_repo_equals_the_database_stage_with_diff_tokens(repo_builder, 
             layers.append("feature")
             message = f"feat: handle request {i}"
         shas.append(rb.commit(message, change))
-    frame = features.compute_features(rb.path, shas, texts=True)
+    frame = features.compute_features(rb.path, shas, texts=TEXT_COLUMNS)
     X = classify.model_frame(frame)
     est = classify.fit_base("linear", "full", X, np.array(layers, dtype=object), np.ones(8))
     cols, texts = classify.variant_columns("full")

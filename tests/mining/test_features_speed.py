@@ -383,7 +383,7 @@ def test_real_history_sample_matches_the_whole_file_values(name, monkeypatch):
     if not git_dir.is_dir():
         pytest.skip(f"{git_dir}: no mirror")
     shas = git_text(git_dir, ["rev-list", "--no-merges", "--max-count=300", "HEAD"]).split()
-    fast = features.compute_features(git_dir, shas, texts=True)
+    fast = features.compute_features(git_dir, shas, texts=text_features.TEXT_COLUMNS)
     texts = ["sha", *text_features.TEXT_COLUMNS]
     pd.testing.assert_frame_equal(fast[texts], text_features.commit_texts(git_dir, shas))
     fast = fast.drop(columns=text_features.TEXT_COLUMNS)

@@ -125,7 +125,8 @@ def test_features_stage_writes_diff_tokens_from_its_own_patches(
     repo_builder, tmp_path, monkeypatch, jobs
 ):
     """Featuring a commit writes its diff tokens in the same pass and transaction: no second
-    patch stream (`diff_documents`), the same documents it would give."""
+    patch stream (`diff_documents`), the same documents it would give, and no message or path
+    text that nothing stores (`diff_texts`; checked in this process, so with `jobs` 1)."""
     from mining.crawl import CrawlTarget, crawl
     from mining.sources import resolve_source
 
@@ -138,10 +139,11 @@ def test_features_stage_writes_diff_tokens_from_its_own_patches(
     shas = [r[0] for r in con.execute("SELECT sha FROM commits ORDER BY sha").fetchall()]
     expected = text_features.diff_documents(rb.path, shas).sort_values("sha")
 
-    def no_second_stream(*a, **k):
-        raise AssertionError("a second patch stream")
+    def not_here(*a, **k):
+        raise AssertionError("not the features stage's work")
 
-    monkeypatch.setattr(text_features, "diff_documents", no_second_stream)
+    monkeypatch.setattr(text_features, "diff_documents", not_here)
+    monkeypatch.setattr(text_features, "diff_texts", not_here)
     monkeypatch.setattr(features, "MIN_PER_JOB", 1)  # two commits are worth two processes here
     features.features_stage(con, jobs=jobs)
     got = con.execute("SELECT sha, diff_text FROM commit_diff_tokens ORDER BY sha").fetchall()
@@ -173,7 +175,7 @@ def _awkward_history(rb) -> tuple[list[str], set[str]]:
 
 
 def test_texts_from_the_patch_stream_match_commit_texts(repo_builder, monkeypatch):
-    """`compute_features(texts=True)` gives `commit_texts`' columns without reading git twice:
+    """`compute_features(texts=TEXT_COLUMNS)` gives `commit_texts`' columns without reading git twice:
     only the commits the patch cannot tell have their message and paths read again (their diff
     tokens come from the patch all the same)."""
     rb = repo_builder()
@@ -185,7 +187,7 @@ def test_texts_from_the_patch_stream_match_commit_texts(repo_builder, monkeypatc
         text_features, "message_path_texts", lambda gd, s: asked.extend(s) or real(gd, s)
     )
     monkeypatch.setattr(text_features, "diff_documents", None)  # never a second patch stream
-    frame = features.compute_features(rb.git_dir, shas, texts=True)
+    frame = features.compute_features(rb.git_dir, shas, texts=text_features.TEXT_COLUMNS)
     pd.testing.assert_frame_equal(frame[["sha", *text_features.TEXT_COLUMNS]], expected)
     assert set(asked) == unclear
     plain = features.compute_features(rb.git_dir, shas)  # the feature columns are unchanged
