@@ -270,8 +270,9 @@ def base_estimator(name: str, variant: str, binary: bool = False) -> Any:
     """An unfitted base learner of `variant`'s columns.
 
     "linear": logistic regression over TF-IDF of the message (word 1-2 grams), of path tokens and
-    of diff tokens (`text_features.diff_tokens`) next to log-scaled structure; "linear_text": the same with the structure block down-weighted
-    (text leads); "trees": gradient-boosted trees on structure and its size-relative ratios.
+    of diff tokens (`text_features.diff_tokens`) next to log-scaled structure; "linear_text": the
+    same with the structure block down-weighted (text leads); "trees": gradient-boosted trees on
+    structure and its size-relative ratios.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier

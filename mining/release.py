@@ -85,8 +85,6 @@ _COMMIT_IDX = (
     "CREATE OR REPLACE TEMP TABLE _cidx AS SELECT repo, sha, "
     "(row_number() OVER (ORDER BY repo, sha) - 1)::INTEGER AS commit_idx FROM commits"
 )
-#: never released, whatever the allow-list says: the scan refuses a release holding them.
-PRIVATE_TABLES = ("messages", "identities", "runs", "build_state", "commit_diff_tokens")
 
 
 def _person_map(con: duckdb.DuckDBPyConnection) -> None:
