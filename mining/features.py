@@ -812,8 +812,9 @@ def compute_features(
     Rows follow the order of `shas`; full shas are returned even for abbreviated input.
     `jobs` > 1 runs that many processes, two on each consecutive run of the commits
     (`_in_processes`). `texts`: add these of the classifier's text columns (`TEXT_COLUMNS`),
-    taken from the same patch stream instead of a second read of git. `then`: applied to each process's frame inside that process (classification: so that it
-    runs in parallel too); the results are concatenated in order.
+    taken from the same patch stream instead of a second read of git. `then`: applied to each
+    process's frame inside that process (classification: so that it runs in parallel too); the
+    results are concatenated in order.
     """
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
