@@ -322,12 +322,15 @@ def reclassify_repo(con: duckdb.DuckDBPyConnection, repo: str, model: Any) -> di
     """A repository built before the classifier existed (or changed): classify it in place, and
     record the new model, counts and skipped commits in `build_state`."""
     from mining import classify, features
+    from mining.text_features import diff_tokens_stage
 
     t0 = time.perf_counter()
     if _count(con, "commit_features", repo):
         # its features are current; a database built before diff tokens gets them here (one
         # patch stream, nothing else recomputed), since the model may read them
-        features.features_stage(con, [repo])
+        git_dir = store.one_row(con, "SELECT git_dir FROM repos WHERE repo = ?", [repo])[0]
+        if git_dir:  # a loaded release has no repository to read them from
+            diff_tokens_stage(con, repo, git_dir, features.BATCH)
         classify.classify_stage(con, [repo], model)
     out = _state(con, repo)
     out.model_version, out.classify_seconds = model.version, time.perf_counter() - t0

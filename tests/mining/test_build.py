@@ -196,6 +196,33 @@ def test_build_without_model_leaves_layers_then_fills_them(repo_builder, tmp_pat
     assert {r["status"] for r in third.repos} == {"up-to-date"}
 
 
+def test_reclassifying_fills_missing_diff_tokens_without_featuring(
+    repo_builder, tmp_path, model_dir, monkeypatch
+):
+    """A database built before diff tokens existed gets them when it is reclassified, from one
+    patch stream: no feature row is computed again, not even for a commit the build left
+    without features (as it does a commit whose diff git cannot read)."""
+    targets = resolve_targets([], make_corpus(repo_builder, tmp_path))
+    db = tmp_path / "s.duckdb"
+    build(db, targets, model_dir=tmp_path / "no-model")
+    con = store.connect(db)
+    con.execute("DELETE FROM commit_diff_tokens")
+    unread = con.execute("SELECT repo, sha FROM commit_features LIMIT 1").fetchone()
+    con.execute("DELETE FROM commit_features WHERE repo = ? AND sha = ?", list(unread))
+    con.close()
+
+    def not_again(*a, **k):
+        raise AssertionError("features computed again")
+
+    monkeypatch.setattr(features, "_rows_surviving_unreadable", not_again)
+    again = build(db, targets, model_dir=model_dir)
+    assert {r["status"] for r in again.repos} == {"classified"}
+    assert table_counts(db)["commit_layers"] == 5
+    con = store.connect(db, read_only=True)
+    assert con.execute("SELECT count(*) FROM commit_diff_tokens").fetchone()[0] == 5
+    con.close()
+
+
 def test_failed_repository_is_reported_and_others_built(repo_builder, tmp_path, model_dir):
     targets = resolve_targets([], make_corpus(repo_builder, tmp_path))
     targets[1].rev = "no-such-branch"
