@@ -29,6 +29,7 @@ import pandas as pd
 from mining import features, store
 from mining.errors import StageError, StrataError
 from mining.labels import OOF_PREDICTIONS
+from mining.shared_vectorizers import share_transforms
 from mining.vocabulary import DIFF_TOKENS_VERSION, LAYERS, MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
 
 # One OpenMP thread unless the user says otherwise: scikit-learn's gradient boosting otherwise
@@ -821,7 +822,9 @@ def load_model(model_dir: str | Path | None = None, variant: str = "full") -> La
         blob = joblib.load(path)
     except Exception as exc:  # any unpickling failure is a bad model file
         raise ModelError(f"{path}: unreadable model file ({exc})") from exc
-    return LayerModel(blob["layer_model"], blob["fix_model"], blob["rule_precision"], meta)
+    layer_model, fix_model = blob["layer_model"], blob["fix_model"]
+    share_transforms([*getattr(layer_model, "bases", {}).values(), layer_model, fix_model])
+    return LayerModel(layer_model, fix_model, blob["rule_precision"], meta)
 
 
 # --- entry points ---------------------------------------------------------------------------

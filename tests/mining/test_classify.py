@@ -224,7 +224,7 @@ def _labelled_frame(repo_builder, tmp_path):
 def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_builder, tmp_path):
     data = _labelled_frame(repo_builder, tmp_path)
     w = 1 / data["pi"].to_numpy()
-    models = {}
+    models, fitted = {}, {}
     for variant in classify.VARIANTS:
         m, sel = classify.fit_layer_model(
             data,
@@ -250,6 +250,7 @@ def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_bui
         assert np.allclose(stack.predict_proba(X), mean / mean.sum(axis=1, keepdims=True))
         assert m.meta["procedure"] == classify.PROCEDURE and m.meta["fit_weighting"] == "equal"
         classify.save_model(m, tmp_path / "models", variant)
+        fitted[variant] = m
         models[variant] = classify.load_model(tmp_path / "models", variant)
     assert models["diff-only"].text_columns == ["path_text", "diff_text"]
     assert models["full"].text_columns == ["msg_text", "path_text", "diff_text"]
@@ -267,6 +268,18 @@ def test_diff_only_model_never_reads_the_message_and_both_variants_ship(repo_bui
     assert np.allclose(a, b.to_numpy())
     with pytest.raises(classify.ModelError, match="msg_text"):
         models["full"].predict(data.drop(columns=["msg_text"]))
+
+    # loaded models share one transform per equal vectorizer (shared_vectorizers), across bases
+    # and variants, and predict as the unshared fitted models do, batch after batch
+    def diff_vectorizer(model, base):
+        pre = model.layer_model.bases[base].named_steps["pre"]
+        return dict((n, t) for n, t, _ in pre.transformers_)["diff"]
+
+    shared = diff_vectorizer(models["full"], "linear").transform
+    assert diff_vectorizer(models["diff-only"], "linear_text").transform is shared
+    for rows in (data, data.iloc[::-1].head(len(data) // 2), data):
+        for variant, m in fitted.items():
+            assert models[variant].predict(rows).equals(m.predict(rows))
 
 
 def test_thresholds_are_tuned_to_weighted_macro_f1():

@@ -1,0 +1,81 @@
+"""One TF-IDF transform per text column, shared by every fitted model that holds the same one.
+
+A shipped layer model fits its `linear` and `linear_text` bases and its is_fix model on the same
+labelled rows, so their message, path and diff vectorizers are equal (same settings, vocabulary
+and idf); the diff-only model holds the same path and diff ones. Each would tokenise and count
+the same documents again: nine transforms of a batch where three give the same matrices
+(aider: 0.28 s of CPU per 1,000 commits, a sixth of its features and classification). Equal
+vectorizers here share one transform that remembers its last input and output, so a batch is
+transformed once per column. The matrices are the same objects sklearn would have built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+#: fingerprint -> the transform every equal vectorizer calls (lives as long as the process)
+_SHARED: dict[str, _LastTransform] = {}
+
+
+class _LastTransform:
+    """A vectorizer's `transform`, remembering the last documents it saw and their matrix.
+
+    The documents are compared whole (a tuple of the same string objects compares by identity
+    first), so a different batch, even one of the same length, is transformed afresh.
+    """
+
+    def __init__(self, vectorizer: Any) -> None:
+        self.vectorizer = vectorizer
+        self.docs: tuple[Any, ...] | None = None
+        self.out: Any = None
+
+    def __call__(self, raw_documents: Iterable[Any]) -> Any:
+        docs = tuple(raw_documents)
+        if self.docs is None or docs != self.docs:
+            self.out = type(self.vectorizer).transform(self.vectorizer, list(docs))
+            self.docs = docs
+        return self.out
+
+    def __getstate__(self) -> dict[str, Any]:  # a pickled model does not carry a batch
+        return {"vectorizer": self.vectorizer, "docs": None, "out": None}
+
+
+def _fingerprint(vectorizer: Any) -> str:
+    """What makes two fitted TfidfVectorizers transform alike: settings, vocabulary and idf."""
+    params = {
+        k: (f"{v.__module__}.{v.__qualname__}" if callable(v) else v)
+        for k, v in sorted(vectorizer.get_params().items())
+    }
+    h = hashlib.sha256(repr(params).encode())
+    h.update(repr(sorted(vectorizer.vocabulary_.items())).encode())
+    h.update(np.ascontiguousarray(vectorizer.idf_).tobytes())
+    return h.hexdigest()
+
+
+def _fitted_vectorizers(estimator: Any) -> Iterable[Any]:
+    """The fitted TF-IDF vectorizers inside a pipeline's ColumnTransformer, if any."""
+    steps = getattr(estimator, "named_steps", {})
+    pre = steps.get("pre") if hasattr(steps, "get") else None
+    for _, transformer, _ in getattr(pre, "transformers_", []):
+        if hasattr(transformer, "vocabulary_") and hasattr(transformer, "idf_"):
+            yield transformer
+
+
+def share_transforms(estimators: Iterable[Any]) -> int:
+    """Make equal fitted vectorizers of `estimators` (and of models shared before) call one
+    transform; returns how many vectorizers now share one with another."""
+    n = 0
+    for est in estimators:
+        for vec in _fitted_vectorizers(est):
+            key = _fingerprint(vec)
+            shared = _SHARED.get(key)
+            if shared is None:
+                shared = _SHARED[key] = _LastTransform(vec)
+            else:
+                n += 1
+            vec.transform = shared
+    return n
