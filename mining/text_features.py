@@ -66,7 +66,9 @@ DIFF_TOKENS_PER_COMMIT = 3000
 #: file kinds whose lines a tool wrote: their content says nothing the path block does not
 DIFF_SKIP_KINDS = frozenset({"lockfile", "generated", "vendored"})
 _COMMENT_STARTS = ("#", "//", "/*", "*", "--", "<!--", ";")
-_STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`")
+#: "..." or '...' with backslash escapes, or `...`: the unrolled form of `"(?:[^"\\]|\\.)*"`,
+#: the same matches at twice the speed on long literals (no alternation per character)
+_STRING = re.compile(r"\"[^\"\\]*(?:\\.[^\"\\]*)*\"|'[^'\\]*(?:\\.[^'\\]*)*'|`[^`]*`")
 _NUMBER = re.compile(r"(?<![\w$])\d[\w.]*")
 _WORD = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _DIGIT = re.compile(r"\d")  # where `_NUMBER` can match: found faster than its lookbehind
@@ -129,14 +131,15 @@ def diff_tokens(c: CommitDiff, net: bool = True) -> str:
             break
         toks: list[str] = []
         for h in f.hunks:
-            plus = [t for line in h.added for t in _line_tokens(line)]
-            minus = [t for line in h.removed for t in _line_tokens(line)]
-            if net:
-                plus, minus = _surplus(plus, minus), _surplus(minus, plus)
-            free = room - len(toks)  # only these are kept: sign no more
-            toks.extend(f"+{t}" for t in plus[:free])
-            toks.extend(f"-{t}" for t in minus[: max(free - len(plus), 0)])
-            if len(plus) + len(minus) >= free:
+            free = room - len(toks)  # only these are kept: sign and read no more
+            left_plus = left_minus = None
+            if net and h.added and h.removed:
+                left_plus, left_minus = _net_counts(h.added, h.removed)
+            plus = _first_tokens(h.added, free, left_plus)
+            minus = _first_tokens(h.removed, free - len(plus), left_minus)
+            toks.extend([f"+{t}" for t in plus])
+            toks.extend([f"-{t}" for t in minus])
+            if len(plus) + len(minus) >= free:  # the file's cap is reached
                 break
         out.extend(toks)
     return " ".join(f"{t}*{n}" if n > 1 else t for t, n in sorted(Counter(out).items()))
@@ -152,17 +155,42 @@ def token_counts(doc: str) -> list[str]:
     return out
 
 
-def _surplus(tokens: list[str], other: list[str]) -> list[str]:
-    """`tokens` without as many occurrences of each token as `other` holds (first ones kept)."""
-    if not other:
-        return list(tokens)
-    left = dict(Counter(tokens) - Counter(other))  # a dict: a Counter's miss is a Python call
-    out = []
-    for t in tokens:
-        k = left.get(t, 0)
-        if k > 0:
-            left[t] = k - 1
-            out.append(t)
+def _net_counts(added: list[str], removed: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Each token's surplus of a hunk's added over its removed lines, and the reverse (`net`).
+
+    Lines on both sides cancel whole before any is tokenised: a token's surplus is the
+    difference of its counts, which lines found on both sides change alike (a regenerated
+    fixture repeats most of its lines; crush's recorded test data above all).
+    """
+    on_added, on_removed = Counter(added), Counter(removed)
+    diff: dict[str, int] = {}
+    for lines, other, sign in ((on_added, on_removed, 1), (on_removed, on_added, -1)):
+        for line, k in lines.items():
+            k -= other.get(line, 0)
+            if k > 0:
+                for t in _line_tokens(line):
+                    diff[t] = diff.get(t, 0) + sign * k
+    return {t: n for t, n in diff.items() if n > 0}, {t: -n for t, n in diff.items() if n < 0}
+
+
+def _first_tokens(lines: list[str], want: int, left: dict[str, int] | None = None) -> list[str]:
+    """The first `want` tokens of `lines`, in order; with `left`, only the first `left[t]`
+    occurrences of each token t (its surplus: the first ones are kept). Lines past the cap are
+    never tokenised."""
+    out: list[str] = []
+    if want <= 0:
+        return out
+    for line in lines:
+        if left is None:
+            out.extend(_line_tokens(line))
+        else:
+            for t in _line_tokens(line):
+                k = left.get(t, 0)
+                if k > 0:
+                    left[t] = k - 1
+                    out.append(t)
+        if len(out) >= want:
+            return out[:want]
     return out
 
 

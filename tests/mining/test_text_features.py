@@ -263,7 +263,7 @@ def _plain_diff_tokens(c, net: bool) -> str:
             return []
         if text.startswith(text_features._COMMENT_STARTS):
             return ["CMT"]
-        text, n_str = text_features._STRING.subn(" ", text)
+        text, n_str = re.subn(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`", " ", text)
         text, n_num = text_features._NUMBER.subn(" ", text)
         words = [
             w.lower()
@@ -319,12 +319,20 @@ def test_diff_tokens_equal_their_plain_definition(repo_builder):
             for i in range(n)
         )
 
+    kept = [f"keep_{w} = shared(x\\'y\")\n" for w in ("alpha", "beta", "gamma", "delta") * 12]
+    grown = [f"item{i} = shared() + extraWork()\n" for i in range(120)]
     rb = repo_builder()
-    rb.commit("initial", {"a.py": body(1, 40), "b.js": body(2, 10), "c.go": "package c\n"})
+    rb.commit(
+        "initial",
+        {"d.py": "".join(kept), "a.py": body(1, 40), "b.js": body(2, 10), "c.go": "package c\n"},
+    )
     edits = [
         rb.commit("big", {"a.py": body(3, 180), "b.js": body(2, 12)}),  # added side past the cap
         rb.commit("shrink", {"a.py": body(5, 20), "c.go": "package c\n\nvar x = 1\n"}),  # removed
         rb.commit("again", {"a.py": body(5, 25), "b.js": body(9, 12)}),
+        # one hunk past the cap whose sides share their lines in another order: the shared
+        # lines cancel, but their surplus `shared` tokens come first, so they decide the cut
+        rb.commit("reorder", {"d.py": "".join(reversed(kept)) + "".join(grown)}),
     ]
     commits = list(iter_commit_diffs(rb.git_dir, edits))
     for net in (True, False):
