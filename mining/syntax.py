@@ -630,10 +630,8 @@ class _Added:
         the new side's blocks joined)."""
         if self.done or self.enclosing is None or self.new is None:
             return
-        full = self.new if blocks is not None else source
-        spans = syntax_enclosing.line_spans(
-            full, syntax_enclosing.added_lines(self.old, self.new, self.hunks)
-        )
+        text = self.new if blocks is not None else source
+        spans = syntax_enclosing.added_spans(self.old, self.new, self.hunks, text)
         if blocks is not None:
             moved = syntax_enclosing.snippet_spans(spans, blocks)
             if moved is None:

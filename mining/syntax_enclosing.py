@@ -16,6 +16,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from mining.syntax_blocks import _line_offsets
+
 #: the categories, in the order of their `share_added_*` columns
 CATEGORIES = ("collection", "block", "container", "unknown")
 
@@ -36,50 +38,46 @@ def table(lang: str) -> dict[str, str]:
     return _tables().get(lang, {})
 
 
-def added_lines(old: bytes, new: bytes, hunks: list[Any]) -> list[int]:
-    """0-based line numbers in `new` of the lines the hunks add: within each hunk's new span, the
-    lines not matched by an equal line of its old span (a multiset difference: a hunk's context
-    lines appear on both sides). At most `len(hunk.added)` per hunk (the kept lines)."""
-    old_lines = old.split(b"\n")
-    new_lines = new.split(b"\n")
-    out: list[int] = []
+def added_spans(
+    old: bytes, new: bytes, hunks: list[Any], text: bytes | None = None
+) -> list[tuple[int, int]]:
+    """Byte ranges of the lines the hunks add, each from its first to its last non-space byte
+    of `text` (`new`, or a text with the same offsets: a component's scripts), blank lines left
+    out. Which lines: within each hunk's new span, those not matched by an equal line of its old
+    span (a multiset difference: the patch's context lines appear on both sides), at most
+    `len(hunk.added)` per hunk (the kept lines)."""
+    text = new if text is None else text
+    old_at, new_at = _line_offsets(old), _line_offsets(new)
+    out: list[tuple[int, int]] = []
     for h in hunks:
         if not h.added:
             continue
         o0 = h.old_start if h.old_count == 0 else h.old_start - 1
         n0 = h.new_start if h.new_count == 0 else h.new_start - 1
-        left = Counter(old_lines[o0 : o0 + h.old_count])
+        left = Counter(
+            _line(old, old_at, k) for k in range(o0, min(o0 + h.old_count, len(old_at) - 1))
+        )
         found = 0
-        for k in range(n0, min(n0 + h.new_count, len(new_lines))):
-            line = new_lines[k]
+        for k in range(n0, min(n0 + h.new_count, len(new_at) - 1)):
+            line = _line(new, new_at, k)
             if left[line] > 0:
                 left[line] -= 1
-            elif found < len(h.added):
-                out.append(k)
-                found += 1
+                continue
+            if found == len(h.added):
+                break
+            found += 1
+            a, b = new_at[k], new_at[k] + len(line)
+            body = text[a:b]
+            head = body.lstrip()
+            if head.strip():
+                out.append((a + len(body) - len(head), a + len(body.rstrip())))
     return out
 
 
-def line_spans(src: bytes, lines: list[int]) -> list[tuple[int, int]]:
-    """Byte range of each line's text from its first to its last non-space byte; blank lines
-    are left out."""
-    starts = [0]
-    pos = src.find(b"\n")
-    while pos >= 0:
-        starts.append(pos + 1)
-        pos = src.find(b"\n", pos + 1)
-    out = []
-    for k in lines:
-        if k >= len(starts):
-            continue
-        a = starts[k]
-        b = starts[k + 1] - 1 if k + 1 < len(starts) else len(src)
-        text = src[a:b]
-        stripped = text.lstrip()
-        if not stripped.strip():
-            continue
-        out.append((a + len(text) - len(stripped), a + len(text.rstrip())))
-    return out
+def _line(src: bytes, at: list[int], k: int) -> bytes:
+    """Line `k` of `src` (offsets `at`, `syntax_blocks._line_offsets`) without its line end."""
+    a, b = at[k], at[k + 1]
+    return src[a : b - 1] if b > a and src[b - 1] == 10 else src[a:b]
 
 
 def category(node: Any, start: int, nodes: dict[str, str]) -> str:
