@@ -725,7 +725,8 @@ def _whole(
 ) -> dict[str, Definition] | None:
     """Definitions of a whole blob, cached by blob id; `change` as in `_parse`. `lines`: counted
     in the tree parsed here, or, for a cached blob, in the path's last tree when it is of this
-    source (no parse for them alone), else as unknown."""
+    source, else in a parse of their own (the cache must not decide a value); unknown if the
+    parse fails."""
     if oid is None:
         return {}
     key = (oid, lang)
@@ -740,10 +741,14 @@ def _whole(
         except (ValueError, RecursionError):
             result = None
         _remember(reader, key, result)
-    elif lines is not None:
+    elif lines is not None:  # the definitions came from the cache: a tree of this text
         last = reader.trees.get(path)
-        if last is not None and last[0] == lang and last[1] == text:
-            lines.seen(last[2], text)
+        try:  # the path's last one, else parsed here (rare), so that no value depends on
+            # which blobs the cache holds: one process or several, any batch, the same rows
+            tree = last[2] if last is not None and last[:2] == (lang, text) else None
+            lines.seen(tree or parser_for(lang)[0].parse(text), text)
+        except (ValueError, RecursionError):
+            pass
     if lines is not None:
         lines.unknown()
     reader.cache.move_to_end(key)

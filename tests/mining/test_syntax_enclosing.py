@@ -139,3 +139,20 @@ def test_every_node_type_exists_in_its_grammar(lang):
         if parser.language.id_for_node_kind(name, True) is None
     ]
     assert not missing, f"{lang}: {missing}"
+
+
+def test_a_blob_the_cache_holds_gives_the_same_values(repo_builder):
+    """The same file text added at two paths: walking both commits, the second path's
+    definitions come from the blob cache without a tree of that path; its lines are still read
+    (not unknown), so each commit's row is the same alone as in the walk."""
+    text = 'MODELS = [\n    "a",\n    "b",\n]\n\n\ndef run(x):\n    return x\n'
+    rb = repo_builder("copies")
+    rb.commit("start", {"README.md": "x\n"})
+    rb.commit("one", {"pkg/one.py": text})
+    rb.commit("two", {"pkg/two.py": text})
+    shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()[:2]
+    walked = features.compute_features(rb.git_dir, shas).set_index("sha")
+    for sha in shas:
+        alone = features.compute_features(rb.git_dir, [sha]).set_index("sha")
+        pd.testing.assert_frame_equal(alone, walked.loc[[sha]])
+    assert (walked["share_added_unknown"] == 0).all() and (walked["syn_added_lines"] == 6).all()
