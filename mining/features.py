@@ -29,7 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mining import diffs, store, syntax, syntax_enclosing
+from mining import diffs, store, syntax
 from mining.attribute import load_catalog
 from mining.errors import SourceError, StageError
 from mining.gitcmd import resolve_git_dir, run_git
@@ -501,16 +501,12 @@ def _structure_features(
     """The `syn_*` columns: definitions the commit's source files gain, lose or change."""
     delta = syntax.StructureDelta()
     langs: set[str] = set()
-    enclosing: Counter[str] = Counter()
     plan, row["syn_files_skipped"] = _parse_plan(c)
     if plan:
         if blobs is None:
             oids = list(dict.fromkeys(_plan_blobs(plan)))
             blobs = dict(zip(oids, reader.contents(oids), strict=True))
-        _structure(reader, plan, blobs, delta, langs, enclosing)
-    lines = row["syn_added_lines"] = sum(enclosing.values())
-    for cat in syntax_enclosing.CATEGORIES:
-        row[f"share_added_{cat}"] = enclosing[cat] / lines if lines else 0.0
+        _structure(reader, plan, blobs, delta, langs)
     for name in (
         "files_parsed",
         "defs_added",
@@ -605,10 +601,8 @@ def _structure(
     blobs: dict[str, bytes | None],
     delta: syntax.StructureDelta,
     langs: set[str],
-    enclosing: Counter[str] | None = None,
 ) -> None:
-    """Compare old and new definitions of the commit's planned files; count what encloses
-    their added lines into `enclosing` (`syntax_enclosing`)."""
+    """Compare old and new definitions of the commit's planned files."""
     for f, lang in plan:
         old_oid = None if f.change_type == "A" else f.old_blob
         new_oid = None if f.change_type == "D" else f.new_blob
@@ -618,7 +612,6 @@ def _structure(
             (old_oid, f.old_path or f.path, blobs.get(old_oid) if old_oid else None),
             (new_oid, f.path, blobs.get(new_oid) if new_oid else None),
             f.hunks,
-            enclosing,
         )
         if old is None or new is None:
             delta.parse_errors += 1
@@ -754,8 +747,6 @@ def _columns() -> tuple[list[str], list[str], list[str]]:
         "syn_public_removed",
         "syn_public_signature_changed",
         "syn_parse_errors",
-        "syn_added_lines",
-        *[f"share_added_{c}" for c in syntax_enclosing.CATEGORIES],
     ]
     boolean = [
         "cc_has_scope",

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mining import syntax_enclosing
 from mining.errors import GitError
 from mining.gitcmd import git_argv, git_env
 from mining.syntax_blocks import (
@@ -571,7 +570,6 @@ def pair_definitions(
     old: tuple[str | None, str, bytes | None],
     new: tuple[str | None, str, bytes | None],
     hunks: list[Any],
-    enclosing: Counter[str] | None = None,
 ) -> tuple[dict[str, Definition] | None, dict[str, Definition] | None]:
     """Old and new definitions of one changed file, as far as the change can affect them.
 
@@ -582,63 +580,18 @@ def pair_definitions(
     by blob id) for languages whose blocks cannot be cut (`snippets = false` in
     syntax_languages.toml), when the blocks are most of the file, do not parse cleanly on their own, or show
     a definition on one side whose name the other side's text holds (see `_mentions`).
-    `enclosing`: counts, by category, of what encloses each added line in the new side's tree
-    that this reading parses (`syntax_enclosing`); `unknown` where it has none.
     """
     (old_oid, old_path, old_src), (new_oid, new_path, new_src) = old, new
-    lines = None
-    if enclosing is not None and new_oid is not None:
-        lines = _Added(lang, enclosing, old_src, new_src, hunks)
     if (old_oid is not None and old_src is None) or (new_oid is not None and new_src is None):
-        if lines is not None:
-            lines.unknown()
         return None, None
     old_src, new_src = old_src or b"", new_src or b""
     if LANGUAGES[lang].snippets:  # else the blocks would be cut only to be thrown away
-        pair = _snippet_pair(lang, old_oid, new_oid, old_src, new_src, hunks, lines)
+        pair = _snippet_pair(lang, old_oid, new_oid, old_src, new_src, hunks)
         if pair is not None:
             return pair
     return _whole_pair(
-        reader, lang, (old_oid, old_path, old_src), (new_oid, new_path, new_src), hunks, lines
+        reader, lang, (old_oid, old_path, old_src), (new_oid, new_path, new_src), hunks
     )
-
-
-class _Added:
-    """The added lines of one file, counted into `enclosing` by the first new-side tree that
-    a reading of the file offers (`seen`), or as `unknown` (`unknown`, or never offered one)."""
-
-    def __init__(
-        self,
-        lang: str,
-        enclosing: Counter[str] | None,
-        old: bytes | None,
-        new: bytes | None,
-        hunks: list[Any],
-    ) -> None:
-        self.lang, self.enclosing, self.hunks = lang, enclosing, hunks
-        self.old, self.new = old or b"", new
-        self.done = enclosing is None
-
-    def unknown(self) -> None:
-        """Count every non-blank added line as `unknown` (no tree of the new side)."""
-        if not self.done and self.enclosing is not None:
-            self.enclosing["unknown"] += sum(bool(x.strip()) for h in self.hunks for x in h.added)
-            self.done = True
-
-    def seen(self, tree: Any, source: bytes, blocks: list[tuple[int, int]] | None = None) -> None:
-        """Count the lines in `tree`, parsed from `source` (the new side, or with `blocks`
-        the new side's blocks joined)."""
-        if self.done or self.enclosing is None or self.new is None:
-            return
-        text = self.new if blocks is not None else source
-        spans = syntax_enclosing.added_spans(self.old, self.new, self.hunks, text)
-        if blocks is not None:
-            moved = syntax_enclosing.snippet_spans(spans, blocks)
-            if moved is None:
-                return  # the whole-file reading that follows counts them
-            spans = moved
-        syntax_enclosing.count(self.lang, tree, spans, self.enclosing)
-        self.done = True
 
 
 def _whole_pair(
@@ -647,7 +600,6 @@ def _whole_pair(
     old: tuple[str | None, str, bytes],
     new: tuple[str | None, str, bytes],
     hunks: list[Any],
-    lines: _Added | None = None,
 ) -> tuple[dict[str, Definition] | None, dict[str, Definition] | None]:
     """Both sides' definitions from whole files, each re-parsed from the other's tree with the
     hunks as edits. The side parsed last stays the path's tree, so it should be the side that
@@ -658,11 +610,11 @@ def _whole_pair(
     last = reader.trees.get(new_path)
     if last is not None and old_src != new_src and last[1] in (old_src, new_src):
         reader.newest_first = last[1] == new_src
-    if reader.newest_first:  # the new side's tree is read before the old side's parse edits it
-        n = _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks), lines)
+    if reader.newest_first:
+        n = _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks))
         return _whole(reader, old_oid, lang, old_path, old_src, (new_src, reversed_hunks(hunks))), n
     o = _whole(reader, old_oid, lang, old_path, old_src, (new_src, reversed_hunks(hunks)))
-    return o, _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks), lines)
+    return o, _whole(reader, new_oid, lang, new_path, new_src, (old_src, hunks))
 
 
 def _snippet_pair(
@@ -672,7 +624,6 @@ def _snippet_pair(
     old_src: bytes,
     new_src: bytes,
     hunks: list[Any],
-    lines: _Added | None = None,
 ) -> tuple[dict[str, Definition] | None, dict[str, Definition] | None] | None:
     """`pair_definitions` from the touched blocks alone, or None when only whole files can
     tell (see `pair_definitions`)."""
@@ -684,11 +635,10 @@ def _snippet_pair(
             o: dict[str, Definition] | None = {}
             n: dict[str, Definition] | None = {}
             base = None
-            parsed = None
             if old_oid is not None:
                 o, base = _snippet_definitions(lang, old_src, old_blocks)
             if new_oid is not None and o is not None:  # else whole files anyway
-                n, parsed = _snippet_definitions(lang, new_src, new_blocks, base)
+                n, _ = _snippet_definitions(lang, new_src, new_blocks, base)
         except (ValueError, RecursionError):
             o = n = None
         if (
@@ -697,8 +647,6 @@ def _snippet_pair(
             and not any(_mentions(old_src, k) for k in n.keys() - o.keys())
             and not any(_mentions(new_src, k) for k in o.keys() - n.keys())
         ):
-            if lines is not None and parsed is not None:
-                lines.seen(parsed[1], b"", new_blocks)
             return o, n
     return None
 
@@ -721,35 +669,16 @@ def _whole(
     path: str,
     src: bytes,
     change: tuple[bytes, list[Any]] | None = None,
-    lines: _Added | None = None,
 ) -> dict[str, Definition] | None:
-    """Definitions of a whole blob, cached by blob id; `change` as in `_parse`. `lines`: counted
-    in the tree parsed here, or, for a cached blob, in the path's last tree when it is of this
-    source, else in a parse of their own (the cache must not decide a value); unknown if the
-    parse fails."""
+    """Definitions of a whole blob, cached by blob id; `change` as in `_parse`."""
     if oid is None:
         return {}
     key = (oid, lang)
-    scripts = lines is not None and LANGUAGES[lang].scripts
-    text = scripts_only(src) if scripts else src  # the text the tree is of
     if key not in reader.cache:
         try:
-            tree = _parse(reader, path, lang, src, change)
-            result = definitions(lang, src, tree)
-            if lines is not None:
-                lines.seen(tree, text)
+            result = definitions(lang, src, _parse(reader, path, lang, src, change))
         except (ValueError, RecursionError):
             result = None
         _remember(reader, key, result)
-    elif lines is not None:  # the definitions came from the cache: a tree of this text
-        last = reader.trees.get(path)
-        try:  # the path's last one, else parsed here (rare), so that no value depends on
-            # which blobs the cache holds: one process or several, any batch, the same rows
-            tree = last[2] if last is not None and last[:2] == (lang, text) else None
-            lines.seen(tree or parser_for(lang)[0].parse(text), text)
-        except (ValueError, RecursionError):
-            pass
-    if lines is not None:
-        lines.unknown()
     reader.cache.move_to_end(key)
     return reader.cache[key]
