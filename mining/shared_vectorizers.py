@@ -25,23 +25,26 @@ class _LastTransform:
     """A vectorizer's `transform`, remembering the last documents it saw and their matrix.
 
     The documents are compared whole (a tuple of the same string objects compares by identity
-    first), so a different batch, even one of the same length, is transformed afresh.
+    first), so a different batch, even one of the same length, is transformed afresh. The pair
+    is kept as one tuple, replaced whole, so threads sharing a model never read one batch's
+    documents with another's matrix.
     """
 
     def __init__(self, vectorizer: Any) -> None:
         self.vectorizer = vectorizer
-        self.docs: tuple[Any, ...] | None = None
-        self.out: Any = None
+        self.last: tuple[tuple[Any, ...], Any] | None = None
 
     def __call__(self, raw_documents: Iterable[Any]) -> Any:
         docs = tuple(raw_documents)
-        if self.docs is None or docs != self.docs:
-            self.out = type(self.vectorizer).transform(self.vectorizer, list(docs))
-            self.docs = docs
-        return self.out
+        last = self.last
+        if last is not None and last[0] == docs:
+            return last[1]
+        out = type(self.vectorizer).transform(self.vectorizer, list(docs))
+        self.last = (docs, out)
+        return out
 
     def __getstate__(self) -> dict[str, Any]:  # a pickled model does not carry a batch
-        return {"vectorizer": self.vectorizer, "docs": None, "out": None}
+        return {"vectorizer": self.vectorizer, "last": None}
 
 
 def _fingerprint(vectorizer: Any) -> str:
