@@ -35,8 +35,11 @@ from mining.errors import GitError, SourceError, StageError
 from mining.gitcmd import resolve_git_dir, stream_git
 from mining.logparse import LOG_ARGS, FileRow, parse_log
 
-#: bump when an event's definition changes (rows of older versions are recomputed)
-STRUCTURE_VERSION = "1"
+#: bump when an event's definition changes (rows of older versions are recomputed). "2": the
+#: same definitions as "1", but the definitions reader changed under them (syntax.py's
+#: publicness and snippet reading) without a bump, so rows computed by older code differed from
+#: a fresh build's in 790 of 227,245 commits (public_interface, most in Java, Kotlin and Rust)
+STRUCTURE_VERSION = "2"
 #: the events, in column order (commit_structure)
 EVENTS = (
     "module_added",
