@@ -466,3 +466,43 @@ def test_requirements_folder_files_are_manifests_and_dev_ones_are_not_runtime():
     }
     assert structure.runtime_dependencies("requirements/dev.txt", "pytest\n", base) == set()
     assert structure._manifest_for("docs/requirements.md", d) is None
+
+
+# --- determinism ---------------------------------------------------------------------------------
+
+
+def test_the_interface_gate_reads_each_changed_line_alone():
+    """The gate's patterns cross line breaks (`\\s`, `[^=]`): on the changed lines joined in a
+    set's order, `    x: int` then `,` matched and the other order did not, so the hash seed
+    decided whether a file was parsed. Each changed line alone decides now, in either order."""
+    versions = {"a": b"    x: int\n", "b": b",\n"}
+
+    class Blobs:  # BlobReader's `read`, for the two versions of one file
+        def read(self, oid: str) -> bytes:
+            return versions[oid]
+
+    d = structure.definitions()
+    assert d["public_interface"]["gate_re"]["python"].search(b"    x: int\n,") is not None
+    for old, new in (("a", "b"), ("b", "a")):
+        change = structure.Change("M", "src/m.py", None, old, new)
+        assert not structure._might_touch_signature(change, "python", Blobs(), d)
+
+
+def test_a_commit_keeps_its_renames_whatever_batch_it_is_read_in(repo_builder, tmp_path):
+    """In a partial clone, git stops where rename detection needs a missing blob. Only that
+    commit is read without renames; the one before it, printed whole but not yet parsed when
+    git stopped, keeps its rename (the whole batch used to lose them)."""
+    rb = repo_builder()
+    s1 = rb.commit("first", {"a.txt": "one\ntwo\nthree\nfour\n", "b.txt": "red\ngreen\nblue\n"})
+    ok = rb.commit("rename a", {"a.txt": None, "c.txt": "one\ntwo\nthree\n4\n"})
+    bad = rb.commit("rename b", {"b.txt": None, "d.txt": "red\ngreen\nblack\n"})
+    bare = rb.bare_clone(tmp_path / "mirror.git", empty_config=True)
+    rb.drop_objects(bare, {rb.git("rev-parse", f"{s1}:b.txt")})  # `bad`'s renames need it
+
+    def statuses(shas: list[str]) -> dict[str, list[str]]:
+        out = structure.iter_commit_changes(bare, shas)
+        return {sha: sorted(c.status for c in changes) for sha, _, changes in out}
+
+    both = statuses([ok, bad])
+    assert both == {ok: ["R"], bad: ["A", "D"]}
+    assert statuses([ok]) == {ok: ["R"]} and statuses([bad]) == {bad: ["A", "D"]}
