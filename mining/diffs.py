@@ -19,8 +19,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from mining.errors import GitError
-from mining.gitcmd import run_git, stream_git
+from mining.gitcmd import run_git, stream_each_commit
 
 #: changed lines kept per file / per commit; beyond that only the counts grow.
 MAX_LINES_PER_FILE = 3000
@@ -474,22 +473,14 @@ def iter_commit_diffs(git_dir: str | Path, shas: list[str]) -> Iterator[CommitDi
     partial clone), the remaining commits are retried one by one; a commit that still fails is
     yielded with a content-free file list and `incomplete=True`.
     """
-    pending = list(shas)
     args = ["log", "--no-walk=unsorted", "--stdin", _FORMAT, *_PATCH_OPTS]
-    while pending:
-        stdin = ("\n".join(pending) + "\n").encode()
-        done = 0
-        try:
-            for c in _parse(_line_batches(stream_git(git_dir, args, stdin_data=stdin))):
-                done += 1
-                yield c
-            return
-        except GitError:
-            pass
-        # git died inside the first commit not yet yielded: redo it alone, stream the rest
-        if done < len(pending):
-            yield _one_commit(git_dir, pending[done])
-        pending = pending[done + 1 :]
+    yield from stream_each_commit(
+        git_dir,
+        args,
+        shas,
+        lambda chunks: _parse(_line_batches(chunks)),
+        lambda sha: _one_commit(git_dir, sha),
+    )
 
 
 def _one_commit(git_dir: str | Path, sha: str) -> CommitDiff:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from mining.errors import GitError, SourceError
 
@@ -130,6 +131,38 @@ def stream_git(
         raise GitError(
             f"{git_dir}: git {subcommand(args)} failed: {first_error_line(b''.join(err_chunks))}"
         )
+
+
+T = TypeVar("T")
+
+
+def stream_each_commit(
+    git_dir: str | Path,
+    args: Sequence[str],
+    shas: Sequence[str],
+    parse: Callable[[Iterator[bytes]], Iterator[T]],
+    alone: Callable[[str], T],
+) -> Iterator[T]:
+    """`parse` of one `git <args>` reading `shas` on stdin (`--stdin` in `args`), one item per
+    commit in their order. If git stops part-way (a blob missing from a partial clone), the
+    first commit not yet parsed is read by `alone(sha)` and the stream resumes after it: git
+    prints a commit only once its diff is computed, so that is the commit it stopped at or the
+    one it printed whole just before. Each commit's item thus never depends on its batch.
+    """
+    pending = list(shas)
+    while pending:
+        stdin = ("\n".join(pending) + "\n").encode()
+        done = 0
+        try:
+            for item in parse(stream_git(git_dir, args, stdin_data=stdin)):
+                done += 1
+                yield item
+            return
+        except GitError:
+            pass
+        if done < len(pending):
+            yield alone(pending[done])
+        pending = pending[done + 1 :]
 
 
 def subcommand(args: Sequence[str]) -> str:

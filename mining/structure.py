@@ -32,8 +32,8 @@ import pandas as pd
 
 from mining import diffs, store, syntax
 from mining.errors import GitError, SourceError, StageError
-from mining.gitcmd import resolve_git_dir, stream_git
-from mining.logparse import LOG_ARGS, FileRow, parse_log
+from mining.gitcmd import resolve_git_dir, stream_each_commit, stream_git
+from mining.logparse import LOG_ARGS, CommitRecord, FileRow, parse_log
 
 #: bump when an event's definition changes (rows of older versions are recomputed). "2": the
 #: definitions reader changed under "1" without a bump (rows computed by older code differed
@@ -519,26 +519,26 @@ def iter_commit_changes(
     """(sha, parents, changes) per listed commit from one streamed `git log --raw -M`.
 
     If rename detection cannot read a blob (a partial clone), git stops there: the first commit
-    not yet read is read alone (`_one_commit_changes`) and the stream resumes after it. So a
-    commit's changes never depend on the batch it comes in (the whole batch used to be read
-    again without renames: a renamed file became an addition and a deletion, whose definitions
-    all count as interface changes; 19 of 227,245 commits changed with the batching).
+    not yet read is read alone (`_one_commit_changes`) and the stream resumes after it
+    (`gitcmd.stream_each_commit`). So a commit's changes never depend on the batch it comes in
+    (the whole batch used to be read again without renames: a renamed file became an addition
+    and a deletion, whose definitions all count as interface changes; 19 of 227,245 commits
+    changed with the batching).
     """
-    pending = list(shas)
     args = [*_LOG_ARGS, "--no-walk=unsorted", "--stdin"]
-    while pending:
-        done = 0
-        try:
-            stdin = ("\n".join(pending) + "\n").encode()
-            for rec in parse_log(stream_git(git_dir, args, stdin_data=stdin)):
-                done += 1
-                yield rec.sha, rec.parents, [Change.from_row(f) for f in rec.files]
-            return
-        except GitError:
-            pass
-        if done < len(pending):  # git stopped at or just after the first commit not yielded
-            yield _one_commit_changes(git_dir, [a for a in args if a != "--stdin"], pending[done])
-        pending = pending[done + 1 :]
+    one = [a for a in args if a != "--stdin"]
+    yield from stream_each_commit(
+        git_dir,
+        args,
+        shas,
+        lambda chunks: map(_changes, parse_log(chunks)),
+        lambda sha: _one_commit_changes(git_dir, one, sha),
+    )
+
+
+def _changes(rec: CommitRecord) -> tuple[str, list[str], list[Change]]:
+    """(sha, parents, changes) of one parsed log record."""
+    return rec.sha, rec.parents, [Change.from_row(f) for f in rec.files]
 
 
 def _one_commit_changes(
@@ -552,8 +552,7 @@ def _one_commit_changes(
     except GitError:
         plain = [a for a in args if a != "-M"] + ["--no-renames", sha]
         recs = list(parse_log(stream_git(git_dir, plain)))
-    rec = recs[0]
-    return rec.sha, rec.parents, [Change.from_row(f) for f in rec.files]
+    return _changes(recs[0])
 
 
 def _rows(git_dir: Path, shas: list[str], reader: syntax.BlobReader) -> list[dict[str, Any]]:
