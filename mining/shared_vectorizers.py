@@ -61,24 +61,18 @@ def _fingerprint(vectorizer: Any) -> str:
 
 def _fitted_vectorizers(estimator: Any) -> Iterable[Any]:
     """The fitted TF-IDF vectorizers inside a pipeline's ColumnTransformer, if any."""
-    steps = getattr(estimator, "named_steps", {})
-    pre = steps.get("pre") if hasattr(steps, "get") else None
+    pre = getattr(estimator, "named_steps", {}).get("pre")  # a Stack or None has no steps
     for _, transformer, _ in getattr(pre, "transformers_", []):
         if hasattr(transformer, "vocabulary_") and hasattr(transformer, "idf_"):
             yield transformer
 
 
-def share_transforms(estimators: Iterable[Any]) -> int:
+def share_transforms(estimators: Iterable[Any]) -> None:
     """Make equal fitted vectorizers of `estimators` (and of models shared before) call one
-    transform; returns how many vectorizers now share one with another."""
-    n = 0
+    transform."""
     for est in estimators:
         for vec in _fitted_vectorizers(est):
             key = _fingerprint(vec)
-            shared = _SHARED.get(key)
-            if shared is None:
-                shared = _SHARED[key] = _LastTransform(vec)
-            else:
-                n += 1
-            vec.transform = shared
-    return n
+            if key not in _SHARED:
+                _SHARED[key] = _LastTransform(vec)
+            vec.transform = _SHARED[key]

@@ -342,7 +342,7 @@ def write_repo_batches(
     done = 0
     for start in range(0, len(shas), batch):
         part = shas[start : start + batch]
-        frame = rows_for(part).copy()
+        frame = rows_for(part)  # `_versioned` copies it
         side = None
         if side_table is not None:
             side_name, side_columns, side_version = side_table
