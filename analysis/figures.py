@@ -754,6 +754,8 @@ def fig10_structure_events(
             ignore_index=True,
         )
     data = rows.dropna(subset=["or"]).reset_index(drop=True)
+    if data.empty:  # no event has both groups in one stratum (one group absent, a tiny history)
+        return []
     fig, ax = style.figure(1, height=0.9 + 0.22 * len(data))
     y = np.arange(len(data))[::-1]
     # one colour (every row is the same contrast); the classifier's row is a square

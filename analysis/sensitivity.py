@@ -69,6 +69,20 @@ def recall_bounds(
     for r in recalls:
         u = n_a * (1 / r - 1)
         note = ""
+        if not n_a or not n_h:  # one group is empty: no difference to bound
+            rows.append(
+                {
+                    "layer": layer,
+                    "recall": r,
+                    "n_undetected": round(u),
+                    "diff_detected": np.nan,
+                    "diff_if_alike": np.nan,
+                    "diff_min": np.nan,
+                    "diff_max": np.nan,
+                    "note": "no AI commits" if not n_a else "no human commits",
+                }
+            )
+            continue
         if u >= n_h:
             u = n_h - 1
             note = "recall implies more undetected AI commits than human commits; capped"

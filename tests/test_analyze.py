@@ -187,6 +187,27 @@ def test_rerun_skips_what_is_done_and_report_on_change(repo_builder, tmp_path, m
     assert "also holds proj from earlier runs" in fourth.output.replace("\n", " ")
 
 
+@pytest.mark.parametrize("who", ["only AI", "one human commit"])
+def test_analyze_a_history_with_one_group_absent(repo_builder, tmp_path, monkeypatch, who) -> None:
+    """Your own repository may hold no human commit, or a single commit: the report says what
+    it cannot compare instead of failing (a division by zero, an empty figure's NaN count)."""
+    repo = repo_builder("tiny")
+    n = 3 if who == "only AI" else 1
+    for i in range(n):
+        repo.commit(
+            f"change {i}",
+            {"f.py": "".join(f"x{k} = {k}\n" for k in range(i + 1))},
+            trailers=[CLAUDE] if who == "only AI" else [],
+        )
+    out = tmp_path / "o"
+    args = ["analyze", str(repo.path), "--out", str(out), "--n-boot", "20"]
+    res = run_cli([*args, "--figure-formats", "png", "--no-notebooks"], tmp_path, monkeypatch)
+    assert res.exit_code == 0, res.output
+    report = (out / "report" / "study.md").read_text()
+    assert f"{n} classified non-merge commits" in report
+    assert "No repository has both AI-assisted and human commits in the same quarter" in report
+
+
 def test_analyze_refuses_a_folder_it_did_not_create(repo_builder, tmp_path, monkeypatch) -> None:
     src = make_project(repo_builder, "proj", 6)
     out = tmp_path / "mine"

@@ -31,6 +31,17 @@ def test_recall_bounds_by_hand() -> None:
     np.testing.assert_allclose(b.loc[0.5, "diff_max"], 110 / 200 - 80 / 800)  # all architectural
 
 
+def test_recall_bounds_with_one_group_empty_are_undefined_not_an_error() -> None:
+    """A history with only AI commits (or none) has no difference to bound (it divided by 0)."""
+    for n_ai, k_ai, n_h, k_h, note in (
+        (0, 0, 5, 1, "no AI commits"),
+        (4, 1, 0, 0, "no human commits"),
+    ):
+        b = sensitivity.recall_bounds(_frame(n_ai, k_ai, n_h, k_h), recalls=(1.0, 0.5))
+        assert len(b) == 2 and (b["note"] == note).all()
+        assert b[["diff_detected", "diff_if_alike", "diff_min", "diff_max"]].isna().all().all()
+
+
 def test_bounds_open_up_below_full_recall(noisy) -> None:
     b = sensitivity.recall_bounds(noisy.commits(), recalls=(1.0, 0.5, 0.25))
     width = (b["diff_max"] - b["diff_min"]).to_numpy()
