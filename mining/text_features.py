@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from mining import store
 from mining.diffs import CommitDiff, file_kind, iter_commit_diffs
 from mining.errors import GitError, SourceError, StageError
 from mining.features import clean_message
-from mining.gitcmd import resolve_git_dir, run_git
+from mining.gitcmd import resolve_git_dir, run_git, stream_each_commit
 from mining.vocabulary import (
     DIFF_TEXT_COLUMNS,
     DIFF_TOKENS_VERSION,
@@ -261,53 +261,76 @@ def diff_documents(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
 def message_path_texts(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
     """sha, msg_text (cleaned message), path_text (path_tokens) for listed commits, from git.
 
-    Rename detection (-M) reads blobs; in a partial clone some are missing and git fails for the
-    whole batch. Then each commit is read alone, and one that still fails is read without rename
-    detection (its renames become a delete and an add), as the feature stage does for patches.
+    Rename detection (-M) reads blobs; in a partial clone some are missing and git stops. Then
+    the commit it stopped at is read alone, without rename detection if it still fails (its
+    renames become a delete and an add), and the stream resumes after it
+    (`gitcmd.stream_each_commit`, as the feature stage does for patches).
     """
     columns = ["sha", "msg_text", "path_text"]
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
     if not shas:
         return pd.DataFrame(columns=columns)
+    rows = stream_each_commit(gd, _text_args("-M"), shas, _text_records, lambda s: _alone(gd, s))
+    return pd.DataFrame(list(rows), columns=columns)
+
+
+#: a commit's record in the `_text_args` stream: start, sha, message, then its `--name-status -z`
+#: list. Two NULs never occur in a message (git stops a message at a NUL) nor inside a `-z`
+#: list (no field is empty), so no message text or path can fake a record's start.
+_REC, _MSG, _FILES = b"\x00\x00S", b"\x00\x00B", b"\x00\x00E"
+
+
+def _text_args(renames: str) -> list[str]:
+    return [
+        "log",
+        "--no-walk=unsorted",
+        "--stdin",
+        renames,
+        "--name-status",
+        "-z",
+        "--format=%x00%x00S%H%x00%x00B%B%x00%x00E",
+    ]
+
+
+def _alone(git_dir: Path, sha: str) -> dict[str, str]:
+    """One commit's texts, without rename detection if git cannot compute it."""
+    stdin = (sha + "\n").encode()
     try:
-        rows = _texts(gd, shas, "-M")
+        proc = run_git(git_dir, _text_args("-M"), input=stdin)
     except GitError:
-        rows = []
-        for sha in shas:
-            try:
-                rows += _texts(gd, [sha], "-M")
-            except GitError:
-                rows += _texts(gd, [sha], "--no-renames")
-    return pd.DataFrame(rows, columns=columns)
+        proc = run_git(git_dir, _text_args("--no-renames"), input=stdin)
+    return next(_text_records(iter([proc.stdout])))
 
 
-def _texts(git_dir: Path, shas: list[str], renames: str) -> list[dict[str, str]]:
-    proc = run_git(
-        git_dir,
-        [
-            "log",
-            "--no-walk=unsorted",
-            "--stdin",
-            renames,
-            "--name-status",
-            "-z",
-            "--format=%x01%H%x02%B%x03",
-        ],
-        input=("\n".join(shas) + "\n").encode(),
-    )
-    rows = []
-    for record in proc.stdout.split(b"\x01")[1:]:
-        head, _, rest = record.partition(b"\x02")
-        message, _, files = rest.partition(b"\x03")
-        rows.append(
-            {
-                "sha": head.decode().strip(),
-                "msg_text": clean_message(message.decode("utf-8", "replace")),
-                "path_text": path_tokens(_name_status(files.decode("utf-8", "replace"))),
-            }
-        )
-    return rows
+def _text_records(chunks: Iterable[bytes]) -> Iterator[dict[str, str]]:
+    """The rows of a `_text_args` stream, each yielded once the next record begins (or the
+    stream ends whole): a record cut off by git stopping is never yielded. A record's start may
+    straddle two chunks, so each chunk is searched together with the end of the one before."""
+    parts: list[bytes] = []
+    tail = b""
+    for chunk in chunks:
+        if _REC not in tail + chunk:
+            parts.append(chunk)
+            tail = (tail + chunk)[-(len(_REC) - 1) :]
+            continue
+        *records, rest = b"".join([*parts, chunk]).split(_REC)
+        for record in records:
+            if record:
+                yield _text_row(record)
+        parts, tail = [rest], rest[-(len(_REC) - 1) :]
+    if any(parts):
+        yield _text_row(b"".join(parts))
+
+
+def _text_row(record: bytes) -> dict[str, str]:
+    head, _, rest = record.partition(_MSG)
+    message, _, files = rest.partition(_FILES)
+    return {
+        "sha": head.decode().strip(),
+        "msg_text": clean_message(message.decode("utf-8", "replace")),
+        "path_text": path_tokens(_name_status(files.decode("utf-8", "replace"))),
+    }
 
 
 def _name_status(raw: str) -> list[tuple[str, str]]:

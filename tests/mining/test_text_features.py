@@ -46,6 +46,30 @@ def test_missing_blob_in_a_partial_clone_still_gives_every_commits_texts(repo_bu
     assert {"other", "ext_txt", "st_A"} <= set(texts.loc[s3, "path_text"].split())
 
 
+def test_control_bytes_in_a_message_cannot_split_or_fake_a_record(repo_builder):
+    """Real histories hold messages with control bytes (two corpus commits carry \\x01, which
+    once ended a record here): each commit still gets exactly its own texts."""
+    rb = repo_builder()
+    s1 = rb.commit("first", {"a.txt": "a\n"})
+    odd = rb.commit(b"fix: merge\x01Conflicts:\x02 a.txt\x03 tail\n", {"a.txt": "b\n"})
+    s3 = rb.commit("third", {"b.txt": "c\n"})
+    texts = text_features.commit_texts(rb.path, [s3, odd, s1])
+    assert list(texts["sha"]) == [s3, odd, s1]
+    msg = texts.set_index("sha").loc[odd, "msg_text"]
+    assert msg.startswith("fix: merge") and "Conflicts:" in msg and "tail" in msg
+
+
+def test_text_records_are_the_same_however_the_stream_is_cut():
+    """A record's start may straddle two chunks of git's output."""
+    fmt = b"\x00\x00S%s\x00\x00B%s\x00\x00E\nM\x00%s\x00"
+    stream = b"".join(fmt % (f"{k:040x}".encode(), b"msg %d" % k, b"f%d.py" % k) for k in range(5))
+    whole = list(text_features._text_records([stream]))
+    assert [r["sha"] for r in whole] == [f"{k:040x}" for k in range(5)]
+    for size in (1, 2, 3, 7):
+        pieces = [stream[i : i + size] for i in range(0, len(stream), size)]
+        assert list(text_features._text_records(pieces)) == whole
+
+
 def test_ratios_are_relative_to_size():
     frame = pd.DataFrame({c: [0, 0] for c in features.NUMERIC_COLUMNS})
     frame.loc[0, ["n_files", "n_added"]] = [3, 3]
