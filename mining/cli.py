@@ -616,6 +616,7 @@ def classify(
     feature processes, each classifying its own rows (the database run takes no -j).
     """
     from mining.classify import CSV_COLUMNS, classify_shas, classify_stage, load_model
+    from mining.features import merge_commits
     from mining.runner import ProgressLines, read_input_file, stage_run
 
     if repo is not None and shas is None:
@@ -631,6 +632,12 @@ def classify(
         if repo is not None and shas is not None:
             text = sys.stdin.read() if str(shas) == "-" else read_input_file(shas, "--shas")
             rows = classify_shas(repo, text.split(), load_model(model), jobs)
+            merges = [] if quiet else merge_commits(repo, text.split())
+            if merges:
+                lines.say(
+                    f"note: {len(merges)} listed commit(s) are merges and get no row (a merge has "
+                    f"no layer), first {merges[0]}"
+                )
             rows["is_fix"] = rows["is_fix"].map({True: "true", False: "false"})
             sys.stdout.write(rows[CSV_COLUMNS].to_csv(index=False, float_format="%.4f"))
             return

@@ -799,6 +799,20 @@ def _check_shas(git_dir: Path, shas: list[str]) -> None:
             raise SourceError(f"{git_dir}: {sha} is not a commit in this repository")
 
 
+def merge_commits(git_dir: str | Path, shas: list[str]) -> list[str]:
+    """The merges among `shas` (full ids), which `compute_features` leaves out: a caller can
+    say why a listed commit has no row."""
+    listed = [s.strip() for s in shas if s.strip()]
+    if not listed:
+        return []
+    proc = run_git(
+        resolve_git_dir(git_dir),
+        ["rev-list", "--no-walk=unsorted", "--merges", "--stdin"],
+        input=("\n".join(listed) + "\n").encode(),
+    )
+    return proc.stdout.decode().split()
+
+
 def compute_features(
     git_dir: str | Path,
     shas: list[str],

@@ -156,6 +156,30 @@ def test_cli_classify_prints_csv_contract(repo_builder, model_dir, tmp_path, mon
     assert all(abs(sum(float(x) for x in r[2:6]) - 1) < 0.01 for r in rows)
 
 
+def test_cli_classify_says_which_listed_commits_are_merges(repo_builder, model_dir, tmp_path):
+    """A merge gets no row (no layer by design); the user is told why a listed commit is
+    missing from the CSV, on stderr, so that stdout stays the contract."""
+    rb = repo_builder()
+    rb.commit("initial", {"a.py": "x = 1\n"})
+    rb.branch("side")
+    side = rb.commit("feat: side work", {"b.py": "def b():\n    return 2\n"})
+    rb.checkout("main")
+    rb.commit("fix: main work", {"a.py": "x = 2\n"})
+    merge = rb.merge("side")
+    listing = tmp_path / "shas.txt"
+    listing.write_text(f"{merge}\n{side}\n")
+    args = ["classify", "--repo", str(rb.path), "--shas", str(listing), "--model", str(model_dir)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == [side]
+    assert (
+        f"1 listed commit(s) are merges and get no row (a merge has no layer), first {merge}"
+        in (" ".join(res.stderr.split()))
+    )
+    quiet = CliRunner().invoke(app, [*args, "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stdout == res.stdout and "merges" not in quiet.stderr
+
+
 def test_cli_classify_bad_repo_is_one_line_error(tmp_path, model_dir):
     listing = tmp_path / "shas.txt"
     listing.write_text("abc\n")
