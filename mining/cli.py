@@ -617,6 +617,8 @@ def classify(
     """
     from mining.classify import CSV_COLUMNS, classify_shas, classify_stage, load_model
     from mining.features import merge_commits
+    from mining.gitcmd import resolve_git_dir
+    from mining.gitlog import shallow_cuts
     from mining.runner import ProgressLines, read_input_file, stage_run
 
     if repo is not None and shas is None:
@@ -637,6 +639,13 @@ def classify(
                 lines.say(
                     f"note: {len(merges)} listed commit(s) are merges and get no row (a merge has "
                     f"no layer), first {merges[0]}"
+                )
+            cut = sorted(shallow_cuts(resolve_git_dir(repo)) & set(rows["sha"]))
+            if cut and not quiet:
+                lines.say(
+                    f"note: {len(cut)} listed commit(s) sit where a shallow clone cuts the history "
+                    f"(first {cut[0]}): git shows them as adding every file, so their layers are "
+                    "not their change's; deepen the clone (git fetch --unshallow) for those"
                 )
             rows["is_fix"] = rows["is_fix"].map({True: "true", False: "false"})
             sys.stdout.write(rows[CSV_COLUMNS].to_csv(index=False, float_format="%.4f"))

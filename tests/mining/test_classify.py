@@ -180,6 +180,35 @@ def test_cli_classify_says_which_listed_commits_are_merges(repo_builder, model_d
     assert quiet.exit_code == 0 and quiet.stdout == res.stdout and "merges" not in quiet.stderr
 
 
+def test_cli_classify_warns_about_commits_a_shallow_clone_cuts(repo_builder, model_dir, tmp_path):
+    """At a shallow clone's edge git shows a commit as adding every file: its row is printed
+    (the CSV stays one row per listed commit) and stderr says that its layer is not its change's."""
+    import subprocess
+
+    rb = repo_builder()
+    rb.commit("initial", {"a.py": "x = 1\n"})
+    rb.commit("feat: more", {"b.py": "def b():\n    return 2\n"})
+    last = rb.commit("fix: edge", {"a.py": "x = 2\n"})
+    shallow = tmp_path / "shallow.git"
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", "--depth", "2", f"file://{rb.path}", str(shallow)],
+        check=True,
+    )
+    edge = (shallow / "shallow").read_text().split()
+    listing = tmp_path / "shas.txt"
+    listing.write_text(f"{last}\n{edge[0]}\n")
+    args = ["classify", "--repo", str(shallow), "--shas", str(listing), "--model", str(model_dir)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == [last, edge[0]]
+    said = " ".join(res.stderr.split())
+    assert (
+        f"1 listed commit(s) sit where a shallow clone cuts the history (first {edge[0]})" in said
+    )
+    listing.write_text(f"{last}\n")
+    assert "shallow" not in CliRunner().invoke(app, args).stderr
+
+
 def test_cli_classify_bad_repo_is_one_line_error(tmp_path, model_dir):
     listing = tmp_path / "shas.txt"
     listing.write_text("abc\n")
