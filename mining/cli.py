@@ -640,10 +640,10 @@ def classify(
                     f"note: {len(merges)} listed commit(s) are merges and get no row (a merge has "
                     f"no layer), first {merges[0]}"
                 )
-            cut = sorted(shallow_cuts(resolve_git_dir(repo)) & set(rows["sha"]))
-            if cut and not quiet:
+            cut = [] if quiet else sorted(shallow_cuts(resolve_git_dir(repo)) & set(rows["sha"]))
+            if cut:
                 lines.say(
-                    f"note: {len(cut)} listed commit(s) sit where a shallow clone cuts the history "
+                    f"note: {len(cut)} listed commit(s) sit at the edge of a shallow clone "
                     f"(first {cut[0]}): git shows them as adding every file, so their layers are "
                     "not their change's; deepen the clone (git fetch --unshallow) for those"
                 )

@@ -202,9 +202,7 @@ def test_cli_classify_warns_about_commits_a_shallow_clone_cuts(repo_builder, mod
     assert res.exit_code == 0, res.output
     assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == [last, edge[0]]
     said = " ".join(res.stderr.split())
-    assert (
-        f"1 listed commit(s) sit where a shallow clone cuts the history (first {edge[0]})" in said
-    )
+    assert f"1 listed commit(s) sit at the edge of a shallow clone (first {edge[0]})" in said
     listing.write_text(f"{last}\n")
     assert "shallow" not in CliRunner().invoke(app, args).stderr
 
