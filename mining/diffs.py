@@ -470,8 +470,9 @@ def iter_commit_diffs(git_dir: str | Path, shas: list[str]) -> Iterator[CommitDi
     """Yield one CommitDiff per sha, in the given order, from one streamed `git log -p`.
 
     Merges come back with no files (git's default). If git fails part-way (a missing blob in a
-    partial clone), the remaining commits are retried one by one; a commit that still fails is
-    yielded with a content-free file list and `incomplete=True`.
+    partial clone), the commit it stopped at is read alone and the stream resumes after it
+    (`gitcmd.stream_each_commit`); a commit that still fails is yielded with a content-free file
+    list and `incomplete=True`.
     """
     args = ["log", "--no-walk=unsorted", "--stdin", _FORMAT, *_PATCH_OPTS]
     yield from stream_each_commit(

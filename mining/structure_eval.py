@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ import pandas as pd
 from mining import vocabulary
 from mining.errors import GitError, LabelError, StrataError
 from mining.evaluate import mirror_paths
-from mining.gitcmd import resolve_git_dir, run_git
+from mining.gitcmd import resolve_git_dir, run_git, stream_each_commit
 from mining.labels import LABELS_CSV
 from mining.structure import AGGREGATES, EVENTS, compute_structure
 
@@ -33,44 +34,52 @@ ARCHITECTURAL = "architectural"
 def changed_lines(git_dir: str | Path, shas: list[str]) -> dict[str, int]:
     """Lines added + deleted per commit against its first parent (binary files count 0).
 
-    A partial clone can lack a blob that a commit's numstat needs: then each commit is read alone
-    and one that still fails is left out (its size band is unknown), never guessed as 0.
+    A partial clone can lack a blob that a commit's numstat needs: git stops there, that commit
+    is read alone (`gitcmd.stream_each_commit`) and one that still fails is left out (its size
+    band is unknown), never guessed as 0.
     """
-    try:
-        return _numstat(git_dir, shas)
-    except GitError:
-        out: dict[str, int] = {}
-        for sha in shas:
-            try:
-                out |= _numstat(git_dir, [sha])
-            except GitError:
-                continue
-        return out
-
-
-def _numstat(git_dir: str | Path, shas: list[str]) -> dict[str, int]:
-    proc = run_git(
-        git_dir,
-        [
-            "log",
-            "--no-walk=unsorted",
-            "--stdin",
-            "--numstat",
-            "--format=%x00%H",
-            "--diff-merges=off",
-        ],
-        input=("\n".join(shas) + "\n").encode(),
+    items = stream_each_commit(
+        git_dir, _NUMSTAT_ARGS, shas, _numstat_records, lambda sha: _numstat_alone(git_dir, sha)
     )
-    out: dict[str, int] = {}
-    sha = None
-    for line in proc.stdout.decode("utf-8", "replace").splitlines():
-        if line.startswith("\x00"):
-            sha = line[1:].strip()
-            out[sha] = 0
-        elif sha and line.strip():
-            a, d = line.split("\t", 2)[:2]
-            out[sha] += (int(a) if a.isdigit() else 0) + (int(d) if d.isdigit() else 0)
-    return out
+    return {sha: n for sha, n in items if n is not None}
+
+
+_NUMSTAT_ARGS = [
+    "log",
+    "--no-walk=unsorted",
+    "--stdin",
+    "--numstat",
+    "--format=%x00%H",
+    "--diff-merges=off",
+]
+
+
+def _numstat_alone(git_dir: str | Path, sha: str) -> tuple[str, int | None]:
+    try:
+        proc = run_git(git_dir, _NUMSTAT_ARGS, input=(sha + "\n").encode())
+    except GitError:
+        return sha, None
+    return next(_numstat_records([proc.stdout]), (sha, None))
+
+
+def _numstat_records(chunks: Iterable[bytes]) -> Iterator[tuple[str, int | None]]:
+    """(sha, changed lines) per commit of a `_NUMSTAT_ARGS` stream, each yielded once the next
+    commit begins or the stream ends whole (a commit cut off by git stopping is never yielded)."""
+    sha: str | None = None
+    total = 0
+    pending = b""
+    for chunk in itertools.chain(chunks, [b"\n"]):  # the newline ends a last unended line
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            if line.startswith(b"\x00"):
+                if sha is not None:
+                    yield sha, total
+                sha, total = line[1:].decode().strip(), 0
+            elif sha and line.strip():
+                a, d = line.split(b"\t", 2)[:2]
+                total += (int(a) if a.isdigit() else 0) + (int(d) if d.isdigit() else 0)
+    if sha is not None:
+        yield sha, total
 
 
 def labelled_events(labels: pd.DataFrame, mirrors: dict[str, str]) -> pd.DataFrame:

@@ -506,3 +506,22 @@ def test_a_commit_keeps_its_renames_whatever_batch_it_is_read_in(repo_builder, t
     both = statuses([ok, bad])
     assert both == {ok: ["R"], bad: ["A", "D"]}
     assert statuses([ok]) == {ok: ["R"]} and statuses([bad]) == {bad: ["A", "D"]}
+
+
+def test_changed_lines_leave_out_only_the_commit_a_partial_clone_cannot_count(
+    repo_builder, tmp_path
+):
+    """The size bands of the structure validation: git stops at the commit whose numstat needs
+    a missing blob; that commit is left out (its band unknown, never 0) and the ones after it
+    are still counted from the same stream."""
+    from mining import structure_eval
+
+    rb = repo_builder()
+    s1 = rb.commit("first", {"a.txt": "one\ntwo\nthree\n"})
+    s2 = rb.commit("second", {"a.txt": "one\n2\nthree\nfour\n"})
+    s3 = rb.commit("third", {"b.txt": "x\ny\n"})
+    s4 = rb.commit("fourth", {"b.txt": "x\n"})
+    bare = rb.bare_clone(tmp_path / "mirror.git", empty_config=True)
+    assert structure_eval.changed_lines(bare, [s4, s3, s2, s1]) == {s4: 1, s3: 2, s2: 3, s1: 3}
+    rb.drop_objects(bare, {rb.git("rev-parse", f"{s1}:a.txt")})  # s2's numstat needs it
+    assert structure_eval.changed_lines(bare, [s4, s3, s2, s1]) == {s4: 1, s3: 2}
