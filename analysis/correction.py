@@ -203,7 +203,8 @@ def _by_group(
 def accuracy_by_group(evaluation: Evaluation | None, df: pd.DataFrame) -> pd.DataFrame:
     """Classifier accuracy on labelled AI vs human commits, where labelled shas are in the corpus.
 
-    The correction assumes one error matrix for both groups; this is the check.
+    The single-matrix corrections (inverse, Rogan-Gladen) assume one error matrix for both groups;
+    this is their check (the by-group and constrained corrections use each group's own).
     """
     if evaluation is not None and evaluation.by_group:
         return pd.DataFrame(

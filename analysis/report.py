@@ -683,7 +683,11 @@ def section_correction(study: Study) -> str:
     )
     abg = study.accuracy_by_group
     if len(abg):
-        text += "\nAccuracy on labelled commits by group (the correction assumes one error matrix for both):\n\n"
+        text += (
+            "\nAccuracy on labelled commits by group (`inverse` and `rogan_gladen` assume one error "
+            "matrix for both groups; `inverse_by_group` and the constrained correction above give "
+            "each group its own):\n\n"
+        )
         text += md_table(abg.assign(accuracy=abg["accuracy"].map(pct)))
     return text
 
@@ -789,6 +793,15 @@ def section_time(study: Study) -> str:
     return text
 
 
+def _group_accuracy_clause(study: Study) -> str:
+    """', and differently by group: AI x, human y' from the labelled commits, when measured."""
+    abg = study.accuracy_by_group
+    acc = dict(zip(abg["group"], abg["accuracy"], strict=True)) if len(abg) else {}
+    if "ai" not in acc or "human" not in acc:
+        return ""
+    return f", AI-assisted {pct(acc['ai'])} and human {pct(acc['human'])} on labelled commits"
+
+
 def section_threats(study: Study) -> str:
     c = study.commits
     ev = study.evaluation
@@ -802,9 +815,10 @@ def section_threats(study: Study) -> str:
 - **Detection channel selects the work.** Tools that sign their commits (agents opening PRs) do
   different tasks from tools that leave no trace (completion in the editor). Per-channel results
   differ for this reason, not only because of AI.
-- **The classifier errs** (grouped-CV accuracy {acc}). The correction assumes the same error matrix
-  for AI and human commits and for the labelled set and the corpus; the bootstrap carries the
-  labelled set's sampling error but not a shift between them.
+- **The classifier errs** (grouped-CV accuracy {acc}){_group_accuracy_clause(study)}. The
+  constrained correction gives each group its own error matrix; every correction assumes that the
+  labelled set's errors hold in the corpus, and the bootstrap carries the labelled set's sampling
+  error but not a shift between them.
 - **Units of work differ.** AI evidence arrives more often on squash-merged pull requests, which
   bundle many changes; the like-with-like comparison holds mode and size fixed, but a squash
   commit's layer is still that of its largest part.
