@@ -251,8 +251,10 @@ def section_methods(study: Study) -> str:
   AI-evidenced and 3 unassisted commits: mean paired difference of their own shares (repository
   bootstrap) and a logit with one intercept per developer and log churn as the size control.
 - **Classifier error.** The grouped-CV confusion matrix ({n_lab} labelled commits) gives
-  P(predicted | true); true shares are recovered by matrix inversion and, per layer, by Rogan-Gladen.
-  Intervals bootstrap the corpus (by repository) and the labelled set together.
+  P(predicted | true); true shares are recovered by constrained maximum likelihood with one matrix
+  per group (AI-assisted, human), and for comparison by matrix inversion (pooled and per group) and,
+  per layer, by Rogan-Gladen. Intervals bootstrap the corpus (by repository) and the labelled set
+  together.
 - **Detection.** Results per detection channel, and bounds on the AI - human difference if detection
   recall were 100%, 50%, 25% or 10%.
 - **Like with like.** Mantel-Haenszel odds ratios within repository x integration mode (squash-merged
