@@ -629,6 +629,15 @@ def classify(
         )
     if jobs != DEFAULT_JOBS and repo is None:
         refuse("--jobs applies with --repo and --shas (the database run classifies in one process)")
+    if repo is not None and not repo.exists():
+        from mining.sources import is_url
+
+        url = str(repo).replace(":/", "://", 1)  # a Path folds a URL's "//" into "/"
+        if is_url(url) or is_url(str(repo)):
+            refuse(
+                f"--repo {url if is_url(url) else repo}: a URL; --repo reads a repository on disk "
+                "(work tree, bare repo or mirror): clone it first (git clone --bare URL DIR)"
+            )
     lines = ProgressLines(quiet)
     try:
         if repo is not None and shas is not None:

@@ -418,6 +418,12 @@ BAD_INPUTS = [
         "nomodel",
     ),
     ("classify-no-features", ["classify", "--db", "{db}"], 2, "features"),
+    (
+        "classify-repo-is-a-url",
+        ["classify", "--repo", "https://example.org/owner/name.git", "--shas", "{shas}"],
+        2,
+        "https://example.org/owner/name.git: a URL",
+    ),
     ("blame-missing", ["blame", "{tmp}/nope"], 2, "nope"),
     ("blame-bad-rev", ["blame", "{repo}", "--to", "nope"], 2, "nope"),
     ("blame-bad-format", ["blame", "{repo}", "--format", "xml"], 2, "xml"),
