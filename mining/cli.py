@@ -161,6 +161,21 @@ def refuse(message: str) -> None:
     raise _USAGE_ERROR(message)
 
 
+def refuse_url(repo: Path, option: str = "") -> None:
+    """Refuse a URL where a repository on disk is read (`classify --repo`, `blame`): as a path it
+    would fail as 'no such file' under a name with its "//" folded into "/"."""
+    from mining.sources import is_url
+
+    if repo.exists():
+        return
+    url = str(repo).replace(":/", "://", 1)
+    if is_url(url) or is_url(str(repo)):
+        refuse(
+            f"{option}{url if is_url(url) else repo}: a URL; this reads a repository on disk (work "
+            "tree, bare repo or mirror): clone it first (git clone --bare URL DIR)"
+        )
+
+
 def version_callback(value: bool) -> None:
     if value:
         typer.echo(f"strata {__version__}")
@@ -428,6 +443,7 @@ def blame(
 
     from mining.blame import blame_range, blame_releases
 
+    refuse_url(repo)
     if fmt not in ("table", "json"):
         refuse(f"--format {fmt!r}: choose table or json")
     as_json = as_json or fmt == "json"
@@ -629,15 +645,8 @@ def classify(
         )
     if jobs != DEFAULT_JOBS and repo is None:
         refuse("--jobs applies with --repo and --shas (the database run classifies in one process)")
-    if repo is not None and not repo.exists():
-        from mining.sources import is_url
-
-        url = str(repo).replace(":/", "://", 1)  # a Path folds a URL's "//" into "/"
-        if is_url(url) or is_url(str(repo)):
-            refuse(
-                f"--repo {url if is_url(url) else repo}: a URL; --repo reads a repository on disk "
-                "(work tree, bare repo or mirror): clone it first (git clone --bare URL DIR)"
-            )
+    if repo is not None:
+        refuse_url(repo, "--repo ")
     lines = ProgressLines(quiet)
     try:
         if repo is not None and shas is not None:

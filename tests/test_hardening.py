@@ -425,6 +425,12 @@ BAD_INPUTS = [
         "https://example.org/owner/name.git: a URL",
     ),
     ("blame-missing", ["blame", "{tmp}/nope"], 2, "nope"),
+    (
+        "blame-url",
+        ["blame", "https://example.org/o/n.git"],
+        2,
+        "https://example.org/o/n.git: a URL",
+    ),
     ("blame-bad-rev", ["blame", "{repo}", "--to", "nope"], 2, "nope"),
     ("blame-bad-format", ["blame", "{repo}", "--format", "xml"], 2, "xml"),
     ("query-missing-db", ["query", "--db", "{tmp}/none.duckdb", "SELECT 1"], 2, "none.duckdb"),
