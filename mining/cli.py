@@ -628,8 +628,12 @@ def classify(
     Without --repo: every featured commit in the database -> commit_layers (the full model reads
     the messages table of a crawled database; labelled commits get their out-of-fold layer,
     is_oof). With --repo and --shas: print CSV
-    `sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix`; there `-j N` runs N
-    feature processes, each classifying its own rows (the database run takes no -j).
+    `sha,layer,p_boilerplate,p_refactor,p_feature,p_architectural,is_fix`, one row per listed
+    non-merge commit in the listing's order (notes on stderr name listed merges, which have no
+    layer, and commits at a shallow clone's edge); there `-j N` runs N feature processes, each
+    classifying its own rows (the database run takes no -j).
+
+    Example: git rev-list --no-merges -n 100 HEAD | strata classify --repo . --shas - > out.csv
     """
     from mining.classify import CSV_COLUMNS, classify_shas, classify_stage, load_model
     from mining.features import merge_commits
