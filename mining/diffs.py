@@ -210,7 +210,7 @@ def _line_batches(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
         yield [pending]
 
 
-def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def stream_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Split a byte stream into lines without the newline; cut lines longer than MAX_LINE_BYTES."""
     for batch in _line_batches(chunks):
         yield from batch

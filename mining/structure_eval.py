@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mining import vocabulary
+from mining.diffs import stream_lines
 from mining.errors import GitError, LabelError, StrataError
 from mining.evaluate import mirror_paths
 from mining.gitcmd import resolve_git_dir, run_git, stream_each_commit
@@ -64,20 +64,18 @@ def _numstat_alone(git_dir: str | Path, sha: str) -> tuple[str, int | None]:
 
 def _numstat_records(chunks: Iterable[bytes]) -> Iterator[tuple[str, int | None]]:
     """(sha, changed lines) per commit of a `_NUMSTAT_ARGS` stream, each yielded once the next
-    commit begins or the stream ends whole (a commit cut off by git stopping is never yielded)."""
+    commit begins or the stream ends whole (a commit cut off by git stopping is never yielded).
+    Lines are cut at `diffs.MAX_LINE_BYTES`, past the counts that lead a numstat line."""
     sha: str | None = None
     total = 0
-    pending = b""
-    for chunk in itertools.chain(chunks, [b"\n"]):  # the newline ends a last unended line
-        *lines, pending = (pending + chunk).split(b"\n")
-        for line in lines:
-            if line.startswith(b"\x00"):
-                if sha is not None:
-                    yield sha, total
-                sha, total = line[1:].decode().strip(), 0
-            elif sha and line.strip():
-                a, d = line.split(b"\t", 2)[:2]
-                total += (int(a) if a.isdigit() else 0) + (int(d) if d.isdigit() else 0)
+    for line in stream_lines(chunks):
+        if line.startswith(b"\x00"):
+            if sha is not None:
+                yield sha, total
+            sha, total = line[1:].decode().strip(), 0
+        elif sha and line.strip():
+            a, d = line.split(b"\t", 2)[:2]
+            total += (int(a) if a.isdigit() else 0) + (int(d) if d.isdigit() else 0)
     if sha is not None:
         yield sha, total
 

@@ -83,7 +83,7 @@ def test_huge_file_is_capped_but_counted(repo_builder, monkeypatch):
 
 
 def test_long_lines_are_cut():
-    lines = list(diffs._lines([b"a" * 10, b"b" * 5000, b"\nshort\n", b"tail"]))
+    lines = list(diffs.stream_lines([b"a" * 10, b"b" * 5000, b"\nshort\n", b"tail"]))
     assert lines[0] == (b"a" * 10 + b"b" * 5000)[: diffs.MAX_LINE_BYTES]
     assert lines[1:] == [b"short", b"tail"]
 
