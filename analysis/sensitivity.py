@@ -51,6 +51,37 @@ def channel_odds_ratios(df: pd.DataFrame, min_n: int = 20) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _bounds(
+    n_a: int, k_a: int, n_h: int, k_h: int, u: float
+) -> tuple[float, str, dict[str, float]]:
+    """`recall_bounds`' row for `u` undetected AI commits among the human ones (both groups
+    non-empty): u as capped, the note, and the four differences."""
+    note = ""
+    if u >= n_h:
+        u = n_h - 1
+        note = "recall implies more undetected AI commits than human commits; capped"
+    lo_k = max(0.0, k_h - (n_h - u))  # undetected AI layer commits: at least this many
+    hi_k = min(u, k_h)
+
+    def diff(k_u: float) -> float:
+        true_ai = (k_a + k_u) / (n_a + u)
+        true_h = (k_h - k_u) / (n_h - u) if n_h - u > 0 else np.nan
+        return true_ai - true_h
+
+    ends = [diff(lo_k), diff(hi_k)]
+    q_a, q_h = k_a / n_a, k_h / n_h
+    return (
+        u,
+        note,
+        {
+            "diff_detected": q_a - q_h,
+            "diff_if_alike": diff(min(max(q_a * u, lo_k), hi_k)),
+            "diff_min": min(ends),
+            "diff_max": max(ends),
+        },
+    )
+
+
 def recall_bounds(
     df: pd.DataFrame, layer: str = "architectural", recalls: tuple[float, ...] = DEFAULT_RECALLS
 ) -> pd.DataFrame:
@@ -63,48 +94,15 @@ def recall_bounds(
     ai = df["is_ai"].to_numpy() == 1
     n_a, n_h = int(ai.sum()), int((~ai).sum())
     k_a, k_h = int(is_layer[ai].sum()), int(is_layer[~ai].sum())
-    q_a = k_a / n_a if n_a else np.nan
-    q_h = k_h / n_h if n_h else np.nan
     rows = []
     for r in recalls:
         u = n_a * (1 / r - 1)
-        note = ""
         if not n_a or not n_h:  # one group is empty: no difference to bound
-            rows.append(
-                {
-                    "layer": layer,
-                    "recall": r,
-                    "n_undetected": round(u),
-                    "diff_detected": np.nan,
-                    "diff_if_alike": np.nan,
-                    "diff_min": np.nan,
-                    "diff_max": np.nan,
-                    "note": "no AI commits" if not n_a else "no human commits",
-                }
+            note = "no AI commits" if not n_a else "no human commits"
+            bounds = dict.fromkeys(
+                ("diff_detected", "diff_if_alike", "diff_min", "diff_max"), np.nan
             )
-            continue
-        if u >= n_h:
-            u = n_h - 1
-            note = "recall implies more undetected AI commits than human commits; capped"
-        lo_k = max(0.0, k_h - (n_h - u))  # undetected AI layer commits: at least this many
-        hi_k = min(u, k_h)
-
-        def diff(k_u: float, u: float = u) -> float:
-            true_ai = (k_a + k_u) / (n_a + u)
-            true_h = (k_h - k_u) / (n_h - u) if n_h - u > 0 else np.nan
-            return true_ai - true_h
-
-        ends = [diff(lo_k), diff(hi_k)]
-        rows.append(
-            {
-                "layer": layer,
-                "recall": r,
-                "n_undetected": round(u),
-                "diff_detected": q_a - q_h,
-                "diff_if_alike": diff(min(max(q_a * u, lo_k), hi_k)),
-                "diff_min": min(ends),
-                "diff_max": max(ends),
-                "note": note,
-            }
-        )
+        else:
+            u, note, bounds = _bounds(n_a, k_a, n_h, k_h, u)
+        rows.append({"layer": layer, "recall": r, "n_undetected": round(u), **bounds, "note": note})
     return pd.DataFrame(rows)
