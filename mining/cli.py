@@ -655,8 +655,9 @@ def classify(
     try:
         if repo is not None and shas is not None:
             text = sys.stdin.read() if str(shas) == "-" else read_input_file(shas, "--shas")
-            rows = classify_shas(repo, text.split(), load_model(model), jobs)
-            merges = [] if quiet else merge_commits(repo, text.split())
+            listed = text.split()
+            rows = classify_shas(repo, listed, load_model(model), jobs)
+            merges = [] if quiet else merge_commits(repo, listed)
             if merges:
                 lines.say(
                     f"note: {len(merges)} listed commit(s) are merges and get no row (a merge has "
