@@ -39,8 +39,9 @@ from mining.logparse import LOG_ARGS, CommitRecord, FileRow, parse_log
 #: definitions reader changed under "1" without a bump (rows computed by older code differed
 #: from a fresh build's in 790 of 227,245 commits, public_interface, most in Java, Kotlin and
 #: Rust); the gate now reads each changed line alone (it read them joined, in an order set by
-#: the hash seed); a commit's renames no longer depend on the batch it is read in
-STRUCTURE_VERSION = "2"
+#: the hash seed); a commit's renames no longer depend on the batch it is read in. "3":
+#: `dependency_added` reads pubspec.yaml, mix.exs, Package.swift, sbt builds and podspecs
+STRUCTURE_VERSION = "3"
 #: the events, in column order (commit_structure)
 EVENTS = (
     "module_added",
@@ -290,76 +291,189 @@ def runtime_dependencies(path: str, text: str, manifest: dict[str, Any]) -> set[
     """Names of the runtime dependencies a manifest declares (dev/test/build ones left out).
 
     Raises ValueError when the file cannot be read in its format (a broken JSON or TOML)."""
-    fmt = manifest["format"]
-    if fmt == "json":
-        return _structured_deps(json.loads(text), manifest["runtime"])
-    if fmt == "toml":
-        return _structured_deps(tomllib.loads(text), manifest["runtime"])
-    lines = text.splitlines()
-    if fmt == "requirements":
-        if _is_dev_file(path, definitions()["dependency_added"]["dev_name_words"]):
-            return set()
-        return _req_names(ln for ln in lines if not ln.lstrip().startswith(("#", "-")))
-    if fmt == "go_mod":
-        out, block = set(), False
-        for ln in lines:
-            s = ln.strip()
-            if s.startswith(("require (", "require(")):
-                block = True
-                continue
-            if block and s.startswith(")"):
-                block = False
-                continue
-            if (block or s.startswith("require ")) and "// indirect" not in s:
-                m = _GO_REQ.match(s)
-                if m:
-                    out.add(m.group(1).lower())
-        return out
-    if fmt == "gradle":
-        runtime = set(manifest["runtime"])
-        out = set()
-        for m in _GRADLE.finditer(text):
-            if m.group(1) in runtime:
-                out.add((m.group(2) or m.group(3) or m.group(4)).lower())
-        return out
-    if fmt == "gemfile":
-        out, depth_dev = set(), 0
-        for ln in lines:
-            g = _GROUP.match(ln)
-            if g:
-                depth_dev += 1 if re.search(r"development|test", g.group(1)) else 0
-                continue
-            if depth_dev and re.match(r"^\s*end\b", ln):
-                depth_dev -= 1
-                continue
-            m = _GEM.match(ln)
-            if m and not depth_dev and "development" not in ln and ":test" not in ln:
+    reader = _FORMATS.get(manifest["format"])
+    if reader is None:
+        raise ValueError(f"unknown manifest format {manifest['format']!r}")
+    return reader(path, text, manifest)
+
+
+def _json_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    return _structured_deps(json.loads(text), manifest["runtime"])
+
+
+def _toml_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    return _structured_deps(tomllib.loads(text), manifest["runtime"])
+
+
+def _requirements_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    if _is_dev_file(path, definitions()["dependency_added"]["dev_name_words"]):
+        return set()
+    return _req_names(ln for ln in text.splitlines() if not ln.lstrip().startswith(("#", "-")))
+
+
+def _go_mod_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    out, block = set(), False
+    for ln in text.splitlines():
+        s = ln.strip()
+        if s.startswith(("require (", "require(")):
+            block = True
+            continue
+        if block and s.startswith(")"):
+            block = False
+            continue
+        if (block or s.startswith("require ")) and "// indirect" not in s:
+            m = _GO_REQ.match(s)
+            if m:
                 out.add(m.group(1).lower())
-            spec = _GEMSPEC.match(ln)
-            if spec and spec.group(1) != "development_":
-                out.add(spec.group(2).lower())
-        return out
-    if fmt == "maven":
-        out = set()
-        for block in _MVN_DEP.findall(text):
-            fields = dict(_MVN_FIELD.findall(block))
-            if fields.get("scope") in ("test", "provided") or "artifactId" not in fields:
+    return out
+
+
+def _gradle_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    runtime = set(manifest["runtime"])
+    out = set()
+    for m in _GRADLE.finditer(text):
+        if m.group(1) in runtime:
+            out.add((m.group(2) or m.group(3) or m.group(4)).lower())
+    return out
+
+
+def _gemfile_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    out, depth_dev = set(), 0
+    for ln in text.splitlines():
+        g = _GROUP.match(ln)
+        if g:
+            depth_dev += 1 if re.search(r"development|test", g.group(1)) else 0
+            continue
+        if depth_dev and re.match(r"^\s*end\b", ln):
+            depth_dev -= 1
+            continue
+        m = _GEM.match(ln)
+        if m and not depth_dev and "development" not in ln and ":test" not in ln:
+            out.add(m.group(1).lower())
+        spec = _GEMSPEC.match(ln)
+        if spec and spec.group(1) != "development_":
+            out.add(spec.group(2).lower())
+    return out
+
+
+def _maven_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    out = set()
+    for block in _MVN_DEP.findall(text):
+        fields = dict(_MVN_FIELD.findall(block))
+        if fields.get("scope") in ("test", "provided") or "artifactId" not in fields:
+            continue
+        out.add(f"{fields.get('groupId', '')}:{fields['artifactId']}".lower())
+    return out
+
+
+def _msbuild_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    return {m.lower() for m in _NUGET.findall(text)}
+
+
+def _setup_py_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    out = set()
+    for block in _SETUP.findall(text):
+        out |= _req_names(_QUOTED.findall(block))
+    return out
+
+
+def _yaml_block_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    """pubspec.yaml: the keys of the top-level `runtime` blocks (`dependencies`, not
+    `dev_dependencies` or `dependency_overrides`)."""
+    return {k.lower() for block in manifest["runtime"] for k in top_keys(text, block)}
+
+
+def _mix_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    """mix.exs: the `{:name, ...}` tuples of the `deps` function (the whole file if it has
+    none), except those `only:` for environments other than :prod and `runtime: false` ones
+    (compile-time tools such as credo or ex_doc)."""
+    head = _MIX_DEPS_DEF.search(text)
+    if head is not None:
+        end = re.compile(rf"^{re.escape(head.group(1))}end\b", re.MULTILINE).search(
+            text, head.end()
+        )
+        text = text[head.end() : end.start() if end else len(text)]
+    out = set()
+    for name, opts in _MIX_DEP.findall(text):
+        only = _MIX_ONLY.search(opts)
+        if (only and ":prod" not in only.group(1)) or _MIX_NO_RUNTIME.search(opts):
+            continue
+        out.add(name.lower())
+    return out
+
+
+def _swiftpm_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    """Package.swift: each `.package(...)` by its `name:`, else its `id:`, else the last part
+    of its `url:` or `path:` (without `.git`). SwiftPM does not say which targets use a package,
+    so a package only tests use counts too."""
+    out = set()
+    for name, kind, value in _SWIFT_PKG.findall(text):
+        if not name and kind in ("url", "path"):
+            value = value.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        out.add((name or value).lower())
+    return out
+
+
+def _sbt_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    """sbt: `"group" %% "artifact" % version` modules, except those scoped to tests or
+    `Provided`, and sbt plugins (`addSbtPlugin`: build tools)."""
+    out = set()
+    for ln in text.splitlines():
+        if "addSbtPlugin" in ln:
+            continue
+        for group, artifact, scope in _SBT_DEP.findall(ln):
+            low = scope.lower()
+            if "test" in low or "provided" in low or low.strip('"') == "it":
                 continue
-            out.add(f"{fields.get('groupId', '')}:{fields['artifactId']}".lower())
-        return out
-    if fmt == "msbuild":
-        return {m.lower() for m in _NUGET.findall(text)}
-    if fmt == "setup_py":
-        out = set()
-        for block in _SETUP.findall(text):
-            out |= _req_names(_QUOTED.findall(block))
-        return out
-    raise ValueError(f"unknown manifest format {fmt!r}")
+            out.add(f"{group}:{artifact}".lower())
+    return out
+
+
+def _podspec_deps(path: str, text: str, manifest: dict[str, Any]) -> set[str]:
+    """*.podspec: `spec.dependency 'Name'`, except in `test_spec`/`app_spec` blocks (by the
+    block's variable)."""
+    test_vars = set(_POD_TEST_BLOCK.findall(text))
+    return {name.lower() for var, name in _POD_DEP.findall(text) if var not in test_vars}
+
+
+_MIX_DEPS_DEF = re.compile(r"^([ \t]*)defp?\s+deps\b[^\n]*$", re.MULTILINE)
+_MIX_DEP = re.compile(r"\{\s*:([a-z_][\w]*)\s*(,[^{}]*)?\}")
+_MIX_ONLY = re.compile(r"\bonly:\s*(\[[^\]]*\]|:\w+)")
+_MIX_NO_RUNTIME = re.compile(r"\bruntime:\s*false\b")
+_SWIFT_PKG = re.compile(
+    r"\.package\s*\(\s*(?:name:\s*\"([^\"]+)\"\s*,\s*)?(url|path|id):\s*\"([^\"]+)\""
+)
+_SBT_DEP = re.compile(
+    r"\"([^\"\s]+)\"\s*%{1,3}\s*\"([^\"\s]+)\"\s*%\s*(?:\"[^\"]*\"|[\w.]+)"
+    r"(?:\s*%\s*(\"[^\"]*\"|[\w.]+))?"
+)
+_POD_DEP = re.compile(r"^\s*(\w+)\.dependency\s*\(?\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_POD_TEST_BLOCK = re.compile(r"\.(?:test|app)_spec\b[^\n]*\bdo\s*\|\s*(\w+)\s*\|")
+
+#: manifest `format` (structure_events.toml) -> its reader
+_FORMATS: dict[str, Callable[[str, str, dict[str, Any]], set[str]]] = {
+    "json": _json_deps,
+    "toml": _toml_deps,
+    "requirements": _requirements_deps,
+    "go_mod": _go_mod_deps,
+    "gradle": _gradle_deps,
+    "gemfile": _gemfile_deps,
+    "maven": _maven_deps,
+    "msbuild": _msbuild_deps,
+    "setup_py": _setup_py_deps,
+    "yaml_block": _yaml_block_deps,
+    "mix": _mix_deps,
+    "swiftpm": _swiftpm_deps,
+    "sbt": _sbt_deps,
+    "podspec": _podspec_deps,
+}
 
 
 def _manifest_for(path: str, d: dict[str, Any]) -> dict[str, Any] | None:
     for m in d["dependency_added"]["manifest"]:
-        if _match(path, m["names"], m.get("paths", [])):
+        if _match(path, m["names"], m.get("paths", [])) and not _match(
+            path, [], m.get("exclude_paths", [])
+        ):
             return m
     return None
 

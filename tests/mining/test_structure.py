@@ -277,6 +277,57 @@ def test_dev_dependency_and_lockfile_refresh_are_not_runtime_dependencies(base):
             'gem "rails"\ngroup :test do\n  gem "rspec"\nend\ngem "pg"\n',
             {"pg"},
         ),
+        (
+            "packages/app/pubspec.yaml",
+            "name: app\ndependencies:\n  http: ^1.0.0\ndev_dependencies:\n  test: ^1.0.0\n",
+            "name: app\nenvironment:\n  sdk: '>=3.0.0 <4.0.0'\ndependencies:\n  http: ^1.2.0\n"
+            "  flutter_localizations:\n    sdk: flutter\n  dio:\n    path: ../dio\n"
+            "dev_dependencies:\n  test: ^1.0.0\n  mockito: ^5.0.0\n"
+            "dependency_overrides:\n  meta: 1.9.0\n",
+            {"flutter_localizations", "dio"},
+        ),
+        (
+            "apps/server/mix.exs",
+            "defmodule X.MixProject do\n  def project, do: [deps: deps()]\n\n"
+            '  defp deps do\n    [\n      {:jason, "~> 1.0"}\n    ]\n  end\nend\n',
+            "defmodule X.MixProject do\n  def project, do: [deps: deps()]\n\n"
+            "  def application, do: [extra_applications: [:logger], mod: {:x_app, []}]\n\n"
+            '  defp deps do\n    [\n      {:jason, "~> 1.4"},\n      {:plug, "~> 1.0"},\n'
+            "      {:utils, in_umbrella: true},\n"
+            '      {:credo, "~> 1.6", only: [:dev, :test], runtime: false},\n'
+            '      {:ex_doc, "~> 0.30", only: :dev},\n'
+            '      {:telemetry, "~> 1.0", only: [:dev, :prod]},\n'
+            '      {:rustler, "~> 0.30", runtime: false}\n    ]\n  end\nend\n',
+            {"plug", "utils", "telemetry"},
+        ),
+        (
+            "Package.swift",
+            'let package = Package(dependencies: [\n  .package(url: "https://github.com/apple/swift-log", from: "1.0.0"),\n])\n',
+            'let package = Package(dependencies: [\n  .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),\n'
+            '  .package(url: "https://github.com/apple/swift-crypto.git", .upToNextMajor(from: "3.0.0")),\n'
+            '  .package(name: "Kit", url: "git@host:org/kit-ios.git", from: "1.0.0"),\n'
+            '  .package(path: "../LocalThing/"),\n  .package(path: somePathVariable),\n'
+            '  .package(id: "mona.LinkedList", from: "1.0.0"),\n])\n',
+            {"swift-crypto", "kit", "localthing", "mona.linkedlist"},
+        ),
+        (
+            "modules/core/build.sbt",
+            'libraryDependencies += "org.typelevel" %% "cats-core" % "2.9.0"\n',
+            'libraryDependencies ++= Seq(\n  "org.typelevel" %% "cats-core" % "2.10.0",\n'
+            '  "co.fs2" %%% "fs2-core" % fs2Version,\n  "org.slf4j" % "slf4j-api" % "2.0.0" % Provided,\n'
+            '  "org.scalameta" %% "munit" % "1.0.0" % Test,\n  "org.scalatest" %% "scalatest" % "3.2.0" % "test",\n'
+            '  ("org.scala-lang" % "scala-reflect" % scalaVersion.value)\n)\n'
+            'addSbtPlugin("org.scalameta" % "sbt-scalafmt" % "2.5.0")\n',
+            {"co.fs2:fs2-core", "org.scala-lang:scala-reflect"},
+        ),
+        (
+            "Sentry.podspec",
+            "Pod::Spec.new do |s|\n  s.name = 'Sentry'\nend\n",
+            "Pod::Spec.new do |s|\n  s.name = 'Sentry'\n  s.dependency 'SentryPrivate', '1.0'\n"
+            "  s.test_spec 'Tests' do |test_spec|\n    test_spec.dependency 'Nimble'\n  end\n"
+            "  s.subspec 'Core' do |sp|\n    sp.dependency \"SentryCore/Base\"\n  end\nend\n",
+            {"sentryprivate", "sentrycore/base"},
+        ),
     ],
 )
 def test_runtime_dependencies_per_manifest_format(path, old, new, expected):
@@ -455,6 +506,34 @@ def test_analysis_population_follows_the_plan_groups_and_era(repo_builder, tmp_p
     con.execute("UPDATE commit_authors SET scripted = true WHERE sha = ?", [late])
     kept = structure_events.event_commits(con, drop_scripted=True)
     assert set(kept["sha"]) == {ai}
+
+
+def test_sbt_meta_build_and_central_package_versions_are_not_manifests():
+    """project/*.sbt declare the build's own plugins; Directory.Packages.props only versions
+    (each project still names its packages in its *.csproj, which is read)."""
+    d = structure.definitions()
+    assert structure._manifest_for("project/plugins.sbt", d) is None
+    assert structure._manifest_for("sub/project/plugins.sbt", d) is None
+    assert structure._manifest_for("Directory.Packages.props", d) is None
+    assert structure._manifest_for("sub/build.sbt", d)["format"] == "sbt"
+
+
+def test_a_dependency_added_to_pubspec_is_an_event_but_a_dev_dependency_is_not(base):
+    pubspec = "name: app\ndependencies:\n  http: ^1.0.0\ndev_dependencies:\n  test: ^1.0.0\n"
+    base.commit("dart package", {"pubspec.yaml": pubspec})
+    dev = base.commit(
+        "dev dep", {"pubspec.yaml": pubspec.replace("  test:", "  lints: ^3.0.0\n  test:")}
+    )
+    _only(_events(base, dev))
+    runtime = base.commit(
+        "runtime dep",
+        {
+            "pubspec.yaml": pubspec.replace("  test:", "  lints: ^3.0.0\n  test:").replace(
+                "  http: ^1.0.0\n", "  http: ^1.0.0\n  collection: ^1.18.0\n"
+            )
+        },
+    )
+    assert _events(base, runtime)["dependency_added"]
 
 
 def test_requirements_folder_files_are_manifests_and_dev_ones_are_not_runtime():
