@@ -162,9 +162,9 @@ class ProgressLines:
         rate = done / (now - start) if now > start else 0.0
         eta = f", ETA {_duration((total - done) / rate)}" if rate and total > done else ""
         of = f"/{total:,}" if total else ""
-        self.latest = (
-            f"{name}: {done:,}{of} commits ({rate:,.0f}/s{eta}){', ' + extra if extra else ''}"
-        )
+        # no rate when `name` was first heard of with work already done: "0/s" would be false
+        speed = f" ({rate:,.0f}/s{eta})" if rate else ""
+        self.latest = f"{name}: {done:,}{of} commits{speed}{', ' + extra if extra else ''}"
         if now - self.last >= self.every or done >= total:
             self.say(self.latest)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mining import store, structure, syntax
@@ -392,6 +394,18 @@ def test_stage_writes_one_row_per_non_merge_commit_and_resumes(base, tmp_path):
     assert con.execute("SELECT count(*) FROM commit_structure").fetchone()[0] == n_non_merge
     assert calls and calls[-1][1] == calls[-1][2]
     assert sum(structure.structure_stage(con).values()) == 0  # resumable: nothing left to do
+
+
+def test_a_repository_done_in_one_batch_gets_a_true_rate(base, tmp_path, capsys):
+    """The clock starts before the first batch: a repository smaller than a batch used to be
+    first heard of when it was done, and printed "(0/s)"."""
+    from mining.runner import ProgressLines
+
+    con = _crawled(base, tmp_path)
+    lines = ProgressLines(False, every=3600)
+    structure.structure_stage(con, progress=lines.count)
+    err = capsys.readouterr().err
+    assert re.search(r"1/1 commits \([\d,]+/s\)", err) and "(0/s)" not in err
 
 
 def test_cli_fills_the_table_and_query_joins_it(base, tmp_path):
