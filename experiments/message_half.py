@@ -39,14 +39,15 @@ def _row(name: str, pred: np.ndarray, data: dict) -> str:
     )
 
 
-def main() -> None:
-    oof = pd.read_csv("data/labels/oof_predictions.csv")
+def design(oof: pd.DataFrame) -> dict:
+    """What `_row` scores against, per OOF row: true layer, unit-mean 1/pi weight, repository,
+    AI status (committed ai_status.csv), size band (committed features' churn), pooled mix."""
     status = evaluate.read_ai_status()
     feats = pd.read_parquet("data/labels/features.parquet", columns=["repo", "sha", "churn"])
     churn = oof[["repo", "sha"]].merge(feats, on=["repo", "sha"], how="left")["churn"]
     y = oof["true"].to_numpy(object)
     w = classify.unit_mean(oof["weight"].to_numpy(float), len(oof))
-    data = {
+    return {
         "y": y,
         "w": w,
         "g": oof["repo"].to_numpy(),
@@ -57,6 +58,12 @@ def main() -> None:
         "bands": evaluate.size_band(churn.to_numpy(float)),
         "mix": {layer: float(w[y == layer].sum() / w.sum()) for layer in LAYERS},
     }
+
+
+def main() -> None:
+    oof = pd.read_csv("data/labels/oof_predictions.csv")
+    data = design(oof)
+    y, w = data["y"], data["w"]
     full = oof["layer"].to_numpy(object)
     diff_only = oof["layer_diff_only"].to_numpy(object)
     p_full = oof[PROBS].to_numpy()
