@@ -107,8 +107,7 @@ def main() -> None:
     for variant, (key, _) in VARIANTS.items():
         for fold in reports["branch"][key]["chosen_per_fold"]:
             cells = []
-            for base in classify.LINEAR_BASES:
-                rec = fold["linear_c"][base]
+            for rec in fold["linear_c"].values():  # linear, then linear_text
                 inner = " / ".join(f"{v:.3f}" for v in rec["inner_macro_f1"].values())
                 cells.append(f"{rec['C']:g} ({inner})")
             print(f"| {variant} | {fold['fold']} | {' | '.join(cells)} |")
