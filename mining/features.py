@@ -788,15 +788,26 @@ def is_float_column(col: str) -> bool:
     return col.startswith(("frac_", "share_", "entropy_", "log_"))
 
 
-def _check_shas(git_dir: Path, shas: list[str]) -> None:
+def _full_shas(git_dir: Path, shas: list[str]) -> list[str]:
+    """The full ids of the listed commits, each once, in the listing's order.
+
+    Why: the readers below stream the list through git, which itself prints a repeated commit
+    once; when they resume after a commit a partial clone cannot read, they count positions in
+    the list, so a repeat (or an abbreviation of a listed id) there would shift every row after it.
+    """
     bad = [s for s in shas if not re.fullmatch(r"[0-9a-fA-F]{4,64}", s)]
     if bad:
         raise SourceError(f"{bad[0]!r}: not a commit id (hex digits expected)")
     proc = run_git(git_dir, ["cat-file", "--batch-check"], input=("\n".join(shas) + "\n").encode())
-    for sha, line in zip(shas, proc.stdout.decode("utf-8", "replace").splitlines(), strict=False):
+    full: list[str] = []
+    for sha, line in zip(shas, proc.stdout.decode("utf-8", "replace").splitlines(), strict=True):
         parts = line.split()
+        if len(parts) >= 2 and parts[1] == "ambiguous":
+            raise SourceError(f"{git_dir}: {sha} is ambiguous here (give more digits)")
         if len(parts) < 2 or parts[1] != "commit":
             raise SourceError(f"{git_dir}: {sha} is not a commit in this repository")
+        full.append(parts[0])
+    return list(dict.fromkeys(full))
 
 
 def merge_commits(git_dir: str | Path, shas: list[str]) -> list[str]:
@@ -823,7 +834,8 @@ def compute_features(
     """Features of the listed commits straight from git (no database); merges are left out.
 
     Works on a work tree, a bare repo or a bare mirror with an empty config; opens it read-only.
-    Rows follow the order of `shas`; full shas are returned even for abbreviated input.
+    Rows follow the order of `shas`, one per commit however often or however abbreviated it is
+    listed; full shas are returned even for abbreviated input.
     `jobs` > 1 runs that many processes, two on each consecutive run of the commits
     (`_in_processes`). `texts`: add these of the classifier's text columns (`TEXT_COLUMNS`),
     taken from the same patch stream instead of a second read of git. `then`: applied to each
@@ -833,7 +845,7 @@ def compute_features(
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
     if shas:
-        _check_shas(gd, shas)
+        shas = _full_shas(gd, shas)
     jobs = job_count(jobs, len(shas))
     if jobs == 1:
         return _part_frame(gd, shas, None, texts, then)

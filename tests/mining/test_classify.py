@@ -471,3 +471,23 @@ def test_classify_repo_equals_the_database_stage_with_diff_tokens(repo_builder, 
     )
     with pytest.raises(classify.ModelError, match="diff tokens version 0"):
         classify.load_model(tmp_path / "m")
+
+
+def test_cli_classify_partial_clone_repeated_ids_give_one_row_each(
+    repo_builder, model_dir, tmp_path
+):
+    """A commit listed twice (or once abbreviated) in a partial clone whose missing blob stops
+    git at it: still one row per commit, in the listing's order (it once gave extra rows, or
+    crashed with a KeyError)."""
+    rb = repo_builder()
+    s1 = rb.commit("first", {"old.txt": "line one\nline two\nline three\n", "b.py": "x = 1\n"})
+    s2 = rb.commit("second: move it", {"old.txt": None, "new.txt": "line one\nline two\nline 3\n"})
+    s3 = rb.commit("third", {"b.py": "x = 2\n"})
+    bare = rb.bare_clone(tmp_path / "mirror.git", empty_config=True)
+    rb.drop_objects(bare, {rb.git("rev-parse", f"{s1}:old.txt")})  # rename detection needs it
+    listing = tmp_path / "shas.txt"
+    listing.write_text(f"{s3}\n{s2}\n{s1}\n{s2}\n{s3[:10]}\n")
+    args = ["classify", "--repo", str(bare), "--shas", str(listing), "--model", str(model_dir)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == [s3, s2, s1]
