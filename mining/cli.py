@@ -611,7 +611,11 @@ def classify(
     ] = None,
     shas: Annotated[
         Path | None,
-        typer.Option("--shas", help="With --repo: file with one commit id per line ('-' = stdin)."),
+        typer.Option(
+            "--shas",
+            help="With --repo: file with one commit id per line, or a CSV whose first column is "
+            "sha ('-' = stdin).",
+        ),
     ] = None,
     model: Annotated[
         str | None,
@@ -639,7 +643,7 @@ def classify(
     from mining.features import merge_commits
     from mining.gitcmd import resolve_git_dir
     from mining.gitlog import shallow_cuts
-    from mining.runner import ProgressLines, read_input_file, stage_run
+    from mining.runner import ProgressLines, read_commit_list, stage_run
 
     if repo is not None and shas is None:
         refuse("--repo needs --shas FILE (one commit id per line)")
@@ -654,8 +658,7 @@ def classify(
     lines = ProgressLines(quiet)
     try:
         if repo is not None and shas is not None:
-            text = sys.stdin.read() if str(shas) == "-" else read_input_file(shas, "--shas")
-            listed = text.split()
+            listed = read_commit_list(shas, "--shas")
             rows = classify_shas(repo, listed, load_model(model), jobs)
             merges = [] if quiet else merge_commits(repo, listed)
             if merges:

@@ -5,8 +5,10 @@ Kept out of cli.py so that commands stay thin and the same flow serves `crawl` a
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -219,12 +221,26 @@ def stage_run(db: Path, stage: str, args: Any = None) -> Iterator[duckdb.DuckDBP
         con.close()
 
 
-def read_input_file(path: Path, option: str) -> str:
-    """The text of a file the user named with `option`; SourceError naming it if unreadable."""
+def read_commit_list(path: Path, option: str) -> list[str]:
+    """The commit ids of a listing the user named with `option` ('-' = stdin), in order.
+
+    Why: listings come from many tools, not only `git rev-list`. Accepted besides one id per
+    line: a UTF-8 or UTF-16 byte-order mark (Windows editors, PowerShell's `>`), CRLF, blank
+    lines, `#` comments, and a CSV or `git log --format='%H %s'` line, whose first field is the
+    id (a first field `sha` is a header, as in classify's own CSV). SourceError if unreadable.
+    """
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
+        data = sys.stdin.buffer.read() if str(path) == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise SourceError(f"{option} {path}: {(exc.strerror or str(exc)).lower()}") from exc
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    text = data.decode("utf-16" if utf16 else "utf-8-sig", errors="replace")
+    ids = [
+        re.split(r"[\s,;]", line.strip(), maxsplit=1)[0].strip("\"'")
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    return ids[1:] if ids and ids[0].lower() == "sha" else ids
 
 
 def print_summary(results: Sequence[CrawlResult]) -> None:

@@ -491,3 +491,26 @@ def test_cli_classify_partial_clone_repeated_ids_give_one_row_each(
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == [s3, s2, s1]
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda t: t.encode("utf-16"), id="utf-16-with-bom"),  # PowerShell's `>`
+        pytest.param(lambda t: b"\xef\xbb\xbf" + t.encode(), id="utf-8-with-bom"),  # Notepad
+    ],
+)
+def test_cli_classify_reads_listings_other_tools_write(repo_builder, model_dir, tmp_path, encode):
+    """A listing saved on Windows, with a `sha` header, a comment, a blank line and a line of a
+    CSV or of `git log --format='%H %s'`: the ids are its first fields, the rest is not read
+    (each once refused the whole run as 'not a commit id')."""
+    rb, shas = _repo(repo_builder)
+    listing = tmp_path / "shas.txt"
+    text = f"sha\r\n# picked by hand\r\n{shas[0]},feature,0.5\r\n\r\n{shas[1]} style: format\r\n"
+    listing.write_bytes(encode(text))
+    args = ["classify", "--repo", str(rb.path), "--model", str(model_dir), "--shas"]
+    res = CliRunner().invoke(app, [*args, str(listing)])
+    assert res.exit_code == 0, res.output
+    assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == shas
+    piped = CliRunner().invoke(app, [*args, "-"], input=listing.read_bytes())
+    assert piped.exit_code == 0 and piped.stdout == res.stdout
