@@ -644,6 +644,7 @@ def classify(
     from mining.gitcmd import resolve_git_dir
     from mining.gitlog import shallow_cuts
     from mining.runner import ProgressLines, read_commit_list, stage_run
+    from mining.sources import locate_repository
 
     if repo is not None and shas is None:
         refuse("--repo needs --shas FILE (one commit id per line)")
@@ -658,6 +659,7 @@ def classify(
     lines = ProgressLines(quiet)
     try:
         if repo is not None and shas is not None:
+            repo = locate_repository(repo)  # as crawl and blame: a subfolder names its work tree
             listed = read_commit_list(shas, "--shas")
             rows = classify_shas(repo, listed, load_model(model), jobs)
             merges = [] if quiet else merge_commits(repo, listed)

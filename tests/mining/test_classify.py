@@ -514,3 +514,16 @@ def test_cli_classify_reads_listings_other_tools_write(repo_builder, model_dir, 
     assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == shas
     piped = CliRunner().invoke(app, [*args, "-"], input=listing.read_bytes())
     assert piped.exit_code == 0 and piped.stdout == res.stdout
+
+
+def test_cli_classify_repo_may_be_a_folder_inside_the_work_tree(repo_builder, model_dir, tmp_path):
+    """`--repo .` run from a subfolder names its work tree, as `crawl` and `blame` take it
+    (it was refused as 'not a git repository')."""
+    rb, shas = _repo(repo_builder)
+    listing = tmp_path / "shas.txt"
+    listing.write_text("\n".join(shas) + "\n")
+    args = ["classify", "--shas", str(listing), "--model", str(model_dir), "--repo"]
+    top = CliRunner().invoke(app, [*args, str(rb.path)])
+    inside = CliRunner().invoke(app, [*args, str(rb.path / "src")])
+    assert top.exit_code == 0 and inside.exit_code == 0, inside.output
+    assert inside.stdout == top.stdout and len(top.stdout.splitlines()) == 3
