@@ -843,9 +843,11 @@ def classify_shas(
 ) -> pd.DataFrame:
     """The scripting contract: layer, probabilities and is_fix for listed commits, no database.
 
-    Columns exactly CSV_COLUMNS; merges are left out (they have no layer). The texts the model
-    reads come from the features' own patch stream, and each of the `jobs` feature processes
-    classifies its own rows: no second pass over git, no serial tail.
+    Columns CSV_COLUMNS, then `incomplete` (git could not read the commit's diff, e.g. blobs
+    missing from a partial clone: its layer rests on the file list alone, which the caller
+    says); merges are left out (they have no layer). The texts the model reads come from the
+    features' own patch stream, and each of the `jobs` feature processes classifies its own
+    rows: no second pass over git, no serial tail.
     """
     model = model or load_model()
     return features.compute_features(
@@ -853,8 +855,13 @@ def classify_shas(
         shas,
         jobs,
         texts=model.text_columns,
-        then=functools.partial(classify_frame, model=model),
-    )[CSV_COLUMNS]
+        then=functools.partial(_classify_telling_incomplete, model=model),
+    )[[*CSV_COLUMNS, "incomplete"]]
+
+
+def _classify_telling_incomplete(frame: pd.DataFrame, model: LayerModel) -> pd.DataFrame:
+    """`classify_frame`, keeping the feature rows' `incomplete` flag beside the predictions."""
+    return classify_frame(frame, model).assign(incomplete=frame["incomplete"].to_numpy())
 
 
 def oof_suffix(variant: str) -> str:

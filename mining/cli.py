@@ -675,6 +675,13 @@ def classify(
                     f"(first {cut[0]}): git shows them as adding every file, so their layers are "
                     "not their change's; deepen the clone (git fetch --unshallow) for those"
                 )
+            unread = [] if quiet else list(rows.loc[rows["incomplete"], "sha"])
+            if unread:
+                lines.say(
+                    f"note: git could not read the diff of {len(unread)} listed commit(s) (first "
+                    f"{unread[0]}; blobs missing from a partial clone?): their layers are read "
+                    "from the lists of files they change, without the changed lines"
+                )
             rows["is_fix"] = rows["is_fix"].map({True: "true", False: "false"})
             sys.stdout.write(rows[CSV_COLUMNS].to_csv(index=False, float_format="%.4f"))
             return

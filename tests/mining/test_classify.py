@@ -491,6 +491,10 @@ def test_cli_classify_partial_clone_repeated_ids_give_one_row_each(
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == [s3, s2, s1]
+    said = " ".join(res.stderr.split())  # rows resting on file lists alone: the user is told
+    assert f"git could not read the diff of 2 listed commit(s) (first {s2};" in said  # and s1
+    listing.write_text(f"{s3}\n")
+    assert "could not read" not in CliRunner().invoke(app, args).stderr
 
 
 @pytest.mark.parametrize(
