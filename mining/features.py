@@ -789,7 +789,8 @@ def is_float_column(col: str) -> bool:
 
 
 def _full_shas(git_dir: Path, shas: list[str]) -> list[str]:
-    """The full ids of the listed commits, each once, in the listing's order.
+    """The full ids of the listed commits, each once, in the listing's order; an annotated
+    tag's id (what `git rev-parse TAG` prints) stands for its commit.
 
     Why: the readers below stream the list through git, which itself prints a repeated commit
     once; when they resume after a commit a partial clone cannot read, they count positions in
@@ -798,16 +799,32 @@ def _full_shas(git_dir: Path, shas: list[str]) -> list[str]:
     bad = [s for s in shas if not re.fullmatch(r"[0-9a-fA-F]{4,64}", s)]
     if bad:
         raise SourceError(f"{bad[0]!r}: not a commit id (hex digits expected)")
-    proc = run_git(git_dir, ["cat-file", "--batch-check"], input=("\n".join(shas) + "\n").encode())
+    kinds = _object_kinds(git_dir, shas)
+    tags = [oid for oid, kind in kinds if kind == "tag"]
+    peeled = dict(zip(tags, _object_kinds(git_dir, [f"{t}^{{commit}}" for t in tags]), strict=True))
     full: list[str] = []
-    for sha, line in zip(shas, proc.stdout.decode("utf-8", "replace").splitlines(), strict=True):
-        parts = line.split()
-        if len(parts) >= 2 and parts[1] == "ambiguous":
+    for sha, (oid, kind) in zip(shas, kinds, strict=True):
+        if kind == "tag":
+            oid, kind = peeled[oid]
+        if kind == "ambiguous":
             raise SourceError(f"{git_dir}: {sha} is ambiguous here (give more digits)")
-        if len(parts) < 2 or parts[1] != "commit":
-            raise SourceError(f"{git_dir}: {sha} is not a commit in this repository")
-        full.append(parts[0])
+        if kind != "commit":
+            what = "not in this repository" if kind == "missing" else f"a {kind}"
+            raise SourceError(f"{git_dir}: {sha} is {what}, not a commit")
+        full.append(oid)
     return list(dict.fromkeys(full))
+
+
+def _object_kinds(git_dir: Path, names: list[str]) -> list[tuple[str, str]]:
+    """(object id, type) of each name (`ambiguous` or `missing` as type when git says so)."""
+    if not names:
+        return []
+    proc = run_git(git_dir, ["cat-file", "--batch-check"], input=("\n".join(names) + "\n").encode())
+    parts = [ln.split() for ln in proc.stdout.decode("utf-8", "replace").splitlines()]
+    return [
+        (p[0], p[1]) if len(p) >= 2 else (name, "missing")
+        for name, p in zip(names, parts, strict=True)
+    ]
 
 
 def merge_commits(git_dir: str | Path, shas: list[str]) -> list[str]:

@@ -163,6 +163,20 @@ def test_merges_are_left_out_and_bad_shas_named(base):
         features.compute_features(base.git_dir, ["--all"])
 
 
+def test_a_listed_annotated_tag_stands_for_its_commit_and_a_tree_is_named(base):
+    """`git rev-parse v1` prints an annotated tag's own id: it means the tagged commit (it was
+    refused as 'not a commit in this repository', which it is in)."""
+    sha = base.commit("feat: tagged", {"t.txt": "t\n"})
+    base.git("tag", "-a", "v1", "-m", "release 1")
+    tag = base.git("rev-parse", "v1")
+    assert tag != sha
+    frame = features.compute_features(base.git_dir, [tag, sha])
+    assert list(frame["sha"]) == [sha]
+    tree = base.git("rev-parse", "HEAD^{tree}")
+    with pytest.raises(SourceError, match=f"{tree} is a tree, not a commit"):
+        features.compute_features(base.git_dir, [tree])
+
+
 def test_bare_mirror_with_empty_config(base, tmp_path):
     sha = base.commit("feat: x", {"src/demo/x.py": "def x():\n    pass\n"})
     mirror = base.bare_clone(tmp_path / "m.git", empty_config=True)
