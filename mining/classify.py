@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -28,6 +29,7 @@ import pandas as pd
 
 from mining import features, store
 from mining.errors import StageError, StrataError
+from mining.gitcmd import resolve_git_dir
 from mining.labels import OOF_PREDICTIONS
 from mining.shared_vectorizers import share_transforms
 from mining.vocabulary import DIFF_TOKENS_VERSION, LAYERS, MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
@@ -839,7 +841,11 @@ def classify_frame(frame: pd.DataFrame, model: LayerModel | None = None) -> pd.D
 
 
 def classify_shas(
-    git_dir: str | Path, shas: list[str], model: LayerModel | None = None, jobs: int = 1
+    git_dir: str | Path,
+    shas: list[str],
+    model: LayerModel | None = None,
+    jobs: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> pd.DataFrame:
     """The scripting contract: layer, probabilities and is_fix for listed commits, no database.
 
@@ -847,16 +853,23 @@ def classify_shas(
     missing from a partial clone: its layer rests on the file list alone, which the caller
     says); merges are left out (they have no layer). The texts the model reads come from the
     features' own patch stream, and each of the `jobs` feature processes classifies its own
-    rows: no second pass over git, no serial tail.
+    rows: no second pass over git, no serial tail. `progress(repo, done, total)`: after each
+    batch of `features.BATCH` listed commits (a long listing is otherwise silent for minutes).
     """
     model = model or load_model()
-    return features.compute_features(
-        git_dir,
-        shas,
-        jobs,
-        texts=model.text_columns,
-        then=functools.partial(_classify_telling_incomplete, model=model),
-    )[[*CSV_COLUMNS, "incomplete"]]
+    then = functools.partial(_classify_telling_incomplete, model=model)
+    gd = resolve_git_dir(git_dir)
+    listed = [s.strip() for s in shas if s.strip()]
+    ids = features.full_commit_ids(gd, listed) if listed else []  # a repeat in two batches: once
+    parts = []
+    for start in range(0, max(len(ids), 1), features.BATCH):
+        batch = ids[start : start + features.BATCH]
+        parts.append(
+            features.compute_features(gd, batch, jobs, texts=model.text_columns, then=then)
+        )
+        if progress is not None and batch:
+            progress(str(git_dir), start + len(batch), len(ids))
+    return pd.concat(parts, ignore_index=True)[[*CSV_COLUMNS, "incomplete"]]
 
 
 def _classify_telling_incomplete(frame: pd.DataFrame, model: LayerModel) -> pd.DataFrame:

@@ -4,6 +4,7 @@ and report; the work lives in the stage modules so that it runs without the CLI.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -640,7 +641,7 @@ def classify(
     Example: git rev-list --no-merges -n 100 HEAD | strata classify --repo . --shas - > out.csv
     """
     from mining.classify import CSV_COLUMNS, classify_shas, classify_stage, load_model
-    from mining.features import merge_commits
+    from mining.features import BATCH, merge_commits
     from mining.gitcmd import resolve_git_dir
     from mining.gitlog import shallow_cuts
     from mining.runner import ProgressLines, read_commit_list, stage_run
@@ -661,7 +662,11 @@ def classify(
         if repo is not None and shas is not None:
             repo = locate_repository(repo)  # as crawl and blame: a subfolder names its work tree
             listed = read_commit_list(shas, "--shas")
-            rows = classify_shas(repo, listed, load_model(model), jobs)
+            long = len(listed) > BATCH  # progress for a listing of more than one batch only
+            with lines.heartbeat("classify") if long else contextlib.nullcontext():
+                rows = classify_shas(
+                    repo, listed, load_model(model), jobs, lines.count if long else None
+                )
             merges = [] if quiet else merge_commits(repo, listed)
             if merges:
                 lines.say(

@@ -788,7 +788,7 @@ def is_float_column(col: str) -> bool:
     return col.startswith(("frac_", "share_", "entropy_", "log_"))
 
 
-def _full_shas(git_dir: Path, shas: list[str]) -> list[str]:
+def full_commit_ids(git_dir: Path, shas: list[str]) -> list[str]:
     """The full ids of the listed commits, each once, in the listing's order; an annotated
     tag's id (what `git rev-parse TAG` prints) stands for its commit.
 
@@ -862,7 +862,7 @@ def compute_features(
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
     if shas:
-        shas = _full_shas(gd, shas)
+        shas = full_commit_ids(gd, shas)
     jobs = job_count(jobs, len(shas))
     if jobs == 1:
         return _part_frame(gd, shas, None, texts, then)

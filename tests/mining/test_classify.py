@@ -531,3 +531,28 @@ def test_cli_classify_repo_may_be_a_folder_inside_the_work_tree(repo_builder, mo
     inside = CliRunner().invoke(app, [*args, str(rb.path / "src")])
     assert top.exit_code == 0 and inside.exit_code == 0, inside.output
     assert inside.stdout == top.stdout and len(top.stdout.splitlines()) == 3
+
+
+def test_cli_classify_long_listing_shows_progress_and_same_rows(
+    repo_builder, model_dir, tmp_path, monkeypatch
+):
+    """A listing longer than a batch is classified batch by batch with a progress line on
+    stderr (17,709 commits of a real repository ran five minutes in silence); the rows are those
+    of one pass, and a commit listed in two batches still gets one row."""
+    rb = repo_builder()
+    shas = [
+        rb.commit(f"feat: step {i}", {f"src/m{i}.py": f"def f{i}():\n    return {i}\n"})
+        for i in range(4)
+    ]
+    listing = tmp_path / "shas.txt"
+    listing.write_text("\n".join([*shas[:3], shas[0], shas[3]]) + "\n")
+    args = ["classify", "--repo", str(rb.path), "--shas", str(listing), "--model", str(model_dir)]
+    whole = CliRunner().invoke(app, args)
+    monkeypatch.setattr(features, "BATCH", 2)
+    batched = CliRunner().invoke(app, args)
+    assert whole.exit_code == 0 and batched.exit_code == 0, batched.output
+    assert batched.stdout == whole.stdout
+    assert [ln.split(",")[0] for ln in batched.stdout.strip().splitlines()[1:]] == shas
+    assert "4/4 commits" in batched.stderr and "commits (" not in whole.stderr
+    quiet = CliRunner().invoke(app, [*args, "-q"])
+    assert quiet.stdout == whole.stdout and "commits" not in quiet.stderr
