@@ -29,7 +29,7 @@ import pandas as pd
 
 from mining import features, store
 from mining.errors import StageError, StrataError
-from mining.gitcmd import resolve_git_dir
+from mining.gitcmd import full_commit_ids, resolve_git_dir
 from mining.labels import OOF_PREDICTIONS
 from mining.shared_vectorizers import share_transforms
 from mining.vocabulary import DIFF_TOKENS_VERSION, LAYERS, MESSAGE_TEXT_COLUMNS, TEXT_COLUMNS
@@ -860,7 +860,7 @@ def classify_shas(
     then = functools.partial(_classify_telling_incomplete, model=model)
     gd = resolve_git_dir(git_dir)
     listed = [s.strip() for s in shas if s.strip()]
-    ids = features.full_commit_ids(gd, listed) if listed else []  # a repeat in two batches: once
+    ids = full_commit_ids(gd, listed) if listed else []  # a repeat in two batches: once
     parts = []
     for start in range(0, max(len(ids), 1), features.BATCH):
         batch = ids[start : start + features.BATCH]

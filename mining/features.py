@@ -31,8 +31,8 @@ import pandas as pd
 
 from mining import diffs, store, syntax
 from mining.attribute import load_catalog
-from mining.errors import SourceError, StageError
-from mining.gitcmd import resolve_git_dir, run_git
+from mining.errors import StageError
+from mining.gitcmd import full_commit_ids, resolve_git_dir, run_git
 from mining.vocabulary import DIFF_TEXT_COLUMNS, DIFF_TOKENS_VERSION, DIRECT_CHANNELS
 
 #: bump when a feature's definition changes (rows of older versions are recomputed)
@@ -786,45 +786,6 @@ def is_float_column(col: str) -> bool:
     """Whether a numeric feature column holds a fraction or log (float) rather than a count
     (int): the classifier log-scales only the counts, so both stages must agree on which is which."""
     return col.startswith(("frac_", "share_", "entropy_", "log_"))
-
-
-def full_commit_ids(git_dir: Path, shas: list[str]) -> list[str]:
-    """The full ids of the listed commits, each once, in the listing's order; an annotated
-    tag's id (what `git rev-parse TAG` prints) stands for its commit.
-
-    Why: the readers below stream the list through git, which itself prints a repeated commit
-    once; when they resume after a commit a partial clone cannot read, they count positions in
-    the list, so a repeat (or an abbreviation of a listed id) there would shift every row after it.
-    """
-    bad = [s for s in shas if not re.fullmatch(r"[0-9a-fA-F]{4,64}", s)]
-    if bad:
-        raise SourceError(f"{bad[0]!r}: not a commit id (hex digits expected)")
-    kinds = _object_kinds(git_dir, shas)
-    tags = [oid for oid, kind in kinds if kind == "tag"]
-    peeled = dict(zip(tags, _object_kinds(git_dir, [f"{t}^{{commit}}" for t in tags]), strict=True))
-    full: list[str] = []
-    for sha, (oid, kind) in zip(shas, kinds, strict=True):
-        if kind == "tag":
-            oid, kind = peeled[oid]
-        if kind == "ambiguous":
-            raise SourceError(f"{git_dir}: {sha} is ambiguous here (give more digits)")
-        if kind != "commit":
-            what = "not in this repository" if kind == "missing" else f"a {kind}"
-            raise SourceError(f"{git_dir}: {sha} is {what}, not a commit")
-        full.append(oid)
-    return list(dict.fromkeys(full))
-
-
-def _object_kinds(git_dir: Path, names: list[str]) -> list[tuple[str, str]]:
-    """(object id, type) of each name (`ambiguous` or `missing` as type when git says so)."""
-    if not names:
-        return []
-    proc = run_git(git_dir, ["cat-file", "--batch-check"], input=("\n".join(names) + "\n").encode())
-    parts = [ln.split() for ln in proc.stdout.decode("utf-8", "replace").splitlines()]
-    return [
-        (p[0], p[1]) if len(p) >= 2 else (name, "missing")
-        for name, p in zip(names, parts, strict=True)
-    ]
 
 
 def merge_commits(git_dir: str | Path, shas: list[str]) -> list[str]:

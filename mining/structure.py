@@ -31,8 +31,8 @@ import duckdb
 import pandas as pd
 
 from mining import diffs, store, syntax
-from mining.errors import GitError, SourceError, StageError
-from mining.gitcmd import resolve_git_dir, stream_each_commit, stream_git
+from mining.errors import GitError, StageError
+from mining.gitcmd import full_commit_ids, resolve_git_dir, stream_each_commit, stream_git
 from mining.logparse import LOG_ARGS, CommitRecord, FileRow, parse_log
 
 #: bump when an event's definition changes (rows of older versions are recomputed). "2": the
@@ -691,15 +691,13 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def compute_structure(git_dir: str | Path, shas: list[str]) -> pd.DataFrame:
     """Events of the listed commits straight from git (no database); merges are left out.
 
-    Rows follow git's output for `shas` (their order); full shas even for abbreviated input.
+    Rows follow `shas`' order, one per commit however often or abbreviated it is listed.
     """
     gd = resolve_git_dir(git_dir)
     shas = [s.strip() for s in shas if s.strip()]
-    bad = [s for s in shas if not re.fullmatch(r"[0-9a-fA-F]{4,64}", s)]
-    if bad:
-        raise SourceError(f"{bad[0]!r}: not a commit id (hex digits expected)")
     if not shas:
         return _frame([])
+    shas = full_commit_ids(gd, shas)
     with syntax.BlobReader(gd) as reader:
         return _frame(_rows(gd, shas, reader))
 

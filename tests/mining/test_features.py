@@ -161,6 +161,9 @@ def test_merges_are_left_out_and_bad_shas_named(base):
         features.compute_features(base.git_dir, ["0" * 40])
     with pytest.raises(SourceError, match="not a commit id"):
         features.compute_features(base.git_dir, ["--all"])
+    with pytest.raises(SourceError, match="not a commit id") as err:  # --shas a binary file
+        features.compute_features(base.git_dir, ["\x7fELF" * 100_000])
+    assert len(str(err.value)) < 200
 
 
 def test_a_listed_annotated_tag_stands_for_its_commit_and_a_tree_is_named(base):
