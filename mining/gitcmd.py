@@ -188,6 +188,8 @@ def full_commit_ids(git_dir: str | Path, shas: list[str]) -> list[str]:
             raise SourceError(f"{git_dir}: {sha} is ambiguous here (give more digits)")
         if kind != "commit":
             what = "not in this repository" if kind == "missing" else f"a {kind}"
+            if kind == "missing" and (common_dir(git_dir) / "shallow").is_file():
+                what += " (a shallow clone: git fetch --unshallow brings older commits)"
             raise SourceError(f"{git_dir}: {sha} is {what}, not a commit")
         full.append(oid)
     return list(dict.fromkeys(full))

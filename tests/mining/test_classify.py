@@ -205,6 +205,10 @@ def test_cli_classify_warns_about_commits_a_shallow_clone_cuts(repo_builder, mod
     assert f"1 listed commit(s) sit at the edge of a shallow clone (first {edge[0]})" in said
     listing.write_text(f"{last}\n")
     assert "shallow" not in CliRunner().invoke(app, args).stderr
+    first = rb.git("rev-list", "--max-parents=0", "HEAD")  # cut off: the error says why
+    listing.write_text(f"{first}\n")
+    beyond = CliRunner().invoke(app, args)
+    assert beyond.exit_code == 2 and "shallow clone: git fetch --unshallow" in beyond.stderr
 
 
 def test_cli_classify_bad_repo_is_one_line_error(tmp_path, model_dir):
