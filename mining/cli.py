@@ -685,7 +685,8 @@ def classify(
                 lines.say(
                     f"note: git could not read the diff of {len(unread)} listed commit(s) (first "
                     f"{unread[0]}; blobs missing from a partial clone?): their layers are read "
-                    "from the lists of files they change, without the changed lines"
+                    "from the lists of files they change, without the changed lines (a clone "
+                    "made with --filter: clone without it for their full layers)"
                 )
             rows["is_fix"] = rows["is_fix"].map({True: "true", False: "false"})
             sys.stdout.write(rows[CSV_COLUMNS].to_csv(index=False, float_format="%.4f"))

@@ -362,8 +362,17 @@ class BlobReader:
         self.incremental = incremental
         #: whether commits come newest first, as far as `_whole_pair` has seen (rev-list's order)
         self.newest_first = True
-        self.proc = subprocess.Popen(
-            git_argv(git_dir, ["cat-file", "--batch-command"]),
+        #: names git died on (`infos`): asked no more
+        self.unreadable: set[str] = set()
+        self.proc = self._start()
+
+    def _restart(self) -> None:
+        self.close()
+        self.proc = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            git_argv(self.git_dir, ["cat-file", "--batch-command"]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -395,14 +404,38 @@ class BlobReader:
         return head[-2].decode(), int(head[-1])
 
     def infos(self, specs: list[str]) -> list[tuple[str, int] | None]:
-        """(type, size) of each object name (`<oid>` or `<rev>:<path>`); None where missing."""
+        """(type, size) of each object name (`<oid>` or `<rev>:<path>`); None where missing.
+
+        In a partial clone with a promisor remote (`clone --filter=blob:none`) git dies on a
+        missing blob instead of answering "missing": the batch is then asked again name by name,
+        in a restarted git, and a name git dies on counts as missing (`unreadable`).
+        """
         out: list[tuple[str, int] | None] = []
         for i in range(0, len(specs), self.PIPELINE):
             chunk = specs[i : i + self.PIPELINE]
-            ok = [s for s in chunk if "\n" not in s]
-            self._send([f"info {s}" for s in ok])
-            answers = iter([self._meta(self._header()) for _ in ok])
-            out.extend(None if "\n" in s else next(answers) for s in chunk)
+            try:
+                out.extend(self._ask_infos(chunk))
+            except GitError:
+                out.extend(self._infos_one_by_one(chunk))
+        return out
+
+    def _ask_infos(self, chunk: list[str]) -> list[tuple[str, int] | None]:
+        ok = [s for s in chunk if "\n" not in s and s not in self.unreadable]
+        self._send([f"info {s}" for s in ok])
+        answers = dict(zip(ok, [self._meta(self._header()) for _ in ok], strict=True))
+        return [answers.get(s) for s in chunk]
+
+    def _infos_one_by_one(self, chunk: list[str]) -> list[tuple[str, int] | None]:
+        out: list[tuple[str, int] | None] = []
+        self._restart()  # git died part-way through the batch
+        for spec in chunk:
+            if self.proc.poll() is not None:
+                self._restart()
+            try:
+                out.extend(self._ask_infos([spec]))
+            except GitError:
+                self.unreadable.add(spec)
+                out.append(None)
         return out
 
     def info(self, spec: str) -> tuple[str, int] | None:
@@ -449,6 +482,8 @@ class BlobReader:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def __enter__(self) -> BlobReader:
         return self
