@@ -13,7 +13,7 @@ import typer
 import typer.core
 
 from mining import __version__
-from mining.errors import StrataError, describe
+from mining.errors import SourceError, StrataError, describe
 from mining.labels import AI_STATUS, LABEL_FEATURES, LABELS_CSV, OOF_PREDICTIONS
 from mining.vocabulary import (
     BLAME_RELEASES,
@@ -642,7 +642,7 @@ def classify(
     """
     from mining.classify import CSV_COLUMNS, classify_shas, classify_stage, load_model
     from mining.features import BATCH, merge_commits
-    from mining.gitcmd import resolve_git_dir
+    from mining.gitcmd import full_commit_ids, resolve_git_dir
     from mining.gitlog import shallow_cuts
     from mining.runner import ProgressLines, read_commit_list, stage_run
     from mining.sources import locate_repository
@@ -667,8 +667,11 @@ def classify(
                 rows = classify_shas(
                     repo, listed, load_model(model), jobs, lines.count if long else None
                 )
-            merges = [] if quiet else merge_commits(repo, listed)
-            if merges:
+            ids = full_commit_ids(resolve_git_dir(repo), listed) if listed else []
+            merges = merge_commits(repo, ids)
+            done = set(rows["sha"]) | set(merges)
+            lost = [s for s in ids if s not in done]
+            if merges and not quiet:
                 lines.say(
                     f"note: {len(merges)} listed commit(s) are merges and get no row (a merge has "
                     f"no layer), first {merges[0]}"
@@ -690,6 +693,12 @@ def classify(
                 )
             rows["is_fix"] = rows["is_fix"].map({True: "true", False: "false"})
             sys.stdout.write(rows[CSV_COLUMNS].to_csv(index=False, float_format="%.4f"))
+            if lost:  # the rows git could read are printed; the run still fails, naming the rest
+                raise SourceError(
+                    f"{repo}: git could not read {len(lost)} listed commit(s) at all (first "
+                    f"{lost[0]}; a clone made with --filter=tree:0, or corrupt objects?): no row "
+                    "for them"
+                )
             return
         counts: dict[str, int] = {}
         with stage_run(db, "classify", {"model": str(model or "shipped")}) as con:

@@ -588,3 +588,28 @@ def test_cli_classify_blobless_clone_gives_every_listed_commit_a_row(
     assert res.exit_code == 0, res.output
     assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == shas
     assert "git could not read the diff of 4 listed commit(s)" in " ".join(res.stderr.split())
+
+
+def test_cli_classify_names_listed_commits_git_cannot_read_at_all(
+    repo_builder, model_dir, tmp_path
+):
+    """A clone made with --filter=tree:0 lacks the trees: git cannot show the commits at all.
+    The run printed a bare header and exited 0; now the error names them (exit 2), -q too."""
+    import subprocess
+
+    rb, shas = _repo(repo_builder)
+    rb.git("config", "uploadpack.allowFilter", "true")
+    treeless = tmp_path / "treeless.git"
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", "--filter=tree:0", f"file://{rb.path}", str(treeless)],
+        check=True,
+    )
+    listing = tmp_path / "shas.txt"
+    listing.write_text("\n".join(shas) + "\n")
+    args = ["classify", "--repo", str(treeless), "--shas", str(listing), "--model", str(model_dir)]
+    for extra in ([], ["-q"]):
+        res = CliRunner().invoke(app, [*args, *extra])
+        assert res.exit_code == 2, res.output
+        assert f"git could not read 2 listed commit(s) at all (first {shas[0]};" in " ".join(
+            res.stderr.split()
+        )
