@@ -96,7 +96,7 @@ def main() -> None:
     pred_1, both, both_cpu = _timed(lambda: classify.classify_shas(gd, shas, model))
     pred_j, both_j, both_j_cpu = _timed(lambda: classify.classify_shas(gd, shas, model, args.jobs))
     cols = classify.CSV_COLUMNS
-    same_pred = pred[cols].equals(pred_1) and pred[cols].equals(pred_j)
+    same_pred = pred[cols].equals(pred_1[cols]) and pred[cols].equals(pred_j[cols])
 
     print(
         f"repository: {args.git_dir}  commits: {n}  file diffs: {n_files}  featured: {len(frame)}"
