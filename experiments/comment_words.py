@@ -20,9 +20,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from message_half import _row, design
-from nested_c import MAIN_OOF, MAIN_REPORT, VARIANTS, headline, paired_gain
+from nested_c import VARIANTS, compare
 
 
 def cpu_ratio(main_runs: list[Path], branch_runs: list[Path]) -> tuple[float, list, list]:
@@ -38,38 +36,7 @@ def main() -> None:
     ap.add_argument("--cpu-main", type=Path, nargs="+", required=True)
     ap.add_argument("--cpu-branch", type=Path, nargs="+", required=True)
     args = ap.parse_args()
-    main_oof = pd.read_csv(MAIN_OOF)
-    branch_oof = main_oof[["repo", "sha"]].merge(
-        pd.read_csv(args.oof), on=["repo", "sha"], how="left", validate="1:1"
-    )
-    assert (branch_oof["true"] == main_oof["true"]).all(), "the two OOF files differ in labels"
-    assert (branch_oof["fold"] == main_oof["fold"]).all(), "the two runs used different folds"
-    reports = {
-        "main": json.loads(MAIN_REPORT.read_text()),
-        "branch": json.loads(args.report.read_text()),
-    }
-    data = design(main_oof)
-    print(
-        "| run | macro-F1 [95% CI] | B / R / F / A F1 | arch recall by size band (labels) "
-        "| std acc AI / human (gap) | AI boilerplate recall |"
-    )
-    print("|---|---|---|---|---|---|")
-    preds, heads = {}, {}
-    for variant, (key, suffix) in VARIANTS.items():
-        for run, oof in (("main", main_oof), ("branch", branch_oof)):
-            pred = oof[f"layer{suffix}"].to_numpy(object)
-            preds[variant, run] = pred
-            heads[variant, run] = headline(data, pred)
-            stored = reports[run][key]["macro_f1"]
-            assert abs(heads[variant, run]["macro_f1"] - stored) < 6e-5, (variant, run, stored)
-            print(_row(f"{variant} ({run})", pred, data))
-    print()
-    for variant in VARIANTS:
-        d, lo, hi = paired_gain(data, preds[variant, "branch"], preds[variant, "main"])
-        print(
-            f"paired repository bootstrap (2,000 draws), {variant} branch - main macro-F1: "
-            f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-        )
+    _, _, _, heads = compare(args.report, args.oof)
     for variant in VARIANTS:
         print(
             f"{variant} AI - human standardised gap (points): main "

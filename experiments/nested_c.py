@@ -63,20 +63,19 @@ def headline(data: dict, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--report", type=Path, default=Path("/tmp/nestedc/report/evaluation.json"))
-    ap.add_argument("--oof", type=Path, default=Path("/tmp/nestedc/oof_predictions.csv"))
-    args = ap.parse_args()
+def compare(report: Path, oof: Path) -> tuple[dict, dict, dict, dict]:
+    """Print main's and a branch run's rows and the paired bootstraps; return (reports, data,
+    preds, heads) for the experiment's own lines. Checks both runs used the same labels and
+    folds, and that each row's macro-F1 equals its run's evaluation.json."""
     main_oof = pd.read_csv(MAIN_OOF)
     branch_oof = main_oof[["repo", "sha"]].merge(
-        pd.read_csv(args.oof), on=["repo", "sha"], how="left", validate="1:1"
+        pd.read_csv(oof), on=["repo", "sha"], how="left", validate="1:1"
     )
     assert (branch_oof["true"] == main_oof["true"]).all(), "the two OOF files differ in labels"
     assert (branch_oof["fold"] == main_oof["fold"]).all(), "the two runs used different folds"
     reports = {
         "main": json.loads(MAIN_REPORT.read_text()),
-        "branch": json.loads(args.report.read_text()),
+        "branch": json.loads(report.read_text()),
     }
     data = design(main_oof)
     print(
@@ -100,6 +99,15 @@ def main() -> None:
             f"paired repository bootstrap (2,000 draws), {variant} branch - main macro-F1: "
             f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
         )
+    return reports, data, preds, heads
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--report", type=Path, default=Path("/tmp/nestedc/report/evaluation.json"))
+    ap.add_argument("--oof", type=Path, default=Path("/tmp/nestedc/oof_predictions.csv"))
+    args = ap.parse_args()
+    reports, data, preds, heads = compare(args.report, args.oof)
     print(
         "\n| variant | outer fold | linear: C (inner macro-F1 at 0.1 / 0.3 / 1 / 3) | linear_text: C (same) |"
     )
