@@ -562,28 +562,35 @@ def test_cli_classify_long_listing_shows_progress_and_same_rows(
     assert quiet.stdout == whole.stdout and "commits" not in quiet.stderr
 
 
+def _filtered_clone_args(rb, shas, spec, tmp_path, model_dir):
+    """`strata classify` arguments for `shas` in a partial clone of `rb` (`--filter=spec`, a
+    promisor remote: the objects it filters out are absent)."""
+    import subprocess
+
+    rb.git("config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "partial.git"
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", f"--filter={spec}", f"file://{rb.path}", str(clone)],
+        check=True,
+    )
+    listing = tmp_path / "shas.txt"
+    listing.write_text("\n".join(shas) + "\n")
+    return ["classify", "--repo", str(clone), "--shas", str(listing), "--model", str(model_dir)]
+
+
 def test_cli_classify_blobless_clone_gives_every_listed_commit_a_row(
     repo_builder, model_dir, tmp_path
 ):
     """`git clone --filter=blob:none` (a promisor remote, no old blobs): git dies on a missing
     blob instead of saying 'missing', and the commits whose blobs the feature reader asked for
     were left out of the CSV in silence (33 of 45 on a real C repository)."""
-    import subprocess
 
     rb = repo_builder()
     shas = [rb.commit("initial", {"src/a.py": "def f(x):\n    return x\n"})]
     for i in range(3):
         body = "".join(f"def f{k}(x):\n    return x + {k}\n\n" for k in range(i + 2))
         shas.append(rb.commit(f"feat: step {i}", {"src/a.py": body, f"src/b{i}.py": "y = 1\n"}))
-    rb.git("config", "uploadpack.allowFilter", "true")
-    blobless = tmp_path / "blobless.git"
-    subprocess.run(
-        ["git", "clone", "-q", "--bare", "--filter=blob:none", f"file://{rb.path}", str(blobless)],
-        check=True,
-    )
-    listing = tmp_path / "shas.txt"
-    listing.write_text("\n".join(shas) + "\n")
-    args = ["classify", "--repo", str(blobless), "--shas", str(listing), "--model", str(model_dir)]
+    args = _filtered_clone_args(rb, shas, "blob:none", tmp_path, model_dir)
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert [ln.split(",")[0] for ln in res.stdout.strip().splitlines()[1:]] == shas
@@ -595,18 +602,9 @@ def test_cli_classify_names_listed_commits_git_cannot_read_at_all(
 ):
     """A clone made with --filter=tree:0 lacks the trees: git cannot show the commits at all.
     The run printed a bare header and exited 0; now the error names them (exit 2), -q too."""
-    import subprocess
 
     rb, shas = _repo(repo_builder)
-    rb.git("config", "uploadpack.allowFilter", "true")
-    treeless = tmp_path / "treeless.git"
-    subprocess.run(
-        ["git", "clone", "-q", "--bare", "--filter=tree:0", f"file://{rb.path}", str(treeless)],
-        check=True,
-    )
-    listing = tmp_path / "shas.txt"
-    listing.write_text("\n".join(shas) + "\n")
-    args = ["classify", "--repo", str(treeless), "--shas", str(listing), "--model", str(model_dir)]
+    args = _filtered_clone_args(rb, shas, "tree:0", tmp_path, model_dir)
     for extra in ([], ["-q"]):
         res = CliRunner().invoke(app, [*args, *extra])
         assert res.exit_code == 2, res.output
