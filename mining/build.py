@@ -609,9 +609,11 @@ def _run_tasks(
         for t in todo:
             yield build_repo(t, folders[t.source.repo], model_arg)
         return
-    # spawn: workers must not inherit the parent's open DuckDB connection
+    # spawn: workers must not inherit the parent's open DuckDB connection. A fresh worker per
+    # repository: a worker that built many kept their memory (heap, caches), so the peak grew
+    # with the corpus, not with its largest repository
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1)
     try:
         futs = {pool.submit(build_repo, t, folders[t.source.repo], model_arg): t for t in todo}
         for fut in as_completed(futs):
