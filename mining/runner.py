@@ -148,7 +148,7 @@ class ProgressLines:
 
     def __init__(self, quiet: bool, every: float = 5.0) -> None:
         self.quiet, self.every = quiet, every
-        self.last = time.monotonic()
+        self.last = self.previous = time.monotonic()
         self.started: dict[str, float] = {}
         self.latest = ""
 
@@ -160,12 +160,14 @@ class ProgressLines:
     def count(self, name: str, done: int, total: int, extra: str = "") -> None:
         """`done` of `total` units of `name` so far (callable as a stage's progress callback)."""
         now = time.monotonic()
-        start = self.started.setdefault(name, now)
+        # a name first heard of with work already done (a stage reports after each batch) began
+        # when the previous report came, or when these lines were made: not now
+        start = self.started.setdefault(name, self.previous if done else now)
+        self.previous = now
         rate = done / (now - start) if now > start else 0.0
         eta = f", ETA {_duration((total - done) / rate)}" if rate and total > done else ""
         of = f"/{total:,}" if total else ""
-        # no rate when `name` was first heard of with work already done: "0/s" would be false
-        speed = f" ({rate:,.0f}/s{eta})" if rate else ""
+        speed = f" ({rate:,.0f}/s{eta})" if rate else ""  # none before any work: "0/s" is false
         self.latest = f"{name}: {done:,}{of} commits{speed}{', ' + extra if extra else ''}"
         if now - self.last >= self.every or done >= total:
             self.say(self.latest)

@@ -340,8 +340,6 @@ def write_repo_batches(
     transaction (what one pass over the patches computes for two tables).
     """
     done = 0
-    if progress is not None and shas:  # the clock starts now: a rate for a one-batch repository
-        progress(repo, 0, len(shas))
     for start in range(0, len(shas), batch):
         part = shas[start : start + batch]
         frame = rows_for(part)  # `_versioned` copies it

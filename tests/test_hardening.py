@@ -694,6 +694,26 @@ def test_progress_lines_beat_between_callbacks(capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_progress_rate_counts_from_the_previous_report(monkeypatch):
+    """Stages report after each batch, so a name is first heard of with work done: its clock
+    starts at the previous report (or when the lines were made), never at its own first report
+    (that gave "(0/s)", and a two-batch repository a rate as if the first batch took no time)."""
+    from mining import runner
+
+    now = [100.0]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: now[0])
+    lines = runner.ProgressLines(True)
+    now[0] = 110.0  # repository a: one batch, reported when done
+    lines.count("a", 50, 50)
+    assert lines.latest == "a: 50/50 commits (5/s)"
+    now[0] = 130.0  # repository b: two batches
+    lines.count("b", 200, 400)
+    assert lines.latest.startswith("b: 200/400 commits (10/s")
+    now[0] = 150.0
+    lines.count("b", 400, 400)
+    assert lines.latest == "b: 400/400 commits (10/s)"
+
+
 def test_build_with_a_failed_repository_is_a_failed_run(small, tmp_path, capsys):
     RepoBuilder(tmp_path / "empty")
     corpus = tmp_path / "c.toml"
