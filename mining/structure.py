@@ -34,6 +34,7 @@ from mining import diffs, store, syntax
 from mining.errors import GitError, StageError
 from mining.gitcmd import full_commit_ids, resolve_git_dir, stream_each_commit, stream_git
 from mining.logparse import LOG_ARGS, CommitRecord, FileRow, parse_log
+from mining.syntax_languages import signature_gate
 
 #: bump when an event's definition changes (rows of older versions are recomputed). "2": the
 #: definitions reader changed under "1" without a bump (rows computed by older code differed
@@ -72,13 +73,10 @@ _ZERO = "0" * 40
 
 @lru_cache(maxsize=1)
 def definitions() -> dict[str, Any]:
-    """The event definitions (structure_events.toml), with gate patterns compiled."""
+    """The event definitions (structure_events.toml); the interface gate's patterns are the
+    languages' (`syntax_languages.signature_gate`)."""
     text = (resources.files("mining") / "structure_events.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    gate = data["public_interface"]["gate"]
-    data["public_interface"]["gate_re"] = {
-        lang: re.compile(pat.encode(), re.MULTILINE) for lang, pat in gate.items()
-    }
     data["module_added"]["extensions"] = frozenset(data["module_added"]["extensions"])
     return data
 
@@ -567,7 +565,8 @@ def _topology_changed(changes: list[Change], reader: syntax.BlobReader, d: dict[
 
 def _might_touch_signature(c: Change, lang: str, reader: syntax.BlobReader, d: dict) -> bool:
     """Whether a line that differs between the two versions matches the language's gate."""
-    gate = d["public_interface"]["gate_re"][lang]
+    gate = signature_gate(lang, binary=True)
+    assert gate is not None  # `_public_interface` keeps only languages with a gate
     old = reader.read(c.old_blob) if c.old_blob else b""
     new = reader.read(c.new_blob) if c.new_blob else b""
     if old is None or new is None:
@@ -593,7 +592,7 @@ def _public_interface(changes: list[Change], reader: syntax.BlobReader, d: dict[
     candidates = []
     for c in changes:
         lang = syntax.language_for(c.path)
-        if lang is None or lang not in d["public_interface"]["gate_re"]:  # or no gate yet
+        if lang is None or signature_gate(lang) is None:  # or no gate yet
             continue
         if diffs.file_kind(c.path) not in d["structural_kinds"]:
             continue

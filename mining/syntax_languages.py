@@ -50,6 +50,7 @@ class Language:
     private_prefix: str
     calls: dict[str, str]
     private_calls: frozenset[str]
+    gate: str
 
 
 def _load_languages() -> tuple[dict[str, Language], dict[str, str]]:
@@ -78,6 +79,21 @@ def _load_languages() -> tuple[dict[str, Language], dict[str, str]]:
 
 
 LANGUAGES, _EXT_LANG = _load_languages()
+
+
+@cache
+def signature_gate(lang: str, binary: bool = False) -> re.Pattern[Any] | None:
+    """The language's `gate` compiled (for bytes lines with `binary`), or None without one.
+
+    Why one place: the features stage (which files need a parse at all) and the structure
+    stage (which files may change a public interface) ask the same question of a changed line,
+    and must keep asking it alike. Match it against one line at a time: its `\\s` and negated
+    classes cross line breaks.
+    """
+    pattern = LANGUAGES[lang].gate
+    if not pattern:
+        return None
+    return re.compile(pattern.encode() if binary else pattern, re.MULTILINE)
 
 
 @cache

@@ -157,6 +157,10 @@ CREATE TABLE IF NOT EXISTS commit_features (
     cc_type VARCHAR NOT NULL,  -- conventional-commit type or none/other
     PRIMARY KEY (repo, sha)
 );
+-- Added with features version 4 (ADD COLUMN keeps older databases usable; their rows are
+-- recomputed): modified source files not parsed because none of their changed lines matches
+-- the language's signature gate (mining/syntax_languages.toml), i.e. edits inside bodies.
+ALTER TABLE commit_features ADD COLUMN IF NOT EXISTS syn_files_body_only BIGINT DEFAULT 0;
 
 -- Stage: features (mining/text_features.diff_tokens_stage). The layer model's diff token
 -- document of each featured commit: added (+) and removed (-) identifier sub-words and literal

@@ -95,7 +95,27 @@ def test_api_signature_change(base):
     body = new.replace("return x\n", "return x + 1\n")
     sha2 = base.commit("private body change", {"src/demo/core.py": body})
     r2 = _row(base, sha2)
-    assert r2["syn_defs_signature_changed"] == 0 and r2["syn_defs_body_changed"] == 1
+    assert r2["syn_defs_signature_changed"] == 0 and r2["syn_defs_body_changed"] == 0
+    # no changed line can open a signature: the file is counted, not parsed (features v4)
+    assert r2["syn_files_body_only"] == 1 and r2["syn_files_parsed"] == 0
+    assert r["syn_files_body_only"] == 0 and r["syn_files_parsed"] == 1
+
+
+def test_a_body_edit_beside_a_signature_line_is_parsed(base):
+    """The gate reads every changed line: a hunk that also touches a `def` line is parsed, and
+    its body change is counted as before; a language without a gate is always parsed."""
+    body = PY_V1.replace("return x\n", "return x + 1\n").replace(
+        "def parse(text):", "def parse(text, strict=False):"
+    )
+    r = _row(base, base.commit("both", {"src/demo/core.py": body}))
+    assert r["syn_files_parsed"] == 1 and r["syn_files_body_only"] == 0
+    assert r["syn_defs_signature_changed"] == 1
+    c_v1 = "int add(int a, int b)\n{\n    return a + b;\n}\n"
+    base.commit("c file", {"src/demo/add.c": c_v1})
+    c_v2 = c_v1.replace("return a + b;", "return b + a;")
+    rc = _row(base, base.commit("c body", {"src/demo/add.c": c_v2}))
+    assert rc["syn_files_parsed"] == 1 and rc["syn_files_body_only"] == 0
+    assert rc["syn_defs_body_changed"] == 1
 
 
 def test_docs_only_change(base):

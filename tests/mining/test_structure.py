@@ -8,6 +8,7 @@ import pytest
 
 from mining import store, structure, syntax
 from mining.errors import SourceError, StageError
+from mining.syntax_languages import signature_gate
 
 PY_CORE = "def parse(text):\n    return text.split()\n\n\ndef _helper(x):\n    return x\n"
 PYPROJECT = (
@@ -575,7 +576,8 @@ def test_the_interface_gate_reads_each_changed_line_alone():
             return versions[oid]
 
     d = structure.definitions()
-    assert d["public_interface"]["gate_re"]["python"].search(b"    x: int\n,") is not None
+    gate = signature_gate("python", binary=True)
+    assert gate is not None and gate.search(b"    x: int\n,") is not None
     for old, new in (("a", "b"), ("b", "a")):
         change = structure.Change("M", "src/m.py", None, old, new)
         assert not structure._might_touch_signature(change, "python", Blobs(), d)
