@@ -550,8 +550,11 @@ def features(
     authorship. Resumable: commits already featured are skipped. Commits whose diff cannot be
     read (blobs absent from a partial clone) get no features.
 
-    Example: strata features --db study.duckdb --sample 300   # a time-bounded, balanced sample
-    Example: strata features --db study.duckdb --jobs 2       # each batch in 2 processes
+    Examples:
+
+      strata features --db study.duckdb --sample 300   # a quick sample
+
+      strata features --db study.duckdb --jobs 2       # 2 processes
     """
     from mining.features import features_stage
     from mining.runner import ProgressLines, stage_run

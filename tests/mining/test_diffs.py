@@ -170,3 +170,57 @@ def test_file_kinds_from_data_file():
         "i18n",
         "assets",
     }
+
+
+def test_test_data_is_counted_but_not_read(repo_builder):
+    """Recorded fixtures (test kind, a data extension) keep exact counts and no lines; the same
+    change to a test's code or to a config file is read as before, and the unread file does not
+    use up the commit's line budget."""
+    fixture_v1 = "".join(f"- step: {i}\n  said: hello {i}\n" for i in range(40))
+    fixture_v2 = fixture_v1.replace("hello 7\n", "hi 7\n").replace("hello 30", "bye")
+    fixture_v2 = fixture_v2 + "\n\n- step: end"  # empty lines, then no newline at the end
+    rb = repo_builder()
+    rb.commit(
+        "first",
+        {
+            "internal/agent/testdata/session.yaml": fixture_v1,
+            "config/session.yaml": fixture_v1,
+            "internal/agent/agent_test.go": "package agent\n\nfunc TestA() {}\n",
+        },
+    )
+    sha = rb.commit(
+        "second",
+        {
+            "internal/agent/testdata/session.yaml": fixture_v2,
+            "config/session.yaml": fixture_v2,
+            "internal/agent/agent_test.go": "package agent\n\nfunc TestA() { _ = 1 }\n",
+        },
+    )
+    (c,) = diffs.iter_commit_diffs(rb.git_dir, [sha])
+    files = {f.path: f for f in c.files}
+    counts = {p: (f.lines_added, f.lines_deleted) for p, f in files.items()}
+    assert counts == _numstat(rb.git_dir, sha)
+    data, config = files["internal/agent/testdata/session.yaml"], files["config/session.yaml"]
+    assert data.unread and not any(h.added or h.removed for h in data.hunks)
+    assert (data.lines_added, data.lines_deleted) == (config.lines_added, config.lines_deleted)
+    assert not config.unread and sum(len(h.added) for h in config.hunks) == config.lines_added
+    go_test = files["internal/agent/agent_test.go"]
+    assert not go_test.unread and go_test.hunks[0].added == ["func TestA() { _ = 1 }"]
+    assert not data.truncated
+    assert diffs.is_unread_test_data("pkg/testdata/golden/out.golden")
+    assert not diffs.is_unread_test_data("pkg/testdata/helper.go")
+    assert not diffs.is_unread_test_data("docs/session.yaml")
+
+
+def test_counting_unread_lines_in_runs_matches_reading_them():
+    """`_count_lines` (runs tallied by their first bytes) against a line-by-line count, over
+    hunks split across batches, with empty context lines and `\\ No newline` notes."""
+    hunk = [b" a", b"-b", b"+c", b"", b"\\ No newline at end of file", b"+d", b"-e", b" f"]
+    old_n, new_n = 5, 5  # context a, "", f; removed b, e / added c, d
+    for cut in range(len(hunk) + 1):
+        i, old_rem, new_rem, added, deleted = diffs._count_lines(hunk[:cut], 0, old_n, new_n)
+        j, old_rem, new_rem, a2, d2 = diffs._count_lines(
+            hunk[cut:] + [b" next"], 0, old_rem, new_rem
+        )
+        assert (added + a2, deleted + d2, old_rem, new_rem) == (2, 2, 0, 0)
+        assert i + j == len(hunk)

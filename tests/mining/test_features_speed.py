@@ -133,8 +133,12 @@ def _history(repo_builder):
 
 
 def test_touched_blocks_give_the_whole_file_values(repo_builder, monkeypatch):
+    """With every edit parsed (no signature gate, as for the languages without one), blocks and
+    whole files give the same values; with the gate, a body-only edit is counted, not parsed."""
     rb = _history(repo_builder)
     shas = git_text(rb.git_dir, ["rev-list", "HEAD"]).split()
+    gated = features.compute_features(rb.git_dir, shas).set_index("sha")
+    monkeypatch.setattr(features, "_body_only", lambda f, lang: False)
     snippets = []
     real = syntax._snippet_definitions
     monkeypatch.setattr(
@@ -149,6 +153,15 @@ def test_touched_blocks_give_the_whole_file_values(repo_builder, monkeypatch):
     assert by.loc[edit, "syn_defs_body_changed"] == 1
     assert by.loc[edit, "syn_defs_signature_changed"] == 0
     assert by.loc[resign, "syn_defs_signature_changed"] == 1
+    assert gated.loc[edit, "syn_files_body_only"] == 1 and by.loc[edit, "syn_files_body_only"] == 0
+    assert gated.loc[edit, "syn_defs_body_changed"] == 0
+    unchanged = [
+        c
+        for c in by.columns
+        if c
+        not in ("syn_files_parsed", "syn_files_body_only", "syn_defs_body_changed", "syn_languages")
+    ]
+    pd.testing.assert_frame_equal(gated[unchanged], by[unchanged])
 
 
 def test_whole_files_reparse_from_the_neighbouring_version_in_any_order(repo_builder, monkeypatch):
@@ -185,7 +198,9 @@ def test_whole_files_reparse_from_the_neighbouring_version_in_any_order(repo_bui
 
 def test_lead_lines_belong_to_the_declaration_they_precede(repo_builder, monkeypatch):
     """Doc comments, attributes, decorators and `where` clauses do not break a snippet: each of
-    these edits is decided from the touched blocks alone, with the whole-file values."""
+    these edits is decided from the touched blocks alone, with the whole-file values (every edit
+    parsed: a doc-comment or body edit would otherwise pass the signature gate unparsed)."""
+    monkeypatch.setattr(features, "_body_only", lambda f, lang: False)
     rb = repo_builder()
     rb.commit("start", {"src/thing.rs": RS_LEADS, "app/handlers.py": PY_DECORATED})
     for path, old, new in LEAD_EDITS:

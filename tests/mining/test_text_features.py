@@ -368,3 +368,20 @@ def test_diff_tokens_equal_their_plain_definition(repo_builder):
     got = text_features.line_tokens('    x = "a" + fooBar(12)')
     got.append("changed")  # a caller's list is its own: the remembered tokens stay
     assert text_features.line_tokens('    x = "a" + fooBar(12)') == ["STR", "NUM", "foo", "bar"]
+
+
+def test_recorded_test_data_gives_no_diff_tokens_and_no_line_classes(repo_builder):
+    """A re-recorded fixture (file_kinds.toml `[unread_test_data]`) is counted in churn but its
+    text gives no tokens and no line classes; the same text in a config file gives both."""
+    v1 = "".join(f"request_{i}: create table t{i}\n" for i in range(30))
+    v2 = v1.replace("create table", "drop table")
+    rb = repo_builder()
+    rb.commit("first", {"e2e/testdata/run.yaml": v1, "conf/run.yaml": v1})
+    fixture = rb.commit("re-record", {"e2e/testdata/run.yaml": v2})
+    config = rb.commit("edit config", {"conf/run.yaml": v2})
+    frame = features.compute_features(rb.git_dir, [fixture, config], texts=["diff_text"])
+    rows = frame.set_index("sha")
+    assert rows.loc[fixture, "churn"] == rows.loc[config, "churn"] == 60
+    assert rows.loc[fixture, "diff_text"] == "" and rows.loc[config, "diff_text"] != ""
+    assert rows.loc[fixture, "kept_lines"] == 0 and rows.loc[config, "kept_lines"] == 60
+    assert rows.loc[fixture, "ddl_lines"] == 0 and rows.loc[config, "ddl_lines"] > 0
