@@ -455,7 +455,9 @@ def labelled_texts(labels: pd.DataFrame, mirrors: dict[str, str]) -> pd.DataFram
 
 # --- structure relative to size --------------------------------------------------------------
 
-#: name -> (numerator columns, denominator columns); value = sum(num) / (sum(den) + 1)
+#: name -> (numerator columns, denominator columns); value = sum(num) / (sum(den) + 1). The
+#: definitions a change touches: added, removed, re-signed, bodies changed in parsed files, and
+#: (features version 4) the files whose change stays inside bodies, unparsed: at least one each
 RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "r_added_files": (("n_added",), ("n_files",)),
     "r_deleted_files": (("n_deleted",), ("n_files",)),
@@ -474,6 +476,7 @@ RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "syn_defs_removed",
             "syn_defs_signature_changed",
             "syn_defs_body_changed",
+            "syn_files_body_only",
         ),
     ),
     "r_defs_removed": (
@@ -483,6 +486,7 @@ RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "syn_defs_removed",
             "syn_defs_signature_changed",
             "syn_defs_body_changed",
+            "syn_files_body_only",
         ),
     ),
     "r_defs_signature": (
@@ -492,6 +496,7 @@ RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "syn_defs_removed",
             "syn_defs_signature_changed",
             "syn_defs_body_changed",
+            "syn_files_body_only",
         ),
     ),
     "r_public_changed": (
@@ -501,6 +506,7 @@ RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "syn_defs_removed",
             "syn_defs_signature_changed",
             "syn_defs_body_changed",
+            "syn_files_body_only",
         ),
     ),
     "r_types": (("syn_types_added", "syn_types_removed"), ("syn_defs_added", "syn_defs_removed")),
