@@ -563,7 +563,7 @@ def _topology_changed(changes: list[Change], reader: syntax.BlobReader, d: dict[
 # --- public interface ---------------------------------------------------------------------------
 
 
-def _might_touch_signature(c: Change, lang: str, reader: syntax.BlobReader, d: dict) -> bool:
+def _might_touch_signature(c: Change, lang: str, reader: syntax.BlobReader) -> bool:
     """Whether a line that differs between the two versions matches the language's gate."""
     gate = signature_gate(lang, binary=True)
     assert gate is not None  # `_public_interface` keeps only languages with a gate
@@ -606,7 +606,7 @@ def _public_interface(changes: list[Change], reader: syntax.BlobReader, d: dict[
             break
         if _too_big(reader, c, d["public_interface"]["max_parse_bytes"]):
             continue
-        if modified and not _might_touch_signature(c, lang, reader, d):
+        if modified and not _might_touch_signature(c, lang, reader):
             continue
         parsed += 1
         try:

@@ -575,12 +575,11 @@ def test_the_interface_gate_reads_each_changed_line_alone():
         def read(self, oid: str) -> bytes:
             return versions[oid]
 
-    d = structure.definitions()
     gate = signature_gate("python", binary=True)
     assert gate is not None and gate.search(b"    x: int\n,") is not None
     for old, new in (("a", "b"), ("b", "a")):
         change = structure.Change("M", "src/m.py", None, old, new)
-        assert not structure._might_touch_signature(change, "python", Blobs(), d)
+        assert not structure._might_touch_signature(change, "python", Blobs())
 
 
 def test_a_commit_keeps_its_renames_whatever_batch_it_is_read_in(repo_builder, tmp_path):
