@@ -455,9 +455,16 @@ def labelled_texts(labels: pd.DataFrame, mirrors: dict[str, str]) -> pd.DataFram
 
 # --- structure relative to size --------------------------------------------------------------
 
-#: name -> (numerator columns, denominator columns); value = sum(num) / (sum(den) + 1). The
-#: definitions a change touches: added, removed, re-signed, bodies changed in parsed files, and
-#: (features version 4) the files whose change stays inside bodies, unparsed: at least one each
+#: the definitions a change touches: added, removed, re-signed, bodies changed in parsed files,
+#: and (features version 4) the files whose change stays inside bodies, unparsed: one each
+_DEFS_TOUCHED = (
+    "syn_defs_added",
+    "syn_defs_removed",
+    "syn_defs_signature_changed",
+    "syn_defs_body_changed",
+    "syn_files_body_only",
+)
+#: name -> (numerator columns, denominator columns); value = sum(num) / (sum(den) + 1)
 RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "r_added_files": (("n_added",), ("n_files",)),
     "r_deleted_files": (("n_deleted",), ("n_files",)),
@@ -469,45 +476,12 @@ RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "r_cross_moves": (("n_cross_pkg_moves", "n_cross_top_moves"), ("n_files",)),
     "r_source_added": (("n_source_added", "n_source_deleted"), ("n_source",)),
     "r_lines_added": (("lines_added",), ("churn",)),
-    "r_defs_added": (
-        ("syn_defs_added",),
-        (
-            "syn_defs_added",
-            "syn_defs_removed",
-            "syn_defs_signature_changed",
-            "syn_defs_body_changed",
-            "syn_files_body_only",
-        ),
-    ),
-    "r_defs_removed": (
-        ("syn_defs_removed",),
-        (
-            "syn_defs_added",
-            "syn_defs_removed",
-            "syn_defs_signature_changed",
-            "syn_defs_body_changed",
-            "syn_files_body_only",
-        ),
-    ),
-    "r_defs_signature": (
-        ("syn_defs_signature_changed",),
-        (
-            "syn_defs_added",
-            "syn_defs_removed",
-            "syn_defs_signature_changed",
-            "syn_defs_body_changed",
-            "syn_files_body_only",
-        ),
-    ),
+    "r_defs_added": (("syn_defs_added",), _DEFS_TOUCHED),
+    "r_defs_removed": (("syn_defs_removed",), _DEFS_TOUCHED),
+    "r_defs_signature": (("syn_defs_signature_changed",), _DEFS_TOUCHED),
     "r_public_changed": (
         ("syn_public_added", "syn_public_removed", "syn_public_signature_changed"),
-        (
-            "syn_defs_added",
-            "syn_defs_removed",
-            "syn_defs_signature_changed",
-            "syn_defs_body_changed",
-            "syn_files_body_only",
-        ),
+        _DEFS_TOUCHED,
     ),
     "r_types": (("syn_types_added", "syn_types_removed"), ("syn_defs_added", "syn_defs_removed")),
     "r_defs_per_100_lines": (("syn_defs_added", "syn_defs_removed"), ("churn",)),
