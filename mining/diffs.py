@@ -179,7 +179,7 @@ def is_contract(path: str) -> bool:
 def is_unread_test_data(path: str) -> bool:
     """Test data whose changed lines are counted but never kept (file_kinds.toml
     `[unread_test_data]`: recorded fixtures, snapshots, golden files)."""
-    base = path.rsplit("/", 1)[-1].lower()
+    base = _split(path)[1]
     if "." not in base or file_kind(path) != "test":
         return False
     return base.rsplit(".", 1)[1] in _unread_extensions()

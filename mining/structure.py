@@ -592,7 +592,7 @@ def _public_interface(changes: list[Change], reader: syntax.BlobReader, d: dict[
     candidates = []
     for c in changes:
         lang = syntax.language_for(c.path)
-        if lang is None or signature_gate(lang) is None:  # or no gate yet
+        if lang is None or signature_gate(lang, binary=True) is None:  # or no gate yet
             continue
         if diffs.file_kind(c.path) not in d["structural_kinds"]:
             continue
