@@ -259,6 +259,8 @@ class Evaluation:
     oof: pd.DataFrame | None
     source: str
     by_group: dict[str, np.ndarray] = field(default_factory=dict)
+    #: frozen models scored on a later round's labels (`heldout` of evaluation.json, per round)
+    heldout: dict[str, Any] = field(default_factory=dict)
 
     def misclassification(self) -> np.ndarray:
         """P(predicted = j | true = i), rows in LAYERS order."""
@@ -325,7 +327,8 @@ def load_evaluation(path: str | Path, oof_path: str | Path | None = None) -> Eva
         oof = oof[oof["true"].isin(LAYERS) & oof["pred"].isin(LAYERS)].reset_index(drop=True)
         if "repo" not in oof.columns:
             oof["repo"] = "labelled"
-    return Evaluation(tuple(LAYERS), matrix, oof, str(path), by_group)
+    heldout = data.get("heldout") if isinstance(data.get("heldout"), dict) else {}
+    return Evaluation(tuple(LAYERS), matrix, oof, str(path), by_group, heldout)
 
 
 def load_blame_releases(path: str | Path) -> pd.DataFrame | None:

@@ -904,6 +904,31 @@ def markdown_tables(report: dict[str, Any]) -> str:
                 f"{_fmt(a['macro_f1'])} | {b['mean_train_repos']} "
                 f"({b['mean_train_commits']}), {_fmt(b['macro_f1'])} |"
             )
+    if report.get("heldout"):
+        lines += [
+            "",
+            "Held-out checks (`mining/heldout.py`: the shipped models frozen, their predictions "
+            "stored, then a new round of repositories labelled; weights 1/pi of that round):",
+            "",
+            "| round | model (frozen version, its CV macro-F1) | commits (repositories) | "
+            "macro-F1 [95% CI] | accuracy | architectural F1 | AI - human standardised accuracy |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for rnd, check in report["heldout"].items():
+            for model, s in check["models"].items():
+                lo, hi = s["macro_f1_ci"]
+                frozen = s.get("frozen_model", {})
+                name = (
+                    f"{model} ({frozen['version']}, {_fmt(frozen.get('cv_macro_f1'))})"
+                    if "version" in frozen
+                    else model
+                )
+                lines.append(
+                    f"| {rnd.removeprefix('round')} | {name} | {s['n']} ({s['repositories']}) | "
+                    f"{_fmt(s['macro_f1'])} [{_fmt(lo)}, {_fmt(hi)}] | {_fmt(s['accuracy'])} | "
+                    f"{_fmt(s['per_layer_f1']['architectural'])} | "
+                    f"{_fmt(s.get('standardised_accuracy_gap_ai_minus_human'))} |"
+                )
     lines += [
         "",
         "Targets: "
@@ -986,6 +1011,11 @@ def run(
             learning_curve=learning_curve,
             progress=progress,
         )
+    from mining.heldout import heldout_checks
+
+    held = heldout_checks(labels, ai, Path(labels_path).parent / "heldout")
+    if held:
+        report["heldout"] = held
     out_dir.mkdir(parents=True, exist_ok=True)
     write_oof(oof, oof_path)
     report["oof_predictions"] = str(oof_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from typer.testing import CliRunner
@@ -134,3 +135,40 @@ def test_notebooks_ship_as_package_data() -> None:
         assert path.is_file(), path
         rel = path.relative_to(root / "analysis").as_posix()
         assert any(fnmatch(rel, g) for g in globs), (rel, globs)
+
+
+def _check(macro_f1: float, ci: list[float], cv: float, arch: float = 0.5) -> dict:
+    full = {
+        "n": 288,
+        "repositories": 8,
+        "macro_f1": macro_f1,
+        "macro_f1_ci": ci,
+        "per_layer_f1": {"architectural": arch},
+        "labelled": {"architectural": 22},
+        "frozen_model": {
+            "version": "4.x",
+            "n_train": 3484,
+            "cv_macro_f1": cv,
+            "cv_architectural_f1": 0.5,
+        },
+    }
+    return {"round5": {"models": {"full": full}}}
+
+
+def test_heldout_paragraph_reads_its_numbers_and_direction() -> None:
+    below = report.heldout_paragraphs(_check(0.63, [0.55, 0.69], cv=0.73, arch=0.18))
+    assert "macro-F1 is 0.63 [0.55, 0.69] against 0.73 in cross-validation" in below
+    assert "(lower than its cross-validated estimate" in below
+    assert "corrected intervals are too narrow" in below
+    inside = report.heldout_paragraphs(_check(0.72, [0.66, 0.78], cv=0.73, arch=0.55))
+    assert "(within the held-out interval" in inside and "does not contradict them" in inside
+    assert report.heldout_paragraphs({}) == ""
+
+
+def test_evaluation_keeps_its_heldout_checks(tmp_path) -> None:
+    order = ["feature", "architectural", "boilerplate", "refactor"]
+    path = tmp_path / "evaluation.json"
+    body = {"classifier": {"confusion": {"rows_true_cols_pred": order, "counts": [[1] * 4] * 4}}}
+    path.write_text(json.dumps(body | {"heldout": _check(0.63, [0.55, 0.69], cv=0.73)}))
+    ev = dataset.load_evaluation(path)
+    assert ev is not None and ev.heldout["round5"]["models"]["full"]["macro_f1"] == 0.63

@@ -1,0 +1,132 @@
+"""Held-out checks: frozen models scored on labels that were made after the models were frozen.
+
+Why: cross-validation reuses one labelled set for every choice ever measured on it, so its score
+carries some selection optimism (docs/classifier.md). A labelling round drawn from repositories
+no earlier round drew from, and labelled after the shipped models were frozen and their
+predictions stored, measures the models where they will be used. The predictions are kept,
+content-free, as `data/labels/heldout/round<N>_frozen_predictions.csv` (`repo, sha, model,
+layer, p_*, is_fix`: `strata classify --repo --shas` output, one block per model; beside it
+`round<N>_frozen_models.json` names the frozen models), so anyone can
+recompute the check; `strata evaluate` scores every such file against labels.csv's rows of round
+N, weighted by that round's own inclusion probabilities (`pi_r<N>`), and reports it under
+`heldout` in evaluation.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mining.errors import StageError
+
+HELDOUT_DIR = Path("data/labels/heldout")
+_FILE = re.compile(r"^round(\d+)_frozen_predictions\.csv$")
+
+
+def prediction_files(folder: Path = HELDOUT_DIR) -> dict[int, Path]:
+    """round -> its frozen predictions file, for every `round<N>_frozen_predictions.csv`."""
+    if not folder.is_dir():
+        return {}
+    found = {int(m.group(1)): p for p in folder.iterdir() if (m := _FILE.match(p.name))}
+    return dict(sorted(found.items()))
+
+
+def frozen_models(predictions: Path) -> dict[str, Any]:
+    """The sidecar `round<N>_frozen_models.json` of a predictions file: per model, the frozen
+    model's version, training size and cross-validated scores (empty when absent)."""
+    sidecar = predictions.with_name(predictions.name.replace("_predictions.csv", "_models.json"))
+    if not sidecar.is_file():
+        return {}
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StageError(f"{sidecar}: not readable as JSON ({exc})") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def score_round(
+    labels: pd.DataFrame, preds: pd.DataFrame, ai: pd.DataFrame | None, where: str
+) -> dict[str, dict[str, Any]]:
+    """Per model in `preds`: the scores `strata evaluate` reports for a group (macro-F1 with a
+    repository-bootstrap interval, accuracy, per-layer F1) and the AI / human accuracy
+    standardised to the round's pooled layer mix. `labels` carries the weights' `pi`."""
+    from mining import evaluate
+
+    out: dict[str, dict[str, Any]] = {}
+    for model, p in preds.groupby("model", sort=True):
+        d = labels.merge(
+            p[["repo", "sha", "layer"]].rename(columns={"layer": "pred"}),
+            on=["repo", "sha"],
+            how="left",
+        )
+        missing = int(d["pred"].isna().sum())
+        if missing:
+            raise StageError(
+                f"{where}: model {model!r} has no prediction for {missing} labelled commits"
+            )
+        y, pred = d["layer"].to_numpy(object), d["pred"].to_numpy(object)
+        w = 1.0 / d["pi"].to_numpy(float)
+        w = w * len(w) / w.sum()
+        s = evaluate.scores(y, pred, w)
+        row: dict[str, Any] = {
+            "n": s["n"],
+            "repositories": int(d["repo"].nunique()),
+            "macro_f1": s["macro_f1"],
+            "macro_f1_ci": evaluate.cluster_interval(
+                y, pred, w, d["repo"].to_numpy(object), n_boot=2000
+            )["macro_f1"],
+            "accuracy": s["accuracy"],
+            "per_layer_f1": {k: v["f1"] for k, v in s["per_layer"].items()},
+            "labelled": {k: v["support"] for k, v in s["per_layer"].items()},
+        }
+        if ai is not None:
+            flags = d[["repo", "sha"]].merge(ai, on=["repo", "sha"], how="left")["ai"]
+            if flags.notna().all():
+                is_ai = flags.astype(bool).to_numpy()
+                mix = (pd.Series(w).groupby(y).sum() / w.sum()).to_dict()
+                sa = evaluate.standardised_accuracy(y[is_ai], pred[is_ai], w[is_ai], mix)
+                sh = evaluate.standardised_accuracy(y[~is_ai], pred[~is_ai], w[~is_ai], mix)
+                row["n_ai"] = int(is_ai.sum())
+                row["standardised_accuracy_ai"] = sa
+                row["standardised_accuracy_human"] = sh
+                if sa is not None and sh is not None:
+                    row["standardised_accuracy_gap_ai_minus_human"] = round(sa - sh, 4)
+        out[str(model)] = row
+    return out
+
+
+def heldout_checks(
+    labels: pd.DataFrame, ai: pd.DataFrame | None, folder: Path = HELDOUT_DIR
+) -> dict[str, dict[str, Any]]:
+    """`round<N>` -> its source file and per model scores, for every frozen predictions file in `folder` whose round
+    has labels. The weights are the round's own (`pi_r<N>`, else `pi`), since the check is of
+    that draw alone."""
+    out: dict[str, dict[str, Any]] = {}
+    for rnd, path in prediction_files(folder).items():
+        if "round" not in labels:
+            continue
+        rows = labels[pd.to_numeric(labels["round"], errors="coerce") == rnd].copy()
+        if rows.empty:
+            continue
+        col = f"pi_r{rnd}" if f"pi_r{rnd}" in rows else "pi"
+        pi = pd.to_numeric(rows[col], errors="coerce") if col in rows else None
+        if pi is None or not (pi > 0).all():
+            raise StageError(f"{path}: labels of round {rnd} need a positive {col} column")
+        rows["pi"] = pi
+        try:
+            preds = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise StageError(f"{path}: not readable as CSV ({exc})") from exc
+        need = {"repo", "sha", "model", "layer"}
+        if not need <= set(preds.columns):
+            raise StageError(f"{path}: needs columns {', '.join(sorted(need))}")
+        models = score_round(rows, preds, ai, str(path))
+        for model, meta in frozen_models(path).items():
+            if model in models and isinstance(meta, dict):
+                models[model]["frozen_model"] = meta
+        out[f"round{rnd}"] = {"source": str(path), "models": models}
+    return out

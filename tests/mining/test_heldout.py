@@ -1,0 +1,76 @@
+"""Held-out checks: frozen predictions scored on a later round's labels, with that round's own
+weights, and refused with one line when a labelled commit has no prediction."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mining import classify, heldout
+from mining.errors import StageError
+
+LAYER_OF = {"1": "feature", "2": "boilerplate", "3": "architectural", "4": "refactor"}
+
+
+def _labels() -> pd.DataFrame:
+    """Round 5: every layer once in repository r/a (AI commits) and once in r/b (human); the
+    architectural commit of r/b has pi 0.1, the others 0.5. One round-4 commit is not scored."""
+    rows = [
+        (repo, f"{repo[-1]}{k}", layer, "5", "0.1" if (repo, k) == ("r/b", "3") else "0.5", "0")
+        for repo in ("r/a", "r/b")
+        for k, layer in LAYER_OF.items()
+    ]
+    rows.append(("r/c", "c1", "feature", "4", "0", "0.2"))
+    return pd.DataFrame(rows, columns=["repo", "sha", "layer", "round", "pi_r5", "pi_r4"]).assign(
+        pi="0.9"  # the union over rounds: must not be the check's weight
+    )
+
+
+def _write(folder, preds: list[tuple[str, str, str, str]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(preds, columns=["repo", "sha", "model", "layer"]).to_csv(
+        folder / "round5_frozen_predictions.csv", index=False
+    )
+
+
+def test_scores_each_model_with_the_rounds_own_weights(tmp_path):
+    folder = tmp_path / "heldout"
+    truth = [(r, f"{r[-1]}{k}", lay) for r in ("r/a", "r/b") for k, lay in LAYER_OF.items()]
+    perfect = [(r, s, "full", lay) for r, s, lay in truth]
+    one_miss = [(r, s, "diff-only", "feature" if s == "b3" else lay) for r, s, lay in truth]
+    _write(folder, perfect + one_miss)
+    ai = pd.DataFrame({"repo": [r for r, _, _ in truth], "sha": [s for _, s, _ in truth]})
+    ai["ai"] = ai["repo"].eq("r/a")
+
+    out = heldout.heldout_checks(_labels(), ai, folder)
+
+    assert list(out) == ["round5"]
+    full, diff = out["round5"]["models"]["full"], out["round5"]["models"]["diff-only"]
+    assert full["n"] == 8 and full["repositories"] == 2 and full["n_ai"] == 4
+    assert full["macro_f1"] == pytest.approx(1.0)
+    assert full["standardised_accuracy_gap_ai_minus_human"] == pytest.approx(0.0)
+    # the missed architectural commit has pi 0.1, so it weighs 5 times each of the others
+    y = pd.Series([lay for _, _, lay in truth]).to_numpy(object)
+    pred = pd.Series([lay for _, _, _, lay in one_miss]).to_numpy(object)
+    w = 1 / pd.Series([0.1 if s == "b3" else 0.5 for _, s, _ in truth]).to_numpy()
+    w = w * len(w) / w.sum()
+    assert diff["macro_f1"] == pytest.approx(classify.weighted_macro_f1(y, pred, w), abs=1e-4)
+    assert diff["accuracy"] == pytest.approx(7 / 12, abs=1e-4)  # 7 of 12 weight units right
+    # the miss is a human commit: the human group's architectural recall is 0, the AI group's 1
+    assert diff["standardised_accuracy_ai"] == pytest.approx(1.0)
+    assert diff["standardised_accuracy_gap_ai_minus_human"] > 0
+
+
+def test_a_labelled_commit_without_prediction_is_named(tmp_path):
+    folder = tmp_path / "heldout"
+    _write(folder, [("r/a", "a1", "full", "feature"), ("r/a", "a2", "full", "boilerplate")])
+    with pytest.raises(StageError, match=r"round5_frozen_predictions\.csv: model 'full' has no "):
+        heldout.heldout_checks(_labels(), None, folder)
+
+
+def test_no_folder_or_no_labels_of_the_round_means_no_check(tmp_path):
+    assert heldout.heldout_checks(_labels(), None, tmp_path / "absent") == {}
+    folder = tmp_path / "heldout"
+    _write(folder, [("r/a", "a1", "full", "feature")])
+    labels = _labels()
+    assert heldout.heldout_checks(labels[labels["round"] == "4"], None, folder) == {}
