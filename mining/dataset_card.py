@@ -67,6 +67,20 @@ def _evaluation(path: Path | None) -> str:
     gap = rep.get("by_authorship", {}).get("accuracy_gap_ai_minus_human")
     if gap is not None:
         lines += ["", f"Accuracy on AI commits minus accuracy on human commits: {gap:+.3f}."]
+    for rnd, check in sorted((rep.get("heldout") or {}).items()):
+        full = (check.get("models") or {}).get("full") or {}
+        frozen = full.get("frozen_model") or {}
+        if "macro_f1" not in full or "cv_macro_f1" not in frozen:
+            continue
+        lo, hi = full["macro_f1_ci"]
+        lines += [
+            "",
+            f"Held-out check ({rnd}): the model of version {frozen.get('version')}, frozen before "
+            f"{full['n']} commits of {full['repositories']} repositories outside every earlier "
+            f"labelling round were labelled, scored macro-F1 = {full['macro_f1']:.3f} "
+            f"[{lo:.3f}, {hi:.3f}] on them (its cross-validation: {frozen['cv_macro_f1']:.3f}); "
+            f"architectural F1 = {full['per_layer_f1']['architectural']:.3f}.",
+        ]
     return "\n".join(lines)
 
 

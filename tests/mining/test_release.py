@@ -182,3 +182,25 @@ def test_cli_release_load_query(built, tmp_path):
     assert res.output.strip().splitlines() == ["tool,ai_commits", "claude-code,2"]
     res = runner.invoke(app, ["load", "--release", str(tmp_path / "nothing"), "--db", str(db)])
     assert res.exit_code != 0 and "not a release" in res.output
+
+
+def test_dataset_card_states_the_heldout_check_next_to_cross_validation(tmp_path):
+    from mining import dataset_card
+
+    full = {
+        "n": 288,
+        "repositories": 8,
+        "macro_f1": 0.6329,
+        "macro_f1_ci": [0.5521, 0.6857],
+        "per_layer_f1": {"architectural": 0.1785},
+        "frozen_model": {"version": "4.20261206.3484", "cv_macro_f1": 0.7285},
+    }
+    report = {"classifier": {"n": 10, "macro_f1": 0.7, "accuracy": 0.8}}
+    path = tmp_path / "evaluation.json"
+    path.write_text(json.dumps(report | {"heldout": {"round5": {"models": {"full": full}}}}))
+    text = dataset_card._evaluation(path)
+    assert "macro-F1 = 0.700" in text
+    assert "Held-out check (round5)" in text and "4.20261206.3484" in text
+    assert "macro-F1 = 0.633 [0.552, 0.686]" in text and "cross-validation: 0.729" in text
+    path.write_text(json.dumps(report))
+    assert "Held-out" not in dataset_card._evaluation(path)
