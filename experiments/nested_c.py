@@ -102,6 +102,33 @@ def compare(report: Path, oof: Path) -> tuple[dict, dict, dict, dict]:
     return reports, data, preds, heads
 
 
+def decide(heads: dict, doc: str) -> bool:
+    """The decision rule shared by the experiments that pre-declared it (nested_c.md,
+    repo_relative.md): the full model's macro-F1 does not drop, and at least one secondary gain
+    (architectural F1 +0.02, the AI-human standardised gap 2 points smaller, diff-only +0.01).
+    Prints each condition and the verdict; returns whether to ship."""
+    full_m, full_b = heads["full", "main"], heads["full", "branch"]
+    diff_gain = heads["diff-only", "branch"]["macro_f1"] - heads["diff-only", "main"]["macro_f1"]
+    rule = {
+        "1. full macro-F1 branch - main >= 0": full_b["macro_f1"] - full_m["macro_f1"] >= 0,
+        "2a. full architectural F1 gain >= 0.02": full_b["architectural_f1"]
+        - full_m["architectural_f1"]
+        >= 0.02,
+        "2b. |AI - human standardised gap| shrinks >= 2 points": abs(full_m["gap_points"])
+        - abs(full_b["gap_points"])
+        >= 2,
+        "2c. diff-only macro-F1 gain >= 0.01": diff_gain >= 0.01,
+    }
+    print(f"\ndecision rule ({doc}):")
+    for name, ok in rule.items():
+        print(f"- {name}: {ok}")
+    ship = rule["1. full macro-F1 branch - main >= 0"] and any(
+        ok for name, ok in rule.items() if name.startswith("2")
+    )
+    print(f"=> {'ship' if ship else 'do not ship'}")
+    return ship
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--report", type=Path, default=Path("/tmp/nestedc/report/evaluation.json"))
@@ -119,25 +146,7 @@ def main() -> None:
                 inner = " / ".join(f"{v:.3f}" for v in rec["inner_macro_f1"].values())
                 cells.append(f"{rec['C']:g} ({inner})")
             print(f"| {variant} | {fold['fold']} | {' | '.join(cells)} |")
-    full_m, full_b = heads["full", "main"], heads["full", "branch"]
-    diff_gain = heads["diff-only", "branch"]["macro_f1"] - heads["diff-only", "main"]["macro_f1"]
-    rule = {
-        "1. full macro-F1 branch - main >= 0": full_b["macro_f1"] - full_m["macro_f1"] >= 0,
-        "2a. full architectural F1 gain >= 0.02": full_b["architectural_f1"]
-        - full_m["architectural_f1"]
-        >= 0.02,
-        "2b. |AI - human standardised gap| shrinks >= 2 points": abs(full_m["gap_points"])
-        - abs(full_b["gap_points"])
-        >= 2,
-        "2c. diff-only macro-F1 gain >= 0.01": diff_gain >= 0.01,
-    }
-    print("\ndecision rule (experiments/nested_c.md):")
-    for name, ok in rule.items():
-        print(f"- {name}: {ok}")
-    ship = rule["1. full macro-F1 branch - main >= 0"] and any(
-        ok for name, ok in rule.items() if name.startswith("2")
-    )
-    print(f"=> {'ship' if ship else 'do not ship'}")
+    decide(heads, "experiments/nested_c.md")
 
 
 if __name__ == "__main__":

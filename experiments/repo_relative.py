@@ -126,27 +126,10 @@ def run(refs_path: Path) -> None:
 
 def compare() -> None:
     from nested_c import compare as compare_runs
+    from nested_c import decide
 
     _, _, _, heads = compare_runs(OUT / "report" / "evaluation.json", OUT / "oof_predictions.csv")
-    full_m, full_b = heads["full", "main"], heads["full", "branch"]
-    diff_gain = heads["diff-only", "branch"]["macro_f1"] - heads["diff-only", "main"]["macro_f1"]
-    rule = {
-        "1. full macro-F1 branch - main >= 0": full_b["macro_f1"] - full_m["macro_f1"] >= 0,
-        "2a. full architectural F1 gain >= 0.02": full_b["architectural_f1"]
-        - full_m["architectural_f1"]
-        >= 0.02,
-        "2b. |AI - human standardised gap| shrinks >= 2 points": abs(full_m["gap_points"])
-        - abs(full_b["gap_points"])
-        >= 2,
-        "2c. diff-only macro-F1 gain >= 0.01": diff_gain >= 0.01,
-    }
-    print("\ndecision rule (experiments/repo_relative.md):")
-    for name, ok in rule.items():
-        print(f"- {name}: {ok}")
-    ship = rule["1. full macro-F1 branch - main >= 0"] and any(
-        ok for name, ok in rule.items() if name.startswith("2")
-    )
-    print(f"=> {'ship' if ship else 'do not ship'}")
+    decide(heads, "experiments/repo_relative.md")
 
 
 def main() -> None:
