@@ -694,6 +694,18 @@ def section_correction(study: Study) -> str:
     return text + heldout_paragraphs(ev.heldout)
 
 
+def heldout_full_models(heldout: dict) -> list[tuple[str, dict, dict]]:
+    """(round, the full model's held-out scores, its frozen model's record) for every round of
+    evaluation.json's `heldout` whose full model names its cross-validated macro-F1."""
+    out = []
+    for rnd, check in sorted(heldout.items()):
+        full = (check.get("models") or {}).get("full") or {}
+        frozen = full.get("frozen_model") or {}
+        if "macro_f1" in full and "cv_macro_f1" in frozen:
+            out.append((rnd, full, frozen))
+    return out
+
+
 def heldout_reading(full: dict, cv: float) -> str:
     """Where the frozen model's cross-validated macro-F1 falls against its held-out interval:
     'lower' (the held-out score is below it, beyond its interval), 'higher' or 'within'."""
@@ -706,11 +718,7 @@ def heldout_paragraphs(heldout: dict) -> str:
     was frozen, against its own cross-validated estimate, and what that means for the correction
     (whose error matrices come from cross-validation)."""
     text = ""
-    for rnd, check in sorted(heldout.items()):
-        full = (check.get("models") or {}).get("full")
-        frozen = (full or {}).get("frozen_model") or {}
-        if not full or "cv_macro_f1" not in frozen:
-            continue
+    for rnd, full, frozen in heldout_full_models(heldout):
         lo, hi = full["macro_f1_ci"]
         cv, arch_cv = frozen["cv_macro_f1"], frozen.get("cv_architectural_f1")
         reading = heldout_reading(full, cv)
@@ -855,17 +863,15 @@ def _heldout_clause(study: Study) -> str:
     round, from evaluation.json's `heldout`; empty when there is none."""
     ev = study.evaluation
     parts, readings = [], set()
-    for rnd, check in sorted((ev.heldout if ev is not None else {}).items()):
-        full = (check.get("models") or {}).get("full") or {}
-        cv = (full.get("frozen_model") or {}).get("cv_macro_f1")
-        if "macro_f1" in full and cv is not None:
-            readings.add(heldout_reading(full, cv))
-            lo, hi = full["macro_f1_ci"]
-            parts.append(
-                f"{rnd.replace('round', 'round ')}: {full['n']} commits of "
-                f"{full['repositories']} new repositories, macro-F1 {num(full['macro_f1'])} "
-                f"{ci(lo, hi, num)} against {num(cv)} in cross-validation"
-            )
+    for rnd, full, frozen in heldout_full_models(ev.heldout if ev is not None else {}):
+        cv = frozen["cv_macro_f1"]
+        readings.add(heldout_reading(full, cv))
+        lo, hi = full["macro_f1_ci"]
+        parts.append(
+            f"{rnd.replace('round', 'round ')}: {full['n']} commits of "
+            f"{full['repositories']} new repositories, macro-F1 {num(full['macro_f1'])} "
+            f"{ci(lo, hi, num)} against {num(cv)} in cross-validation"
+        )
     if not parts:
         return ""
     verdict = (

@@ -54,7 +54,7 @@ def score_round(
     """Per model in `preds`: the scores `strata evaluate` reports for a group (macro-F1 with a
     repository-bootstrap interval, accuracy, per-layer F1) and the AI / human accuracy
     standardised to the round's pooled layer mix. `labels` carries the weights' `pi`."""
-    from mining import evaluate
+    from mining import classify, evaluate
 
     out: dict[str, dict[str, Any]] = {}
     for model, p in preds.groupby("model", sort=True):
@@ -69,8 +69,7 @@ def score_round(
                 f"{where}: model {model!r} has no prediction for {missing} labelled commits"
             )
         y, pred = d["layer"].to_numpy(object), d["pred"].to_numpy(object)
-        w = 1.0 / d["pi"].to_numpy(float)
-        w = w * len(w) / w.sum()
+        w = classify.unit_mean(1.0 / d["pi"].to_numpy(float), len(d))
         s = evaluate.scores(y, pred, w)
         row: dict[str, Any] = {
             "n": s["n"],
@@ -102,14 +101,15 @@ def score_round(
 def heldout_checks(
     labels: pd.DataFrame, ai: pd.DataFrame | None, folder: Path = HELDOUT_DIR
 ) -> dict[str, dict[str, Any]]:
-    """`round<N>` -> its source file and per model scores, for every frozen predictions file in `folder` whose round
-    has labels. The weights are the round's own (`pi_r<N>`, else `pi`), since the check is of
-    that draw alone."""
+    """`round<N>` -> its source file and per model scores, for every frozen predictions file in
+    `folder` whose round has labels. The weights are the round's own (`pi_r<N>`, else `pi`),
+    since the check is of that draw alone."""
+    if "round" not in labels:
+        return {}
+    rounds = pd.to_numeric(labels["round"], errors="coerce")
     out: dict[str, dict[str, Any]] = {}
     for rnd, path in prediction_files(folder).items():
-        if "round" not in labels:
-            continue
-        rows = labels[pd.to_numeric(labels["round"], errors="coerce") == rnd].copy()
+        rows = labels[rounds == rnd].copy()
         if rows.empty:
             continue
         col = f"pi_r{rnd}" if f"pi_r{rnd}" in rows else "pi"
