@@ -1,8 +1,8 @@
 """The pre-declared experiment of experiments/repo_relative.md: four columns giving a commit's size
 relative to its own repository's history, added to every base of both variants.
 
-    # 1. the references (one `git log --no-merges -M --numstat` per labelled repository)
-    .venv/bin/python experiments/repo_relative.py refs --out /tmp/reporel/refs.parquet
+    # 1. the references (the crawl's stream, `gitlog.iter_commits`, per labelled repository)
+    STRATA_MIRRORS=/work/.mirror .venv/bin/python experiments/repo_relative.py refs
     # 2. the evaluation with the four columns (outputs outside the tracked files)
     STRATA_MIRRORS=/work/.mirror .venv/bin/python experiments/repo_relative.py run
     # 3. the rows against main's committed evaluation, and the decision rule
