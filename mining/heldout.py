@@ -10,6 +10,12 @@ layer, p_*, is_fix`: `strata classify --repo --shas` output, one block per model
 recompute the check; `strata evaluate` scores every such file against labels.csv's rows of round
 N, weighted by that round's own inclusion probabilities (`pi_r<N>`), and reports it under
 `heldout` in evaluation.json.
+
+A round that joins labels.csv afterwards measures a model that is no longer shipped. A *standing*
+round keeps its labels beside its predictions instead (`round<N>_labels.csv`: repo, sha, layer,
+flags, agreement, stratum, `pi` of that round and the commit's `ai` status, content-free) and never
+joins the training set, so it goes on measuring the model it froze, on repositories no model was
+trained on; a standing round whose commits also sit in labels.csv is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from mining.errors import StageError
 
 HELDOUT_DIR = Path("data/labels/heldout")
 _FILE = re.compile(r"^round(\d+)_frozen_predictions\.csv$")
+_STANDING = re.compile(r"^round(\d+)_labels\.csv$")
 
 
 def prediction_files(folder: Path = HELDOUT_DIR) -> dict[int, Path]:
@@ -33,6 +40,30 @@ def prediction_files(folder: Path = HELDOUT_DIR) -> dict[int, Path]:
         return {}
     found = {int(m.group(1)): p for p in folder.iterdir() if (m := _FILE.match(p.name))}
     return dict(sorted(found.items()))
+
+
+def standing_labels(folder: Path = HELDOUT_DIR) -> dict[int, pd.DataFrame]:
+    """round -> the labels of a standing held-out round (`round<N>_labels.csv`), with `round`
+    set to N; each needs a positive `pi` (that round's own) and an `ai` column."""
+    if not folder.is_dir():
+        return {}
+    out: dict[int, pd.DataFrame] = {}
+    for path in sorted(folder.iterdir()):
+        if not (m := _STANDING.match(path.name)):
+            continue
+        try:
+            rows = pd.read_csv(path, dtype={"repo": str, "sha": str})
+        except (OSError, ValueError) as exc:
+            raise StageError(f"{path}: not readable as CSV ({exc})") from exc
+        need = {"repo", "sha", "layer", "pi", "ai"}
+        if not need <= set(rows.columns):
+            raise StageError(f"{path}: needs columns {', '.join(sorted(need))}")
+        if not (pd.to_numeric(rows["pi"], errors="coerce") > 0).all():
+            raise StageError(f"{path}: needs a positive pi on every row")
+        rows["round"] = int(m.group(1))
+        rows["ai"] = rows["ai"].astype(str).str.lower().isin(["1", "true", "yes"])
+        out[int(m.group(1))] = rows
+    return out
 
 
 def frozen_models(predictions: Path) -> dict[str, Any]:
@@ -101,15 +132,30 @@ def score_round(
 def heldout_checks(
     labels: pd.DataFrame, ai: pd.DataFrame | None, folder: Path = HELDOUT_DIR
 ) -> dict[str, dict[str, Any]]:
-    """`round<N>` -> its source file and per model scores, for every frozen predictions file in
-    `folder` whose round has labels. The weights are the round's own (`pi_r<N>`, else `pi`),
-    since the check is of that draw alone."""
-    if "round" not in labels:
-        return {}
-    rounds = pd.to_numeric(labels["round"], errors="coerce")
+    """`round<N>` -> its source file, whether it is standing, and per model scores, for every
+    frozen predictions file in `folder` whose round has labels (in labels.csv, or standing in
+    `folder`). The weights are the round's own (`pi_r<N>`, else `pi`), since the check is of
+    that draw alone."""
+    standing = standing_labels(folder)
+    trained = set(zip(labels["repo"], labels["sha"], strict=True))
+    for rnd, rows in standing.items():
+        both = trained & set(zip(rows["repo"], rows["sha"], strict=True))
+        if both:
+            raise StageError(
+                f"{folder / f'round{rnd}_labels.csv'}: a standing held-out round, but "
+                f"{len(both)} of its commits are also in the training labels"
+            )
+    rounds = (
+        pd.to_numeric(labels["round"], errors="coerce")
+        if "round" in labels
+        else pd.Series(float("nan"), index=labels.index)
+    )
     out: dict[str, dict[str, Any]] = {}
     for rnd, path in prediction_files(folder).items():
         rows = labels[rounds == rnd].copy()
+        round_ai = ai
+        if rnd in standing:
+            rows, round_ai = standing[rnd].copy(), standing[rnd][["repo", "sha", "ai"]]
         if rows.empty:
             continue
         col = f"pi_r{rnd}" if f"pi_r{rnd}" in rows else "pi"
@@ -124,9 +170,9 @@ def heldout_checks(
         need = {"repo", "sha", "model", "layer"}
         if not need <= set(preds.columns):
             raise StageError(f"{path}: needs columns {', '.join(sorted(need))}")
-        models = score_round(rows, preds, ai, str(path))
+        models = score_round(rows, preds, round_ai, str(path))
         for model, meta in frozen_models(path).items():
             if model in models and isinstance(meta, dict):
                 models[model]["frozen_model"] = meta
-        out[f"round{rnd}"] = {"source": str(path), "models": models}
+        out[f"round{rnd}"] = {"source": str(path), "standing": rnd in standing, "models": models}
     return out

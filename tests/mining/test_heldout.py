@@ -74,3 +74,39 @@ def test_no_folder_or_no_labels_of_the_round_means_no_check(tmp_path):
     _write(folder, [("r/a", "a1", "full", "feature")])
     labels = _labels()
     assert heldout.heldout_checks(labels[labels["round"] == "4"], None, folder) == {}
+
+
+def _standing(folder, rows: list[tuple[str, str, str, float, bool]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["repo", "sha", "layer", "pi", "ai"]).to_csv(
+        folder / "round8_labels.csv", index=False
+    )
+
+
+def test_a_standing_round_is_scored_from_its_own_labels_and_ai_status(tmp_path):
+    folder = tmp_path / "heldout"
+    truth = [("s/a", "x1", "feature", 0.5, True), ("s/a", "x2", "boilerplate", 0.5, True)]
+    truth += [("s/b", "y1", "feature", 0.5, False), ("s/b", "y2", "boilerplate", 0.25, False)]
+    _standing(folder, truth)
+    # the model misses one AI commit only: the gap must come from the standing file's ai column
+    preds = [(r, s, "full", "feature" if s == "x2" else lay) for r, s, lay, _, _ in truth]
+    pd.DataFrame(preds, columns=["repo", "sha", "model", "layer"]).to_csv(
+        folder / "round8_frozen_predictions.csv", index=False
+    )
+
+    out = heldout.heldout_checks(_labels(), None, folder)
+
+    assert list(out) == ["round8"] and out["round8"]["standing"] is True
+    full = out["round8"]["models"]["full"]
+    assert full["n"] == 4 and full["n_ai"] == 2
+    assert full["standardised_accuracy_human"] == pytest.approx(1.0)
+    assert full["standardised_accuracy_gap_ai_minus_human"] < 0
+    # y2 has pi 0.25, so weighs twice each of the others: 5 weight units in all, 4 of them right
+    assert full["accuracy"] == pytest.approx(4 / 5, abs=1e-4)
+
+
+def test_a_standing_round_that_was_trained_on_is_refused(tmp_path):
+    folder = tmp_path / "heldout"
+    _standing(folder, [("r/a", "a1", "feature", 0.5, True)])
+    with pytest.raises(StageError, match=r"round8_labels\.csv: a standing held-out round, but 1 "):
+        heldout.heldout_checks(_labels(), None, folder)
