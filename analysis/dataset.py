@@ -261,6 +261,8 @@ class Evaluation:
     by_group: dict[str, np.ndarray] = field(default_factory=dict)
     #: frozen models scored on a later round's labels (`heldout` of evaluation.json, per round)
     heldout: dict[str, Any] = field(default_factory=dict)
+    #: the standing rounds (never trained on) pooled into one set (`heldout_standing`)
+    heldout_standing: dict[str, Any] = field(default_factory=dict)
 
     def misclassification(self) -> np.ndarray:
         """P(predicted = j | true = i), rows in LAYERS order."""
@@ -327,8 +329,11 @@ def load_evaluation(path: str | Path, oof_path: str | Path | None = None) -> Eva
         oof = oof[oof["true"].isin(LAYERS) & oof["pred"].isin(LAYERS)].reset_index(drop=True)
         if "repo" not in oof.columns:
             oof["repo"] = "labelled"
-    heldout = data.get("heldout") if isinstance(data.get("heldout"), dict) else {}
-    return Evaluation(tuple(LAYERS), matrix, oof, str(path), by_group, heldout)
+    heldout, standing = (
+        data.get(k) if isinstance(data.get(k), dict) else {}
+        for k in ("heldout", "heldout_standing")
+    )
+    return Evaluation(tuple(LAYERS), matrix, oof, str(path), by_group, heldout, standing)
 
 
 def load_blame_releases(path: str | Path) -> pd.DataFrame | None:

@@ -691,18 +691,19 @@ def section_correction(study: Study) -> str:
             "each group its own):\n\n"
         )
         text += md_table(abg.assign(accuracy=abg["accuracy"].map(pct)))
-    return text + heldout_paragraphs(ev.heldout)
+    return text + heldout_paragraphs(ev.heldout) + standing_paragraph(ev.heldout_standing)
 
 
-def heldout_full_models(heldout: dict) -> list[tuple[str, dict, dict]]:
-    """(round, the full model's held-out scores, its frozen model's record) for every round of
-    evaluation.json's `heldout` whose full model names its cross-validated macro-F1."""
+def heldout_full_models(heldout: dict) -> list[tuple[str, dict, dict, bool]]:
+    """(round, the full model's held-out scores, its frozen model's record, whether the round is
+    standing: never trained on) for every round of evaluation.json's `heldout` whose full model
+    names its cross-validated macro-F1."""
     out = []
-    for rnd, check in sorted(heldout.items()):
+    for rnd, check in sorted(heldout.items(), key=lambda kv: int(kv[0].removeprefix("round"))):
         full = (check.get("models") or {}).get("full") or {}
         frozen = full.get("frozen_model") or {}
         if "macro_f1" in full and "cv_macro_f1" in frozen:
-            out.append((rnd, full, frozen))
+            out.append((rnd, full, frozen, bool(check.get("standing"))))
     return out
 
 
@@ -718,7 +719,7 @@ def heldout_paragraphs(heldout: dict) -> str:
     was frozen, against its own cross-validated estimate, and what that means for the correction
     (whose error matrices come from cross-validation)."""
     text = ""
-    for rnd, full, frozen in heldout_full_models(heldout):
+    for rnd, full, frozen, standing in heldout_full_models(heldout):
         lo, hi = full["macro_f1_ci"]
         cv, arch_cv = frozen["cv_macro_f1"], frozen.get("cv_architectural_f1")
         reading = heldout_reading(full, cv)
@@ -737,7 +738,13 @@ def heldout_paragraphs(heldout: dict) -> str:
             f"cross-validation ({reads}), and its architectural F1 {arch:.2f}"
             + (f" against {arch_cv:.2f}" if arch_cv is not None else "")
             + f" ({full['labelled'].get('architectural', 0)} architectural labels). "
-            "The error matrices of the correction come from cross-validation; "
+            + (
+                "These labels never join the training set: the round stays a standing "
+                "held-out set for this model. "
+                if standing
+                else ""
+            )
+            + "The error matrices of the correction come from cross-validation; "
             + (
                 "on repositories like these the classifier errs more than they say, so the "
                 "corrected intervals are too narrow.\n"
@@ -746,6 +753,42 @@ def heldout_paragraphs(heldout: dict) -> str:
             )
         )
     return text
+
+
+def standing_paragraph(pool: dict) -> str:
+    """The standing held-out rounds pooled: the shipped model's scores on repositories no model
+    was trained on, against the issue's targets read on cross-validation; empty without them."""
+    full = (pool.get("models") or {}).get("full") or {}
+    frozen = full.get("frozen_model") or {}
+    if "macro_f1" not in full or "cv_macro_f1" not in frozen:
+        return ""
+    lo, hi = full["macro_f1_ci"]
+    diff = (pool.get("models") or {}).get("diff-only") or {}
+    gap = full.get("standardised_accuracy_gap_ai_minus_human")
+    f1 = full["per_layer_f1"]
+    rounds = " and ".join(str(r) for r in pool["rounds"])
+    return (
+        f"\n**Standing held-out set (rounds {rounds}, pooled).** {full['n']} commits of "
+        f"{full['repositories']} repositories that no model was trained on, labelled after the "
+        f"full model of version {frozen['version']} was frozen: macro-F1 {full['macro_f1']:.2f} "
+        f"{ci(lo, hi, num)} against {frozen['cv_macro_f1']:.2f} in cross-validation, accuracy "
+        f"{pct(full['accuracy'])}, architectural F1 {f1['architectural']:.2f} and refactor F1 "
+        f"{f1['refactor']:.2f} ({full['labelled'].get('architectural', 0)} and "
+        f"{full['labelled'].get('refactor', 0)} labels)"
+        + (
+            f"; accuracy on AI-evidenced commits minus human ones, standardised to the set's "
+            f"layer mix, {100 * gap:+.1f} points"
+            if gap is not None
+            else ""
+        )
+        + (
+            f"; the diff-only model {diff['macro_f1']:.2f} "
+            f"{ci(diff['macro_f1_ci'][0], diff['macro_f1_ci'][1], num)}"
+            if "macro_f1" in diff
+            else ""
+        )
+        + ".\n"
+    )
 
 
 def section_detection(study: Study) -> str:
@@ -863,7 +906,7 @@ def _heldout_clause(study: Study) -> str:
     round, from evaluation.json's `heldout`; empty when there is none."""
     ev = study.evaluation
     parts, readings = [], set()
-    for rnd, full, frozen in heldout_full_models(ev.heldout if ev is not None else {}):
+    for rnd, full, frozen, _ in heldout_full_models(ev.heldout if ev is not None else {}):
         cv = frozen["cv_macro_f1"]
         readings.add(heldout_reading(full, cv))
         lo, hi = full["macro_f1_ci"]

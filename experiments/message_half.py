@@ -20,11 +20,10 @@ PROBS = [f"p_{layer}" for layer in LAYERS]
 def _row(name: str, pred: np.ndarray, data: dict) -> str:
     """One table row: macro-F1 [CI], per-layer F1, architectural recall per size band,
     standardised accuracy AI / human (gap), AI boilerplate recall."""
-    y, w, g, ai, bands, mix = (data[k] for k in ("y", "w", "g", "ai", "bands", "mix"))
+    y, w, g, ai, bands = (data[k] for k in ("y", "w", "g", "ai", "bands"))
     s = evaluate.scores(y, pred, w)
     lo, hi = evaluate.cluster_interval(y, pred, w, g)["macro_f1"]
-    sa = evaluate.standardised_accuracy(y[ai], pred[ai], w[ai], mix)
-    sh = evaluate.standardised_accuracy(y[~ai], pred[~ai], w[~ai], mix)
+    sa, sh, _ = evaluate.standardised_gap(y, pred, w, ai)
     bp = ai & (y == "boilerplate")
     bp_recall = (w[bp] * (pred[bp] == "boilerplate")).sum() / w[bp].sum()
     recall = []
@@ -41,7 +40,7 @@ def _row(name: str, pred: np.ndarray, data: dict) -> str:
 
 def design(oof: pd.DataFrame) -> dict:
     """What `_row` scores against, per OOF row: true layer, unit-mean 1/pi weight, repository,
-    AI status (committed ai_status.csv), size band (committed features' churn), pooled mix."""
+    AI status (committed ai_status.csv), size band (committed features' churn)."""
     status = evaluate.read_ai_status()
     feats = pd.read_parquet("data/labels/features.parquet", columns=["repo", "sha", "churn"])
     churn = oof[["repo", "sha"]].merge(feats, on=["repo", "sha"], how="left")["churn"]
@@ -56,7 +55,6 @@ def design(oof: pd.DataFrame) -> dict:
         .fillna(False)
         .to_numpy(bool),
         "bands": evaluate.size_band(churn.to_numpy(float)),
-        "mix": {layer: float(w[y == layer].sum() / w.sum()) for layer in LAYERS},
     }
 
 

@@ -33,29 +33,22 @@ def paired_gain(
     """Branch - main weighted macro-F1, and its 95% interval over repository bootstrap draws
     (the same draws for both, so the repositories' difficulty cancels)."""
     y, w, g = data["y"], data["w"], data["g"]
-    repos = np.unique(g)
-    idx = {r: np.flatnonzero(g == r) for r in repos}
-    rng = np.random.default_rng(0)
 
     def gain(s: np.ndarray | slice) -> float:
         return classify.weighted_macro_f1(y[s], branch[s], w[s]) - classify.weighted_macro_f1(
             y[s], main[s], w[s]
         )
 
-    draws = [
-        gain(np.concatenate([idx[r] for r in rng.choice(repos, len(repos))])) for _ in range(n_boot)
-    ]
-    lo, hi = np.percentile(draws, [2.5, 97.5])
-    return gain(slice(None)), float(lo), float(hi)
+    lo_hi = evaluate.repo_bootstrap(gain, g, n_boot)
+    assert lo_hi is not None  # macro-F1 is defined on every draw
+    return gain(slice(None)), *lo_hi
 
 
 def headline(data: dict, pred: np.ndarray) -> dict[str, float]:
     """What the decision rule reads: macro-F1, architectural F1, AI - human standardised gap."""
-    y, w, ai, mix = data["y"], data["w"], data["ai"], data["mix"]
+    y, w, ai = data["y"], data["w"], data["ai"]
     s = evaluate.scores(y, pred, w)
-    gap = evaluate.standardised_accuracy(
-        y[ai], pred[ai], w[ai], mix
-    ) - evaluate.standardised_accuracy(y[~ai], pred[~ai], w[~ai], mix)
+    gap = evaluate.standardised_gap(y, pred, w, ai)[2]
     return {
         "macro_f1": classify.weighted_macro_f1(y, pred, w),
         "architectural_f1": s["per_layer"]["architectural"]["f1"],

@@ -776,6 +776,14 @@ def evaluate(
         Path | None,
         typer.Option(help="Markdown file whose generated evaluation block is rewritten."),
     ] = Path("docs/classifier.md"),
+    heldout_only: Annotated[
+        bool,
+        typer.Option(
+            "--heldout-only",
+            help="Only rescore the held-out rounds (data/labels/heldout/) into the existing "
+            "evaluation.json and the doc tables: no cross-validation, no mirrors.",
+        ),
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Score the layer classifier with nested, repository-grouped CV, weighted by 1/pi.
@@ -788,9 +796,29 @@ def evaluate(
     shipped models (full, diff-only). Features of new labelled commits, and all messages and
     paths, are read from the mirrors ($STRATA_MIRRORS, data/labels/repos.toml or --mirrors).
 
+    Frozen predictions in data/labels/heldout/ are scored on their round's labels (held-out
+    checks); --heldout-only does only that.
+
     Example: STRATA_MIRRORS=/path/to/mirrors strata evaluate --train
+
+    Example: strata evaluate --heldout-only
     """
-    from mining.evaluate import mirror_paths, run
+    from mining.evaluate import mirror_paths, refresh_heldout, run
+
+    if heldout_only:
+        if train:
+            raise typer.BadParameter("--heldout-only scores stored predictions; drop --train")
+        held = refresh_heldout(labels, ai_status, out, doc).get("heldout", {})
+        if not quiet:
+            for rnd, check in held.items():
+                for variant, s in check["models"].items():
+                    lo, hi = s["macro_f1_ci"]
+                    typer.echo(
+                        f"{rnd} {variant}: n={s['n']} macro-F1 {s['macro_f1']:.3f} "
+                        f"[{lo:.3f}, {hi:.3f}]"
+                    )
+            typer.echo(f"report: {out / 'evaluation.json'}")
+        return
 
     def progress(msg: str) -> None:
         if not quiet:

@@ -67,7 +67,9 @@ def _evaluation(path: Path | None) -> str:
     gap = rep.get("by_authorship", {}).get("accuracy_gap_ai_minus_human")
     if gap is not None:
         lines += ["", f"Accuracy on AI commits minus accuracy on human commits: {gap:+.3f}."]
-    for rnd, check in sorted((rep.get("heldout") or {}).items()):
+    for rnd, check in sorted(
+        (rep.get("heldout") or {}).items(), key=lambda kv: int(kv[0].removeprefix("round"))
+    ):
         full = (check.get("models") or {}).get("full") or {}
         frozen = full.get("frozen_model") or {}
         if "macro_f1" not in full or "cv_macro_f1" not in frozen:
@@ -79,7 +81,19 @@ def _evaluation(path: Path | None) -> str:
             f"{full['n']} commits of {full['repositories']} repositories outside every earlier "
             f"labelling round were labelled, scored macro-F1 = {full['macro_f1']:.3f} "
             f"[{lo:.3f}, {hi:.3f}] on them (its cross-validation: {frozen['cv_macro_f1']:.3f}); "
-            f"architectural F1 = {full['per_layer_f1']['architectural']:.3f}.",
+            f"architectural F1 = {full['per_layer_f1']['architectural']:.3f}"
+            + ("; a standing held-out set, never trained on." if check.get("standing") else "."),
+        ]
+    pool = rep.get("heldout_standing") or {}
+    full = (pool.get("models") or {}).get("full") or {}
+    if "macro_f1" in full:
+        lo, hi = full["macro_f1_ci"]
+        lines += [
+            "",
+            f"Standing held-out set (rounds {', '.join(str(r) for r in pool['rounds'])}, never "
+            f"trained on, pooled): {full['n']} commits of {full['repositories']} repositories, "
+            f"macro-F1 = {full['macro_f1']:.3f} [{lo:.3f}, {hi:.3f}], architectural F1 = "
+            f"{full['per_layer_f1']['architectural']:.3f}.",
         ]
     return "\n".join(lines)
 

@@ -266,6 +266,41 @@ def standardised_accuracy(
     return round(total, 4)
 
 
+def standardised_gap(
+    y: np.ndarray, pred: np.ndarray, w: np.ndarray, ai: np.ndarray
+) -> tuple[float | None, float | None, float | None]:
+    """(AI, human, AI - human) accuracy, each standardised to these rows' pooled layer mix, so
+    that a group is not scored better only for holding more of an easy layer."""
+    mix = {lay: float(w[y == lay].sum() / w.sum()) for lay in LAYERS}
+    sa = standardised_accuracy(y[ai], pred[ai], w[ai], mix)
+    sh = standardised_accuracy(y[~ai], pred[~ai], w[~ai], mix)
+    return sa, sh, None if sa is None or sh is None else round(sa - sh, 4)
+
+
+def repo_bootstrap(
+    stat: Callable[[np.ndarray], float | None],
+    groups: np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """95% interval of `stat(rows)` over draws of whole repositories with replacement. The
+    draws depend only on the repositories and the seed, so two statistics of the same rows see
+    the same draws and a paired difference cancels the repositories' difficulty. Draws where
+    `stat` is undefined (a group without a layer) are left out; None if all are."""
+    rng = np.random.default_rng(seed)
+    repos = np.array(sorted(set(groups)))
+    idx = {r: np.flatnonzero(groups == r) for r in repos}
+    vals = []
+    for _ in range(n_boot):
+        v = stat(np.concatenate([idx[r] for r in rng.choice(repos, len(repos), replace=True)]))
+        if v is not None:
+            vals.append(v)
+    if not vals:
+        return None
+    lo, hi = np.percentile(vals, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def cluster_interval(
     y: np.ndarray,
     pred: np.ndarray,
@@ -275,19 +310,49 @@ def cluster_interval(
     seed: int = 0,
 ) -> dict[str, list[float]]:
     """95% repository-bootstrap intervals of macro-F1 and accuracy (repos resampled whole)."""
-    rng = np.random.default_rng(seed)
-    repos = np.array(sorted(set(groups)))
-    idx = {r: np.flatnonzero(groups == r) for r in repos}
-    f1s, accs = [], []
-    for _ in range(n_boot):
-        take = np.concatenate([idx[r] for r in rng.choice(repos, len(repos), replace=True)])
-        f1s.append(classify.weighted_macro_f1(y[take], pred[take], w[take]))
-        accs.append(float((w[take] * (y[take] == pred[take])).sum() / w[take].sum()))
-    q = [2.5, 97.5]
-    return {
-        "macro_f1": [round(float(x), 4) for x in np.percentile(f1s, q)],
-        "accuracy": [round(float(x), 4) for x in np.percentile(accs, q)],
-    }
+
+    def acc(t: np.ndarray) -> float:
+        return float((w[t] * (y[t] == pred[t])).sum() / w[t].sum())
+
+    out = {}
+    for name, stat in (
+        ("macro_f1", lambda t: classify.weighted_macro_f1(y[t], pred[t], w[t])),
+        ("accuracy", acc),
+    ):
+        lo_hi = repo_bootstrap(stat, groups, n_boot, seed)
+        assert lo_hi is not None  # both are defined on every non-empty draw
+        out[name] = [round(x, 4) for x in lo_hi]
+    return out
+
+
+def target_intervals(
+    data: pd.DataFrame, oof: pd.DataFrame, ai: np.ndarray | None, n_boot: int = 2000
+) -> dict[str, list[float]]:
+    """Repository-bootstrap 95% intervals of the two targets that are differences: the full
+    model's AI - human standardised accuracy gap, and its macro-F1 minus the diff-only model's
+    on the same draws. They say whether a miss could be the luck of which repositories were
+    labelled."""
+    y = data["layer"].to_numpy(object)
+    w = data["weight"].to_numpy(float)
+    g = data["repo"].to_numpy(object)
+    full = oof["layer"].to_numpy(object)
+    out: dict[str, list[float]] = {}
+    if ai is not None and ai.any() and (~ai).any():
+        gap = repo_bootstrap(lambda t: standardised_gap(y[t], full[t], w[t], ai[t])[2], g, n_boot)
+        if gap is not None:
+            out["ai_human_standardised_accuracy_gap"] = [round(x, 4) for x in gap]
+    if "layer_diff_only" in oof:
+        diff = oof["layer_diff_only"].to_numpy(object)
+
+        def drop(t: np.ndarray) -> float:
+            return classify.weighted_macro_f1(y[t], full[t], w[t]) - classify.weighted_macro_f1(
+                y[t], diff[t], w[t]
+            )
+
+        lo_hi = repo_bootstrap(drop, g, n_boot)
+        if lo_hi is not None:
+            out["diff_only_macro_f1_drop"] = [round(x, 4) for x in lo_hi]
+    return out
 
 
 KEYWORD_COLUMNS = [c for c in features.FEATURE_COLUMNS if c.startswith(("kw_", "kws_"))]
@@ -652,6 +717,9 @@ def evaluate(
     summarise_variants(report, variants_out)
     report["baselines"] = baselines(data, folds)
     report["targets"] = _targets(report)
+    for name, interval in target_intervals(data, oof, ai).items():
+        if name in report["targets"]:
+            report["targets"][name]["interval_95_repo_bootstrap"] = interval
     return report, oof
 
 
@@ -908,13 +976,19 @@ def markdown_tables(report: dict[str, Any]) -> str:
         lines += [
             "",
             "Held-out checks (`mining/heldout.py`: the shipped models frozen, their predictions "
-            "stored, then a new round of repositories labelled; weights 1/pi of that round):",
+            "stored, then a new round of repositories labelled; weights 1/pi of that round; a "
+            "standing round never joins the training labels):",
             "",
             "| round | model (frozen version, its CV macro-F1) | commits (repositories) | "
             "macro-F1 [95% CI] | accuracy | architectural F1 | AI - human standardised accuracy |",
             "|---|---|---|---|---|---|---|",
         ]
-        for rnd, check in report["heldout"].items():
+        checks = list(report["heldout"].items())
+        if report.get("heldout_standing"):
+            pool = report["heldout_standing"]
+            rounds = " + ".join(str(r) for r in pool["rounds"])
+            checks.append((f"{rounds} (standing, pooled)", pool))
+        for rnd, check in checks:
             for model, s in check["models"].items():
                 lo, hi = s["macro_f1_ci"]
                 frozen = s.get("frozen_model", {})
@@ -924,7 +998,9 @@ def markdown_tables(report: dict[str, Any]) -> str:
                     else model
                 )
                 lines.append(
-                    f"| {rnd.removeprefix('round')} | {name} | {s['n']} ({s['repositories']}) | "
+                    f"| {rnd.removeprefix('round')}"
+                    f"{' (standing)' if check.get('standing') else ''} | {name} | "
+                    f"{s['n']} ({s['repositories']}) | "
                     f"{_fmt(s['macro_f1'])} [{_fmt(lo)}, {_fmt(hi)}] | {_fmt(s['accuracy'])} | "
                     f"{_fmt(s['per_layer_f1']['architectural'])} | "
                     f"{_fmt(s.get('standardised_accuracy_gap_ai_minus_human'))} |"
@@ -933,10 +1009,18 @@ def markdown_tables(report: dict[str, Any]) -> str:
         "",
         "Targets: "
         + ", ".join(
-            f"{k} {'met' if v.get('met') else 'NOT met'} ({_fmt(v.get('value'))})"
+            f"{k} {'met' if v.get('met') else 'NOT met'} ({_fmt(v.get('value'))}"
+            + (
+                f" [{_fmt(v['interval_95_repo_bootstrap'][0])}, "
+                f"{_fmt(v['interval_95_repo_bootstrap'][1])}]"
+                if "interval_95_repo_bootstrap" in v
+                else ""
+            )
+            + ")"
             for k, v in report["targets"].items()
             if "value" in v
-        ),
+        )
+        + " (intervals: 95%, repositories resampled whole)",
     ]
     return "\n".join(lines)
 
@@ -953,6 +1037,55 @@ def write_doc_tables(report: dict[str, Any], doc: Path = DOC) -> bool:
     _, tail = rest.split(end, 1)
     doc.write_text(f"{head}{start}\n{markdown_tables(report)}\n{end}{tail}")
     return True
+
+
+def _set_heldout(
+    report: dict[str, Any], labels: pd.DataFrame, ai: pd.DataFrame | None, folder: Path
+) -> None:
+    """Put the held-out checks of `folder` under `heldout`, and the standing rounds pooled under
+    `heldout_standing` (none: no key)."""
+    from mining.heldout import heldout_checks, standing_pool
+
+    for key, value in (
+        ("heldout", heldout_checks(labels, ai, folder)),
+        ("heldout_standing", standing_pool(folder)),
+    ):
+        if value:
+            report[key] = value
+        else:
+            report.pop(key, None)
+
+
+def refresh_heldout(
+    labels_path: Path = LABELS_CSV,
+    ai_status_path: Path = AI_STATUS,
+    out_dir: Path = CLASSIFIER_REPORTS,
+    doc: Path | None = DOC,
+) -> dict[str, Any]:
+    """Rescore only the held-out rounds into an existing evaluation.json and the doc tables.
+
+    A held-out round needs only its labels and its frozen predictions, so adding one must not
+    cost a cross-validation (16 minutes on the corpus' labels) or the mirrors; every other part
+    of the report is left as the last full run wrote it."""
+    path = Path(out_dir) / "evaluation.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StageError(
+            f"{path}: no evaluation to add held-out checks to (run `strata evaluate` first)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise StageError(f"{path}: not readable as JSON ({exc})") from exc
+    labels = read_labels(labels_path)
+    _set_heldout(
+        report, labels, read_ai_status(ai_status_path), Path(labels_path).parent / "heldout"
+    )
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(path)
+    if doc is not None:
+        write_doc_tables(report, doc)
+    return report
 
 
 def run(
@@ -1011,11 +1144,7 @@ def run(
             learning_curve=learning_curve,
             progress=progress,
         )
-    from mining.heldout import heldout_checks
-
-    held = heldout_checks(labels, ai, Path(labels_path).parent / "heldout")
-    if held:
-        report["heldout"] = held
+    _set_heldout(report, labels, ai, Path(labels_path).parent / "heldout")
     out_dir.mkdir(parents=True, exist_ok=True)
     write_oof(oof, oof_path)
     report["oof_predictions"] = str(oof_path)

@@ -117,14 +117,12 @@ def score_round(
             flags = d[["repo", "sha"]].merge(ai, on=["repo", "sha"], how="left")["ai"]
             if flags.notna().all():
                 is_ai = flags.astype(bool).to_numpy()
-                mix = (pd.Series(w).groupby(y).sum() / w.sum()).to_dict()
-                sa = evaluate.standardised_accuracy(y[is_ai], pred[is_ai], w[is_ai], mix)
-                sh = evaluate.standardised_accuracy(y[~is_ai], pred[~is_ai], w[~is_ai], mix)
+                sa, sh, gap = evaluate.standardised_gap(y, pred, w, is_ai)
                 row["n_ai"] = int(is_ai.sum())
                 row["standardised_accuracy_ai"] = sa
                 row["standardised_accuracy_human"] = sh
-                if sa is not None and sh is not None:
-                    row["standardised_accuracy_gap_ai_minus_human"] = round(sa - sh, 4)
+                if gap is not None:
+                    row["standardised_accuracy_gap_ai_minus_human"] = gap
         out[str(model)] = row
     return out
 
@@ -163,16 +161,44 @@ def heldout_checks(
         if pi is None or not (pi > 0).all():
             raise StageError(f"{path}: labels of round {rnd} need a positive {col} column")
         rows["pi"] = pi
-        try:
-            preds = pd.read_csv(path)
-        except (OSError, ValueError) as exc:
-            raise StageError(f"{path}: not readable as CSV ({exc})") from exc
-        need = {"repo", "sha", "model", "layer"}
-        if not need <= set(preds.columns):
-            raise StageError(f"{path}: needs columns {', '.join(sorted(need))}")
-        models = score_round(rows, preds, round_ai, str(path))
-        for model, meta in frozen_models(path).items():
-            if model in models and isinstance(meta, dict):
-                models[model]["frozen_model"] = meta
+        models = score_round(rows, read_predictions(path), round_ai, str(path))
+        _attach_frozen(models, frozen_models(path))
         out[f"round{rnd}"] = {"source": str(path), "standing": rnd in standing, "models": models}
     return out
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """A frozen predictions file, checked for the columns a check reads."""
+    try:
+        preds = pd.read_csv(path, dtype={"repo": str, "sha": str})
+    except (OSError, ValueError) as exc:
+        raise StageError(f"{path}: not readable as CSV ({exc})") from exc
+    need = {"repo", "sha", "model", "layer"}
+    if not need <= set(preds.columns):
+        raise StageError(f"{path}: needs columns {', '.join(sorted(need))}")
+    return preds
+
+
+def _attach_frozen(models: dict[str, dict[str, Any]], frozen: dict[str, Any]) -> None:
+    for model, meta in frozen.items():
+        if model in models and isinstance(meta, dict):
+            models[model]["frozen_model"] = meta
+
+
+def standing_pool(folder: Path = HELDOUT_DIR) -> dict[str, Any]:
+    """The standing rounds scored as one held-out set, when two or more of them froze the same
+    full model: one draw per round from disjoint repositories, so their own 1/pi weights carry
+    the pooled rows to the union of their frames, and the interval narrows with the
+    repositories. Empty when there is nothing to pool."""
+    standing, files = standing_labels(folder), prediction_files(folder)
+    rounds = [r for r in standing if r in files]
+    frozen = {r: frozen_models(files[r]) for r in rounds}
+    versions = {str((frozen[r].get("full") or {}).get("version")) for r in rounds}
+    if len(rounds) < 2 or len(versions) != 1:
+        return {}
+    rows = pd.concat([standing[r] for r in rounds], ignore_index=True)
+    preds = pd.concat([read_predictions(files[r]) for r in rounds], ignore_index=True)
+    where = ", ".join(str(files[r]) for r in rounds)
+    models = score_round(rows, preds, rows[["repo", "sha", "ai"]], where)
+    _attach_frozen(models, frozen[rounds[0]])
+    return {"rounds": rounds, "models": models}

@@ -163,6 +163,16 @@ def test_heldout_paragraph_reads_its_numbers_and_direction() -> None:
     inside = report.heldout_paragraphs(_check(0.72, [0.66, 0.78], cv=0.73, arch=0.55))
     assert "(within the held-out interval" in inside and "does not contradict them" in inside
     assert report.heldout_paragraphs({}) == ""
+    assert "standing held-out set" not in below
+
+
+def test_rounds_read_in_numeric_order_and_a_standing_one_says_so() -> None:
+    early = _check(0.63, [0.55, 0.69], cv=0.73)["round5"]
+    late = {**_check(0.70, [0.60, 0.75], cv=0.74)["round5"], "standing": True}
+    text = report.heldout_paragraphs({"round10": late, "round5": early})
+    assert text.index("(round 5)") < text.index("(round 10)")
+    assert text.count("standing held-out set") == 1
+    assert text.index("standing held-out set") > text.index("(round 10)")
 
 
 def test_evaluation_keeps_its_heldout_checks(tmp_path) -> None:
@@ -172,3 +182,25 @@ def test_evaluation_keeps_its_heldout_checks(tmp_path) -> None:
     path.write_text(json.dumps(body | {"heldout": _check(0.63, [0.55, 0.69], cv=0.73)}))
     ev = dataset.load_evaluation(path)
     assert ev is not None and ev.heldout["round5"]["models"]["full"]["macro_f1"] == 0.63
+
+
+def test_standing_paragraph_reads_the_pooled_rounds() -> None:
+    full = _check(0.68, [0.59, 0.74], cv=0.74, arch=0.57)["round5"]["models"]["full"]
+    full = {
+        **full,
+        "n": 572,
+        "repositories": 16,
+        "accuracy": 0.823,
+        "per_layer_f1": {"architectural": 0.57, "refactor": 0.44},
+        "labelled": {"architectural": 50, "refactor": 32},
+        "standardised_accuracy_gap_ai_minus_human": -0.021,
+    }
+    diff = {**full, "macro_f1": 0.685, "macro_f1_ci": [0.60, 0.76]}
+    text = report.standing_paragraph(
+        {"rounds": [8, 9], "models": {"full": full, "diff-only": diff}}
+    )
+    assert "(rounds 8 and 9, pooled).** 572 commits of 16 repositories" in text
+    assert "macro-F1 0.68 [0.59, 0.74] against 0.74 in cross-validation" in text
+    assert "architectural F1 0.57 and refactor F1 0.44 (50 and 32 labels)" in text
+    assert "-2.1 points" in text and "the diff-only model 0.69 [0.60, 0.76]" in text
+    assert report.standing_paragraph({}) == ""

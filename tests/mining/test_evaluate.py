@@ -42,6 +42,34 @@ def test_standardised_accuracy_uses_the_pooled_mix():
     )
 
 
+def test_intervals_of_the_gap_and_the_drop_resample_whole_repositories():
+    """In every repository the full model misses exactly the human architectural commit, and the
+    diff-only model calls everything feature: whatever repositories a draw takes, the gap is
+    the architectural share (AI 1, human 0.75) and the drop is positive."""
+    rows = [
+        (f"r{i}", f"{i}{lay}{who}", lay, who == "ai")
+        for i in range(6)
+        for lay in LAYERS
+        for who in ("ai", "human")
+    ]
+    data = pd.DataFrame(rows, columns=["repo", "sha", "layer", "ai"]).assign(weight=1.0)
+    miss = (data["layer"] == "architectural") & ~data["ai"]
+    oof = data[["repo", "sha"]].assign(
+        layer=np.where(miss, "feature", data["layer"]), layer_diff_only="feature"
+    )
+
+    out = evaluate.target_intervals(data, oof, data["ai"].to_numpy(bool), n_boot=200)
+
+    assert out["ai_human_standardised_accuracy_gap"] == [0.25, 0.25]
+    lo, hi = out["diff_only_macro_f1_drop"]
+    assert 0 < lo <= hi
+    # a statistic of the repositories drawn: never more distinct ones than there are
+    draws = evaluate.repo_bootstrap(
+        lambda t: float(data["repo"].iloc[t].nunique()), data["repo"].to_numpy(), n_boot=200
+    )
+    assert draws is not None and 1 <= draws[0] <= draws[1] <= 6
+
+
 def test_bad_pi_and_bad_layer_are_named(tmp_path):
     p = tmp_path / "labels.csv"
     p.write_text("repo,sha,layer,pi\nr,abc,feature,0\n")
@@ -211,3 +239,38 @@ def test_ai_status_of_labelled_commits_follows_the_attribution_stage(repo_builde
     got = dict(zip(frame["sha"], frame["ai"], strict=True))
     assert got == {human: False, claude: True, aider: True, suggestion: False}
     assert pd.read_csv(out).equals(frame)
+
+
+def test_heldout_only_rescores_the_rounds_into_the_last_report(tmp_path):
+    """--heldout-only adds a new round's check to evaluation.json without touching the rest (no
+    cross-validation, no mirrors), and without an earlier report it names the missing file."""
+    labels = tmp_path / "labels" / "labels.csv"
+    (tmp_path / "labels" / "heldout").mkdir(parents=True)
+    pd.DataFrame({"repo": ["r/a"], "sha": ["a1"], "layer": ["feature"]}).to_csv(labels, index=False)
+    rows = pd.DataFrame(
+        {"repo": ["s/x", "s/x", "s/y"], "sha": ["x1", "x2", "y1"], "layer": ["feature"] * 3}
+    )
+    rows.assign(pi=0.5, ai=[True, False, False]).to_csv(
+        labels.parent / "heldout" / "round9_labels.csv", index=False
+    )
+    rows.assign(model="full").to_csv(
+        labels.parent / "heldout" / "round9_frozen_predictions.csv", index=False
+    )
+    out = tmp_path / "out"
+    args = ["evaluate", "--heldout-only", "--labels", str(labels), "--out", str(out)]
+    args += ["--ai-status", str(tmp_path / "none.csv"), "--doc", str(tmp_path / "none.md")]
+
+    missing = CliRunner().invoke(app, args)
+    assert missing.exit_code != 0 and "evaluation.json: no evaluation" in missing.output
+    assert "Traceback" not in missing.output
+
+    out.mkdir()
+    (out / "evaluation.json").write_text(json.dumps({"n_labels": 4347}))
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["n_labels"] == 4347
+    check = report["heldout"]["round9"]
+    assert check["standing"] is True and check["models"]["full"]["n"] == 3
+    assert check["models"]["full"]["n_ai"] == 1
+    assert "round9 full: n=3 macro-F1" in done.output

@@ -110,3 +110,26 @@ def test_a_standing_round_that_was_trained_on_is_refused(tmp_path):
     _standing(folder, [("r/a", "a1", "feature", 0.5, True)])
     with pytest.raises(StageError, match=r"round8_labels\.csv: a standing held-out round, but 1 "):
         heldout.heldout_checks(_labels(), None, folder)
+
+
+def test_standing_rounds_of_one_frozen_model_pool_into_one_set(tmp_path):
+    folder = tmp_path / "heldout"
+    folder.mkdir()
+    for rnd, repo, miss in ((8, "s/a", False), (9, "s/b", True)):
+        rows = pd.DataFrame(
+            {"repo": repo, "sha": [f"{rnd}1", f"{rnd}2"], "layer": ["feature", "refactor"]}
+        ).assign(pi=0.5, ai=[True, False])
+        rows.to_csv(folder / f"round{rnd}_labels.csv", index=False)
+        preds = rows.assign(model="full", layer=["feature", "feature" if miss else "refactor"])
+        preds.to_csv(folder / f"round{rnd}_frozen_predictions.csv", index=False)
+        (folder / f"round{rnd}_frozen_models.json").write_text('{"full": {"version": "4.x"}}')
+
+    pool = heldout.standing_pool(folder)
+
+    assert pool["rounds"] == [8, 9]
+    full = pool["models"]["full"]
+    assert full["n"] == 4 and full["repositories"] == 2 and full["accuracy"] == 0.75
+    assert full["frozen_model"]["version"] == "4.x"
+    # another model frozen for round 9: two models' errors are not one set's
+    (folder / "round9_frozen_models.json").write_text('{"full": {"version": "5.y"}}')
+    assert heldout.standing_pool(folder) == {}
