@@ -777,7 +777,7 @@ def standing_paragraph(pool: dict) -> str:
         f"{full['labelled'].get('refactor', 0)} labels)"
         + (
             f"; accuracy on AI-evidenced commits minus human ones, standardised to the set's "
-            f"layer mix, {100 * gap:+.1f} points"
+            f"layer mix, {100 * gap:+.1f} points{_points_ci(full.get('standardised_accuracy_gap_ci'))}"
             if gap is not None
             else ""
         )
@@ -787,8 +787,28 @@ def standing_paragraph(pool: dict) -> str:
             if "macro_f1" in diff
             else ""
         )
-        + ".\n"
+        + f".{_gap_reading(full.get('standardised_accuracy_gap_ci'))}\n"
     )
+
+
+def _gap_reading(interval: list[float] | None, band: float = 0.03) -> str:
+    """What the gap's interval allows, against a band of +-3 points (the classifier's target)."""
+    if not interval:
+        return ""
+    lo, hi = interval
+    if -band <= lo and hi <= band:
+        return " The gap's interval lies within 3 points of none."
+    if hi < -band or lo > band:
+        return " The gap's interval lies beyond 3 points on one side."
+    return (
+        " The gap's interval holds both no gap and gaps beyond 3 points: this set cannot tell "
+        "them apart."
+    )
+
+
+def _points_ci(interval: list[float] | None) -> str:
+    """' [lo, hi]' of a difference in proportions, in signed points; empty without one."""
+    return "" if not interval else f" [{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}]"
 
 
 def section_detection(study: Study) -> str:

@@ -325,6 +325,41 @@ def cluster_interval(
     return out
 
 
+def gap_interval(
+    y: np.ndarray,
+    pred: np.ndarray,
+    w: np.ndarray,
+    ai: np.ndarray,
+    groups: np.ndarray,
+    n_boot: int = 2000,
+) -> list[float] | None:
+    """95% repository-bootstrap interval of the AI - human standardised accuracy gap."""
+    lo_hi = repo_bootstrap(
+        lambda t: standardised_gap(y[t], pred[t], w[t], ai[t])[2], groups, n_boot
+    )
+    return None if lo_hi is None else [round(x, 4) for x in lo_hi]
+
+
+def drop_interval(
+    y: np.ndarray,
+    full: np.ndarray,
+    diff: np.ndarray,
+    w: np.ndarray,
+    groups: np.ndarray,
+    n_boot: int = 2000,
+) -> list[float] | None:
+    """95% repository-bootstrap interval of the full model's macro-F1 minus the diff-only
+    model's, both scored on each draw (paired)."""
+
+    def drop(t: np.ndarray) -> float:
+        return classify.weighted_macro_f1(y[t], full[t], w[t]) - classify.weighted_macro_f1(
+            y[t], diff[t], w[t]
+        )
+
+    lo_hi = repo_bootstrap(drop, groups, n_boot)
+    return None if lo_hi is None else [round(x, 4) for x in lo_hi]
+
+
 def target_intervals(
     data: pd.DataFrame, oof: pd.DataFrame, ai: np.ndarray | None, n_boot: int = 2000
 ) -> dict[str, list[float]]:
@@ -338,20 +373,13 @@ def target_intervals(
     full = oof["layer"].to_numpy(object)
     out: dict[str, list[float]] = {}
     if ai is not None and ai.any() and (~ai).any():
-        gap = repo_bootstrap(lambda t: standardised_gap(y[t], full[t], w[t], ai[t])[2], g, n_boot)
+        gap = gap_interval(y, full, w, ai, g, n_boot)
         if gap is not None:
-            out["ai_human_standardised_accuracy_gap"] = [round(x, 4) for x in gap]
+            out["ai_human_standardised_accuracy_gap"] = gap
     if "layer_diff_only" in oof:
-        diff = oof["layer_diff_only"].to_numpy(object)
-
-        def drop(t: np.ndarray) -> float:
-            return classify.weighted_macro_f1(y[t], full[t], w[t]) - classify.weighted_macro_f1(
-                y[t], diff[t], w[t]
-            )
-
-        lo_hi = repo_bootstrap(drop, g, n_boot)
-        if lo_hi is not None:
-            out["diff_only_macro_f1_drop"] = [round(x, 4) for x in lo_hi]
+        drop = drop_interval(y, full, oof["layer_diff_only"].to_numpy(object), w, g, n_boot)
+        if drop is not None:
+            out["diff_only_macro_f1_drop"] = drop
     return out
 
 
@@ -980,8 +1008,9 @@ def markdown_tables(report: dict[str, Any]) -> str:
             "standing round never joins the training labels):",
             "",
             "| round | model (frozen version, its CV macro-F1) | commits (repositories) | "
-            "macro-F1 [95% CI] | accuracy | architectural F1 | AI - human standardised accuracy |",
-            "|---|---|---|---|---|---|---|",
+            "macro-F1 [95% CI] | accuracy | architectural F1 | refactor F1 | "
+            "AI - human standardised accuracy [95% CI] | full - diff-only macro-F1 [95% CI] |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         checks = list(report["heldout"].items())
         if report.get("heldout_standing"):
@@ -1003,7 +1032,9 @@ def markdown_tables(report: dict[str, Any]) -> str:
                     f"{s['n']} ({s['repositories']}) | "
                     f"{_fmt(s['macro_f1'])} [{_fmt(lo)}, {_fmt(hi)}] | {_fmt(s['accuracy'])} | "
                     f"{_fmt(s['per_layer_f1']['architectural'])} | "
-                    f"{_fmt(s.get('standardised_accuracy_gap_ai_minus_human'))} |"
+                    f"{_fmt(s['per_layer_f1']['refactor'])} | "
+                    f"{_with_ci(s, 'standardised_accuracy_gap_ai_minus_human', 'standardised_accuracy_gap_ci')} | "
+                    f"{_with_ci(s, 'diff_only_macro_f1_drop', 'diff_only_macro_f1_drop_ci')} |"
                 )
     lines += [
         "",
@@ -1023,6 +1054,14 @@ def markdown_tables(report: dict[str, Any]) -> str:
         + " (intervals: 95%, repositories resampled whole)",
     ]
     return "\n".join(lines)
+
+
+def _with_ci(scores: dict[str, Any], key: str, ci_key: str) -> str:
+    """A value with its interval when it has one; '-' when the value is absent."""
+    if scores.get(key) is None:
+        return "-"
+    ci = scores.get(ci_key)
+    return _fmt(scores[key]) + (f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "")
 
 
 def write_doc_tables(report: dict[str, Any], doc: Path = DOC) -> bool:

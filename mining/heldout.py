@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mining.errors import StageError
@@ -84,10 +85,14 @@ def score_round(
 ) -> dict[str, dict[str, Any]]:
     """Per model in `preds`: the scores `strata evaluate` reports for a group (macro-F1 with a
     repository-bootstrap interval, accuracy, per-layer F1) and the AI / human accuracy
-    standardised to the round's pooled layer mix. `labels` carries the weights' `pi`."""
+    standardised to the round's pooled layer mix, each difference with its repository-bootstrap
+    interval (the full model also gets its macro-F1 minus the diff-only model's, on the same
+    draws). `labels` carries the weights' `pi`."""
     from mining import classify, evaluate
 
     out: dict[str, dict[str, Any]] = {}
+    groups = labels["repo"].to_numpy(object)
+    predicted: dict[str, np.ndarray] = {}
     for model, p in preds.groupby("model", sort=True):
         d = labels.merge(
             p[["repo", "sha", "layer"]].rename(columns={"layer": "pred"}),
@@ -123,7 +128,17 @@ def score_round(
                 row["standardised_accuracy_human"] = sh
                 if gap is not None:
                     row["standardised_accuracy_gap_ai_minus_human"] = gap
+                    row["standardised_accuracy_gap_ci"] = evaluate.gap_interval(
+                        y, pred, w, is_ai, groups
+                    )
         out[str(model)] = row
+        predicted[str(model)] = pred
+    if {"full", "diff-only"} <= set(predicted):
+        full, diff = predicted["full"], predicted["diff-only"]
+        out["full"]["diff_only_macro_f1_drop"] = round(
+            out["full"]["macro_f1"] - out["diff-only"]["macro_f1"], 4
+        )
+        out["full"]["diff_only_macro_f1_drop_ci"] = evaluate.drop_interval(y, full, diff, w, groups)
     return out
 
 

@@ -194,6 +194,7 @@ def test_standing_paragraph_reads_the_pooled_rounds() -> None:
         "per_layer_f1": {"architectural": 0.57, "refactor": 0.44},
         "labelled": {"architectural": 50, "refactor": 32},
         "standardised_accuracy_gap_ai_minus_human": -0.021,
+        "standardised_accuracy_gap_ci": [-0.178, 0.086],
     }
     diff = {**full, "macro_f1": 0.685, "macro_f1_ci": [0.60, 0.76]}
     text = report.standing_paragraph(
@@ -202,5 +203,10 @@ def test_standing_paragraph_reads_the_pooled_rounds() -> None:
     assert "(rounds 8 and 9, pooled).** 572 commits of 16 repositories" in text
     assert "macro-F1 0.68 [0.59, 0.74] against 0.74 in cross-validation" in text
     assert "architectural F1 0.57 and refactor F1 0.44 (50 and 32 labels)" in text
-    assert "-2.1 points" in text and "the diff-only model 0.69 [0.60, 0.76]" in text
+    assert "-2.1 points [-17.8, +8.6]" in text and "the diff-only model 0.69 [0.60, 0.76]" in text
+    assert "holds both no gap and gaps beyond 3 points" in text
+    narrow = {**full, "standardised_accuracy_gap_ci": [-0.025, 0.01]}
+    assert "within 3 points of none" in report.standing_paragraph(
+        {"rounds": [8, 9], "models": {"full": narrow}}
+    )
     assert report.standing_paragraph({}) == ""

@@ -49,6 +49,10 @@ def test_scores_each_model_with_the_rounds_own_weights(tmp_path):
     assert full["n"] == 8 and full["repositories"] == 2 and full["n_ai"] == 4
     assert full["macro_f1"] == pytest.approx(1.0)
     assert full["standardised_accuracy_gap_ai_minus_human"] == pytest.approx(0.0)
+    assert full["standardised_accuracy_gap_ci"] == [0.0, 0.0]  # perfect on every draw
+    # the paired drop: the full model is never worse than diff-only on a draw of repositories
+    assert full["diff_only_macro_f1_drop"] == pytest.approx(1.0 - diff["macro_f1"], abs=1e-4)
+    assert 0 <= full["diff_only_macro_f1_drop_ci"][0] <= full["diff_only_macro_f1_drop_ci"][1]
     # the missed architectural commit has pi 0.1, so it weighs 5 times each of the others
     y = pd.Series([lay for _, _, lay in truth]).to_numpy(object)
     pred = pd.Series([lay for _, _, _, lay in one_miss]).to_numpy(object)
