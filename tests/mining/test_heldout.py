@@ -137,3 +137,18 @@ def test_standing_rounds_of_one_frozen_model_pool_into_one_set(tmp_path):
     # another model frozen for round 9: two models' errors are not one set's
     (folder / "round9_frozen_models.json").write_text('{"full": {"version": "5.y"}}')
     assert heldout.standing_pool(folder) == {}
+
+
+def test_a_standing_file_without_its_weights_or_ai_status_is_named(tmp_path):
+    folder = tmp_path / "heldout"
+    folder.mkdir()
+    pd.DataFrame({"repo": ["s/a"], "sha": ["x1"], "layer": ["feature"], "pi": [0.5]}).to_csv(
+        folder / "round8_labels.csv", index=False
+    )
+    with pytest.raises(StageError, match=r"round8_labels\.csv: needs columns ai, layer, pi, "):
+        heldout.heldout_checks(_labels(), None, folder)
+    pd.DataFrame(
+        {"repo": ["s/a"], "sha": ["x1"], "layer": ["feature"], "pi": [0.0], "ai": [True]}
+    ).to_csv(folder / "round8_labels.csv", index=False)
+    with pytest.raises(StageError, match=r"round8_labels\.csv: needs a positive pi"):
+        heldout.heldout_checks(_labels(), None, folder)
