@@ -319,10 +319,17 @@ def cluster_interval(
         ("macro_f1", lambda t: classify.weighted_macro_f1(y[t], pred[t], w[t])),
         ("accuracy", acc),
     ):
-        lo_hi = repo_bootstrap(stat, groups, n_boot, seed)
-        assert lo_hi is not None  # both are defined on every non-empty draw
-        out[name] = [round(x, 4) for x in lo_hi]
+        interval = _interval(stat, groups, n_boot, seed)
+        assert interval is not None  # both are defined on every non-empty draw
+        out[name] = interval
     return out
+
+
+def _interval(
+    stat: Callable[[np.ndarray], float | None], groups: np.ndarray, n_boot: int, seed: int = 0
+) -> list[float] | None:
+    lo_hi = repo_bootstrap(stat, groups, n_boot, seed)
+    return None if lo_hi is None else [round(x, 4) for x in lo_hi]
 
 
 def gap_interval(
@@ -334,30 +341,26 @@ def gap_interval(
     n_boot: int = 2000,
 ) -> list[float] | None:
     """95% repository-bootstrap interval of the AI - human standardised accuracy gap."""
-    lo_hi = repo_bootstrap(
-        lambda t: standardised_gap(y[t], pred[t], w[t], ai[t])[2], groups, n_boot
-    )
-    return None if lo_hi is None else [round(x, 4) for x in lo_hi]
+    return _interval(lambda t: standardised_gap(y[t], pred[t], w[t], ai[t])[2], groups, n_boot)
 
 
 def drop_interval(
     y: np.ndarray,
-    full: np.ndarray,
-    diff: np.ndarray,
+    models: tuple[np.ndarray, np.ndarray],
     w: np.ndarray,
     groups: np.ndarray,
     n_boot: int = 2000,
 ) -> list[float] | None:
     """95% repository-bootstrap interval of the full model's macro-F1 minus the diff-only
-    model's, both scored on each draw (paired)."""
+    model's (`models`: their predictions), both scored on each draw (paired)."""
+    full, diff = models
 
     def drop(t: np.ndarray) -> float:
         return classify.weighted_macro_f1(y[t], full[t], w[t]) - classify.weighted_macro_f1(
             y[t], diff[t], w[t]
         )
 
-    lo_hi = repo_bootstrap(drop, groups, n_boot)
-    return None if lo_hi is None else [round(x, 4) for x in lo_hi]
+    return _interval(drop, groups, n_boot)
 
 
 def target_intervals(
@@ -377,7 +380,7 @@ def target_intervals(
         if gap is not None:
             out["ai_human_standardised_accuracy_gap"] = gap
     if "layer_diff_only" in oof:
-        drop = drop_interval(y, full, oof["layer_diff_only"].to_numpy(object), w, g, n_boot)
+        drop = drop_interval(y, (full, oof["layer_diff_only"].to_numpy(object)), w, g, n_boot)
         if drop is not None:
             out["diff_only_macro_f1_drop"] = drop
     return out

@@ -138,7 +138,9 @@ def score_round(
         out["full"]["diff_only_macro_f1_drop"] = round(
             out["full"]["macro_f1"] - out["diff-only"]["macro_f1"], 4
         )
-        out["full"]["diff_only_macro_f1_drop_ci"] = evaluate.drop_interval(y, full, diff, w, groups)
+        out["full"]["diff_only_macro_f1_drop_ci"] = evaluate.drop_interval(
+            y, (full, diff), w, groups
+        )
     return out
 
 
