@@ -266,12 +266,17 @@ def standardised_accuracy(
     return round(total, 4)
 
 
+def layer_mix(y: np.ndarray, w: np.ndarray) -> dict[str, float]:
+    """Weighted share of each layer among these rows: the mix accuracies are standardised to."""
+    return {lay: float(w[y == lay].sum() / w.sum()) for lay in LAYERS}
+
+
 def standardised_gap(
     y: np.ndarray, pred: np.ndarray, w: np.ndarray, ai: np.ndarray
 ) -> tuple[float | None, float | None, float | None]:
     """(AI, human, AI - human) accuracy, each standardised to these rows' pooled layer mix, so
     that a group is not scored better only for holding more of an easy layer."""
-    mix = {lay: float(w[y == lay].sum() / w.sum()) for lay in LAYERS}
+    mix = layer_mix(y, w)
     sa = standardised_accuracy(y[ai], pred[ai], w[ai], mix)
     sh = standardised_accuracy(y[~ai], pred[~ai], w[~ai], mix)
     return sa, sh, None if sa is None or sh is None else round(sa - sh, 4)
@@ -576,7 +581,7 @@ def _variant_report(
     fix = data["is_fix"].to_numpy(bool)
     out: dict[str, Any] = scores(y, layer, w)
     out["interval_95_repo_bootstrap"] = cluster_interval(y, layer, w, groups)
-    mix = {lay: float(w[y == lay].sum() / w.sum()) for lay in LAYERS}
+    mix = layer_mix(y, w)
     out["weighted_layer_mix"] = {k: round(v, 4) for k, v in mix.items()}
     tp = float((w * (fix & fix_pred)).sum())
     prec = tp / max(float((w * fix_pred).sum()), 1e-9)

@@ -91,7 +91,6 @@ def score_round(
     from mining import classify, evaluate
 
     out: dict[str, dict[str, Any]] = {}
-    groups = labels["repo"].to_numpy(object)
     predicted: dict[str, np.ndarray] = {}
     for model, p in preds.groupby("model", sort=True):
         d = labels.merge(
@@ -104,16 +103,16 @@ def score_round(
             raise StageError(
                 f"{where}: model {model!r} has no prediction for {missing} labelled commits"
             )
+        # the labels' columns: the same rows, in the same order, for every model
         y, pred = d["layer"].to_numpy(object), d["pred"].to_numpy(object)
         w = classify.unit_mean(1.0 / d["pi"].to_numpy(float), len(d))
+        groups = d["repo"].to_numpy(object)
         s = evaluate.scores(y, pred, w)
         row: dict[str, Any] = {
             "n": s["n"],
-            "repositories": int(d["repo"].nunique()),
+            "repositories": len(set(groups)),
             "macro_f1": s["macro_f1"],
-            "macro_f1_ci": evaluate.cluster_interval(
-                y, pred, w, d["repo"].to_numpy(object), n_boot=2000
-            )["macro_f1"],
+            "macro_f1_ci": evaluate.cluster_interval(y, pred, w, groups, n_boot=2000)["macro_f1"],
             "accuracy": s["accuracy"],
             "per_layer_f1": {k: v["f1"] for k, v in s["per_layer"].items()},
             "labelled": {k: v["support"] for k, v in s["per_layer"].items()},
