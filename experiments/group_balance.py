@@ -61,13 +61,9 @@ def run() -> None:
 
     evaluate.fit_labelled = fit_labelled_balanced
     classify.fit_weights = fit_weights
-    evaluate.run(
-        out_dir=OUT / "report",
-        oof_path=OUT / "oof_predictions.csv",
-        doc=None,
-        learning_curve=False,
-        progress=lambda m: print(m, file=sys.stderr, flush=True),
-    )
+    from nested_c import run_branch
+
+    run_branch(OUT)
 
 
 def compare() -> None:

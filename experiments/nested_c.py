@@ -27,6 +27,21 @@ MAIN_OOF = Path("data/labels/oof_predictions.csv")
 VARIANTS = {"full": ("classifier", ""), "diff-only": ("diff_only", "_diff_only")}
 
 
+def run_branch(out: Path) -> None:
+    """`strata evaluate` in-process as an experiment runs it after patching the procedure: the
+    same labels, features and folds, learning curve off, every output under `out` (the
+    report in out/report, the OOF file out/oof_predictions.csv), none over the tracked files."""
+    import sys
+
+    evaluate.run(
+        out_dir=out / "report",
+        oof_path=out / "oof_predictions.csv",
+        doc=None,
+        learning_curve=False,
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+
+
 def paired_gain(
     data: dict, branch: np.ndarray, main: np.ndarray, n_boot: int = 2000
 ) -> tuple[float, float, float]:

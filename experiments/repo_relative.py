@@ -115,13 +115,9 @@ def run(refs_path: Path) -> None:
 
     evaluate.read_features = read_features
     classify.variant_columns = variant_columns
-    evaluate.run(
-        out_dir=OUT / "report",
-        oof_path=OUT / "oof_predictions.csv",
-        doc=None,
-        learning_curve=False,
-        progress=lambda m: print(m, file=sys.stderr, flush=True),
-    )
+    from nested_c import run_branch
+
+    run_branch(OUT)
 
 
 def compare() -> None:
