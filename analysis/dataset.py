@@ -268,6 +268,13 @@ class Evaluation:
         """P(predicted = j | true = i), rows in LAYERS order."""
         return row_normalise(self.confusion)
 
+    @property
+    def n_labelled(self) -> int:
+        """Labelled commits behind the matrix. Its counts are 1/pi-weighted and rescaled to n, so
+        their float sum is n up to rounding error: rounded here, never truncated (4346.9999 is
+        4,347 commits)."""
+        return int(round(float(self.confusion.sum())))
+
 
 def row_normalise(counts: np.ndarray) -> np.ndarray:
     """Turn confusion counts into P(pred | true); an empty row becomes the identity row."""

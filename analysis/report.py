@@ -222,7 +222,7 @@ def section_scope(study: Study) -> str:
 def section_methods(study: Study) -> str:
     ev = study.evaluation
     design = difference_design(study.commits)
-    n_lab = int(ev.confusion.sum()) if ev is not None else 0
+    n_lab = ev.n_labelled if ev is not None else 0
     labelling = LABELLING
     return f"""## Methods
 
@@ -678,7 +678,7 @@ def section_correction(study: Study) -> str:
                     }
                 )
     text = head + (
-        f"Grouped-CV accuracy {pct(acc)} on {int(ev.confusion.sum())} labelled commits (`{ev.source}`).\n\n"
+        f"Grouped-CV accuracy {pct(acc)} on {ev.n_labelled} labelled commits (`{ev.source}`).\n\n"
         + md_table(perf)
         + "\nArchitectural share, raw and corrected:\n\n"
         + md_table(pd.DataFrame(rows))

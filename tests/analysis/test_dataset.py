@@ -78,6 +78,17 @@ def test_evaluation_both_layouts_reordered_to_layers(tmp_path) -> None:
     np.testing.assert_allclose(a.misclassification().sum(axis=1), 1)
 
 
+def test_weighted_confusion_counts_round_to_the_labelled_commits(tmp_path) -> None:
+    # evaluate rescales 1/pi-weighted counts to n: the float sum can fall just short of n
+    counts = np.full((4, 4), 4347 / 16) * (1 - 1e-12)
+    assert counts.sum() < 4347
+    path = tmp_path / "ev.json"
+    path.write_text(json.dumps({"labels": list(LAYERS), "confusion_matrix": counts.tolist()}))
+    ev = dataset.load_evaluation(path)
+    assert ev is not None
+    assert ev.n_labelled == 4347
+
+
 def test_evaluation_absent_is_none_and_malformed_is_named(tmp_path) -> None:
     assert dataset.load_evaluation(tmp_path / "none.json") is None
     bad = tmp_path / "bad.json"
