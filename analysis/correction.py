@@ -82,11 +82,11 @@ def labelled_draws(evaluation: Evaluation, n_boot: int, seed: int) -> np.ndarray
     conf = evaluation.confusion
     draws = np.empty((n_boot, *conf.shape))
     for i, row in enumerate(conf):
-        total = int(row.sum())
+        total = int(round(float(row.sum())))  # weighted counts rescaled to n: round, not truncate
         if total == 0:
             draws[:, i] = 0
             continue
-        draws[:, i] = rng.multinomial(total, row / total, size=n_boot)
+        draws[:, i] = rng.multinomial(total, row / row.sum(), size=n_boot)
     return draws
 
 
@@ -209,7 +209,7 @@ def accuracy_by_group(evaluation: Evaluation | None, df: pd.DataFrame) -> pd.Dat
     if evaluation is not None and evaluation.by_group:
         return pd.DataFrame(
             [
-                {"group": g, "n": int(m.sum()), "accuracy": float(np.trace(m) / m.sum())}
+                {"group": g, "n": int(round(float(m.sum()))), "accuracy": float(np.trace(m) / m.sum())}
                 for g, m in sorted(evaluation.by_group.items())
                 if m.sum() > 0
             ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analysis import LAYERS, correction, dataset
 from tests.analysis.synthetic import MISCLASSIFICATION
@@ -69,3 +70,22 @@ def test_accuracy_by_group_from_the_evaluation(noisy) -> None:
     acc = correction.accuracy_by_group(ev, noisy.commits()).set_index("group")
     assert set(acc.index) == {"ai", "human"}
     assert 0.6 < acc.loc["ai", "accuracy"] < 0.95
+
+
+def test_weighted_matrices_count_their_commits_rounded() -> None:
+    # evaluate's 1/pi-weighted matrices are rescaled to n: fractional counts, a sum a hair short
+    rng = np.random.default_rng(3)
+    weighted = rng.uniform(1, 300, size=(4, 4))
+    weighted *= 1395 / weighted.sum() * (1 - 1e-12)
+    assert weighted.sum() < 1395
+    ev = dataset.Evaluation(
+        labels=tuple(LAYERS),
+        confusion=weighted,
+        oof=None,
+        source="test",
+        by_group={"ai": weighted, "human": weighted * 2},
+    )
+    draws = correction.labelled_draws(ev, 50, 0)
+    np.testing.assert_array_equal(draws.sum(axis=2)[0], np.round(weighted.sum(axis=1)))
+    acc = correction.accuracy_by_group(ev, pd.DataFrame()).set_index("group")
+    assert acc.loc["ai", "n"] == 1395 and acc.loc["human", "n"] == 2790
