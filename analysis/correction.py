@@ -209,7 +209,11 @@ def accuracy_by_group(evaluation: Evaluation | None, df: pd.DataFrame) -> pd.Dat
     if evaluation is not None and evaluation.by_group:
         return pd.DataFrame(
             [
-                {"group": g, "n": int(round(float(m.sum()))), "accuracy": float(np.trace(m) / m.sum())}
+                {
+                    "group": g,
+                    "n": int(round(float(m.sum()))),
+                    "accuracy": float(np.trace(m) / m.sum()),
+                }
                 for g, m in sorted(evaluation.by_group.items())
                 if m.sum() > 0
             ],
