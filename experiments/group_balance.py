@@ -9,7 +9,6 @@ other training commits get equal total fitting weight (each layer's total unchan
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -96,12 +95,7 @@ def evaluate_report(path: Path) -> dict[str, float]:
     return {k: per_layer[k]["f1"] for k in ("architectural", "refactor")}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=["run", "compare"])
-    args = ap.parse_args()
-    run() if args.step == "run" else compare()
-
-
 if __name__ == "__main__":
-    main()
+    from nested_c import run_or_compare
+
+    run_or_compare(__doc__.splitlines()[0], run, compare)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,21 @@ def decide(heads: dict, doc: str) -> bool:
     )
     print(f"=> {'ship' if ship else 'do not ship'}")
     return ship
+
+
+def compare_branch(out: Path, doc: str) -> bool:
+    """Main against the branch run that `run_branch(out)` wrote, by the shared decision rule."""
+    _, _, _, heads = compare(out / "report" / "evaluation.json", out / "oof_predictions.csv")
+    return decide(heads, doc)
+
+
+def run_or_compare(
+    description: str, run: Callable[[], None], compare_step: Callable[[], None]
+) -> None:
+    """The command line of an experiment with two steps: `run` (the evaluation) and `compare`."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("step", choices=["run", "compare"])
+    (run if ap.parse_args().step == "run" else compare_step)()
 
 
 def main() -> None:

@@ -121,11 +121,9 @@ def run(refs_path: Path) -> None:
 
 
 def compare() -> None:
-    from nested_c import compare as compare_runs
-    from nested_c import decide
+    from nested_c import compare_branch
 
-    _, _, _, heads = compare_runs(OUT / "report" / "evaluation.json", OUT / "oof_predictions.csv")
-    decide(heads, "experiments/repo_relative.md")
+    compare_branch(OUT, "experiments/repo_relative.md")
 
 
 def main() -> None:

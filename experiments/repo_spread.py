@@ -10,7 +10,6 @@ distinct training repositories.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -111,19 +110,12 @@ def run() -> None:
 
 
 def compare() -> None:
-    from nested_c import compare as compare_runs
-    from nested_c import decide
+    from nested_c import compare_branch
 
-    _, _, _, heads = compare_runs(OUT / "report" / "evaluation.json", OUT / "oof_predictions.csv")
-    decide(heads, "experiments/repo_spread.md")
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=["run", "compare"])
-    args = ap.parse_args()
-    run() if args.step == "run" else compare()
+    compare_branch(OUT, "experiments/repo_spread.md")
 
 
 if __name__ == "__main__":
-    main()
+    from nested_c import run_or_compare
+
+    run_or_compare(__doc__.splitlines()[0], run, compare)
