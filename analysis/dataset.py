@@ -263,6 +263,9 @@ class Evaluation:
     heldout: dict[str, Any] = field(default_factory=dict)
     #: the standing rounds (never trained on) pooled into one set (`heldout_standing`)
     heldout_standing: dict[str, Any] = field(default_factory=dict)
+    #: cross-validated AI - human accuracy, standardised to the pooled layer mix (`targets.
+    #: ai_human_standardised_accuracy_gap`: value and its repository-bootstrap interval)
+    cv_gap: dict[str, Any] = field(default_factory=dict)
 
     def misclassification(self) -> np.ndarray:
         """P(predicted = j | true = i), rows in LAYERS order."""
@@ -340,7 +343,17 @@ def load_evaluation(path: str | Path, oof_path: str | Path | None = None) -> Eva
         data.get(k) if isinstance(data.get(k), dict) else {}
         for k in ("heldout", "heldout_standing")
     )
-    return Evaluation(tuple(LAYERS), matrix, oof, str(path), by_group, heldout, standing)
+    gap = (data.get("targets") or {}).get("ai_human_standardised_accuracy_gap")
+    return Evaluation(
+        tuple(LAYERS),
+        matrix,
+        oof,
+        str(path),
+        by_group,
+        heldout,
+        standing,
+        gap if isinstance(gap, dict) and "value" in gap else {},
+    )
 
 
 def load_blame_releases(path: str | Path) -> pd.DataFrame | None:

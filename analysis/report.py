@@ -20,6 +20,7 @@ import pandas as pd
 
 from analysis import LAYERS, figures, primary, style
 from analysis.correction import sensitivity_specificity
+from analysis.dataset import Evaluation, row_normalise
 from analysis.shares import difference_design
 from analysis.stats import MIN_REPOS
 from analysis.study import Study, run_study, save_study
@@ -691,7 +692,41 @@ def section_correction(study: Study) -> str:
             "each group its own):\n\n"
         )
         text += md_table(abg.assign(accuracy=abg["accuracy"].map(pct)))
-    return text + heldout_paragraphs(ev.heldout) + standing_paragraph(ev.heldout_standing)
+    return (
+        text
+        + group_error_paragraph(ev)
+        + heldout_paragraphs(ev.heldout)
+        + standing_paragraph(ev.heldout_standing)
+    )
+
+
+def group_error_paragraph(ev: Evaluation) -> str:
+    """Where the classifier's error differs between AI-evidenced and human labelled commits: the
+    cross-validated gap in accuracy standardised to the pooled layer mix, and the layer that
+    carries most of it (largest mix-weighted recall difference), with what its AI-evidenced
+    labels are read as. Says why the by-group corrections exist; empty without both groups."""
+    if not ev.cv_gap or not {"ai", "human"} <= set(ev.by_group):
+        return ""
+    recall = {g: np.diag(row_normalise(ev.by_group[g])) for g in ("ai", "human")}
+    mix = ev.confusion.sum(axis=1) / ev.confusion.sum()
+    i = int(np.argmax(mix * np.abs(recall["ai"] - recall["human"])))
+    layer = LAYERS[i]
+    ai_row = row_normalise(ev.by_group["ai"])[i].copy()
+    ai_row[i] = -1.0
+    j = int(np.argmax(ai_row))
+    gap = ev.cv_gap["value"]
+    interval = ev.cv_gap.get("interval_95_repo_bootstrap")
+    return (
+        f"\n**The error differs by group.** Standardised to the pooled layer mix of the labelled "
+        f"commits, accuracy on AI-evidenced commits minus human ones is {100 * gap:+.1f} points"
+        f"{_points_ci(interval)} (cross-validation, repository bootstrap).{_gap_reading(interval)}"
+        f" The layer that carries most of it is {layer}: recall {pct(recall['ai'][i])} on "
+        f"AI-evidenced commits against {pct(recall['human'][i])} on human ones, and "
+        f"{pct(ai_row[j])} of the AI-evidenced {layer} labels are read as {LAYERS[j]}. A single "
+        f"error matrix for both groups (`inverse`, `rogan_gladen`) therefore misstates the "
+        f"AI-evidenced {layer} share; `inverse_by_group` and the constrained correction use each "
+        f"group's own matrix.\n"
+    )
 
 
 def heldout_full_models(heldout: dict) -> list[tuple[str, dict, dict, bool]]:

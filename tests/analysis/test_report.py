@@ -210,3 +210,43 @@ def test_standing_paragraph_reads_the_pooled_rounds() -> None:
         {"rounds": [8, 9], "models": {"full": narrow}}
     )
     assert report.standing_paragraph({}) == ""
+
+
+def test_group_error_paragraph_names_the_layer_that_carries_the_gap(tmp_path) -> None:
+    # LAYERS order: boilerplate, refactor, feature, architectural; rows true, columns predicted
+    human = [[90, 2, 6, 2], [5, 80, 15, 0], [5, 5, 85, 5], [0, 0, 40, 60]]
+    ai = [[60, 10, 28, 2], [5, 78, 17, 0], [5, 5, 85, 5], [0, 0, 42, 58]]
+    pooled = [[150, 12, 34, 4], [10, 158, 32, 0], [10, 10, 170, 10], [0, 0, 82, 118]]
+    body = {
+        "labels": list(report.LAYERS),
+        "confusion_matrix": pooled,
+        "by_authorship": {"ai": {"confusion": ai}, "human": {"confusion": human}},
+        "targets": {
+            "ai_human_standardised_accuracy_gap": {
+                "value": -0.093,
+                "interval_95_repo_bootstrap": [-0.151, -0.035],
+            }
+        },
+    }
+    path = tmp_path / "evaluation.json"
+    path.write_text(json.dumps(body))
+    ev = dataset.load_evaluation(path)
+    assert ev is not None and ev.cv_gap["value"] == -0.093
+    text = report.group_error_paragraph(ev)
+    assert "-9.3 points [-15.1, -3.5]" in text and "beyond 3 points on one side" in text
+    assert "most of it is boilerplate: recall 60.0% on AI-evidenced commits against 90.0%" in text
+    assert "28.0% of the AI-evidenced boilerplate labels are read as feature" in text
+    # the layer is computed: move the AI-evidenced error to the architectural row instead
+    body["by_authorship"]["ai"]["confusion"] = [
+        [90, 2, 6, 2],
+        [5, 80, 15, 0],
+        [5, 5, 85, 5],
+        [0, 0, 70, 30],
+    ]
+    path.write_text(json.dumps(body))
+    moved = report.group_error_paragraph(dataset.load_evaluation(path))
+    assert "most of it is architectural: recall 30.0%" in moved and "read as feature" in moved
+    # without the cross-validated gap (an older evaluation.json) there is nothing to say
+    del body["targets"]
+    path.write_text(json.dumps(body))
+    assert report.group_error_paragraph(dataset.load_evaluation(path)) == ""
