@@ -707,25 +707,31 @@ def group_error_paragraph(ev: Evaluation) -> str:
     labels are read as. Says why the by-group corrections exist; empty without both groups."""
     if not ev.cv_gap or not {"ai", "human"} <= set(ev.by_group):
         return ""
-    recall = {g: np.diag(row_normalise(ev.by_group[g])) for g in ("ai", "human")}
+    rows = {g: row_normalise(ev.by_group[g]) for g in ("ai", "human")}  # P(pred | true)
+    recall = {g: np.diag(m) for g, m in rows.items()}
     mix = ev.confusion.sum(axis=1) / ev.confusion.sum()
     i = int(np.argmax(mix * np.abs(recall["ai"] - recall["human"])))
-    layer = LAYERS[i]
-    ai_row = row_normalise(ev.by_group["ai"])[i].copy()
-    ai_row[i] = -1.0
-    j = int(np.argmax(ai_row))
-    gap = ev.cv_gap["value"]
+    layer, arch = LAYERS[i], LAYERS.index("architectural")
+    misread = rows["ai"][i].copy()
+    misread[i] = -1.0
+    j = int(np.argmax(misread))
     interval = ev.cv_gap.get("interval_95_repo_bootstrap")
+    arch_note = (
+        f" ({pct(rows['ai'][i][arch])} of them and {pct(rows['human'][i][arch])} of the human "
+        "ones as architectural, the layer of the study's main contrast)"
+        if layer != "architectural"
+        else ""
+    )
     return (
         f"\n**The error differs by group.** Standardised to the pooled layer mix of the labelled "
-        f"commits, accuracy on AI-evidenced commits minus human ones is {100 * gap:+.1f} points"
-        f"{_points_ci(interval)} (cross-validation, repository bootstrap).{_gap_reading(interval)}"
-        f" The layer that carries most of it is {layer}: recall {pct(recall['ai'][i])} on "
-        f"AI-evidenced commits against {pct(recall['human'][i])} on human ones, and "
-        f"{pct(ai_row[j])} of the AI-evidenced {layer} labels are read as {LAYERS[j]}. A single "
-        f"error matrix for both groups (`inverse`, `rogan_gladen`) therefore misstates the "
-        f"AI-evidenced {layer} share; `inverse_by_group` and the constrained correction use each "
-        f"group's own matrix.\n"
+        f"commits, accuracy on AI-evidenced commits minus human ones is "
+        f"{100 * ev.cv_gap['value']:+.1f} points{_points_ci(interval)} (cross-validation, "
+        f"repository bootstrap).{_gap_reading(interval)} The layer that carries most of it is "
+        f"{layer}: recall {pct(recall['ai'][i])} on AI-evidenced commits against "
+        f"{pct(recall['human'][i])} on human ones, and {pct(misread[j])} of the AI-evidenced "
+        f"{layer} labels are read as {LAYERS[j]}{arch_note}. A single error matrix for both groups "
+        f"(`inverse`, `rogan_gladen`) therefore misstates the AI-evidenced {layer} share; "
+        f"`inverse_by_group` and the constrained correction use each group's own matrix.\n"
     )
 
 

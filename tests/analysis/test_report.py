@@ -214,7 +214,7 @@ def test_standing_paragraph_reads_the_pooled_rounds() -> None:
 
 def test_group_error_paragraph_names_the_layer_that_carries_the_gap(tmp_path) -> None:
     # LAYERS order: boilerplate, refactor, feature, architectural; rows true, columns predicted
-    human = [[90, 2, 6, 2], [5, 80, 15, 0], [5, 5, 85, 5], [0, 0, 40, 60]]
+    human = [[90, 2, 7, 1], [5, 80, 15, 0], [5, 5, 85, 5], [0, 0, 40, 60]]
     ai = [[60, 10, 28, 2], [5, 78, 17, 0], [5, 5, 85, 5], [0, 0, 42, 58]]
     pooled = [[150, 12, 34, 4], [10, 158, 32, 0], [10, 10, 170, 10], [0, 0, 82, 118]]
     body = {
@@ -236,6 +236,7 @@ def test_group_error_paragraph_names_the_layer_that_carries_the_gap(tmp_path) ->
     assert "-9.3 points [-15.1, -3.5]" in text and "beyond 3 points on one side" in text
     assert "most of it is boilerplate: recall 60.0% on AI-evidenced commits against 90.0%" in text
     assert "28.0% of the AI-evidenced boilerplate labels are read as feature" in text
+    assert "(2.0% of them and 1.0% of the human ones as architectural" in text
     # the layer is computed: move the AI-evidenced error to the architectural row instead
     body["by_authorship"]["ai"]["confusion"] = [
         [90, 2, 6, 2],
