@@ -723,7 +723,7 @@ def group_error_paragraph(ev: Evaluation) -> str:
         else ""
     )
     return (
-        f"\n**The error differs by group.** Standardised to the pooled layer mix of the labelled "
+        f"\n**Classifier error by group.** Standardised to the pooled layer mix of the labelled "
         f"commits, accuracy on AI-evidenced commits minus human ones is "
         f"{100 * ev.cv_gap['value']:+.1f} points{_points_ci(interval)} (cross-validation, "
         f"repository bootstrap).{_gap_reading(interval)} The layer that carries most of it is "
