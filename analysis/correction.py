@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import LAYERS
-from analysis.dataset import Evaluation, row_normalise
+from analysis.dataset import Evaluation, commits_in, row_normalise
 from analysis.stats import (
     bootstrap_sums,
     choose_design,
@@ -82,7 +82,7 @@ def labelled_draws(evaluation: Evaluation, n_boot: int, seed: int) -> np.ndarray
     conf = evaluation.confusion
     draws = np.empty((n_boot, *conf.shape))
     for i, row in enumerate(conf):
-        total = int(round(float(row.sum())))  # weighted counts rescaled to n: round, not truncate
+        total = commits_in(row)
         if total == 0:
             draws[:, i] = 0
             continue
@@ -211,7 +211,7 @@ def accuracy_by_group(evaluation: Evaluation | None, df: pd.DataFrame) -> pd.Dat
             [
                 {
                     "group": g,
-                    "n": int(round(float(m.sum()))),
+                    "n": commits_in(m),
                     "accuracy": float(np.trace(m) / m.sum()),
                 }
                 for g, m in sorted(evaluation.by_group.items())

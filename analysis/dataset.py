@@ -273,10 +273,15 @@ class Evaluation:
 
     @property
     def n_labelled(self) -> int:
-        """Labelled commits behind the matrix. Its counts are 1/pi-weighted and rescaled to n, so
-        their float sum is n up to rounding error: rounded here, never truncated (4346.9999 is
-        4,347 commits)."""
-        return int(round(float(self.confusion.sum())))
+        """Labelled commits behind the matrix."""
+        return commits_in(self.confusion)
+
+
+def commits_in(counts: np.ndarray) -> int:
+    """How many labelled commits weighted confusion counts stand for. `strata evaluate`'s counts
+    are 1/pi-weighted and rescaled to n, so their float sum is n up to rounding error: rounded
+    here, never truncated (4346.9999 is 4,347 commits)."""
+    return int(round(float(np.sum(counts))))
 
 
 def row_normalise(counts: np.ndarray) -> np.ndarray:

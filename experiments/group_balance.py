@@ -68,9 +68,12 @@ def run() -> None:
 def compare() -> None:
     from nested_c import compare as compare_runs
 
-    _, _, _, heads = compare_runs(OUT / "report" / "evaluation.json", OUT / "oof_predictions.csv")
+    reports, _, _, heads = compare_runs(
+        OUT / "report" / "evaluation.json", OUT / "oof_predictions.csv"
+    )
     full_m, full_b = heads["full", "main"], heads["full", "branch"]
-    report = evaluate_report(OUT / "report" / "evaluation.json")
+    per_layer = reports["branch"]["classifier"]["per_layer"]
+    report = {k: per_layer[k]["f1"] for k in ("architectural", "refactor")}
     rule = {
         "1. |AI - human standardised gap| shrinks >= 2 points": abs(full_m["gap_points"])
         - abs(full_b["gap_points"])
@@ -86,13 +89,6 @@ def compare() -> None:
     for name, ok in rule.items():
         print(f"- {name}: {ok}")
     print(f"=> {'ship' if all(rule.values()) else 'do not ship'}")
-
-
-def evaluate_report(path: Path) -> dict[str, float]:
-    import json
-
-    per_layer = json.loads(path.read_text())["classifier"]["per_layer"]
-    return {k: per_layer[k]["f1"] for k in ("architectural", "refactor")}
 
 
 if __name__ == "__main__":

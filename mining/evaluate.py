@@ -942,6 +942,16 @@ def write_oof(oof: pd.DataFrame, path: Path = OOF_PREDICTIONS) -> Path:
     return path
 
 
+def write_report(report: dict[str, Any], out_dir: Path) -> Path:
+    """evaluation.json in `out_dir`, replaced atomically: a full run and `--heldout-only` write
+    it alike, and an interrupted write leaves the previous report whole."""
+    path = Path(out_dir) / "evaluation.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
 def _fmt(x: Any) -> str:
     return "-" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
 
@@ -1048,14 +1058,8 @@ def markdown_tables(report: dict[str, Any]) -> str:
         "",
         "Targets: "
         + ", ".join(
-            f"{k} {'met' if v.get('met') else 'NOT met'} ({_fmt(v.get('value'))}"
-            + (
-                f" [{_fmt(v['interval_95_repo_bootstrap'][0])}, "
-                f"{_fmt(v['interval_95_repo_bootstrap'][1])}]"
-                if "interval_95_repo_bootstrap" in v
-                else ""
-            )
-            + ")"
+            f"{k} {'met' if v.get('met') else 'NOT met'} "
+            f"({_with_ci(v, 'value', 'interval_95_repo_bootstrap')})"
             for k, v in report["targets"].items()
             if "value" in v
         )
@@ -1127,9 +1131,7 @@ def refresh_heldout(
     _set_heldout(
         report, labels, read_ai_status(ai_status_path), Path(labels_path).parent / "heldout"
     )
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(path)
+    write_report(report, path.parent)
     if doc is not None:
         write_doc_tables(report, doc)
     return report
@@ -1212,7 +1214,7 @@ def run(
             report["model_paths"][variant] = str(path)
             if progress is not None:
                 progress(f"trained {variant}: {path}")
-    (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_report(report, out_dir)
     confusion_figure(report, out_dir)
     if doc is not None:
         write_doc_tables(report, doc)
